@@ -1,0 +1,33 @@
+/* The enclaveml command-line tool: one entry per subcommand, each in its own cmd_*.c file. */
+#ifndef EM_CLI_H
+#define EM_CLI_H
+
+#include "enclaveml/core.h"
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    /* argv[0] is the subcommand name. Returns the process exit status. */
+    int (*run)(int argc, char **argv);
+    void (*help)(void);
+} cli_command;
+
+/* Prints "enclaveml: <reason>" to stderr and returns exit status 1. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "enclaveml: <context>: <err message>" and returns 1. */
+int cli_fail_err(const char *context, const em_err *err);
+/* True if any argument is -h or --help. */
+int cli_wants_help(int argc, char **argv);
+
+/* Commands (defined in cmd_*.c). */
+extern const cli_command cli_cmd_model;
+extern const cli_command cli_cmd_prove;
+extern const cli_command cli_cmd_verify;
+extern const cli_command cli_cmd_start_aggregator;
+extern const cli_command cli_cmd_start_node;
+extern const cli_command cli_cmd_inference;
+extern const cli_command cli_cmd_status;
+extern const cli_command cli_cmd_demo;
+extern const cli_command cli_cmd_devices;
+
+#endif
