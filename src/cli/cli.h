@@ -30,4 +30,8 @@ extern const cli_command cli_cmd_status;
 extern const cli_command cli_cmd_demo;
 extern const cli_command cli_cmd_devices;
 
+/* `enclaveml model hash|export-vk` (cmd_model_zk.c); argv[0] is the subcommand name. */
+int cli_model_hash(int argc, char **argv);
+int cli_model_export_vk(int argc, char **argv);
+
 #endif

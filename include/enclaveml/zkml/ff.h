@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "enclaveml/core.h"
+
 #define FF_P 0xFFFFFFFF00000001ULL
 #define FF_EPSILON 0xFFFFFFFFULL /* 2^64 mod p */
 /* Quadratic non-residue used for the extension: X^2 = FF_EXT_W. */
@@ -118,5 +120,23 @@ static inline ff2_t ff2_inv(ff2_t x)
     ff_t ni = ff_inv(n);
     return (ff2_t){ff_mul(x.a, ni), ff_neg(ff_mul(x.b, ni))};
 }
+
+/* ---- non-inline helpers (src/zkml/ff.c) ------------------------------------------------- */
+#define FF_GENERATOR 7ULL  /* generates the multiplicative group F_p^* */
+#define FF_TWO_ADICITY 32  /* 2^32 divides p - 1 */
+#define FF_BYTES 8
+#define FF2_BYTES 16
+
+/* The primitive 2^log_n-th root of unity 7^((p-1)/2^log_n), log_n <= FF_TWO_ADICITY
+ * (returns 0 for larger log_n). Successive roots square into each other. */
+ff_t ff_root_of_unity(unsigned log_n);
+/* Canonical little-endian encodings; decoders reject values >= p (EM_ERR_RANGE). ff2: a then b. */
+void ff_encode(ff_t x, uint8_t out[FF_BYTES]);
+em_status ff_decode(const uint8_t in[FF_BYTES], ff_t *out, em_err *err) EM_WARN_UNUSED;
+void ff2_encode(ff2_t x, uint8_t out[FF2_BYTES]);
+em_status ff2_decode(const uint8_t in[FF2_BYTES], ff2_t *out, em_err *err) EM_WARN_UNUSED;
+/* Read one canonical element from an untrusted reader. */
+em_status ff_read(em_reader *r, ff_t *out, em_err *err) EM_WARN_UNUSED;
+em_status ff2_read(em_reader *r, ff2_t *out, em_err *err) EM_WARN_UNUSED;
 
 #endif

@@ -38,6 +38,15 @@ void zk_vk_free(zk_vk *vk);
 size_t zk_vk_input_size(const zk_vk *vk);
 size_t zk_vk_output_size(const zk_vk *vk);
 
+/* What a client holding only the vk needs to check an output file: the output scale, whether
+ * the model ends in softmax, the input quantization (identical to nn_model_quantize_input) and
+ * the post-processing (identical to nn_model_postprocess). */
+int32_t zk_vk_output_scale(const zk_vk *vk);
+int zk_vk_has_softmax(const zk_vk *vk);
+em_status zk_vk_quantize_input(const zk_vk *vk, const float *x, size_t n_samples, int32_t *q,
+                               em_err *err) EM_WARN_UNUSED;
+void zk_vk_postprocess(const zk_vk *vk, const int32_t *out_q, size_t n_samples, double *result);
+
 typedef struct zk_context {
     const uint8_t *nonce; /* request nonce, 0..ZK_MAX_NONCE bytes */
     size_t nonce_len;
@@ -56,6 +65,12 @@ typedef struct zk_stats {
 em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, size_t n_samples,
                    const zk_context *ctx, int32_t *output, uint8_t **proof, size_t *proof_len,
                    zk_stats *stats, em_err *err) EM_WARN_UNUSED;
+
+/* Testing only (soundness tests): called on the inference trace before the witness is built,
+ * so a test can make the prover work from a corrupted intermediate. While a hook is set the
+ * prover skips its own range checks and proves whatever the trace says. NULL removes it. */
+typedef void (*zk_trace_hook)(nn_trace *trace, void *ctx);
+void zk_prover_set_trace_hook(zk_prover *p, zk_trace_hook hook, void *ctx);
 
 /* Checks a proof from an untrusted machine. EM_OK only if the proof is valid for exactly this
  * model hash, input, output, nonce and node id. Never crashes on malformed bytes. */

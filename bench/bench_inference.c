@@ -1,0 +1,235 @@
+/* Inference engine throughput: samples/s and GOPS (2 x multiply-accumulates per second) per
+ * backend tier, thread count and batch size, printed as a markdown table.
+ *
+ *   bench_inference [--quick] [--model path.eml|path.onnx]
+ *
+ * Models: the bundled digits model (examples/digits/model.eml or model.onnx, relative to the
+ * current directory or EM_SRC_DIR), a 784-512-512-10 MLP and a small CNN with random 8-bit
+ * weights built in code. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "enclaveml/model.h"
+
+static uint64_t rng = 0x243F6A8885A308D3ULL;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static int add_dense(nn_model *m, nn_shape in, uint32_t nout, nn_act act, em_err *err)
+{
+    size_t nin = nn_shape_size(in);
+    nn_layer L = {.kind = NN_DENSE, .in = in, .out = {nout, 1, 1}, .act = act, .shift = 7, .w_scale = 7};
+    L.n_weight = nin * nout;
+    L.n_bias = nout;
+    L.weight = malloc(L.n_weight * sizeof *L.weight);
+    L.bias = calloc(nout, sizeof *L.bias);
+    if (!L.weight || !L.bias)
+        return 0;
+    for (size_t i = 0; i < L.n_weight; i++)
+        L.weight[i] = (int32_t)(rnd() % 256) - 128;
+    int ok = nn_model_add_layer(m, &L, err) == EM_OK;
+    free(L.weight);
+    free(L.bias);
+    return ok;
+}
+
+static int add_conv(nn_model *m, nn_shape in, uint32_t cout, em_err *err)
+{
+    nn_layer L = {.kind = NN_CONV2D, .in = in, .out = {cout, in.h, in.w}, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                  .pt = 1, .pl = 1, .pb = 1, .pr = 1, .act = NN_ACT_RELU, .shift = 7, .w_scale = 7};
+    L.n_weight = (size_t)cout * in.c * 9;
+    L.n_bias = cout;
+    L.weight = malloc(L.n_weight * sizeof *L.weight);
+    L.bias = calloc(cout, sizeof *L.bias);
+    if (!L.weight || !L.bias)
+        return 0;
+    for (size_t i = 0; i < L.n_weight; i++)
+        L.weight[i] = (int32_t)(rnd() % 256) - 128;
+    int ok = nn_model_add_layer(m, &L, err) == EM_OK;
+    free(L.weight);
+    free(L.bias);
+    return ok;
+}
+
+static int add_pool(nn_model *m, nn_shape in, nn_layer_kind kind, em_err *err)
+{
+    nn_layer L = {.kind = kind, .in = in, .out = {in.c, in.h / 2, in.w / 2}, .kh = 2, .kw = 2, .sh = 2, .sw = 2,
+                  .shift = kind == NN_AVGPOOL ? 16 : 0};
+    return nn_model_add_layer(m, &L, err) == EM_OK;
+}
+
+static nn_model *build_mlp(em_err *err)
+{
+    nn_model *m = NULL;
+    if (nn_model_create("mlp-784-512-512-10", (nn_shape){784, 1, 1}, 8, 8, 0, &m, err) != EM_OK)
+        return NULL;
+    if (add_dense(m, (nn_shape){784, 1, 1}, 512, NN_ACT_RELU, err) &&
+        add_dense(m, (nn_shape){512, 1, 1}, 512, NN_ACT_RELU, err) &&
+        add_dense(m, (nn_shape){512, 1, 1}, 10, NN_ACT_NONE, err))
+        return m;
+    nn_model_free(m);
+    return NULL;
+}
+
+static nn_model *build_cnn(em_err *err)
+{
+    nn_model *m = NULL;
+    if (nn_model_create("cnn-28x28", (nn_shape){1, 28, 28}, 8, 8, 0, &m, err) != EM_OK)
+        return NULL;
+    nn_layer flat = {.kind = NN_RESHAPE, .in = {32, 7, 7}, .out = {32 * 7 * 7, 1, 1}};
+    if (add_conv(m, (nn_shape){1, 28, 28}, 16, err) && add_pool(m, (nn_shape){16, 28, 28}, NN_MAXPOOL, err) &&
+        add_conv(m, (nn_shape){16, 14, 14}, 32, err) && add_pool(m, (nn_shape){32, 14, 14}, NN_AVGPOOL, err) &&
+        nn_model_add_layer(m, &flat, err) == EM_OK && add_dense(m, (nn_shape){32 * 7 * 7, 1, 1}, 10, NN_ACT_NONE, err))
+        return m;
+    nn_model_free(m);
+    return NULL;
+}
+
+static nn_model *load_digits(const char *path, em_err *err)
+{
+    char buf[4096];
+    const char *src = getenv("EM_SRC_DIR");
+    const char *cands[] = {"examples/digits/model.eml", "examples/digits/model.onnx"};
+    nn_model *m = NULL;
+    if (path) {
+        size_t n = strlen(path);
+        if (n > 5 && strcmp(path + n - 5, ".onnx") == 0) {
+            nn_import_opts o;
+            nn_import_opts_default(&o);
+            return nn_onnx_import(path, &o, &m, err) == EM_OK ? m : NULL;
+        }
+        return nn_model_load(path, &m, err) == EM_OK ? m : NULL;
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < 2; i++) {
+            if (pass == 0)
+                snprintf(buf, sizeof buf, "%s", cands[i]);
+            else if (src)
+                snprintf(buf, sizeof buf, "%s/%s", src, cands[i]);
+            else
+                continue;
+            FILE *f = fopen(buf, "rb");
+            if (!f)
+                continue;
+            fclose(f);
+            return load_digits(buf, err);
+        }
+    em_errf(err, EM_ERR_IO, "examples/digits/model.eml and model.onnx not found");
+    return NULL;
+}
+
+/* Multiply-accumulates per sample (dense + conv layers). */
+static double macs_per_sample(const nn_model *m)
+{
+    double macs = 0;
+    for (size_t i = 0; i < nn_model_n_layers(m); i++) {
+        const nn_layer *L = nn_model_layer(m, i);
+        if (L->kind == NN_DENSE || L->kind == NN_CONV2D)
+            macs += (double)L->n_weight * (L->kind == NN_CONV2D ? (double)L->out.h * L->out.w : 1.0);
+    }
+    return macs;
+}
+
+static void bench_model(const nn_model *m, int quick)
+{
+    static const char *const tiers[] = {"scalar", "avx2", "avx512", "avx512vnni"};
+    static const size_t batches[] = {1, 1024};
+    size_t in_sz = nn_model_input_size(m), out_sz = nn_model_output_size(m);
+    double macs = macs_per_sample(m);
+    int32_t lo = -(1 << (nn_model_act_bits(m) - 1)), hi = (1 << (nn_model_act_bits(m) - 1)) - 1;
+    int32_t *in = malloc(1024 * in_sz * sizeof *in), *out = malloc(1024 * out_sz * sizeof *out);
+    int32_t *ref = malloc(1024 * out_sz * sizeof *ref);
+    if (!in || !out || !ref) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < 1024 * in_sz; i++)
+        in[i] = lo + (int32_t)(rnd() % (uint64_t)(hi - lo + 1));
+    printf("\n### %s (%zu inputs, %zu outputs, %.2f M MAC/sample)\n\n", nn_model_name(m), in_sz, out_sz, macs / 1e6);
+    printf("| backend | threads | batch | samples/s | GOPS | vs scalar |\n|---|---|---|---|---|---|\n");
+    for (size_t bi = 0; bi < 2; bi++) {
+        size_t batch = batches[bi];
+        double scalar_rate[3] = {0, 0, 0};
+        int have_ref = 0;
+        for (int ti = 0; ti < 4; ti++) {
+            const nn_backend *be = nn_backend_get(tiers[ti]);
+            if (!be)
+                continue;
+            for (int th = 1; th <= 2; th++) {
+                nn_run_opts o = {.backend = be, .threads = th};
+                em_err err = {0};
+                double budget_ms = quick ? 150 : 600, t0 = em_now_ms(), t;
+                size_t reps = 0;
+                do {
+                    if (nn_model_run(m, &o, in, batch, out, &err) != EM_OK) {
+                        fprintf(stderr, "run failed: %s\n", em_err_msg(&err));
+                        exit(1);
+                    }
+                    reps++;
+                    t = em_now_ms() - t0;
+                } while (t < budget_ms || reps < 2);
+                /* every tier must agree bit for bit; a benchmark of a wrong kernel is worthless */
+                if (!have_ref) {
+                    memcpy(ref, out, batch * out_sz * sizeof *out);
+                    have_ref = 1;
+                } else if (memcmp(ref, out, batch * out_sz * sizeof *out) != 0) {
+                    fprintf(stderr, "MISMATCH: %s with %d threads differs from scalar\n", tiers[ti], th);
+                    exit(1);
+                }
+                double rate = (double)(reps * batch) / (t / 1e3);
+                if (ti == 0)
+                    scalar_rate[th] = rate;
+                printf("| %s | %d | %zu | %.0f | %.2f | %.1fx |\n", tiers[ti], th, batch, rate, rate * macs * 2 / 1e9,
+                       scalar_rate[th] > 0 ? rate / scalar_rate[th] : 0.0);
+                fflush(stdout);
+            }
+        }
+    }
+    free(in);
+    free(out);
+    free(ref);
+}
+
+int main(int argc, char **argv)
+{
+    int quick = 0;
+    const char *model_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
+            model_path = argv[++i];
+        else {
+            fprintf(stderr, "usage: %s [--quick] [--model file.eml|file.onnx]\n", argv[0]);
+            return 2;
+        }
+    }
+    printf("auto backend: %s\n", nn_backend_name(nn_backend_get("auto")));
+    em_err err = {0};
+    nn_model *m = load_digits(model_path, &err);
+    if (m) {
+        bench_model(m, quick);
+        nn_model_free(m);
+    } else {
+        printf("\n(digits model skipped: %s)\n", em_err_msg(&err));
+    }
+    if (!(m = build_mlp(&err))) {
+        fprintf(stderr, "building the MLP: %s\n", em_err_msg(&err));
+        return 1;
+    }
+    bench_model(m, quick);
+    nn_model_free(m);
+    if (!(m = build_cnn(&err))) {
+        fprintf(stderr, "building the CNN: %s\n", em_err_msg(&err));
+        return 1;
+    }
+    bench_model(m, quick);
+    nn_model_free(m);
+    return 0;
+}

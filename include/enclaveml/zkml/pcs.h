@@ -1,0 +1,92 @@
+/* Multilinear polynomial commitment, Ligero/Brakedown style (transparent, SHA-256 only).
+ *
+ * Layout. A commitment holds n_polys base-field multilinears (poly p has n_vars[p] variables,
+ * n_vars[p] >= log_cols). Each is cut into rows of C = 2^log_cols evaluations (ml.h index
+ * convention: the first log_cols variables are the column bits, the rest the row bits) and the
+ * rows of all polynomials are stacked in order: poly p occupies rows [row_off[p], row_off[p] +
+ * 2^(n_vars[p]-log_cols)). Every row (message = C coefficients) is Reed-Solomon encoded at rate
+ * 1/4 (PCS_RATE_BITS) to N = 4C symbols on the subgroup of order N; the Merkle tree (merkle.h)
+ * has one leaf per codeword column (all rows' symbols at that position). Commitment = root.
+ *
+ * Opening (pcs_open / pcs_verify), for claims (poly p, point z in F2^{n_vars[p]}, value v):
+ *   transcript: absorb "pcs/root", "pcs/layout", every claim (poly, point, value);
+ *   squeeze gamma_i (one ff2 per row)                -> prover sends w = sum_i gamma_i M_i (C ff2)
+ *   squeeze rho_k (one ff2 per claim); claims are grouped by their column sub-point
+ *   z[0..log_cols); for each group g the prover sends u_g = sum_{k in g} rho_k
+ *   eq(z_k row part, .)^T M_{rows of p_k} (C ff2);       absorb "pcs/w", "pcs/u"
+ *   squeeze PCS_QUERIES distinct column indices (all N columns when N <= 2*PCS_QUERIES);
+ *   the prover sends those columns (n_rows base elements each) and one Merkle multi-opening.
+ * The verifier re-encodes w and each u_g, checks them against the opened columns, and checks
+ * <u_g, eq(z_col)> = sum_{k in g} rho_k v_k. See docs/PROOFS.md for the soundness argument
+ * (rate 1/4, 148 queries, proven unique-decoding proximity gap, >= 100 bits).
+ *
+ * NOT HIDING: the opened columns and the combination rows reveal linear information about the
+ * committed values. This scheme gives binding/integrity only (docs/PROOFS.md).
+ *
+ * Ownership: pcs_commit allocates a pcs_prover (copy of the matrix, its encoding and the tree),
+ * freed by pcs_prover_free; a pcs_prover is immutable after commit, so one committed model can
+ * be opened by many threads/proofs concurrently. The layout is a plain value. */
+#ifndef ENCLAVEML_ZKML_PCS_H
+#define ENCLAVEML_ZKML_PCS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "enclaveml/core.h"
+#include "enclaveml/zkml/ff.h"
+#include "enclaveml/zkml/transcript.h"
+
+#define PCS_RATE_BITS 2
+#define PCS_QUERIES 148
+#define PCS_MAX_POLYS 256
+#define PCS_MAX_VARS 30      /* per polynomial */
+#define PCS_MAX_LOG_ROWS 20  /* total stacked rows <= 2^20 */
+#define PCS_ROOT_LEN 32
+
+typedef struct pcs_layout {
+    unsigned n_polys;
+    unsigned log_cols;
+    uint8_t n_vars[PCS_MAX_POLYS];
+    size_t row_off[PCS_MAX_POLYS];
+    size_t n_rows; /* total stacked rows */
+} pcs_layout;
+
+/* log_cols = 0 picks a default balancing proof size (about (max n_vars + 7) / 2, capped by the
+ * smallest polynomial). EM_ERR_ARG / EM_ERR_LIMIT on invalid sizes. */
+em_status pcs_layout_init(pcs_layout *l, const unsigned *n_vars, unsigned n_polys,
+                          unsigned log_cols, em_err *err) EM_WARN_UNUSED;
+
+/* One polynomial's evaluations: len <= 2^n_vars entries, the rest are zero. Borrowed. */
+typedef struct pcs_poly {
+    const ff_t *evals;
+    size_t len;
+} pcs_poly;
+
+typedef struct pcs_prover pcs_prover;
+
+/* Commits polys[0..l->n_polys). n_threads for the encoder (0 = all CPUs). Writes the root. */
+em_status pcs_commit(const pcs_layout *l, const pcs_poly *polys, unsigned n_threads,
+                     pcs_prover **out, uint8_t root[PCS_ROOT_LEN], em_err *err) EM_WARN_UNUSED;
+void pcs_prover_free(pcs_prover *p);
+const pcs_layout *pcs_prover_layout(const pcs_prover *p);
+void pcs_prover_root(const pcs_prover *p, uint8_t root[PCS_ROOT_LEN]);
+
+typedef struct pcs_claim {
+    unsigned poly;       /* index in the layout */
+    const ff2_t *point;  /* n_vars[poly] coordinates (borrowed) */
+    ff2_t value;
+} pcs_claim;
+
+/* Honest evaluation of committed poly p at point (helper for callers and tests). */
+ff2_t pcs_prover_eval(const pcs_prover *p, unsigned poly, const ff2_t *point);
+
+/* Appends the opening proof of claims[0..n_claims) to out (n_claims >= 1). The claims are not
+ * checked by the prover: a false value yields a proof that fails verification. */
+em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims, tr_t *tr,
+                   em_buf *out, em_err *err) EM_WARN_UNUSED;
+/* Reads exactly one opening from r (advancing it) and verifies it. EM_ERR_VERIFY when a check
+ * fails; EM_ERR_PARSE/EM_ERR_RANGE/EM_ERR_FORMAT for malformed bytes. */
+em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], const pcs_claim *claims,
+                     size_t n_claims, tr_t *tr, em_reader *r, em_err *err) EM_WARN_UNUSED;
+
+#endif

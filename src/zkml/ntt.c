@@ -1,0 +1,361 @@
+/* Radix-2 NTT over Goldilocks (see ntt.h).
+ *
+ * Forward transform = bit-reversal permutation + iterative decimation-in-time butterflies.
+ * The butterflies run depth-first: a block of NTT_BLOCK elements (fits L2) goes through every
+ * stage that stays inside it before the next block is touched; only the last log(n/NTT_BLOCK)
+ * stages stream over the whole array. Twiddles for the stage of half-size h are stored
+ * contiguously at tw[h .. 2h) (tw[h + j] = w_{2h}^j), so every stage reads them linearly and
+ * SIMD lanes load them directly. The inverse reuses the forward tables:
+ * f(w^-i) = F[(n - i) mod n], so inverse = forward, reverse a[1..n-1], scale by 1/n. */
+#include "enclaveml/zkml/ntt.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "enclaveml/zkml/ff_vec.h"
+#include "ff_simd.h"
+
+#define NTT_LOG_BLOCK 14 /* 2^14 elements = 128 KiB */
+
+struct ntt_plan {
+    unsigned log_n;
+    size_t n;
+    ff_t n_inv;
+    ff_t *tw; /* n entries; tw[0] unused */
+};
+
+unsigned ntt_plan_log_n(const ntt_plan *p) { return p->log_n; }
+
+em_status ntt_plan_create(unsigned log_n, ntt_plan **out, em_err *err)
+{
+    if (log_n > NTT_MAX_LOG_N)
+        return em_errf(err, EM_ERR_LIMIT, "ntt: size 2^%u exceeds the maximum 2^%u", log_n, NTT_MAX_LOG_N);
+    ntt_plan *p = calloc(1, sizeof *p);
+    if (!p)
+        return em_errf(err, EM_ERR_NOMEM, "ntt: out of memory");
+    p->log_n = log_n;
+    p->n = (size_t)1 << log_n;
+    p->n_inv = ff_inv(ff_from_u64(p->n));
+    p->tw = aligned_alloc(64, (p->n < 8 ? 8 : p->n) * sizeof(ff_t));
+    if (!p->tw) {
+        free(p);
+        return em_errf(err, EM_ERR_NOMEM, "ntt: out of memory for 2^%u twiddles", log_n);
+    }
+    p->tw[0] = 0;
+    for (unsigned s = 1; s <= log_n; s++) {
+        size_t h = (size_t)1 << (s - 1);
+        ff_t w = ff_root_of_unity(s), x = 1;
+        for (size_t j = 0; j < h; j++) {
+            p->tw[h + j] = x;
+            x = ff_mul(x, w);
+        }
+    }
+    *out = p;
+    return EM_OK;
+}
+
+void ntt_plan_free(ntt_plan *p)
+{
+    if (!p)
+        return;
+    free(p->tw);
+    free(p);
+}
+
+void ntt_bit_reverse(ff_t *a, unsigned log_n)
+{
+    if (log_n < 2)
+        return;
+    size_t n = (size_t)1 << log_n;
+    unsigned shift = 64 - log_n;
+    for (size_t i = 1; i < n - 1; i++) {
+        uint64_t x = i;
+        x = ((x >> 1) & 0x5555555555555555ULL) | ((x & 0x5555555555555555ULL) << 1);
+        x = ((x >> 2) & 0x3333333333333333ULL) | ((x & 0x3333333333333333ULL) << 2);
+        x = ((x >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((x & 0x0F0F0F0F0F0F0F0FULL) << 4);
+        x = __builtin_bswap64(x) >> shift;
+        if (i < x) {
+            ff_t t = a[i];
+            a[i] = a[x];
+            a[x] = t;
+        }
+    }
+}
+
+/* ---- butterfly stages ---------------------------------------------------------------------
+ * One DIT stage of half-size h over x[0..len): for each block of 2h, for j < h:
+ *   (u, v) = (x[j], x[j+h] * tw[h+j]) -> (u + v, u - v). */
+static void stage_scalar(ff_t *x, size_t len, size_t h, const ff_t *tw)
+{
+    for (size_t k = 0; k < len; k += 2 * h)
+        for (size_t j = 0; j < h; j++) {
+            ff_t u = x[k + j], v = ff_mul(x[k + j + h], tw[h + j]);
+            x[k + j] = ff_add(u, v);
+            x[k + j + h] = ff_sub(u, v);
+        }
+}
+
+/* h = 1 and h = 2 fused (no multiplication by 1; one by w_4). */
+static void stages_12_scalar(ff_t *x, size_t len, ff_t w4)
+{
+    for (size_t k = 0; k < len; k += 4) {
+        ff_t a0 = ff_add(x[k], x[k + 1]), a1 = ff_sub(x[k], x[k + 1]);
+        ff_t a2 = ff_add(x[k + 2], x[k + 3]), a3 = ff_sub(x[k + 2], x[k + 3]);
+        a3 = ff_mul(a3, w4);
+        x[k] = ff_add(a0, a2);
+        x[k + 2] = ff_sub(a0, a2);
+        x[k + 1] = ff_add(a1, a3);
+        x[k + 3] = ff_sub(a1, a3);
+    }
+}
+
+__attribute__((target("avx2"))) static void stage_avx2(ff_t *x, size_t len, size_t h, const ff_t *tw)
+{
+    for (size_t k = 0; k < len; k += 2 * h) {
+        ff_t *lo = x + k, *hi = x + k + h;
+        for (size_t j = 0; j < h; j += 4) {
+            __m256i u = _mm256_loadu_si256((const __m256i *)(lo + j));
+            __m256i v = ff4_mul(_mm256_loadu_si256((const __m256i *)(hi + j)),
+                                _mm256_loadu_si256((const __m256i *)(tw + h + j)));
+            _mm256_storeu_si256((__m256i *)(lo + j), ff4_add(u, v));
+            _mm256_storeu_si256((__m256i *)(hi + j), ff4_sub(u, v));
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512dq"))) static void stage_avx512(ff_t *x, size_t len, size_t h,
+                                                                      const ff_t *tw)
+{
+    for (size_t k = 0; k < len; k += 2 * h) {
+        ff_t *lo = x + k, *hi = x + k + h;
+        for (size_t j = 0; j < h; j += 8) {
+            __m512i u = _mm512_loadu_si512(lo + j);
+            __m512i v = ff8_mul(_mm512_loadu_si512(hi + j), _mm512_loadu_si512(tw + h + j));
+            _mm512_storeu_si512(lo + j, ff8_add(u, v));
+            _mm512_storeu_si512(hi + j, ff8_sub(u, v));
+        }
+    }
+}
+
+static void stage(ff_vec_tier tier, ff_t *x, size_t len, size_t h, const ff_t *tw)
+{
+    if (tier == FF_VEC_AVX512 && h >= 8)
+        stage_avx512(x, len, h, tw);
+    else if (tier >= FF_VEC_AVX2 && h >= 4)
+        stage_avx2(x, len, h, tw);
+    else
+        stage_scalar(x, len, h, tw);
+}
+
+/* All stages with 2h <= len, on one block x[0..len) (len a power of two). */
+static void block_all_stages(ff_vec_tier tier, ff_t *x, size_t len, const ff_t *tw)
+{
+    size_t h = 1;
+    if (len >= 4) {
+        stages_12_scalar(x, len, tw[3]);
+        h = 4;
+    }
+    for (; h < len; h *= 2)
+        stage(tier, x, len, h, tw);
+}
+
+static void dit_rec(ff_vec_tier tier, ff_t *x, size_t len, const ff_t *tw)
+{
+    if (len <= ((size_t)1 << NTT_LOG_BLOCK)) {
+        block_all_stages(tier, x, len, tw);
+        return;
+    }
+    dit_rec(tier, x, len / 2, tw);
+    dit_rec(tier, x + len / 2, len / 2, tw);
+    stage(tier, x, len, len / 2, tw);
+}
+
+void ntt_forward(const ntt_plan *p, ff_t *a)
+{
+    ntt_bit_reverse(a, p->log_n);
+    if (p->n > 1)
+        dit_rec(ff_vec_tier_get(), a, p->n, p->tw);
+}
+
+/* a[i] *= c * s^i: powers advance lane-parallel (8 or 4 lanes at once). */
+__attribute__((target("avx512f,avx512dq"))) static void mul_powers_avx512(ff_t *a, size_t n, ff_t c, ff_t s)
+{
+    ff_t pw[8];
+    pw[0] = c;
+    for (int k = 1; k < 8; k++)
+        pw[k] = ff_mul(pw[k - 1], s);
+    __m512i v = _mm512_loadu_si512(pw), s8 = _mm512_set1_epi64((long long)ff_pow(s, 8));
+    for (size_t i = 0; i < n; i += 8) {
+        _mm512_storeu_si512(a + i, ff8_mul(_mm512_loadu_si512(a + i), v));
+        v = ff8_mul(v, s8);
+    }
+}
+
+static void mul_powers(ff_t *a, size_t n, ff_t c, ff_t s)
+{
+    if (n >= 8 && ff_vec_tier_get() == FF_VEC_AVX512) {
+        mul_powers_avx512(a, n, c, s);
+        return;
+    }
+    ff_t x = c;
+    for (size_t i = 0; i < n; i++) {
+        a[i] = ff_mul(a[i], x);
+        x = ff_mul(x, s);
+    }
+}
+
+void ntt_inverse(const ntt_plan *p, ff_t *a)
+{
+    ntt_forward(p, a);
+    for (size_t i = 1, j = p->n - 1; i < j; i++, j--) {
+        ff_t t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+    ff_vec_scale(a, a, p->n_inv, p->n);
+}
+
+void ntt_coset_forward(const ntt_plan *p, ff_t shift, ff_t *a)
+{
+    mul_powers(a, p->n, 1, shift);
+    ntt_forward(p, a);
+}
+
+void ntt_coset_inverse(const ntt_plan *p, ff_t shift, ff_t *a)
+{
+    ntt_inverse(p, a);
+    mul_powers(a, p->n, 1, ff_inv(shift));
+}
+
+void ntt_forward_ref(ff_t *a, unsigned log_n)
+{
+    size_t n = (size_t)1 << log_n;
+    ntt_bit_reverse(a, log_n);
+    for (unsigned s = 1; s <= log_n; s++) {
+        size_t h = (size_t)1 << (s - 1);
+        ff_t w = ff_root_of_unity(s);
+        for (size_t k = 0; k < n; k += 2 * h) {
+            ff_t x = 1;
+            for (size_t j = 0; j < h; j++) {
+                ff_t u = a[k + j], v = ff_mul(a[k + j + h], x);
+                a[k + j] = ff_add(u, v);
+                a[k + j + h] = ff_sub(u, v);
+                x = ff_mul(x, w);
+            }
+        }
+    }
+}
+
+/* ---- Reed-Solomon encoding ------------------------------------------------------------------ */
+static em_status rs_check(const ntt_plan *plan_N, const ntt_plan *plan_n, unsigned rate_bits,
+                          ff_t shift, ntt_rs_input kind, em_err *err)
+{
+    if (!plan_N || rate_bits > plan_N->log_n)
+        return em_errf(err, EM_ERR_ARG, "ntt_rs: rate_bits %u does not fit the codeword plan", rate_bits);
+    if (!ff_is_canonical(shift) || shift == 0)
+        return em_errf(err, EM_ERR_ARG, "ntt_rs: coset shift must be a non-zero field element");
+    if (kind != NTT_RS_COEFFS && kind != NTT_RS_EVALS)
+        return em_errf(err, EM_ERR_ARG, "ntt_rs: unknown input kind %d", (int)kind);
+    if (kind == NTT_RS_EVALS && (!plan_n || plan_n->log_n + rate_bits != plan_N->log_n))
+        return em_errf(err, EM_ERR_ARG, "ntt_rs: evaluation input needs the message-size plan 2^%u",
+                       plan_N->log_n - rate_bits);
+    return EM_OK;
+}
+
+static void rs_encode_one(const ntt_plan *plan_N, const ntt_plan *plan_n, unsigned rate_bits, ff_t shift,
+                          ntt_rs_input kind, const ff_t *msg, ff_t *out)
+{
+    size_t N = plan_N->n, n = N >> rate_bits;
+    memcpy(out, msg, n * sizeof(ff_t));
+    if (kind == NTT_RS_EVALS)
+        ntt_inverse(plan_n, out);
+    if (shift != 1)
+        mul_powers(out, n, 1, shift);
+    memset(out + n, 0, (N - n) * sizeof(ff_t));
+    ntt_forward(plan_N, out);
+}
+
+em_status ntt_rs_encode(const ntt_plan *plan_N, unsigned rate_bits, ff_t shift, ntt_rs_input kind,
+                        const ff_t *msg, ff_t *out, em_err *err)
+{
+    const ntt_plan *plan_n = NULL;
+    ntt_plan *tmp = NULL;
+    em_status st;
+    if (kind == NTT_RS_EVALS && plan_N && rate_bits <= plan_N->log_n) {
+        /* The single-row API builds the small plan itself; batched callers pass one in. */
+        if ((st = ntt_plan_create(plan_N->log_n - rate_bits, &tmp, err)) != EM_OK)
+            return st;
+        plan_n = tmp;
+    }
+    st = rs_check(plan_N, plan_n, rate_bits, shift, kind, err);
+    if (st == EM_OK)
+        rs_encode_one(plan_N, plan_n, rate_bits, shift, kind, msg, out);
+    ntt_plan_free(tmp);
+    return st;
+}
+
+typedef struct rs_job {
+    const ntt_plan *plan_N, *plan_n;
+    unsigned rate_bits;
+    ff_t shift;
+    ntt_rs_input kind;
+    const ff_t *msg;
+    ff_t *out;
+    size_t row0, row1;
+} rs_job;
+
+static void *rs_worker(void *arg)
+{
+    const rs_job *j = arg;
+    size_t N = j->plan_N->n, n = N >> j->rate_bits;
+    for (size_t r = j->row0; r < j->row1; r++)
+        rs_encode_one(j->plan_N, j->plan_n, j->rate_bits, j->shift, j->kind, j->msg + r * n, j->out + r * N);
+    return NULL;
+}
+
+#define NTT_MAX_THREADS 64
+#define NTT_MIN_PAR_WORK ((size_t)1 << 16) /* codeword elements below which threads do not pay */
+
+em_status ntt_rs_encode_rows(const ntt_plan *plan_N, const ntt_plan *plan_n, unsigned rate_bits,
+                             ff_t shift, ntt_rs_input kind, const ff_t *msg, size_t n_rows,
+                             ff_t *out, unsigned n_threads, em_err *err)
+{
+    em_status st = rs_check(plan_N, plan_n, rate_bits, shift, kind, err);
+    if (st != EM_OK)
+        return st;
+    if (n_threads == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n_threads = c > 0 ? (unsigned)c : 1;
+    }
+    if (n_threads > NTT_MAX_THREADS)
+        n_threads = NTT_MAX_THREADS;
+    if (n_threads > n_rows)
+        n_threads = (unsigned)(n_rows ? n_rows : 1);
+    size_t total;
+    if (!em_mul_ok(n_rows, plan_N->n, &total))
+        return em_errf(err, EM_ERR_LIMIT, "ntt_rs: %zu rows of 2^%u overflow", n_rows, plan_N->log_n);
+    if (total < NTT_MIN_PAR_WORK)
+        n_threads = 1;
+
+    rs_job jobs[NTT_MAX_THREADS];
+    pthread_t tid[NTT_MAX_THREADS];
+    unsigned started = 0;
+    for (unsigned t = 0; t < n_threads; t++) {
+        jobs[t] = (rs_job){plan_N, plan_n, rate_bits, shift, kind, msg, out,
+                           n_rows * t / n_threads, n_rows * (t + 1) / n_threads};
+    }
+    /* Thread 0's share runs on the caller; a failed pthread_create falls back to the caller too. */
+    for (unsigned t = 1; t < n_threads; t++) {
+        if (pthread_create(&tid[t], NULL, rs_worker, &jobs[t]) != 0)
+            break;
+        started = t;
+    }
+    rs_worker(&jobs[0]);
+    for (unsigned t = started + 1; t < n_threads; t++)
+        rs_worker(&jobs[t]);
+    for (unsigned t = 1; t <= started; t++)
+        pthread_join(tid[t], NULL);
+    return EM_OK;
+}

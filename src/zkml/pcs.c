@@ -1,0 +1,484 @@
+/* Ligero/Brakedown-style multilinear commitment: RS-encoded rows, Merkle tree over columns
+ * (pcs.h; soundness in docs/PROOFS.md "Polynomial commitment"). */
+#include "enclaveml/zkml/pcs.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "enclaveml/zkml/merkle.h"
+#include "enclaveml/zkml/ml.h"
+#include "enclaveml/zkml/ntt.h"
+
+struct pcs_prover {
+    pcs_layout layout;
+    ff_t *m;   /* n_rows x C messages (the evaluations) */
+    ff_t *enc; /* n_rows x N codewords */
+    mt_tree *tree;
+    uint8_t root[PCS_ROOT_LEN];
+};
+
+static unsigned ceil_log2(size_t x)
+{
+    unsigned l = 0;
+    while (((size_t)1 << l) < x)
+        l++;
+    return l;
+}
+
+em_status pcs_layout_init(pcs_layout *l, const unsigned *n_vars, unsigned n_polys, unsigned log_cols,
+                          em_err *err)
+{
+    memset(l, 0, sizeof *l);
+    if (n_polys < 1 || n_polys > PCS_MAX_POLYS)
+        return em_errf(err, EM_ERR_ARG, "pcs: n_polys %u not in 1..%d", n_polys, PCS_MAX_POLYS);
+    unsigned min_v = PCS_MAX_VARS;
+    size_t total = 0;
+    for (unsigned p = 0; p < n_polys; p++) {
+        if (n_vars[p] > PCS_MAX_VARS)
+            return em_errf(err, EM_ERR_LIMIT, "pcs: poly %u has %u variables (max %d)", p, n_vars[p], PCS_MAX_VARS);
+        if (n_vars[p] < min_v)
+            min_v = n_vars[p];
+        total += (size_t)1 << n_vars[p];
+    }
+    if (log_cols == 0) {
+        /* Balance column openings (PCS_QUERIES * rows * 8 bytes) against the combination rows
+         * (~2 * C * 16 bytes): C ~ 37 * rows, i.e. log C ~ (log total + 5) / 2, rounded up. */
+        log_cols = (ceil_log2(total) + 6) / 2;
+        if (log_cols > min_v)
+            log_cols = min_v;
+    }
+    if (log_cols > min_v)
+        return em_errf(err, EM_ERR_ARG, "pcs: log_cols %u exceeds the smallest polynomial (%u variables)", log_cols,
+                       min_v);
+    if (log_cols + PCS_RATE_BITS > NTT_MAX_LOG_N || log_cols + PCS_RATE_BITS > MT_MAX_LOG_LEAVES)
+        return em_errf(err, EM_ERR_LIMIT, "pcs: log_cols %u too large", log_cols);
+    size_t rows = 0;
+    for (unsigned p = 0; p < n_polys; p++) {
+        l->n_vars[p] = (uint8_t)n_vars[p];
+        l->row_off[p] = rows;
+        rows += (size_t)1 << (n_vars[p] - log_cols);
+        if (rows > ((size_t)1 << PCS_MAX_LOG_ROWS))
+            return em_errf(err, EM_ERR_LIMIT, "pcs: more than 2^%d stacked rows (raise log_cols)", PCS_MAX_LOG_ROWS);
+    }
+    l->n_polys = n_polys;
+    l->log_cols = log_cols;
+    l->n_rows = rows;
+    return EM_OK;
+}
+
+static em_status layout_check(const pcs_layout *l, em_err *err)
+{
+    if (l->n_polys < 1 || l->n_polys > PCS_MAX_POLYS || l->log_cols + PCS_RATE_BITS > NTT_MAX_LOG_N ||
+        l->n_rows < 1 || l->n_rows > ((size_t)1 << PCS_MAX_LOG_ROWS))
+        return em_errf(err, EM_ERR_ARG, "pcs: invalid layout");
+    size_t rows = 0;
+    for (unsigned p = 0; p < l->n_polys; p++) {
+        if (l->n_vars[p] > PCS_MAX_VARS || l->n_vars[p] < l->log_cols || l->row_off[p] != rows)
+            return em_errf(err, EM_ERR_ARG, "pcs: invalid layout entry %u", p);
+        rows += (size_t)1 << (l->n_vars[p] - l->log_cols);
+    }
+    if (rows != l->n_rows)
+        return em_errf(err, EM_ERR_ARG, "pcs: layout row count %zu != %zu", l->n_rows, rows);
+    return EM_OK;
+}
+
+em_status pcs_commit(const pcs_layout *l, const pcs_poly *polys, unsigned n_threads, pcs_prover **out,
+                     uint8_t root[PCS_ROOT_LEN], em_err *err)
+{
+    em_status st;
+    pcs_prover *p = NULL;
+    ntt_plan *plan = NULL;
+    *out = NULL;
+    if ((st = layout_check(l, err)) != EM_OK)
+        return st;
+    size_t C = (size_t)1 << l->log_cols, N = C << PCS_RATE_BITS;
+    for (unsigned i = 0; i < l->n_polys; i++)
+        if (polys[i].len > ((size_t)1 << l->n_vars[i]) || (polys[i].len && !polys[i].evals))
+            return em_errf(err, EM_ERR_ARG, "pcs: poly %u has %zu evaluations (max 2^%u)", i, polys[i].len,
+                           l->n_vars[i]);
+    p = calloc(1, sizeof *p);
+    if (!p)
+        return em_errf(err, EM_ERR_NOMEM, "pcs: prover");
+    p->layout = *l;
+    p->m = calloc(l->n_rows * C, sizeof *p->m);
+    p->enc = malloc(l->n_rows * N * sizeof *p->enc);
+    if (!p->m || !p->enc) {
+        st = em_errf(err, EM_ERR_NOMEM, "pcs: matrix of %zu x %zu", l->n_rows, N);
+        goto out;
+    }
+    for (unsigned i = 0; i < l->n_polys; i++)
+        if (polys[i].len)
+            memcpy(p->m + l->row_off[i] * C, polys[i].evals, polys[i].len * sizeof(ff_t));
+    if ((st = ntt_plan_create(l->log_cols + PCS_RATE_BITS, &plan, err)) != EM_OK)
+        goto out;
+    if ((st = ntt_rs_encode_rows(plan, NULL, PCS_RATE_BITS, 1, NTT_RS_COEFFS, p->m, l->n_rows, p->enc, n_threads,
+                                 err)) != EM_OK)
+        goto out;
+    if ((st = mt_tree_build_cols(p->enc, l->n_rows, N, &p->tree, err)) != EM_OK)
+        goto out;
+    mt_tree_root(p->tree, p->root);
+    memcpy(root, p->root, PCS_ROOT_LEN);
+    *out = p;
+    p = NULL;
+out:
+    ntt_plan_free(plan);
+    pcs_prover_free(p);
+    return st;
+}
+
+void pcs_prover_free(pcs_prover *p)
+{
+    if (!p)
+        return;
+    free(p->m);
+    free(p->enc);
+    mt_tree_free(p->tree);
+    free(p);
+}
+
+const pcs_layout *pcs_prover_layout(const pcs_prover *p) { return &p->layout; }
+void pcs_prover_root(const pcs_prover *p, uint8_t root[PCS_ROOT_LEN]) { memcpy(root, p->root, PCS_ROOT_LEN); }
+
+ff2_t pcs_prover_eval(const pcs_prover *p, unsigned poly, const ff2_t *point)
+{
+    const pcs_layout *l = &p->layout;
+    size_t len = (size_t)1 << l->n_vars[poly];
+    ff2_t *scratch = malloc(((len + 1) / 2) * sizeof *scratch);
+    if (!scratch)
+        return ff2_zero();
+    ff2_t v = ml_eval_base(p->m + l->row_off[poly] * ((size_t)1 << l->log_cols), len, l->n_vars[poly], point,
+                           scratch);
+    free(scratch);
+    return v;
+}
+
+/* ---- shared prover/verifier steps ------------------------------------------------------------ */
+
+static em_status claims_check(const pcs_layout *l, const pcs_claim *c, size_t n, em_err *err)
+{
+    if (n < 1 || n > 4096)
+        return em_errf(err, EM_ERR_ARG, "pcs: %zu claims (1..4096)", n);
+    for (size_t k = 0; k < n; k++) {
+        if (c[k].poly >= l->n_polys)
+            return em_errf(err, EM_ERR_ARG, "pcs: claim %zu names poly %u of %u", k, c[k].poly, l->n_polys);
+        if (!c[k].point && l->n_vars[c[k].poly])
+            return em_errf(err, EM_ERR_ARG, "pcs: claim %zu has no point", k);
+        for (unsigned j = 0; j < l->n_vars[c[k].poly]; j++)
+            if (!ff_is_canonical(c[k].point[j].a) || !ff_is_canonical(c[k].point[j].b))
+                return em_errf(err, EM_ERR_ARG, "pcs: claim %zu coordinate %u not canonical", k, j);
+        if (!ff_is_canonical(c[k].value.a) || !ff_is_canonical(c[k].value.b))
+            return em_errf(err, EM_ERR_ARG, "pcs: claim %zu value not canonical", k);
+    }
+    return EM_OK;
+}
+
+static void absorb_statement(tr_t *tr, const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], const pcs_claim *c,
+                             size_t n)
+{
+    tr_absorb_bytes(tr, "pcs/root", root, PCS_ROOT_LEN);
+    tr_absorb_u64(tr, "pcs/layout", l->log_cols);
+    tr_absorb_u64(tr, "pcs/layout", l->n_polys);
+    tr_absorb_bytes(tr, "pcs/layout", l->n_vars, l->n_polys);
+    tr_absorb_u64(tr, "pcs/nclaims", n);
+    for (size_t k = 0; k < n; k++) {
+        tr_absorb_u64(tr, "pcs/claim", c[k].poly);
+        tr_absorb_ff2(tr, "pcs/claim", c[k].point, l->n_vars[c[k].poly]);
+        tr_absorb_ff2(tr, "pcs/claim", &c[k].value, 1);
+    }
+}
+
+/* group[k] = index of the group of claim k (claims with identical column sub-points share one);
+ * returns the number of groups. */
+static size_t group_claims(const pcs_layout *l, const pcs_claim *c, size_t n, size_t *group)
+{
+    size_t ng = 0;
+    size_t bytes = l->log_cols * sizeof(ff2_t);
+    for (size_t k = 0; k < n; k++) {
+        group[k] = SIZE_MAX;
+        for (size_t q = 0; q < k; q++)
+            if (bytes == 0 || memcmp(c[q].point, c[k].point, bytes) == 0) {
+                group[k] = group[q];
+                break;
+            }
+        if (group[k] == SIZE_MAX)
+            group[k] = ng++;
+    }
+    return ng;
+}
+
+/* Row weights of group g: sum over its claims of rho_k * eq(row part of z_k, .) placed on the
+ * rows of the claim's polynomial. a has n_rows entries. */
+static void group_weights(const pcs_layout *l, const pcs_claim *c, size_t n, const size_t *group, size_t g,
+                          const ff2_t *rho, ff2_t *a, ff2_t *tmp)
+{
+    memset(a, 0, l->n_rows * sizeof *a);
+    for (size_t k = 0; k < n; k++) {
+        if (group[k] != g)
+            continue;
+        unsigned nr = l->n_vars[c[k].poly] - l->log_cols;
+        ml_eq_table(c[k].point + l->log_cols, nr, rho[k], tmp);
+        ff2_t *dst = a + l->row_off[c[k].poly];
+        for (size_t i = 0; i < ((size_t)1 << nr); i++)
+            dst[i] = ff2_add(dst[i], tmp[i]);
+    }
+}
+
+static size_t max_poly_rows(const pcs_layout *l)
+{
+    size_t m = 1;
+    for (unsigned p = 0; p < l->n_polys; p++)
+        if (((size_t)1 << (l->n_vars[p] - l->log_cols)) > m)
+            m = (size_t)1 << (l->n_vars[p] - l->log_cols);
+    return m;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The query set: all N columns when N <= 2 * PCS_QUERIES, else PCS_QUERIES distinct ones. */
+static size_t sample_queries(tr_t *tr, size_t N, uint64_t *idx)
+{
+    if (N <= 2 * (size_t)PCS_QUERIES) {
+        for (size_t j = 0; j < N; j++)
+            idx[j] = j;
+        return N;
+    }
+    size_t n = 0;
+    while (n < PCS_QUERIES) {
+        uint64_t j = tr_challenge_index(tr, "pcs/query", N);
+        size_t q;
+        for (q = 0; q < n; q++)
+            if (idx[q] == j)
+                break;
+        if (q == n)
+            idx[n++] = j;
+    }
+    qsort(idx, n, sizeof *idx, cmp_u64);
+    return n;
+}
+
+static em_status put_ff2s(em_buf *out, const ff2_t *v, size_t n, em_err *err)
+{
+    uint8_t b[FF2_BYTES];
+    if (em_buf_reserve(out, n * FF2_BYTES) != EM_OK)
+        return em_errf(err, EM_ERR_LIMIT, "pcs: proof buffer full");
+    for (size_t i = 0; i < n; i++) {
+        ff2_encode(v[i], b);
+        if (em_buf_append(out, b, sizeof b) != EM_OK)
+            return em_errf(err, EM_ERR_LIMIT, "pcs: proof buffer full");
+    }
+    return EM_OK;
+}
+
+em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims, tr_t *tr, em_buf *out,
+                   em_err *err)
+{
+    em_status st;
+    const pcs_layout *l = &p->layout;
+    size_t C = (size_t)1 << l->log_cols, N = C << PCS_RATE_BITS, R = l->n_rows;
+    ff2_t *gamma = NULL, *rows = NULL, *rho = NULL, *a = NULL, *tmp = NULL;
+    size_t *group = NULL;
+    uint64_t *idx = NULL;
+    ff_t *col = NULL;
+    if ((st = claims_check(l, claims, n_claims, err)) != EM_OK)
+        return st;
+    absorb_statement(tr, l, p->root, claims, n_claims);
+    gamma = malloc(R * sizeof *gamma);
+    rho = malloc(n_claims * sizeof *rho);
+    group = malloc(n_claims * sizeof *group);
+    a = malloc(R * sizeof *a);
+    tmp = malloc(max_poly_rows(l) * sizeof *tmp);
+    rows = malloc(C * sizeof *rows);
+    idx = malloc(2 * PCS_QUERIES * sizeof *idx);
+    col = malloc(R * sizeof *col);
+    if (!gamma || !rho || !group || !a || !tmp || !rows || !idx || !col) {
+        st = em_errf(err, EM_ERR_NOMEM, "pcs: open scratch");
+        goto out;
+    }
+    /* Proximity row w = gamma^T M. */
+    tr_challenge_ff2_vec(tr, "pcs/gamma", gamma, R);
+    ml_fix_high_base(p->m, l->log_cols, R, gamma, rows);
+    tr_absorb_ff2(tr, "pcs/w", rows, C);
+    if ((st = put_ff2s(out, rows, C, err)) != EM_OK)
+        goto out;
+    /* Evaluation rows, one per group of claims sharing a column point. */
+    tr_challenge_ff2_vec(tr, "pcs/rho", rho, n_claims);
+    size_t ng = group_claims(l, claims, n_claims, group);
+    for (size_t g = 0; g < ng; g++) {
+        group_weights(l, claims, n_claims, group, g, rho, a, tmp);
+        ml_fix_high_base(p->m, l->log_cols, R, a, rows);
+        tr_absorb_ff2(tr, "pcs/u", rows, C);
+        if ((st = put_ff2s(out, rows, C, err)) != EM_OK)
+            goto out;
+    }
+    /* Column openings. */
+    size_t nq = sample_queries(tr, N, idx);
+    if (em_buf_reserve(out, nq * R * FF_BYTES) != EM_OK) {
+        st = em_errf(err, EM_ERR_LIMIT, "pcs: proof buffer full");
+        goto out;
+    }
+    for (size_t q = 0; q < nq; q++) {
+        uint8_t b[FF_BYTES];
+        for (size_t i = 0; i < R; i++) {
+            ff_encode(p->enc[i * N + idx[q]], b);
+            if (em_buf_append(out, b, sizeof b) != EM_OK) {
+                st = em_errf(err, EM_ERR_LIMIT, "pcs: proof buffer full");
+                goto out;
+            }
+        }
+    }
+    st = mt_tree_open(p->tree, idx, nq, out, err);
+out:
+    free(gamma);
+    free(rho);
+    free(group);
+    free(a);
+    free(tmp);
+    free(rows);
+    free(idx);
+    free(col);
+    return st;
+}
+
+/* Reads C ff2 elements and RS-encodes both coordinates (N each) into ea/eb. */
+static em_status read_and_encode(em_reader *r, const ntt_plan *plan, size_t C, ff2_t *row, ff_t *msg, ff_t *ea,
+                                 ff_t *eb, em_err *err)
+{
+    em_status st;
+    for (size_t i = 0; i < C; i++)
+        if ((st = ff2_read(r, &row[i], err)) != EM_OK)
+            return em_err_prefix(err, "pcs: combination row element %zu: ", i);
+    for (size_t i = 0; i < C; i++)
+        msg[i] = row[i].a;
+    if ((st = ntt_rs_encode(plan, PCS_RATE_BITS, 1, NTT_RS_COEFFS, msg, ea, err)) != EM_OK)
+        return st;
+    for (size_t i = 0; i < C; i++)
+        msg[i] = row[i].b;
+    return ntt_rs_encode(plan, PCS_RATE_BITS, 1, NTT_RS_COEFFS, msg, eb, err);
+}
+
+/* Checks enc(row)[idx[q]] == sum_i weight[i] * col_q[i] for every query q. */
+static int columns_match(const ff_t *ea, const ff_t *eb, const ff2_t *weight, const ff_t *cols, size_t R,
+                         const uint64_t *idx, size_t nq)
+{
+    for (size_t q = 0; q < nq; q++) {
+        ff2_t s = ml_dot_base(cols + q * R, weight, R);
+        if (s.a != ea[idx[q]] || s.b != eb[idx[q]])
+            return 0;
+    }
+    return 1;
+}
+
+em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], const pcs_claim *claims,
+                     size_t n_claims, tr_t *tr, em_reader *r, em_err *err)
+{
+    em_status st;
+    ntt_plan *plan = NULL;
+    ff2_t *gamma = NULL, *rho = NULL, *a = NULL, *tmp = NULL, *rows = NULL, *eqc = NULL;
+    ff_t *msg = NULL, *enc = NULL, *cols = NULL;
+    size_t *group = NULL;
+    uint64_t *idx = NULL;
+    uint8_t (*hashes)[MT_HASH_LEN] = NULL;
+    if ((st = layout_check(l, err)) != EM_OK || (st = claims_check(l, claims, n_claims, err)) != EM_OK)
+        return st;
+    size_t C = (size_t)1 << l->log_cols, N = C << PCS_RATE_BITS, R = l->n_rows;
+    group = malloc(n_claims * sizeof *group);
+    if (!group)
+        return em_errf(err, EM_ERR_NOMEM, "pcs: verify scratch");
+    size_t ng = group_claims(l, claims, n_claims, group);
+    /* Everything read below has a length fixed by the layout: refuse short input before
+     * allocating for it. */
+    size_t nq_max = N <= 2 * (size_t)PCS_QUERIES ? N : PCS_QUERIES;
+    size_t need = (1 + ng) * C * FF2_BYTES + nq_max * R * FF_BYTES;
+    if (em_reader_left(r) < need) {
+        st = em_errf(err, EM_ERR_PARSE, "pcs: proof truncated (%zu bytes left, at least %zu needed)",
+                     em_reader_left(r), need);
+        goto out;
+    }
+    absorb_statement(tr, l, root, claims, n_claims);
+    gamma = malloc(R * sizeof *gamma);
+    rho = malloc(n_claims * sizeof *rho);
+    a = malloc(R * sizeof *a);
+    tmp = malloc(max_poly_rows(l) * sizeof *tmp);
+    rows = malloc(C * sizeof *rows);
+    eqc = malloc(C * sizeof *eqc);
+    msg = malloc(C * sizeof *msg);
+    enc = malloc(2 * (1 + ng) * N * sizeof *enc);
+    idx = malloc(2 * PCS_QUERIES * sizeof *idx);
+    cols = malloc(nq_max * R * sizeof *cols);
+    hashes = malloc(nq_max * sizeof *hashes);
+    if (!gamma || !rho || !a || !tmp || !rows || !eqc || !msg || !enc || !idx || !cols || !hashes) {
+        st = em_errf(err, EM_ERR_NOMEM, "pcs: verify scratch");
+        goto out;
+    }
+    if ((st = ntt_plan_create(l->log_cols + PCS_RATE_BITS, &plan, err)) != EM_OK)
+        goto out;
+    tr_challenge_ff2_vec(tr, "pcs/gamma", gamma, R);
+    if ((st = read_and_encode(r, plan, C, rows, msg, enc, enc + N, err)) != EM_OK)
+        goto out;
+    tr_absorb_ff2(tr, "pcs/w", rows, C);
+    tr_challenge_ff2_vec(tr, "pcs/rho", rho, n_claims);
+    for (size_t g = 0; g < ng; g++) {
+        ff_t *ea = enc + 2 * (1 + g) * N;
+        if ((st = read_and_encode(r, plan, C, rows, msg, ea, ea + N, err)) != EM_OK)
+            goto out;
+        tr_absorb_ff2(tr, "pcs/u", rows, C);
+        /* <u_g, eq(z_col)> must equal the rho-combination of the group's claimed values. */
+        size_t first = 0;
+        ff2_t want = ff2_zero();
+        for (size_t k = 0; k < n_claims; k++)
+            if (group[k] == g) {
+                want = ff2_add(want, ff2_mul(rho[k], claims[k].value));
+                first = k;
+            }
+        ml_eq_table(claims[first].point, l->log_cols, ff2_one(), eqc);
+        if (!ff2_eq(ml_dot_ext(rows, eqc, C), want)) {
+            st = em_errf(err, EM_ERR_VERIFY, "pcs: evaluation row %zu does not give the claimed values", g);
+            goto out;
+        }
+    }
+    size_t nq = sample_queries(tr, N, idx);
+    for (size_t q = 0; q < nq; q++) {
+        for (size_t i = 0; i < R; i++)
+            if ((st = ff_read(r, &cols[q * R + i], err)) != EM_OK) {
+                em_err_prefix(err, "pcs: column %zu row %zu: ", q, i);
+                goto out;
+            }
+        mt_hash_leaf(cols + q * R, R, hashes[q]);
+    }
+    if ((st = mt_verify_reader(root, l->log_cols + PCS_RATE_BITS, idx, (const uint8_t(*)[MT_HASH_LEN])hashes, nq, r,
+                               err)) != EM_OK) {
+        em_err_prefix(err, "pcs: column openings: ");
+        goto out;
+    }
+    if (!columns_match(enc, enc + N, gamma, cols, R, idx, nq)) {
+        st = em_errf(err, EM_ERR_VERIFY, "pcs: proximity row is inconsistent with the opened columns");
+        goto out;
+    }
+    for (size_t g = 0; g < ng; g++) {
+        group_weights(l, claims, n_claims, group, g, rho, a, tmp);
+        const ff_t *ea = enc + 2 * (1 + g) * N;
+        if (!columns_match(ea, ea + N, a, cols, R, idx, nq)) {
+            st = em_errf(err, EM_ERR_VERIFY, "pcs: evaluation row %zu is inconsistent with the opened columns", g);
+            goto out;
+        }
+    }
+out:
+    ntt_plan_free(plan);
+    free(gamma);
+    free(rho);
+    free(a);
+    free(tmp);
+    free(rows);
+    free(eqc);
+    free(msg);
+    free(enc);
+    free(idx);
+    free(cols);
+    free(hashes);
+    free(group);
+    return st;
+}

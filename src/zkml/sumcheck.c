@@ -1,0 +1,363 @@
+/* Sumcheck prover/verifier for sums of products of multilinear tables (sumcheck.h). */
+#include "enclaveml/zkml/sumcheck.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "enclaveml/zkml/ml.h"
+
+em_status sc_shape_check(const sc_shape *s, em_err *err)
+{
+    if (!s)
+        return em_errf(err, EM_ERR_ARG, "sumcheck: NULL shape");
+    if (s->n_vars > SC_MAX_VARS)
+        return em_errf(err, EM_ERR_ARG, "sumcheck: n_vars %u > %d", s->n_vars, SC_MAX_VARS);
+    if (s->n_tables < 1 || s->n_tables > SC_MAX_TABLES)
+        return em_errf(err, EM_ERR_ARG, "sumcheck: n_tables %u not in 1..%d", s->n_tables, SC_MAX_TABLES);
+    if (s->n_terms < 1 || s->n_terms > SC_MAX_TERMS)
+        return em_errf(err, EM_ERR_ARG, "sumcheck: n_terms %u not in 1..%d", s->n_terms, SC_MAX_TERMS);
+    for (unsigned t = 0; t < s->n_terms; t++) {
+        const sc_term *tm = &s->term[t];
+        if (tm->n_factors < 1 || tm->n_factors > SC_MAX_DEGREE)
+            return em_errf(err, EM_ERR_ARG, "sumcheck: term %u has %u factors (1..%d)", t,
+                           tm->n_factors, SC_MAX_DEGREE);
+        if (!ff_is_canonical(tm->coeff.a) || !ff_is_canonical(tm->coeff.b))
+            return em_errf(err, EM_ERR_ARG, "sumcheck: term %u coefficient not canonical", t);
+        for (unsigned i = 0; i < tm->n_factors; i++)
+            if (tm->factor[i] >= s->n_tables)
+                return em_errf(err, EM_ERR_ARG, "sumcheck: term %u factor %u = table %u >= %u", t, i,
+                               tm->factor[i], s->n_tables);
+    }
+    return EM_OK;
+}
+
+unsigned sc_shape_degree(const sc_shape *s)
+{
+    unsigned d = 0;
+    for (unsigned t = 0; t < s->n_terms; t++)
+        if (s->term[t].n_factors > d)
+            d = s->term[t].n_factors;
+    return d;
+}
+
+void sc_shape_product2(sc_shape *s, unsigned n_vars)
+{
+    memset(s, 0, sizeof *s);
+    s->n_vars = n_vars;
+    s->n_tables = 2;
+    s->n_terms = 1;
+    s->term[0] = (sc_term){.coeff = ff2_one(), .n_factors = 2, .factor = {0, 1}};
+}
+
+size_t sc_prove_scratch_len(const sc_shape *s)
+{
+    size_t half = s->n_vars ? (size_t)1 << (s->n_vars - 1) : 1;
+    return (size_t)s->n_tables * half;
+}
+
+static int is_product2(const sc_shape *s)
+{
+    return s->n_terms == 1 && s->term[0].n_factors == 2 && s->term[0].factor[0] != s->term[0].factor[1];
+}
+
+static void absorb_shape(tr_t *tr, const sc_shape *s, unsigned d, ff2_t claim)
+{
+    uint64_t hdr[4] = {s->n_vars, d, s->n_tables, s->n_terms};
+    for (unsigned i = 0; i < 4; i++)
+        tr_absorb_u64(tr, "sc/shape", hdr[i]);
+    for (unsigned t = 0; t < s->n_terms; t++) {
+        const sc_term *tm = &s->term[t];
+        uint64_t f = tm->n_factors;
+        for (unsigned i = 0; i < tm->n_factors; i++)
+            f |= (uint64_t)tm->factor[i] << (8 * (i + 1));
+        tr_absorb_u64(tr, "sc/shape", f);
+        tr_absorb_ff2(tr, "sc/shape", &tm->coeff, 1);
+    }
+    tr_absorb_ff2(tr, "sc/claim", &claim, 1);
+}
+
+/* g(r) from g(0..d) by Lagrange interpolation over the integer nodes 0..d. */
+static ff2_t interp(const ff2_t *g, unsigned d, ff2_t r)
+{
+    ff2_t res = ff2_zero();
+    for (unsigned i = 0; i <= d; i++) {
+        ff2_t num = ff2_one();
+        ff_t den = 1;
+        for (unsigned j = 0; j <= d; j++) {
+            if (j == i)
+                continue;
+            num = ff2_mul(num, ff2_sub(r, ff2_from_base(j)));
+            den = ff_mul(den, ff_sub(ff_from_u64(i), ff_from_u64(j)));
+        }
+        res = ff2_add(res, ff2_mul_base(ff2_mul(g[i], num), ff_inv(den)));
+    }
+    return res;
+}
+
+/* Full evaluations g(0..d) from the wire values g(0), g(2..d) and the running claim. */
+static void full_round(const ff2_t *wire, unsigned d, ff2_t claim, ff2_t *g)
+{
+    g[0] = wire[0];
+    g[1] = ff2_sub(claim, wire[0]);
+    for (unsigned t = 2; t <= d; t++)
+        g[t] = wire[t - 1];
+}
+
+ff2_t sc_sum(const sc_shape *s, const sc_tables *tb)
+{
+    size_t n = (size_t)1 << s->n_vars;
+    ff2_t total = ff2_zero();
+    for (unsigned t = 0; t < s->n_terms; t++) {
+        const sc_term *tm = &s->term[t];
+        ff2_t acc = ff2_zero();
+        for (size_t x = 0; x < n; x++) {
+            ff2_t p = ff2_one();
+            for (unsigned i = 0; i < tm->n_factors; i++) {
+                unsigned k = tm->factor[i];
+                p = tb->base[k] ? ff2_mul_base(p, tb->base[k][x]) : ff2_mul(p, tb->ext[k][x]);
+            }
+            acc = ff2_add(acc, p);
+        }
+        total = ff2_add(total, ff2_mul(acc, tm->coeff));
+    }
+    return total;
+}
+
+/* One round over tables given as base or ext pointers (cur_b/cur_e), len entries each (even).
+ * out[t] for t = 0, 2, ..., d stored at out[0], out[1..d-1]. */
+static void round_generic(const sc_shape *s, unsigned d, const ff_t *const *cb, const ff2_t *const *ce, size_t len,
+                          ff2_t *out)
+{
+    ff2_t acc[SC_MAX_TERMS][SC_MAX_DEGREE];
+    memset(acc, 0, sizeof acc);
+    for (size_t i = 0; i < len / 2; i++) {
+        ff2_t v[SC_MAX_TABLES][SC_MAX_DEGREE + 1];
+        for (unsigned k = 0; k < s->n_tables; k++) {
+            ff2_t lo, hi;
+            if (cb[k]) {
+                lo = ff2_from_base(cb[k][2 * i]);
+                hi = ff2_from_base(cb[k][2 * i + 1]);
+            } else {
+                lo = ce[k][2 * i];
+                hi = ce[k][2 * i + 1];
+            }
+            ff2_t dlt = ff2_sub(hi, lo);
+            v[k][0] = lo;
+            v[k][1] = hi;
+            for (unsigned t = 2; t <= d; t++)
+                v[k][t] = ff2_add(v[k][t - 1], dlt);
+        }
+        for (unsigned t = 0; t < s->n_terms; t++) {
+            const sc_term *tm = &s->term[t];
+            for (unsigned e = 0; e <= d; e++) {
+                if (e == 1)
+                    continue;
+                ff2_t p = v[tm->factor[0]][e];
+                for (unsigned f = 1; f < tm->n_factors; f++)
+                    p = ff2_mul(p, v[tm->factor[f]][e]);
+                unsigned slot = e == 0 ? 0 : e - 1;
+                acc[t][slot] = ff2_add(acc[t][slot], p);
+            }
+        }
+    }
+    for (unsigned e = 0; e < d; e++) {
+        ff2_t sum = ff2_zero();
+        for (unsigned t = 0; t < s->n_terms; t++)
+            sum = ff2_add(sum, ff2_mul(acc[t][e], s->term[t].coeff));
+        out[e] = sum;
+    }
+}
+
+/* Degree-2 product of two base tables: all arithmetic in the base field (first round). */
+static void round_prod2_base(const ff_t *a, const ff_t *b, size_t len, ff2_t coeff, ff2_t *out)
+{
+    ff_t g0 = 0, g2 = 0;
+    for (size_t i = 0; i < len / 2; i++) {
+        ff_t a0 = a[2 * i], a1 = a[2 * i + 1], b0 = b[2 * i], b1 = b[2 * i + 1];
+        g0 = ff_add(g0, ff_mul(a0, b0));
+        /* value at 2: 2*hi - lo */
+        ff_t a2 = ff_sub(ff_add(a1, a1), a0), b2 = ff_sub(ff_add(b1, b1), b0);
+        g2 = ff_add(g2, ff_mul(a2, b2));
+    }
+    out[0] = ff2_mul_base(coeff, g0);
+    out[1] = ff2_mul_base(coeff, g2);
+}
+
+static void round_prod2_ext(const ff2_t *a, const ff2_t *b, size_t len, ff2_t coeff, ff2_t *out)
+{
+    ff2_t g0 = ff2_zero(), g2 = ff2_zero();
+    for (size_t i = 0; i < len / 2; i++) {
+        ff2_t a0 = a[2 * i], a1 = a[2 * i + 1], b0 = b[2 * i], b1 = b[2 * i + 1];
+        g0 = ff2_add(g0, ff2_mul(a0, b0));
+        ff2_t a2 = ff2_sub(ff2_add(a1, a1), a0), b2 = ff2_sub(ff2_add(b1, b1), b0);
+        g2 = ff2_add(g2, ff2_mul(a2, b2));
+    }
+    out[0] = ff2_mul(coeff, g0);
+    out[1] = ff2_mul(coeff, g2);
+}
+
+static ff2_t final_combination(const sc_shape *s, const ff2_t *evals)
+{
+    ff2_t sum = ff2_zero();
+    for (unsigned t = 0; t < s->n_terms; t++) {
+        const sc_term *tm = &s->term[t];
+        ff2_t p = tm->coeff;
+        for (unsigned f = 0; f < tm->n_factors; f++)
+            p = ff2_mul(p, evals[tm->factor[f]]);
+        sum = ff2_add(sum, p);
+    }
+    return sum;
+}
+
+em_status sc_prove(const sc_shape *s, const sc_tables *tb, ff2_t claim, tr_t *tr, ff2_t *scratch,
+                   sc_proof *proof, ff2_t *point, em_err *err)
+{
+    em_status st;
+    ff2_t *own = NULL;
+    if ((st = sc_shape_check(s, err)) != EM_OK)
+        return st;
+    for (unsigned k = 0; k < s->n_tables; k++)
+        if (!tb->base[k] == !tb->ext[k])
+            return em_errf(err, EM_ERR_ARG, "sumcheck: table %u must be exactly one of base/ext", k);
+    unsigned d = sc_shape_degree(s), n = s->n_vars;
+    memset(proof, 0, sizeof *proof);
+    proof->n_vars = n;
+    proof->degree = d;
+    proof->n_tables = s->n_tables;
+    absorb_shape(tr, s, d, claim);
+
+    if (n == 0) {
+        for (unsigned k = 0; k < s->n_tables; k++)
+            proof->final_eval[k] = tb->base[k] ? ff2_from_base(tb->base[k][0]) : tb->ext[k][0];
+        tr_absorb_ff2(tr, "sc/final", proof->final_eval, s->n_tables);
+        return EM_OK;
+    }
+    size_t half = (size_t)1 << (n - 1);
+    if (!scratch) {
+        own = malloc(sc_prove_scratch_len(s) * sizeof *own);
+        if (!own)
+            return em_errf(err, EM_ERR_NOMEM, "sumcheck: scratch of %zu elements", sc_prove_scratch_len(s));
+        scratch = own;
+    }
+    const ff_t *cb[SC_MAX_TABLES] = {0};
+    const ff2_t *ce[SC_MAX_TABLES] = {0};
+    for (unsigned k = 0; k < s->n_tables; k++) {
+        cb[k] = tb->base[k];
+        ce[k] = tb->ext[k]; /* the caller's tables in round 0; scratch slots from round 1 on */
+    }
+    int p2 = is_product2(s);
+    unsigned fa = s->term[0].factor[0], fb = s->term[0].factor[1];
+    size_t len = (size_t)1 << n;
+    ff2_t cur = claim;
+    for (unsigned j = 0; j < n; j++) {
+        ff2_t *msg = proof->round[j];
+        if (p2 && j == 0 && cb[fa] && cb[fb])
+            round_prod2_base(cb[fa], cb[fb], len, s->term[0].coeff, msg);
+        else if (p2 && !cb[fa] && !cb[fb])
+            round_prod2_ext(ce[fa], ce[fb], len, s->term[0].coeff, msg);
+        else
+            round_generic(s, d, cb, ce, len, msg);
+        tr_absorb_ff2(tr, "sc/round", msg, d);
+        ff2_t r = tr_challenge_ff2(tr, "sc/r");
+        point[j] = r;
+        ff2_t g[SC_MAX_DEGREE + 1];
+        full_round(msg, d, cur, g);
+        cur = interp(g, d, r);
+        /* Bind x_j := r, moving every table into its scratch slot on the first round. */
+        for (unsigned k = 0; k < s->n_tables; k++) {
+            ff2_t *dst = scratch + (size_t)k * half;
+            if (j == 0) {
+                if (cb[k]) {
+                    ml_fold_base(cb[k], len, r, dst);
+                } else {
+                    const ff2_t *src = tb->ext[k];
+                    for (size_t i = 0; i < len / 2; i++)
+                        dst[i] = ff2_add(src[2 * i], ff2_mul(r, ff2_sub(src[2 * i + 1], src[2 * i])));
+                }
+                cb[k] = NULL;
+                ce[k] = dst;
+            } else {
+                ml_fold_ext(dst, len, r);
+            }
+        }
+        len /= 2;
+    }
+    for (unsigned k = 0; k < s->n_tables; k++)
+        proof->final_eval[k] = ce[k][0];
+    if (!ff2_eq(final_combination(s, proof->final_eval), cur))
+        st = em_errf(err, EM_ERR_ARG, "sumcheck: claim is not the sum of the instance");
+    tr_absorb_ff2(tr, "sc/final", proof->final_eval, s->n_tables);
+    free(own);
+    return st;
+}
+
+em_status sc_verify(const sc_shape *s, ff2_t claim, const sc_proof *proof, tr_t *tr, ff2_t *point,
+                    ff2_t *evals, em_err *err)
+{
+    em_status st;
+    if ((st = sc_shape_check(s, err)) != EM_OK)
+        return st;
+    unsigned d = sc_shape_degree(s);
+    if (proof->n_vars != s->n_vars || proof->degree != d || proof->n_tables != s->n_tables)
+        return em_errf(err, EM_ERR_FORMAT, "sumcheck: proof shape (%u vars, degree %u, %u tables) != expected (%u, %u, %u)",
+                       proof->n_vars, proof->degree, proof->n_tables, s->n_vars, d, s->n_tables);
+    absorb_shape(tr, s, d, claim);
+    ff2_t cur = claim;
+    for (unsigned j = 0; j < s->n_vars; j++) {
+        tr_absorb_ff2(tr, "sc/round", proof->round[j], d);
+        ff2_t r = tr_challenge_ff2(tr, "sc/r");
+        point[j] = r;
+        ff2_t g[SC_MAX_DEGREE + 1];
+        full_round(proof->round[j], d, cur, g);
+        cur = interp(g, d, r);
+    }
+    if (!ff2_eq(final_combination(s, proof->final_eval), cur))
+        return em_errf(err, EM_ERR_VERIFY, "sumcheck: final evaluations do not match the last round");
+    tr_absorb_ff2(tr, "sc/final", proof->final_eval, s->n_tables);
+    memcpy(evals, proof->final_eval, s->n_tables * sizeof *evals);
+    return EM_OK;
+}
+
+size_t sc_proof_size(const sc_shape *s)
+{
+    return ((size_t)s->n_vars * sc_shape_degree(s) + s->n_tables) * FF2_BYTES;
+}
+
+em_status sc_proof_write(const sc_proof *p, em_buf *out, em_err *err)
+{
+    uint8_t b[FF2_BYTES];
+    for (unsigned j = 0; j < p->n_vars; j++)
+        for (unsigned e = 0; e < p->degree; e++) {
+            ff2_encode(p->round[j][e], b);
+            if (em_buf_append(out, b, sizeof b) != EM_OK)
+                return em_errf(err, EM_ERR_LIMIT, "sumcheck: proof buffer full");
+        }
+    for (unsigned k = 0; k < p->n_tables; k++) {
+        ff2_encode(p->final_eval[k], b);
+        if (em_buf_append(out, b, sizeof b) != EM_OK)
+            return em_errf(err, EM_ERR_LIMIT, "sumcheck: proof buffer full");
+    }
+    return EM_OK;
+}
+
+em_status sc_proof_read(const sc_shape *s, em_reader *r, sc_proof *p, em_err *err)
+{
+    em_status st;
+    if ((st = sc_shape_check(s, err)) != EM_OK)
+        return st;
+    memset(p, 0, sizeof *p);
+    p->n_vars = s->n_vars;
+    p->degree = sc_shape_degree(s);
+    p->n_tables = s->n_tables;
+    if (em_reader_left(r) < sc_proof_size(s))
+        return em_errf(err, EM_ERR_PARSE, "sumcheck: proof truncated (%zu bytes left, %zu needed)",
+                       em_reader_left(r), sc_proof_size(s));
+    for (unsigned j = 0; j < p->n_vars; j++)
+        for (unsigned e = 0; e < p->degree; e++)
+            if ((st = ff2_read(r, &p->round[j][e], err)) != EM_OK)
+                return em_err_prefix(err, "sumcheck round %u value %u: ", j, e);
+    for (unsigned k = 0; k < p->n_tables; k++)
+        if ((st = ff2_read(r, &p->final_eval[k], err)) != EM_OK)
+            return em_err_prefix(err, "sumcheck final evaluation %u: ", k);
+    return EM_OK;
+}

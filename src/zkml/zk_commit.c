@@ -1,0 +1,132 @@
+/* zk_prover_create: maps the model onto proven layers (dense + fused activation; Flatten and
+ * Reshape are free; a standalone ReLU after a dense layer is folded into it), packs every
+ * weight matrix and bias vector into one multilinear polynomial and commits to it with
+ * randomness derived from the model's blinding seed, so every worker loading the same file gets
+ * the same verifying key and model hash. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "zk_internal.h"
+
+static em_status map_layers(const nn_model *m, zk_vk *vk, em_err *err)
+{
+    size_t n = nn_model_n_layers(m);
+    int have = 0; /* a dense layer was mapped and only reshapes/ReLUs followed it */
+    for (size_t i = 0; i < n; i++) {
+        const nn_layer *L = nn_model_layer(m, i);
+        switch (L->kind) {
+        case NN_DENSE: {
+            if (vk->n_layers == ZK_MAX_LAYERS)
+                return em_errf(err, EM_ERR_UNSUPPORTED, "proofs support at most %u dense layers", ZK_MAX_LAYERS);
+            size_t nin = nn_shape_size(L->in), nout = nn_shape_size(L->out);
+            if (nin > ZK_MAX_DIM || nout > ZK_MAX_DIM)
+                return em_errf(err, EM_ERR_UNSUPPORTED, "layer %zu (%s): %zux%zu is above the proof size cap", i,
+                               L->name, nout, nin);
+            if (L->n_weight != nin * nout || (L->n_bias != 0 && L->n_bias != nout))
+                return em_errf(err, EM_ERR_FORMAT, "layer %zu (%s): weight/bias sizes do not match the shape", i,
+                               L->name);
+            if (L->shift > ZK_MAX_SHIFT)
+                return em_errf(err, EM_ERR_UNSUPPORTED, "layer %zu (%s): requantization shift %u > %u", i, L->name,
+                               L->shift, ZK_MAX_SHIFT);
+            zk_layer *z = &vk->layers[vk->n_layers++];
+            memset(z, 0, sizeof *z);
+            z->n_in = (uint32_t)nin;
+            z->n_out = (uint32_t)nout;
+            z->shift = L->shift;
+            z->act = (uint32_t)L->act;
+            z->src = (uint32_t)i;
+            z->last = (uint32_t)i;
+            have = 1;
+            break;
+        }
+        case NN_RESHAPE:
+            if (have)
+                vk->layers[vk->n_layers - 1].last = (uint32_t)i;
+            else if (vk->n_layers)
+                return em_errf(err, EM_ERR_INTERNAL, "layer mapping lost track at layer %zu", i);
+            break;
+        case NN_ACT:
+            if (!have)
+                return em_errf(err, EM_ERR_UNSUPPORTED,
+                               "layer %zu (%s): proofs for a standalone ReLU that does not follow a dense layer are "
+                               "not implemented yet", i, L->name);
+            /* max(clamp(q, lo, hi), 0) == clamp(q, 0, hi): the dense layer's act becomes ReLU */
+            vk->layers[vk->n_layers - 1].act = NN_ACT_RELU;
+            vk->layers[vk->n_layers - 1].last = (uint32_t)i;
+            break;
+        case NN_CONV2D:
+            return em_errf(err, EM_ERR_UNSUPPORTED, "layer %zu (%s): proofs for conv2d layers are not implemented yet",
+                           i, L->name);
+        case NN_MAXPOOL:
+        case NN_AVGPOOL:
+            return em_errf(err, EM_ERR_UNSUPPORTED, "layer %zu (%s): proofs for pooling layers are not implemented yet",
+                           i, L->name);
+        default:
+            return em_errf(err, EM_ERR_UNSUPPORTED, "layer %zu (%s): unknown layer kind %d", i, L->name, (int)L->kind);
+        }
+    }
+    if (vk->n_layers == 0)
+        return em_errf(err, EM_ERR_UNSUPPORTED, "the model has no dense layer to prove");
+    if (vk->layers[vk->n_layers - 1].last != n - 1)
+        return em_errf(err, EM_ERR_INTERNAL, "layer mapping does not end at the last layer");
+    return EM_OK;
+}
+
+em_status zk_prover_create(const nn_model *m, zk_prover **out, em_err *err)
+{
+    if (!m || !out)
+        return em_errf(err, EM_ERR_ARG, "zk_prover_create: NULL argument");
+    *out = NULL;
+    zk_prover *p = calloc(1, sizeof *p);
+    if (!p)
+        return em_errf(err, EM_ERR_NOMEM, "zk_prover_create: out of memory");
+    em_status st;
+    zk_vk *vk = &p->vk;
+    p->m = m;
+    nn_model_arch_hash(m, vk->arch_hash);
+    vk->act_bits = nn_model_act_bits(m);
+    vk->weight_bits = nn_model_weight_bits(m);
+    vk->in_scale = nn_model_input_scale(m);
+    vk->out_scale = nn_model_output_scale(m);
+    vk->softmax = nn_model_has_softmax(m) ? 1 : 0;
+    vk->input_size = (uint32_t)nn_model_input_size(m);
+    vk->output_size = (uint32_t)nn_model_output_size(m);
+    vk->table_bits = zk__table_bits(vk->act_bits);
+    if ((st = map_layers(m, vk, err)) != EM_OK || (st = zk__vk_derive(vk, err)) != EM_OK)
+        goto out;
+    size_t total = (size_t)1 << vk->model_log;
+    p->mpoly = calloc(total, sizeof *p->mpoly);
+    if (!p->mpoly) {
+        st = em_errf(err, EM_ERR_NOMEM, "model polynomial of 2^%u entries: out of memory", vk->model_log);
+        goto out;
+    }
+    for (uint32_t i = 0; i < vk->n_layers; i++) {
+        const zk_layer *z = &vk->layers[i];
+        const nn_layer *L = nn_model_layer(m, z->src);
+        size_t ld = (size_t)1 << z->lv_in;
+        for (size_t j = 0; j < z->n_out; j++)
+            for (size_t k = 0; k < z->n_in; k++)
+                p->mpoly[z->w_off + j * ld + k] = ff_from_i64(L->weight[j * z->n_in + k]);
+        for (size_t j = 0; j < L->n_bias; j++)
+            p->mpoly[z->b_off + j] = ff_from_i64(L->bias[j]);
+    }
+    if ((st = zk__pcs_commit(p->mpoly, vk->model_log, nn_model_blinding_seed(m), 0, &p->mpcs, vk->model_commit,
+                             &vk->model_commit_len, err)) != EM_OK)
+        goto out;
+    if ((st = zk__vk_finish(vk, err)) != EM_OK)
+        goto out;
+    *out = p;
+    p = NULL;
+out:
+    zk_prover_free(p);
+    return st;
+}
+
+void zk_prover_free(zk_prover *p)
+{
+    if (!p)
+        return;
+    zk__pcs_free(p->mpcs);
+    free(p->mpoly);
+    free(p);
+}

@@ -1,0 +1,233 @@
+/* Internal structures of the inference prover/verifier (zk_*.c only). See docs/PROOFS.md
+ * "Proof of inference" for the protocol these implement. */
+#ifndef EM_ZK_INTERNAL_H
+#define EM_ZK_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "enclaveml/core.h"
+#include "enclaveml/model.h"
+#include "enclaveml/zkml/ff.h"
+#include "enclaveml/zkml/transcript.h"
+#include "enclaveml/zkml/zk.h"
+
+#define ZK_PROTOCOL_VERSION 1u
+#define ZK_VK_MAGIC "EMVK"
+#define ZK_PROOF_MAGIC "ZKML"
+#define ZK_MAX_LAYERS 64u         /* proven (fused) dense layers */
+#define ZK_MAX_DIM ((uint32_t)1 << 24)
+#define ZK_MAX_LOG_MODEL 30u      /* log2 of the model polynomial size */
+#define ZK_MAX_LOG_WITNESS 30u
+#define ZK_MAX_SAMPLES ((size_t)1 << 20)
+#define ZK_RANGE_BITS 16u         /* range-check table: [0, 2^16) */
+#define ZK_MAX_SHIFT 48u          /* requantization shift k <= 48 (3 limbs of 16 bits) */
+#define ZK_MAX_TABLE_BITS 20u     /* requant table holds q in [-2^(T-1), 2^(T-1)) */
+#define ZK_FLAG_ZK_WEIGHTS 0x01u
+#define ZK_MODEL_COMMIT_MAX 256u  /* proof hides the weights; not set by this version */
+
+/* Blocks of a packed polynomial: block i holds 2^log[i] values at offset off[i]. */
+typedef struct zk_pack {
+    uint32_t n;
+    unsigned log[4 * ZK_MAX_LAYERS + 8];
+    uint64_t off[4 * ZK_MAX_LAYERS + 8];
+    unsigned total_log;
+} zk_pack;
+
+/* One proven layer: a dense layer with its fused activation (a following standalone ReLU is
+ * folded into act). */
+typedef struct zk_layer {
+    uint32_t n_in, n_out;
+    uint32_t shift; /* k */
+    uint32_t act;   /* nn_act */
+    uint32_t src;   /* index of the dense layer in the nn_model */
+    uint32_t last;  /* index of the last nn layer fused into this one (its act[last+1] is y) */
+    /* derived */
+    unsigned lv_in, lv_out;      /* log2 of padded n_in, n_out */
+    unsigned n_limbs;            /* 16-bit limbs of the remainder (0 when k == 0) */
+    uint64_t w_off, b_off;       /* offsets of W and bias in the model polynomial */
+} zk_layer;
+
+struct zk_vk {
+    uint8_t arch_hash[EM_HASH_LEN]; /* nn_model_arch_hash of the source model */
+    uint32_t act_bits, weight_bits;
+    int32_t in_scale, out_scale;
+    uint32_t softmax;
+    uint32_t input_size, output_size;
+    uint32_t table_bits; /* T */
+    uint32_t n_layers;
+    zk_layer layers[ZK_MAX_LAYERS];
+    unsigned model_log; /* log2 size of the model polynomial */
+    zk_pack mpack;      /* block 2i = W of layer i, block 2i+1 = its bias */
+    uint8_t model_root[32];
+    /* commitment parameters and PCS-specific public data */
+    uint8_t model_commit[ZK_MODEL_COMMIT_MAX];
+    size_t model_commit_len;
+    uint8_t model_hash[EM_HASH_LEN]; /* derived */
+};
+
+#define ZK_MAX_VARS 40u /* variables of any polynomial we open (2^30 entries + margin) */
+
+/* An evaluation claim P~(pt) = val on one block of a packed polynomial (model or witness). */
+typedef struct zk_claim {
+    uint32_t block;
+    uint32_t nv;
+    ff2_t pt[ZK_MAX_VARS];
+    ff2_t val;
+} zk_claim;
+
+typedef struct zk_claims {
+    zk_claim *v;
+    size_t n, cap;
+} zk_claims;
+
+em_status zk__claims_add(zk_claims *c, uint32_t block, const ff2_t *pt, uint32_t nv, ff2_t val,
+                         em_err *err) EM_WARN_UNUSED;
+void zk__claims_free(zk_claims *c);
+
+/* Witness blocks of one proof (depends on the vk and log2 of the padded batch). */
+typedef struct zk_wlayout {
+    unsigned lb; /* log2 padded batch */
+    uint32_t q_blk[ZK_MAX_LAYERS], r_blk[ZK_MAX_LAYERS][3], y_blk[ZK_MAX_LAYERS];
+    uint32_t m_rng_blk[ZK_RANGE_BITS + 1]; /* multiplicities of [0, 2^b), by b */
+    uint32_t m_act_blk[2];                 /* multiplicities of the requant table, by act */
+    zk_pack pack;
+} zk_wlayout;
+
+#define ZK_NO_BLOCK UINT32_MAX
+
+/* Bits of limb t of a remainder of `shift` bits (16 except possibly the last). */
+static inline unsigned zk__limb_bits(uint32_t shift, unsigned t)
+{
+    unsigned rest = shift - 16 * t;
+    return rest > 16 ? 16 : rest;
+}
+
+/* Prover-side witness: one int32 array per block (full padded size), the packed polynomial,
+ * and the public output rows of the last layer (borrowed from the trace). */
+typedef struct zk_wit {
+    int32_t *blk[4 * ZK_MAX_LAYERS + 8];
+    ff_t *poly;
+    const int32_t *out;
+    size_t n_samples;
+} zk_wit;
+
+#define ZK_TRANSCRIPT_DOMAIN "enclaveml/infer/v1"
+
+/* Public statement of one proof. */
+typedef struct zk_statement {
+    uint8_t model_hash[EM_HASH_LEN];
+    uint8_t input_hash[EM_HASH_LEN];
+    uint8_t output_hash[EM_HASH_LEN];
+    uint64_t n_samples;
+    uint8_t nonce[ZK_MAX_NONCE];
+    size_t nonce_len;
+    char node_id[ZK_MAX_NODE_ID + 1];
+    size_t node_id_len;
+} zk_statement;
+
+/* Prover side of the message channel: bytes go to buf, values into the transcript. */
+typedef struct zk_wr {
+    tr_t *tr;
+    em_buf *buf;
+} zk_wr;
+/* Verifier side: values come from rd (canonical checks) and go into the transcript. */
+typedef struct zk_rd {
+    tr_t *tr;
+    em_reader *rd;
+} zk_rd;
+
+em_status zk__put_ff2(zk_wr *w, const char *label, const ff2_t *v, size_t n, em_err *err) EM_WARN_UNUSED;
+em_status zk__get_ff2(zk_rd *r, const char *label, ff2_t *v, size_t n, em_err *err) EM_WARN_UNUSED;
+
+void zk__hash_i32(const char *domain, const int32_t *v, size_t n, uint8_t out[EM_HASH_LEN]);
+em_status zk__statement_build(const zk_vk *vk, const int32_t *input, const int32_t *output,
+                              size_t n_samples, const zk_context *ctx, zk_statement *s,
+                              em_err *err) EM_WARN_UNUSED;
+void zk__statement_absorb(tr_t *tr, const zk_statement *s);
+
+/* ---- dense-layer kernels (zk_dense.c) ---- */
+void zk__eq_table(const ff2_t *r, unsigned n, ff2_t *out);
+void zk__fold_rows_i32(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq,
+                       ff2_t *out, size_t pad);
+ff2_t zk__dot_i64(const int64_t *v, size_t n, const ff2_t *eq);
+ff2_t zk__dot_ff2(const ff2_t *a, const ff2_t *b, size_t n);
+/* MLE of a rows x cols int32 matrix zero-padded to 2^lv_rows x 2^lv_cols, at point = (column
+ * variables, row variables). */
+em_status zk__mle_i32(const int32_t *m, size_t rows, size_t cols, unsigned lv_rows, unsigned lv_cols,
+                      const ff2_t *point, ff2_t *out, em_err *err) EM_WARN_UNUSED;
+/* Sumcheck of claim = sum_k a[k] b[k] over nv variables (a, b are consumed). point receives
+ * the nv challenges; *a_eval, *b_eval the folded values sent at the end. */
+em_status zk__matmul_prove(zk_wr *w, ff2_t *a, ff2_t *b, unsigned nv, ff2_t claim, ff2_t *point,
+                           ff2_t *a_eval, ff2_t *b_eval, em_err *err) EM_WARN_UNUSED;
+em_status zk__matmul_verify(zk_rd *r, unsigned nv, ff2_t claim, ff2_t *point, ff2_t *a_eval,
+                            ff2_t *b_eval, em_err *err) EM_WARN_UNUSED;
+
+/* ---- polynomial commitment adapter (zk_pcs.c) ----
+ * Commit to a packed polynomial of 2^log base-field values; open it at every claim (claims
+ * name blocks of the pack; the adapter builds the full points); verify those openings. The
+ * commitment bytes are what the vk / proof header carry. */
+typedef struct zk_pcs zk_pcs;
+em_status zk__pcs_commit(const ff_t *poly, unsigned log, const uint8_t seed[32], int threads, zk_pcs **out,
+                         uint8_t *commit, size_t *commit_len, em_err *err) EM_WARN_UNUSED;
+void zk__pcs_free(zk_pcs *p);
+em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pack *pack, const zk_claims *c,
+                       em_buf *out, em_err *err) EM_WARN_UNUSED;
+em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned log, em_err *err) EM_WARN_UNUSED;
+em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, const zk_pack *pack,
+                         const zk_claims *c, em_reader *r, em_err *err) EM_WARN_UNUSED;
+/* Checks the vk's model commitment bytes against its model_log. */
+em_status zk__vk_commit_check(const zk_vk *vk, em_err *err) EM_WARN_UNUSED;
+
+struct zk_prover {
+    const nn_model *m;
+    zk_vk vk;
+    ff_t *mpoly; /* the packed model polynomial */
+    zk_pcs *mpcs;
+    zk_trace_hook hook;
+    void *hook_ctx;
+};
+
+/* ---- proof format (zk_format.c) ---- */
+typedef struct zk_proof_view {
+    uint8_t model_hash[EM_HASH_LEN], input_hash[EM_HASH_LEN], output_hash[EM_HASH_LEN];
+    uint64_t n_samples;
+    uint8_t nonce[ZK_MAX_NONCE];
+    size_t nonce_len;
+    char node_id[ZK_MAX_NODE_ID];
+    size_t node_id_len;
+    unsigned witness_log;
+    const uint8_t *wcommit;
+    size_t wcommit_len;
+    const uint8_t *comp, *cons;
+    size_t comp_len, cons_len;
+} zk_proof_view;
+
+em_status zk__proof_assemble(const zk_statement *s, unsigned witness_log, const uint8_t *wcommit,
+                             size_t wcommit_len, const em_buf *comp, const em_buf *cons, em_buf *out,
+                             em_err *err) EM_WARN_UNUSED;
+em_status zk__proof_parse(const uint8_t *proof, size_t len, zk_proof_view *pv, em_err *err) EM_WARN_UNUSED;
+em_status zk__proof_check_statement(const zk_proof_view *pv, const zk_statement *s, em_err *err) EM_WARN_UNUSED;
+
+/* ---- layers (zk_prove.c, zk_requant.c) ---- */
+ff2_t zk__acc_claim(const zk_layer *L, const ff2_t *ev, ff2_t valid, ff2_t bias_ev);
+ff2_t zk__valid_eval(const ff2_t *rho_b, unsigned lb, size_t n);
+em_status zk__wit_poly(zk_wit *w, const zk_wlayout *wl, em_err *err) EM_WARN_UNUSED;
+void zk__wit_free(zk_wit *w, const zk_wlayout *wl);
+void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w);
+em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, size_t n_samples, zk_wr *wr,
+                            zk_claims *wc, em_err *err) EM_WARN_UNUSED;
+em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_t *output, size_t n_samples,
+                             zk_rd *rd, zk_claims *wc, em_err *err) EM_WARN_UNUSED;
+
+/* ---- vk and layout (zk_vk.c, zk_layout.c) ---- */
+unsigned zk__log2_ceil(uint64_t n);
+unsigned zk__table_bits(uint32_t act_bits);
+unsigned zk__layout(const unsigned *logs, size_t n, uint64_t *offs);
+em_status zk__vk_derive(zk_vk *vk, em_err *err) EM_WARN_UNUSED;
+em_status zk__vk_finish(zk_vk *vk, em_err *err) EM_WARN_UNUSED;
+em_status zk__wlayout(const zk_vk *vk, size_t n_samples, zk_wlayout *w, em_err *err) EM_WARN_UNUSED;
+/* The full point on the packed polynomial for a claim on block c->block. */
+void zk__pack_point(const zk_pack *p, const zk_claim *c, ff2_t *full);
+
+#endif

@@ -1,0 +1,82 @@
+/* Packing of many tensors into one multilinear polynomial, and evaluation-claim bookkeeping.
+ *
+ * A block of 2^l values placed at offset o (a multiple of 2^l) of a polynomial with V
+ * variables satisfies block~(x) = P~(x, bits(o >> l)): the block's variables are the low ones
+ * and the high V - l variables are fixed to the bits of its index. A claim on a block is thus a
+ * claim on P~ at a point whose high coordinates are 0/1, and all claims on one polynomial go
+ * into one batched opening. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "zk_internal.h"
+
+em_status zk__claims_add(zk_claims *c, uint32_t block, const ff2_t *pt, uint32_t nv, ff2_t val, em_err *err)
+{
+    if (nv > ZK_MAX_VARS)
+        return em_errf(err, EM_ERR_INTERNAL, "claim with %u variables", nv);
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? 2 * c->cap : 16;
+        zk_claim *v = realloc(c->v, nc * sizeof *v);
+        if (!v)
+            return em_errf(err, EM_ERR_NOMEM, "out of memory recording evaluation claims");
+        c->v = v;
+        c->cap = nc;
+    }
+    zk_claim *d = &c->v[c->n++];
+    memset(d, 0, sizeof *d);
+    d->block = block;
+    d->nv = nv;
+    memcpy(d->pt, pt, nv * sizeof *pt);
+    d->val = val;
+    return EM_OK;
+}
+
+void zk__claims_free(zk_claims *c)
+{
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+void zk__pack_point(const zk_pack *p, const zk_claim *c, ff2_t *full)
+{
+    unsigned l = p->log[c->block];
+    uint64_t idx = p->off[c->block] >> l;
+    memcpy(full, c->pt, l * sizeof *full);
+    for (unsigned t = l; t < p->total_log; t++)
+        full[t] = ((idx >> (t - l)) & 1) ? ff2_one() : ff2_zero();
+}
+
+static uint32_t add_block(zk_pack *p, unsigned log)
+{
+    p->log[p->n] = log;
+    return p->n++;
+}
+
+em_status zk__wlayout(const zk_vk *vk, size_t n_samples, zk_wlayout *w, em_err *err)
+{
+    memset(w, 0, sizeof *w);
+    w->lb = zk__log2_ceil(n_samples);
+    int used_act[2] = {0, 0};
+    for (uint32_t i = 0; i < vk->n_layers; i++) {
+        const zk_layer *L = &vk->layers[i];
+        unsigned lg = w->lb + L->lv_out;
+        w->q_blk[i] = add_block(&w->pack, lg);
+        for (unsigned t = 0; t < 3; t++)
+            w->r_blk[i][t] = t < L->n_limbs ? add_block(&w->pack, lg) : ZK_NO_BLOCK;
+        w->y_blk[i] = i + 1 < vk->n_layers ? add_block(&w->pack, lg) : ZK_NO_BLOCK;
+        used_act[L->act] = 1;
+    }
+    int used_bits[ZK_RANGE_BITS + 1] = {0};
+    for (uint32_t i = 0; i < vk->n_layers; i++)
+        for (unsigned t = 0; t < vk->layers[i].n_limbs; t++)
+            used_bits[zk__limb_bits(vk->layers[i].shift, t)] = 1;
+    for (unsigned b = 0; b <= ZK_RANGE_BITS; b++)
+        w->m_rng_blk[b] = used_bits[b] ? add_block(&w->pack, b) : ZK_NO_BLOCK;
+    for (unsigned a = 0; a < 2; a++)
+        w->m_act_blk[a] = used_act[a] ? add_block(&w->pack, vk->table_bits) : ZK_NO_BLOCK;
+    w->pack.total_log = zk__layout(w->pack.log, w->pack.n, w->pack.off);
+    if (w->pack.total_log > ZK_MAX_LOG_WITNESS)
+        return em_errf(err, EM_ERR_LIMIT, "witness of 2^%u values exceeds 2^%u (batch too large for this model)",
+                       w->pack.total_log, ZK_MAX_LOG_WITNESS);
+    return EM_OK;
+}

@@ -1,0 +1,309 @@
+/* The inference prover (docs/PROOFS.md "Proof of inference"):
+ *   1. run the model with a full trace; derive per dense layer q, the remainder limbs and y,
+ *      padded to 2^lb samples x 2^lv_out outputs;
+ *   2. bind the statement, commit to all of them in one witness polynomial;
+ *   3. requantization/activation lookups and range checks (zk_requant.c);
+ *   4. per layer, the matmul sumcheck from a random point of the accumulator;
+ *   5. one batched opening of the witness and one of the model commitment. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "zk_internal.h"
+
+void zk_prover_set_trace_hook(zk_prover *p, zk_trace_hook hook, void *ctx)
+{
+    p->hook = hook;
+    p->hook_ctx = ctx;
+}
+
+const zk_vk *zk_prover_vk(const zk_prover *p) { return &p->vk; }
+
+static int64_t floor_shift(int64_t acc, uint32_t k)
+{
+    if (k == 0)
+        return acc;
+    /* floor((acc + 2^(k-1)) / 2^k) without relying on signed shifts */
+    __int128 v = (__int128)acc + ((__int128)1 << (k - 1));
+    __int128 d = (__int128)1 << k;
+    __int128 q = v / d;
+    if (v % d != 0 && v < 0)
+        q--;
+    return (int64_t)q;
+}
+
+static int32_t act_apply(int64_t q, uint32_t act, int32_t amin, int32_t amax)
+{
+    int64_t lo = act == NN_ACT_RELU ? 0 : amin;
+    return (int32_t)(q < lo ? lo : q > amax ? amax : q);
+}
+
+/* Builds the witness tensors from the trace. Returns EM_ERR_RANGE when a pre-activation is
+ * outside the table (unless checks are off for a test hook). */
+static em_status build_witness(zk_prover *p, const nn_trace *tr, size_t n, const zk_wlayout *wl,
+                               zk_wit *w, int checks, em_err *err)
+{
+    const zk_vk *vk = &p->vk;
+    int32_t amin = -(int32_t)(1u << (vk->act_bits - 1)), amax = (int32_t)(1u << (vk->act_bits - 1)) - 1;
+    int64_t tmin = -((int64_t)1 << (vk->table_bits - 1)), tmax = ((int64_t)1 << (vk->table_bits - 1)) - 1;
+    size_t bp = (size_t)1 << wl->lb;
+    for (uint32_t b = 0; b < wl->pack.n; b++) {
+        w->blk[b] = calloc((size_t)1 << wl->pack.log[b], sizeof(int32_t));
+        if (!w->blk[b])
+            return em_errf(err, EM_ERR_NOMEM, "witness: out of memory (block of 2^%u)", wl->pack.log[b]);
+    }
+    for (uint32_t i = 0; i < vk->n_layers; i++) {
+        const zk_layer *L = &vk->layers[i];
+        const int64_t *acc = tr->acc[L->src];
+        const int32_t *y = tr->act[L->last + 1];
+        size_t M = (size_t)1 << L->lv_out;
+        int32_t *Q = w->blk[wl->q_blk[i]];
+        int32_t *R[3] = {NULL, NULL, NULL};
+        for (unsigned t = 0; t < L->n_limbs; t++)
+            R[t] = w->blk[wl->r_blk[i][t]];
+        int32_t *Y = wl->y_blk[i] != ZK_NO_BLOCK ? w->blk[wl->y_blk[i]] : NULL;
+        if (!acc)
+            return em_errf(err, EM_ERR_INTERNAL, "trace has no accumulators for layer %u", L->src);
+        for (size_t s = 0; s < bp; s++)
+            for (size_t j = 0; j < M; j++) {
+                int real = s < n && j < L->n_out;
+                int64_t a = real ? acc[s * L->n_out + j] : 0;
+                int64_t q = floor_shift(a, L->shift);
+                if (checks && (q < tmin || q > tmax))
+                    return em_errf(err, EM_ERR_RANGE,
+                                   "layer %u (%s): pre-activation %lld out of the provable range [%lld, %lld]", L->src,
+                                   nn_model_layer(p->m, L->src)->name, (long long)q, (long long)tmin, (long long)tmax);
+                if (q < INT32_MIN || q > INT32_MAX)
+                    q = q < 0 ? INT32_MIN : INT32_MAX; /* only reachable with a test hook */
+                Q[s * M + j] = (int32_t)q;
+                if (L->shift) {
+                    uint64_t r = (uint64_t)(a + ((int64_t)1 << (L->shift - 1)) - q * ((int64_t)1 << L->shift));
+                    for (unsigned t = 0; t < L->n_limbs; t++)
+                        R[t][s * M + j] = (int32_t)((r >> (16 * t)) & 0xFFFF);
+                }
+                int32_t yv = real ? y[s * L->n_out + j] : 0;
+                if (checks && yv != act_apply(q, L->act, amin, amax))
+                    return em_errf(err, EM_ERR_INTERNAL, "layer %u: trace output disagrees with the contract", L->src);
+                if (Y)
+                    Y[s * M + j] = yv;
+            }
+        w->out = y;
+    }
+    return EM_OK;
+}
+
+em_status zk__wit_poly(zk_wit *w, const zk_wlayout *wl, em_err *err)
+{
+    size_t total = (size_t)1 << wl->pack.total_log;
+    w->poly = calloc(total, sizeof *w->poly);
+    if (!w->poly)
+        return em_errf(err, EM_ERR_NOMEM, "witness polynomial of 2^%u values: out of memory", wl->pack.total_log);
+    for (uint32_t b = 0; b < wl->pack.n; b++) {
+        size_t n = (size_t)1 << wl->pack.log[b];
+        ff_t *dst = w->poly + wl->pack.off[b];
+        const int32_t *src = w->blk[b];
+        for (size_t i = 0; i < n; i++)
+            dst[i] = ff_from_i64(src[i]);
+    }
+    return EM_OK;
+}
+
+void zk__wit_free(zk_wit *w, const zk_wlayout *wl)
+{
+    for (uint32_t b = 0; b < wl->pack.n; b++)
+        free(w->blk[b]);
+    free(w->poly);
+    memset(w, 0, sizeof *w);
+}
+
+/* valid~(rho_b) = sum_{s < n} eq(rho_b, s): the bias enters only real rows. */
+ff2_t zk__valid_eval(const ff2_t *rho_b, unsigned lb, size_t n)
+{
+    /* sum over s < n of eq: walk the bits of n from the top (O(lb)). */
+    ff2_t total = ff2_zero(), prefix = ff2_one();
+    for (unsigned t = lb; t-- > 0;) {
+        if ((n >> t) & 1) {
+            /* all s with the higher bits equal to n's and bit t = 0 are < n */
+            ff2_t low = prefix;
+            low = ff2_mul(low, ff2_sub(ff2_one(), rho_b[t]));
+            total = ff2_add(total, low);
+            prefix = ff2_mul(prefix, rho_b[t]);
+        } else {
+            prefix = ff2_mul(prefix, ff2_sub(ff2_one(), rho_b[t]));
+        }
+    }
+    if (n >> lb) /* n == 2^lb: every row is real */
+        return ff2_one();
+    return total;
+}
+
+/* Evaluation of a witness block (int32, 2^lb rows x 2^lv cols) at (col vars, row vars). */
+static em_status blk_eval(const zk_wit *w, const zk_wlayout *wl, uint32_t b, unsigned lv_cols, const ff2_t *pt,
+                          ff2_t *out, em_err *err)
+{
+    unsigned lr = wl->pack.log[b] - lv_cols;
+    return zk__mle_i32(w->blk[b], (size_t)1 << lr, (size_t)1 << lv_cols, lr, lv_cols, pt, out, err);
+}
+
+static em_status prove_dense(zk_prover *p, const zk_wlayout *wl, const zk_wit *w, const int32_t *input, size_t n,
+                             uint32_t i, zk_wr *wr, zk_claims *wc, zk_claims *mc, em_err *err)
+{
+    const zk_vk *vk = &p->vk;
+    const zk_layer *L = &vk->layers[i];
+    const nn_layer *NL = nn_model_layer(p->m, L->src);
+    unsigned lb = wl->lb, lo = L->lv_out, li = L->lv_in;
+    size_t N = (size_t)1 << li, M = (size_t)1 << lo, bp = (size_t)1 << lb;
+    ff2_t rho[ZK_MAX_VARS], kappa[ZK_MAX_VARS], pt[ZK_MAX_VARS];
+    ff2_t *eqb = NULL, *eqj = NULL, *av = NULL, *wv = NULL;
+    em_status st = EM_OK;
+    /* rho = (output vars j, batch vars b) on the lb+lo-variable accumulator */
+    tr_challenge_ff2_vec(wr->tr, "acc-point", rho, lo + lb);
+    const ff2_t *rho_j = rho, *rho_b = rho + lo;
+    ff2_t ev[4] = {ff2_zero(), ff2_zero(), ff2_zero(), ff2_zero()};
+    if ((st = blk_eval(w, wl, wl->q_blk[i], lo, rho, &ev[0], err)) != EM_OK)
+        goto out;
+    for (unsigned t = 0; t < L->n_limbs; t++)
+        if ((st = blk_eval(w, wl, wl->r_blk[i][t], lo, rho, &ev[1 + t], err)) != EM_OK)
+            goto out;
+    eqb = malloc(bp * sizeof *eqb);
+    eqj = malloc(M * sizeof *eqj);
+    av = malloc(N * sizeof *av);
+    wv = malloc(N * sizeof *wv);
+    if (!eqb || !eqj || !av || !wv) {
+        st = em_errf(err, EM_ERR_NOMEM, "layer %u: out of memory", L->src);
+        goto out;
+    }
+    zk__eq_table(rho_j, lo, eqj);
+    zk__eq_table(rho_b, lb, eqb);
+    ff2_t bias_ev = zk__dot_i64(NL->bias, NL->n_bias, eqj);
+    /* messages: q(rho), r_t(rho), bias(rho_j) */
+    if ((st = zk__put_ff2(wr, "acc-evals", ev, 1 + L->n_limbs, err)) != EM_OK ||
+        (st = zk__put_ff2(wr, "bias-eval", &bias_ev, 1, err)) != EM_OK)
+        goto out;
+    if ((st = zk__claims_add(wc, wl->q_blk[i], rho, lo + lb, ev[0], err)) != EM_OK)
+        goto out;
+    for (unsigned t = 0; t < L->n_limbs; t++)
+        if ((st = zk__claims_add(wc, wl->r_blk[i][t], rho, lo + lb, ev[1 + t], err)) != EM_OK)
+            goto out;
+    if ((st = zk__claims_add(mc, 2 * i + 1, rho_j, lo, bias_ev, err)) != EM_OK)
+        goto out;
+    ff2_t claim = zk__acc_claim(L, ev, zk__valid_eval(rho_b, lb, n), bias_ev);
+    if (i == 0)
+        zk__fold_rows_i32(input, n, L->n_in, L->n_in, eqb, av, N);
+    else
+        zk__fold_rows_i32(w->blk[wl->y_blk[i - 1]], bp, N, N, eqb, av, N);
+    zk__fold_rows_i32(NL->weight, L->n_out, L->n_in, L->n_in, eqj, wv, N);
+    ff2_t a_ev, w_ev;
+    if ((st = zk__matmul_prove(wr, av, wv, li, claim, kappa, &a_ev, &w_ev, err)) != EM_OK)
+        goto out;
+    /* W~(kappa, rho_j): the model block is n_out rows of 2^li columns */
+    memcpy(pt, kappa, li * sizeof *pt);
+    memcpy(pt + li, rho_j, lo * sizeof *pt);
+    if ((st = zk__claims_add(mc, 2 * i, pt, li + lo, w_ev, err)) != EM_OK)
+        goto out;
+    if (i > 0) {
+        memcpy(pt + li, rho_b, lb * sizeof *pt);
+        st = zk__claims_add(wc, wl->y_blk[i - 1], pt, li + lb, a_ev, err);
+    }
+out:
+    free(eqb);
+    free(eqj);
+    free(av);
+    free(wv);
+    return st;
+}
+
+ff2_t zk__acc_claim(const zk_layer *L, const ff2_t *ev, ff2_t valid, ff2_t bias_ev)
+{
+    /* sum_k A W = 2^k q + sum_t 2^(16t) r_t - 2^(k-1) - valid * bias */
+    ff2_t c = ff2_mul_base(ev[0], ff_pow(2, L->shift));
+    for (unsigned t = 0; t < L->n_limbs; t++)
+        c = ff2_add(c, ff2_mul_base(ev[1 + t], ff_pow(2, 16 * t)));
+    if (L->shift)
+        c = ff2_sub(c, ff2_from_base(ff_pow(2, L->shift - 1)));
+    return ff2_sub(c, ff2_mul(valid, bias_ev));
+}
+
+em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, size_t n_samples,
+                   const zk_context *ctx, int32_t *output, uint8_t **proof, size_t *proof_len, zk_stats *stats,
+                   em_err *err)
+{
+    if (!p || !input || !output || !proof || !proof_len)
+        return em_errf(err, EM_ERR_ARG, "zk_prove: NULL argument");
+    *proof = NULL;
+    *proof_len = 0;
+    const zk_vk *vk = &p->vk;
+    double t0 = em_now_ms();
+    nn_trace trace = {0};
+    zk_wlayout wl;
+    zk_wit w;
+    memset(&w, 0, sizeof w);
+    zk_claims wc = {0}, mc = {0};
+    zk_pcs *wpcs = NULL;
+    em_buf comp = {.max = ZK_MAX_PROOF_BYTES}, cons = {.max = ZK_MAX_PROOF_BYTES};
+    em_buf all = {.max = ZK_MAX_PROOF_BYTES};
+    zk_statement stmt;
+    em_status st;
+    if (n_samples == 0 || n_samples > ZK_MAX_SAMPLES)
+        return em_errf(err, EM_ERR_ARG, "zk_prove: %zu samples, expected 1..%zu", n_samples, ZK_MAX_SAMPLES);
+    if ((st = zk__wlayout(vk, n_samples, &wl, err)) != EM_OK)
+        return st;
+    if ((st = nn_model_run_trace(p->m, opts, input, n_samples, &trace, err)) != EM_OK)
+        goto out;
+    double t1 = em_now_ms();
+    if (p->hook)
+        p->hook(&trace, p->hook_ctx);
+    if ((st = build_witness(p, &trace, n_samples, &wl, &w, p->hook == NULL, err)) != EM_OK)
+        goto out;
+    w.n_samples = n_samples;
+    zk__requant_mults(vk, &wl, &w);
+    memcpy(output, w.out, n_samples * vk->output_size * sizeof *output);
+    double t2 = em_now_ms();
+    if ((st = zk__statement_build(vk, input, output, n_samples, ctx, &stmt, err)) != EM_OK)
+        goto out;
+
+    tr_t tr;
+    tr_init(&tr, ZK_TRANSCRIPT_DOMAIN);
+    zk__statement_absorb(&tr, &stmt);
+    /* witness commitment */
+    uint8_t wcommit[ZK_MODEL_COMMIT_MAX];
+    size_t wcommit_len = 0;
+    if ((st = zk__wit_poly(&w, &wl, err)) != EM_OK ||
+        (st = zk__pcs_commit(w.poly, wl.pack.total_log, NULL, opts ? opts->threads : 0, &wpcs, wcommit,
+                             &wcommit_len, err)) != EM_OK)
+        goto out;
+    tr_absorb_bytes(&tr, "witness-commitment", wcommit, wcommit_len);
+    double t3 = em_now_ms();
+    zk_wr wr = {.tr = &tr, .buf = &comp};
+    if ((st = zk__requant_prove(vk, &wl, &w, n_samples, &wr, &wc, err)) != EM_OK)
+        goto out;
+    double t4 = em_now_ms();
+    for (uint32_t i = vk->n_layers; i-- > 0;)
+        if ((st = prove_dense(p, &wl, &w, input, n_samples, i, &wr, &wc, &mc, err)) != EM_OK)
+            goto out;
+    double t5 = em_now_ms();
+    if ((st = zk__pcs_open(wpcs, w.poly, &tr, &wl.pack, &wc, &cons, err)) != EM_OK ||
+        (st = zk__pcs_open(p->mpcs, p->mpoly, &tr, &vk->mpack, &mc, &cons, err)) != EM_OK)
+        goto out;
+    EM_DEBUG("zk_prove: infer %.1f, witness %.1f, commit %.1f, lookups %.1f, dense %.1f, openings %.1f ms",
+             t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, em_now_ms() - t5);
+    if ((st = zk__proof_assemble(&stmt, wl.pack.total_log, wcommit, wcommit_len, &comp, &cons, &all, err)) != EM_OK)
+        goto out;
+    *proof = all.data;
+    *proof_len = all.len;
+    all.data = NULL;
+    if (stats) {
+        stats->infer_ms = t1 - t0;
+        stats->prove_ms = em_now_ms() - t0;
+        stats->proof_bytes = *proof_len;
+    }
+out:
+    em_buf_free(&comp);
+    em_buf_free(&cons);
+    em_buf_free(&all);
+    zk__claims_free(&wc);
+    zk__claims_free(&mc);
+    zk__pcs_free(wpcs);
+    zk__wit_free(&w, &wl);
+    nn_trace_free(&trace);
+    return st;
+}

@@ -1,0 +1,101 @@
+/* Statement binding and the prover-message channel.
+ *
+ * Every proof starts its transcript with the statement (docs/PROOFS.md "Statement"): protocol
+ * version, model hash, SHA-256 of the input integers, SHA-256 of the output integers, the
+ * sample count, nonce and node id. Prover messages then pass through zk_wr/zk_rd, which append
+ * (or read) the canonical little-endian encoding AND absorb the same values into the
+ * transcript, so the bytes of the proof and the Fiat-Shamir input can never diverge. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
+#include <string.h>
+
+#include "zk_internal.h"
+
+void zk__hash_i32(const char *domain, const int32_t *v, size_t n, uint8_t out[EM_HASH_LEN])
+{
+    /* domain || u64le(n) || n * i32le, hashed in chunks so no copy of the tensor is needed. */
+    uint8_t head[64 + 8];
+    size_t dl = strlen(domain);
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    memcpy(head, domain, dl);
+    for (int i = 0; i < 8; i++)
+        head[dl + (size_t)i] = (uint8_t)((uint64_t)n >> (8 * i));
+    SHA256_Update(&c, head, dl + 8);
+    uint8_t buf[4096];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)v[i];
+        buf[k++] = (uint8_t)u;
+        buf[k++] = (uint8_t)(u >> 8);
+        buf[k++] = (uint8_t)(u >> 16);
+        buf[k++] = (uint8_t)(u >> 24);
+        if (k == sizeof buf) {
+            SHA256_Update(&c, buf, k);
+            k = 0;
+        }
+    }
+    SHA256_Update(&c, buf, k);
+    SHA256_Final(out, &c);
+}
+
+void zk__statement_absorb(tr_t *tr, const zk_statement *s)
+{
+    tr_absorb_u64(tr, "version", ZK_PROTOCOL_VERSION);
+    tr_absorb_bytes(tr, "model-hash", s->model_hash, EM_HASH_LEN);
+    tr_absorb_bytes(tr, "input-hash", s->input_hash, EM_HASH_LEN);
+    tr_absorb_bytes(tr, "output-hash", s->output_hash, EM_HASH_LEN);
+    tr_absorb_u64(tr, "n-samples", s->n_samples);
+    tr_absorb_bytes(tr, "nonce", s->nonce, s->nonce_len);
+    tr_absorb_bytes(tr, "node-id", s->node_id, s->node_id_len);
+}
+
+em_status zk__statement_build(const zk_vk *vk, const int32_t *input, const int32_t *output,
+                              size_t n_samples, const zk_context *ctx, zk_statement *s, em_err *err)
+{
+    memset(s, 0, sizeof *s);
+    if (n_samples == 0 || n_samples > ZK_MAX_SAMPLES)
+        return em_errf(err, EM_ERR_ARG, "n_samples = %zu, expected 1..%zu", n_samples, ZK_MAX_SAMPLES);
+    if (ctx && ctx->nonce_len > ZK_MAX_NONCE)
+        return em_errf(err, EM_ERR_ARG, "nonce is %zu bytes, at most %d allowed", ctx->nonce_len,
+                       ZK_MAX_NONCE);
+    if (ctx && ctx->nonce_len && !ctx->nonce)
+        return em_errf(err, EM_ERR_ARG, "nonce pointer is NULL");
+    size_t idl = ctx && ctx->node_id ? strlen(ctx->node_id) : 0;
+    if (idl > ZK_MAX_NODE_ID)
+        return em_errf(err, EM_ERR_ARG, "node id is %zu bytes, at most %d allowed", idl, ZK_MAX_NODE_ID);
+    memcpy(s->model_hash, vk->model_hash, EM_HASH_LEN);
+    zk__hash_i32("enclaveml/input/v1", input, n_samples * vk->input_size, s->input_hash);
+    zk__hash_i32("enclaveml/output/v1", output, n_samples * vk->output_size, s->output_hash);
+    s->n_samples = n_samples;
+    s->nonce_len = ctx ? ctx->nonce_len : 0;
+    if (s->nonce_len)
+        memcpy(s->nonce, ctx->nonce, s->nonce_len);
+    s->node_id_len = idl;
+    if (idl)
+        memcpy(s->node_id, ctx->node_id, idl);
+    return EM_OK;
+}
+
+/* ---- channel ------------------------------------------------------------------------------ */
+
+em_status zk__put_ff2(zk_wr *w, const char *label, const ff2_t *v, size_t n, em_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (em_buf_append_u64le(w->buf, v[i].a) != EM_OK || em_buf_append_u64le(w->buf, v[i].b) != EM_OK)
+            return em_errf(err, EM_ERR_LIMIT, "proof exceeds %zu bytes", w->buf->max);
+    tr_absorb_ff2(w->tr, label, v, n);
+    return EM_OK;
+}
+
+em_status zk__get_ff2(zk_rd *r, const char *label, ff2_t *v, size_t n, em_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (em_reader_u64le(r->rd, &v[i].a) != EM_OK || em_reader_u64le(r->rd, &v[i].b) != EM_OK)
+            return em_errf(err, EM_ERR_PARSE, "proof truncated in %s", label);
+        if (!ff_is_canonical(v[i].a) || !ff_is_canonical(v[i].b))
+            return em_errf(err, EM_ERR_PARSE, "non-canonical field element in %s", label);
+    }
+    tr_absorb_ff2(r->tr, label, v, n);
+    return EM_OK;
+}

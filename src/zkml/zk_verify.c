@@ -1,0 +1,112 @@
+/* The inference verifier: the mirror of zk_prove.c. Every value read from the proof is
+ * checked (lengths, canonical field elements, exact section consumption) before use; the
+ * statement is recomputed from the caller's vk, input, output, nonce and node id, never taken
+ * from the proof. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "zk_internal.h"
+
+static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32_t *input, size_t n, uint32_t i,
+                              zk_rd *rd, zk_claims *wc, zk_claims *mc, em_err *err)
+{
+    const zk_layer *L = &vk->layers[i];
+    unsigned lb = wl->lb, lo = L->lv_out, li = L->lv_in;
+    ff2_t rho[ZK_MAX_VARS], kappa[ZK_MAX_VARS], pt[ZK_MAX_VARS];
+    em_status st;
+    tr_challenge_ff2_vec(rd->tr, "acc-point", rho, lo + lb);
+    const ff2_t *rho_j = rho, *rho_b = rho + lo;
+    ff2_t ev[4], bias_ev;
+    if ((st = zk__get_ff2(rd, "acc-evals", ev, 1 + L->n_limbs, err)) != EM_OK ||
+        (st = zk__get_ff2(rd, "bias-eval", &bias_ev, 1, err)) != EM_OK)
+        return em_err_prefix(err, "layer %u: ", i);
+    if ((st = zk__claims_add(wc, wl->q_blk[i], rho, lo + lb, ev[0], err)) != EM_OK)
+        return st;
+    for (unsigned t = 0; t < L->n_limbs; t++)
+        if ((st = zk__claims_add(wc, wl->r_blk[i][t], rho, lo + lb, ev[1 + t], err)) != EM_OK)
+            return st;
+    if ((st = zk__claims_add(mc, 2 * i + 1, rho_j, lo, bias_ev, err)) != EM_OK)
+        return st;
+    ff2_t claim = zk__acc_claim(L, ev, zk__valid_eval(rho_b, lb, n), bias_ev);
+    ff2_t a_ev, w_ev;
+    if ((st = zk__matmul_verify(rd, li, claim, kappa, &a_ev, &w_ev, err)) != EM_OK)
+        return em_err_prefix(err, "layer %u: ", i);
+    memcpy(pt, kappa, li * sizeof *pt);
+    memcpy(pt + li, rho_j, lo * sizeof *pt);
+    if ((st = zk__claims_add(mc, 2 * i, pt, li + lo, w_ev, err)) != EM_OK)
+        return st;
+    memcpy(pt + li, rho_b, lb * sizeof *pt);
+    if (i > 0)
+        return zk__claims_add(wc, wl->y_blk[i - 1], pt, li + lb, a_ev, err);
+    /* the first layer's input is public: evaluate it here */
+    ff2_t x_ev;
+    if ((st = zk__mle_i32(input, n, L->n_in, lb, li, pt, &x_ev, err)) != EM_OK)
+        return st;
+    if (!ff2_eq(x_ev, a_ev))
+        return em_errf(err, EM_ERR_VERIFY, "layer 0: the proof's input evaluation does not match the input");
+    return EM_OK;
+}
+
+em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, const int32_t *output,
+                    const zk_context *ctx, const uint8_t *proof, size_t proof_len, zk_stats *stats, em_err *err)
+{
+    if (!vk || !input || !output || !proof)
+        return em_errf(err, EM_ERR_ARG, "zk_verify: NULL argument");
+    double t0 = em_now_ms();
+    zk_statement stmt;
+    zk_proof_view pv;
+    zk_wlayout wl;
+    zk_claims wc = {0}, mc = {0};
+    em_status st;
+    if ((st = zk__statement_build(vk, input, output, n_samples, ctx, &stmt, err)) != EM_OK)
+        return st;
+    if ((st = zk__proof_parse(proof, proof_len, &pv, err)) != EM_OK)
+        return st;
+    if ((st = zk__proof_check_statement(&pv, &stmt, err)) != EM_OK)
+        return st;
+    if ((st = zk__wlayout(vk, n_samples, &wl, err)) != EM_OK)
+        return st;
+    if (pv.witness_log != wl.pack.total_log)
+        return em_errf(err, EM_ERR_VERIFY, "witness polynomial has 2^%u values, expected 2^%u for %zu samples",
+                       pv.witness_log, wl.pack.total_log, n_samples);
+    if ((st = zk__pcs_check_commitment(pv.wcommit, pv.wcommit_len, wl.pack.total_log, err)) != EM_OK)
+        return em_err_prefix(err, "witness commitment: ");
+
+    tr_t tr;
+    tr_init(&tr, ZK_TRANSCRIPT_DOMAIN);
+    zk__statement_absorb(&tr, &stmt);
+    tr_absorb_bytes(&tr, "witness-commitment", pv.wcommit, pv.wcommit_len);
+    em_reader comp, cons;
+    em_reader_init(&comp, pv.comp, pv.comp_len);
+    em_reader_init(&cons, pv.cons, pv.cons_len);
+    zk_rd rd = {.tr = &tr, .rd = &comp};
+    if ((st = zk__requant_verify(vk, &wl, output, n_samples, &rd, &wc, err)) != EM_OK)
+        goto out;
+    for (uint32_t i = vk->n_layers; i-- > 0;)
+        if ((st = verify_dense(vk, &wl, input, n_samples, i, &rd, &wc, &mc, err)) != EM_OK)
+            goto out;
+    if (em_reader_left(&comp)) {
+        st = em_errf(err, EM_ERR_PARSE, "computation section has %zu unread bytes", em_reader_left(&comp));
+        goto out;
+    }
+    if ((st = zk__pcs_verify(pv.wcommit, pv.wcommit_len, &tr, &wl.pack, &wc, &cons, err)) != EM_OK) {
+        em_err_prefix(err, "witness opening: ");
+        goto out;
+    }
+    if ((st = zk__pcs_verify(vk->model_commit, vk->model_commit_len, &tr, &vk->mpack, &mc, &cons, err)) != EM_OK) {
+        em_err_prefix(err, "model opening: ");
+        goto out;
+    }
+    if (em_reader_left(&cons)) {
+        st = em_errf(err, EM_ERR_PARSE, "consistency section has %zu unread bytes", em_reader_left(&cons));
+        goto out;
+    }
+    if (stats) {
+        stats->verify_ms = em_now_ms() - t0;
+        stats->proof_bytes = proof_len;
+    }
+out:
+    zk__claims_free(&wc);
+    zk__claims_free(&mc);
+    return st;
+}

@@ -1,0 +1,300 @@
+/* Verifying key: the proven architecture (dense layers with fused activations), scales, the
+ * layout of the model polynomial and its commitment. Byte layout: docs/PROOFS.md "Verifying key".
+ * The model hash is SHA-256 over a domain string and the whole serialized key, so every field
+ * a verifier relies on is pinned by the hash. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zk_internal.h"
+
+#define VK_DOMAIN "enclaveml/model-hash/v1"
+#define VK_HEADER_LEN 80u /* magic..n_layers, see zk__vk_encode */
+#define VK_LAYER_LEN 16u
+
+unsigned zk__log2_ceil(uint64_t n)
+{
+    unsigned l = 0;
+    while (((uint64_t)1 << l) < n)
+        l++;
+    return l;
+}
+
+unsigned zk__table_bits(uint32_t act_bits)
+{
+    unsigned t = act_bits + 8;
+    return t > ZK_MAX_TABLE_BITS ? ZK_MAX_TABLE_BITS : t;
+}
+
+/* Packs blocks of sizes 2^logs[i] (largest first, ties by index) at aligned offsets; returns
+ * log2 of the padded total. Equal-or-decreasing power-of-two sizes placed back to back are
+ * each aligned to their own size. */
+unsigned zk__layout(const unsigned *logs, size_t n, uint64_t *offs)
+{
+    uint64_t off = 0;
+    unsigned maxlog = 0;
+    for (unsigned l = 63; l-- > 0;) {
+        for (size_t i = 0; i < n; i++)
+            if (logs[i] == l) {
+                offs[i] = off;
+                off += (uint64_t)1 << l;
+            }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (logs[i] > maxlog)
+            maxlog = logs[i];
+    unsigned t = zk__log2_ceil(off ? off : 1);
+    return t > maxlog ? t : maxlog;
+}
+
+/* Derives per-layer sizes and the model polynomial layout; checks the caps. */
+em_status zk__vk_derive(zk_vk *vk, em_err *err)
+{
+    unsigned logs[2 * ZK_MAX_LAYERS];
+    uint64_t offs[2 * ZK_MAX_LAYERS];
+    if (vk->n_layers == 0 || vk->n_layers > ZK_MAX_LAYERS)
+        return em_errf(err, EM_ERR_FORMAT, "%u proven layers, expected 1..%u", vk->n_layers, ZK_MAX_LAYERS);
+    if (vk->act_bits < 2 || vk->act_bits > 16)
+        return em_errf(err, EM_ERR_FORMAT, "act_bits %u, expected 2..16", vk->act_bits);
+    if (vk->table_bits != zk__table_bits(vk->act_bits))
+        return em_errf(err, EM_ERR_FORMAT, "table_bits %u, expected %u", vk->table_bits,
+                       zk__table_bits(vk->act_bits));
+    if (vk->in_scale < -64 || vk->in_scale > 64 || vk->out_scale < -64 || vk->out_scale > 64)
+        return em_errf(err, EM_ERR_FORMAT, "scales out of range (-64..64)");
+    if (vk->softmax > 1)
+        return em_errf(err, EM_ERR_FORMAT, "softmax flag %u, expected 0 or 1", vk->softmax);
+    for (uint32_t i = 0; i < vk->n_layers; i++) {
+        zk_layer *L = &vk->layers[i];
+        if (L->n_in == 0 || L->n_in > ZK_MAX_DIM || L->n_out == 0 || L->n_out > ZK_MAX_DIM)
+            return em_errf(err, EM_ERR_FORMAT, "layer %u: size %ux%u outside 1..%u", i, L->n_out, L->n_in,
+                           ZK_MAX_DIM);
+        if (i == 0 ? L->n_in != vk->input_size : L->n_in != vk->layers[i - 1].n_out)
+            return em_errf(err, EM_ERR_FORMAT, "layer %u: input size %u does not match the previous output", i,
+                           L->n_in);
+        if (L->shift > ZK_MAX_SHIFT)
+            return em_errf(err, EM_ERR_UNSUPPORTED, "layer %u: requantization shift %u > %u", i, L->shift,
+                           ZK_MAX_SHIFT);
+        if (L->act > NN_ACT_RELU)
+            return em_errf(err, EM_ERR_FORMAT, "layer %u: activation %u unknown", i, L->act);
+        L->lv_in = zk__log2_ceil(L->n_in);
+        L->lv_out = zk__log2_ceil(L->n_out);
+        L->n_limbs = (L->shift + ZK_RANGE_BITS - 1) / ZK_RANGE_BITS;
+        logs[2 * i] = L->lv_in + L->lv_out;
+        logs[2 * i + 1] = L->lv_out;
+    }
+    if (vk->layers[vk->n_layers - 1].n_out != vk->output_size)
+        return em_errf(err, EM_ERR_FORMAT, "last layer size %u != output size %u",
+                       vk->layers[vk->n_layers - 1].n_out, vk->output_size);
+    vk->model_log = zk__layout(logs, 2 * vk->n_layers, offs);
+    if (vk->model_log > ZK_MAX_LOG_MODEL)
+        return em_errf(err, EM_ERR_LIMIT, "model polynomial of 2^%u entries exceeds 2^%u", vk->model_log,
+                       ZK_MAX_LOG_MODEL);
+    vk->mpack.n = 2 * vk->n_layers;
+    vk->mpack.total_log = vk->model_log;
+    for (uint32_t i = 0; i < 2 * vk->n_layers; i++) {
+        vk->mpack.log[i] = logs[i];
+        vk->mpack.off[i] = offs[i];
+    }
+    for (uint32_t i = 0; i < vk->n_layers; i++) {
+        vk->layers[i].w_off = offs[2 * i];
+        vk->layers[i].b_off = offs[2 * i + 1];
+    }
+    return EM_OK;
+}
+
+static em_status vk_encode(const zk_vk *vk, em_buf *b, em_err *err)
+{
+    em_status st = EM_OK;
+#define PUT(x)                                                                                   \
+    do {                                                                                         \
+        if ((st = (x)) != EM_OK)                                                                 \
+            return em_errf(err, st, "serializing the verifying key: out of memory");             \
+    } while (0)
+    PUT(em_buf_append(b, ZK_VK_MAGIC, 4));
+    PUT(em_buf_append_u8(b, (uint8_t)ZK_PROTOCOL_VERSION));
+    PUT(em_buf_append(b, "\0\0\0", 3));
+    PUT(em_buf_append(b, vk->arch_hash, EM_HASH_LEN));
+    PUT(em_buf_append_u32le(b, vk->act_bits));
+    PUT(em_buf_append_u32le(b, vk->weight_bits));
+    PUT(em_buf_append_u32le(b, (uint32_t)vk->in_scale));
+    PUT(em_buf_append_u32le(b, (uint32_t)vk->out_scale));
+    PUT(em_buf_append_u32le(b, vk->softmax));
+    PUT(em_buf_append_u32le(b, vk->input_size));
+    PUT(em_buf_append_u32le(b, vk->output_size));
+    PUT(em_buf_append_u32le(b, vk->table_bits));
+    PUT(em_buf_append_u32le(b, vk->n_layers));
+    for (uint32_t i = 0; i < vk->n_layers; i++) {
+        PUT(em_buf_append_u32le(b, vk->layers[i].n_in));
+        PUT(em_buf_append_u32le(b, vk->layers[i].n_out));
+        PUT(em_buf_append_u32le(b, vk->layers[i].shift));
+        PUT(em_buf_append_u32le(b, vk->layers[i].act));
+    }
+    PUT(em_buf_append_u32le(b, vk->model_log));
+    PUT(em_buf_append_u32le(b, (uint32_t)vk->model_commit_len));
+    PUT(em_buf_append(b, vk->model_commit, vk->model_commit_len));
+#undef PUT
+    return st;
+}
+
+em_status zk__vk_finish(zk_vk *vk, em_err *err)
+{
+    em_buf b = {.max = (size_t)1 << 20};
+    em_status st = vk_encode(vk, &b, err);
+    if (st == EM_OK) {
+        size_t dl = sizeof VK_DOMAIN; /* with the NUL: a fixed-length separator */
+        uint8_t *tmp = malloc(dl + b.len);
+        if (!tmp) {
+            st = em_errf(err, EM_ERR_NOMEM, "hashing the verifying key: out of memory");
+        } else {
+            memcpy(tmp, VK_DOMAIN, dl);
+            memcpy(tmp + dl, b.data, b.len);
+            em_sha256(tmp, dl + b.len, vk->model_hash);
+            free(tmp);
+        }
+    }
+    em_buf_free(&b);
+    return st;
+}
+
+em_status zk_vk_serialize(const zk_vk *vk, uint8_t **out, size_t *len, em_err *err)
+{
+    if (!vk || !out || !len)
+        return em_errf(err, EM_ERR_ARG, "zk_vk_serialize: NULL argument");
+    em_buf b = {.max = (size_t)1 << 20};
+    em_status st = vk_encode(vk, &b, err);
+    if (st != EM_OK) {
+        em_buf_free(&b);
+        return st;
+    }
+    *out = b.data;
+    *len = b.len;
+    return EM_OK;
+}
+
+em_status zk_vk_deserialize(const uint8_t *data, size_t len, zk_vk **out, em_err *err)
+{
+    if (!data || !out)
+        return em_errf(err, EM_ERR_ARG, "zk_vk_deserialize: NULL argument");
+    *out = NULL;
+    em_reader r;
+    em_reader_init(&r, data, len);
+    zk_vk *vk = calloc(1, sizeof *vk);
+    if (!vk)
+        return em_errf(err, EM_ERR_NOMEM, "verifying key: out of memory");
+    em_status st = EM_OK;
+    uint8_t magic[4], ver, resv[3];
+    uint32_t u[9], mlog, clen;
+    if (em_reader_bytes(&r, magic, 4) != EM_OK || memcmp(magic, ZK_VK_MAGIC, 4)) {
+        st = em_errf(err, EM_ERR_PARSE, "verifying key: bad magic (expected \"EMVK\")");
+        goto out;
+    }
+    if (em_reader_u8(&r, &ver) != EM_OK || ver != ZK_PROTOCOL_VERSION) {
+        st = em_errf(err, EM_ERR_UNSUPPORTED, "verifying key: version %u, expected %u", ver, ZK_PROTOCOL_VERSION);
+        goto out;
+    }
+    if (em_reader_bytes(&r, resv, 3) != EM_OK || resv[0] || resv[1] || resv[2] ||
+        em_reader_bytes(&r, vk->arch_hash, EM_HASH_LEN) != EM_OK) {
+        st = em_errf(err, EM_ERR_PARSE, "verifying key: truncated or non-zero reserved bytes");
+        goto out;
+    }
+    for (int i = 0; i < 9; i++)
+        if (em_reader_u32le(&r, &u[i]) != EM_OK) {
+            st = em_errf(err, EM_ERR_PARSE, "verifying key: truncated header");
+            goto out;
+        }
+    vk->act_bits = u[0];
+    vk->weight_bits = u[1];
+    vk->in_scale = (int32_t)u[2];
+    vk->out_scale = (int32_t)u[3];
+    vk->softmax = u[4];
+    vk->input_size = u[5];
+    vk->output_size = u[6];
+    vk->table_bits = u[7];
+    vk->n_layers = u[8];
+    if (vk->n_layers == 0 || vk->n_layers > ZK_MAX_LAYERS) {
+        st = em_errf(err, EM_ERR_FORMAT, "verifying key: %u layers, expected 1..%u", vk->n_layers, ZK_MAX_LAYERS);
+        goto out;
+    }
+    for (uint32_t i = 0; i < vk->n_layers; i++) {
+        zk_layer *L = &vk->layers[i];
+        if (em_reader_u32le(&r, &L->n_in) != EM_OK || em_reader_u32le(&r, &L->n_out) != EM_OK ||
+            em_reader_u32le(&r, &L->shift) != EM_OK || em_reader_u32le(&r, &L->act) != EM_OK) {
+            st = em_errf(err, EM_ERR_PARSE, "verifying key: truncated in layer %u", i);
+            goto out;
+        }
+    }
+    if ((st = zk__vk_derive(vk, err)) != EM_OK) {
+        em_err_prefix(err, "verifying key: ");
+        goto out;
+    }
+    if (em_reader_u32le(&r, &mlog) != EM_OK || em_reader_u32le(&r, &clen) != EM_OK) {
+        st = em_errf(err, EM_ERR_PARSE, "verifying key: truncated commitment");
+        goto out;
+    }
+    if (mlog != vk->model_log) {
+        st = em_errf(err, EM_ERR_FORMAT, "verifying key: model polynomial 2^%u, expected 2^%u", mlog, vk->model_log);
+        goto out;
+    }
+    if (clen > ZK_MODEL_COMMIT_MAX || em_reader_bytes(&r, vk->model_commit, clen) != EM_OK) {
+        st = em_errf(err, EM_ERR_PARSE, "verifying key: commitment of %u bytes truncated or over %u", clen,
+                     (unsigned)ZK_MODEL_COMMIT_MAX);
+        goto out;
+    }
+    vk->model_commit_len = clen;
+    if (em_reader_left(&r)) {
+        st = em_errf(err, EM_ERR_PARSE, "verifying key: %zu trailing bytes", em_reader_left(&r));
+        goto out;
+    }
+    if ((st = zk__vk_commit_check(vk, err)) != EM_OK || (st = zk__vk_finish(vk, err)) != EM_OK)
+        goto out;
+    *out = vk;
+    vk = NULL;
+out:
+    free(vk);
+    return st;
+}
+
+void zk_vk_free(zk_vk *vk) { free(vk); }
+
+void zk_vk_model_hash(const zk_vk *vk, uint8_t out[EM_HASH_LEN]) { memcpy(out, vk->model_hash, EM_HASH_LEN); }
+size_t zk_vk_input_size(const zk_vk *vk) { return vk->input_size; }
+size_t zk_vk_output_size(const zk_vk *vk) { return vk->output_size; }
+int32_t zk_vk_output_scale(const zk_vk *vk) { return vk->out_scale; }
+int zk_vk_has_softmax(const zk_vk *vk) { return (int)vk->softmax; }
+
+em_status zk_vk_quantize_input(const zk_vk *vk, const float *x, size_t n_samples, int32_t *q, em_err *err)
+{
+    double lo = -(double)(1u << (vk->act_bits - 1)), hi = (double)(1u << (vk->act_bits - 1)) - 1;
+    double sc = ldexp(1.0, vk->in_scale);
+    size_t n = n_samples * vk->input_size;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(x[i]))
+            return em_errf(err, EM_ERR_RANGE, "input value %zu is not finite", i);
+        double v = round((double)x[i] * sc); /* half away from zero, as the model module */
+        q[i] = (int32_t)(v < lo ? lo : v > hi ? hi : v);
+    }
+    return EM_OK;
+}
+
+void zk_vk_postprocess(const zk_vk *vk, const int32_t *out_q, size_t n_samples, double *result)
+{
+    size_t k = vk->output_size;
+    for (size_t s = 0; s < n_samples; s++) {
+        const int32_t *q = out_q + s * k;
+        double *r = result + s * k;
+        for (size_t j = 0; j < k; j++)
+            r[j] = ldexp((double)q[j], -vk->out_scale);
+        if (!vk->softmax)
+            continue;
+        double mx = r[0], sum = 0;
+        for (size_t j = 1; j < k; j++)
+            if (r[j] > mx)
+                mx = r[j];
+        for (size_t j = 0; j < k; j++) {
+            r[j] = exp(r[j] - mx);
+            sum += r[j];
+        }
+        for (size_t j = 0; j < k; j++)
+            r[j] /= sum;
+    }
+}

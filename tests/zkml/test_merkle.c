@@ -1,0 +1,318 @@
+/* Merkle trees: known answers (tools/gen-vectors.py), random multi-openings, and strict
+ * rejection of every tampered hash, index, byte and length. */
+#include <jansson.h>
+
+#include "enclaveml/zkml/merkle.h"
+#include "harness.h"
+
+static ff_t seq(size_t i, uint64_t seed) { return ff_from_u64((uint64_t)(i + seed) * 0x9E3779B97F4A7C15ULL); }
+
+static int hex_eq(const uint8_t *b, size_t n, json_t *want)
+{
+    char *h = malloc(2 * n + 1);
+    em_hex_encode(b, n, h);
+    const char *w = json_string_value(want);
+    int ok = w && strcmp(h, w) == 0;
+    if (!ok)
+        fprintf(stderr, "  hex mismatch: %s vs %s\n", h, w ? w : "(null)");
+    free(h);
+    return ok;
+}
+
+static void test_vectors(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/vectors/merkle.json", th_src_dir());
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    CHECK(root != NULL);
+    if (!root) {
+        fprintf(stderr, "  cannot load %s: %s\n", path, je.text);
+        return;
+    }
+    em_err err;
+    size_t ti, n_open = 0;
+    json_t *tv;
+    json_array_foreach(json_object_get(root, "column_trees"), ti, tv)
+    {
+        size_t rows = (size_t)json_integer_value(json_object_get(tv, "rows"));
+        size_t cols = (size_t)json_integer_value(json_object_get(tv, "cols"));
+        uint64_t seed = (uint64_t)json_integer_value(json_object_get(tv, "seed"));
+        ff_t *m = malloc((rows * cols + 1) * sizeof *m);
+        for (size_t i = 0; i < rows * cols; i++)
+            m[i] = seq(i, seed);
+        mt_tree *t = NULL;
+        CHECK_OK(mt_tree_build_cols(m, rows, cols, &t, &err), &err);
+        if (!t) {
+            free(m);
+            continue;
+        }
+        uint8_t r[32];
+        mt_tree_root(t, r);
+        CHECK(hex_eq(r, 32, json_object_get(tv, "root")));
+        for (size_t j = 0; j < cols; j++) {
+            CHECK(hex_eq(mt_tree_leaf_hash(t, j), 32, json_array_get(json_object_get(tv, "leaf_hashes"), j)));
+            uint8_t lh[32];
+            mt_hash_leaf_strided(m + j, rows, cols, lh);
+            CHECK(memcmp(lh, mt_tree_leaf_hash(t, j), 32) == 0);
+        }
+        size_t oi;
+        json_t *ov;
+        json_array_foreach(json_object_get(tv, "openings"), oi, ov)
+        {
+            json_t *ij = json_object_get(ov, "indices");
+            size_t k = json_array_size(ij);
+            uint64_t idx[128];
+            uint8_t(*lh)[32] = malloc((k + 1) * 32);
+            for (size_t q = 0; q < k && q < 128; q++) {
+                idx[q] = (uint64_t)json_integer_value(json_array_get(ij, q));
+                memcpy(lh[q], mt_tree_leaf_hash(t, idx[q]), 32);
+            }
+            em_buf b = {.max = 1 << 20};
+            CHECK_OK(mt_tree_open(t, idx, k, &b, &err), &err);
+            CHECK(hex_eq(b.data, b.len, json_object_get(ov, "opening")));
+            CHECK_OK(mt_verify(r, mt_tree_log_leaves(t), idx, (const uint8_t(*)[32])lh, k, b.data, b.len, &err), &err);
+            em_buf_free(&b);
+            free(lh);
+            n_open++;
+        }
+        mt_tree_free(t);
+        free(m);
+    }
+    CHECK(n_open >= 20);
+    json_array_foreach(json_object_get(root, "row_trees"), ti, tv)
+    {
+        size_t nl = (size_t)json_integer_value(json_object_get(tv, "n_leaves"));
+        size_t ll = (size_t)json_integer_value(json_object_get(tv, "leaf_len"));
+        uint64_t seed = (uint64_t)json_integer_value(json_object_get(tv, "seed"));
+        ff_t *m = malloc((nl * ll + 1) * sizeof *m);
+        for (size_t i = 0; i < nl * ll; i++)
+            m[i] = seq(i, seed);
+        mt_tree *t = NULL;
+        CHECK_OK(mt_tree_build_rows(m, nl, ll, &t, &err), &err);
+        if (t) {
+            uint8_t r[32];
+            mt_tree_root(t, r);
+            CHECK(hex_eq(r, 32, json_object_get(tv, "root")));
+        }
+        mt_tree_free(t);
+        free(m);
+    }
+    json_decref(root);
+}
+
+/* random sorted distinct subset of [0, n) of size k */
+static size_t rand_subset(uint64_t *idx, size_t n, size_t k)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n && c < k; i++)
+        if (th_rand() % (n - i) < k - c)
+            idx[c++] = i;
+    return c;
+}
+
+enum { MAXL = 8, MAXN = 1 << MAXL };
+
+static void test_random_openings(void)
+{
+    em_err err;
+    for (unsigned L = 0; L <= MAXL; L++) {
+        size_t n = (size_t)1 << L, rows = 1 + th_rand() % 5;
+        ff_t *m = malloc(rows * n * sizeof *m);
+        for (size_t i = 0; i < rows * n; i++)
+            m[i] = ff_from_u64(th_rand());
+        mt_tree *t = NULL, *t2 = NULL, *t3 = NULL;
+        CHECK_OK(mt_tree_build_cols(m, rows, n, &t, &err), &err);
+        if (!t)
+            return;
+        /* the same leaves via precomputed hashes give the same root; rows-build of the
+         * transposed matrix too */
+        CHECK_OK(mt_tree_build_hashes((const uint8_t(*)[32])mt_tree_leaf_hash(t, 0), n, &t2, &err), &err);
+        ff_t *tr = malloc(rows * n * sizeof *tr);
+        for (size_t r = 0; r < rows; r++)
+            for (size_t c = 0; c < n; c++)
+                tr[c * rows + r] = m[r * n + c];
+        CHECK_OK(mt_tree_build_rows(tr, n, rows, &t3, &err), &err);
+        uint8_t root[32], r2[32], r3[32];
+        mt_tree_root(t, root);
+        mt_tree_root(t2, r2);
+        mt_tree_root(t3, r3);
+        CHECK(memcmp(root, r2, 32) == 0 && memcmp(root, r3, 32) == 0);
+        for (int trial = 0; trial < 20; trial++) {
+            uint64_t idx[MAXN];
+            size_t k = rand_subset(idx, n, 1 + th_rand() % (n < 12 ? n : 12));
+            if (trial == 0)
+                k = rand_subset(idx, n, n);
+            uint8_t(*lh)[32] = malloc(k * 32);
+            for (size_t q = 0; q < k; q++)
+                memcpy(lh[q], mt_tree_leaf_hash(t, idx[q]), 32);
+            em_buf b = {.max = 1 << 20};
+            CHECK_OK(mt_tree_open(t, idx, k, &b, &err), &err);
+            size_t cnt = 0;
+            CHECK_OK(mt_opening_count(L, idx, k, &cnt, &err), &err);
+            CHECK_EQ_U64(b.len, 4 + 32 * cnt);
+            CHECK(cnt <= k * L);
+            CHECK_OK(mt_verify(root, L, idx, (const uint8_t(*)[32])lh, k, b.data, b.len, &err), &err);
+            em_buf_free(&b);
+            free(lh);
+        }
+        free(tr);
+        free(m);
+        mt_tree_free(t);
+        mt_tree_free(t2);
+        mt_tree_free(t3);
+    }
+}
+
+/* Every single-byte change of the opening, every leaf hash change, every index change and every
+ * truncation/extension is rejected. */
+static void test_tamper(void)
+{
+    em_err err;
+    unsigned L = 5;
+    size_t n = (size_t)1 << L, rows = 3;
+    ff_t m[3 * 32];
+    for (size_t i = 0; i < rows * n; i++)
+        m[i] = ff_from_u64(th_rand());
+    mt_tree *t = NULL;
+    CHECK_OK(mt_tree_build_cols(m, rows, n, &t, &err), &err);
+    if (!t)
+        return;
+    uint8_t root[32];
+    mt_tree_root(t, root);
+    uint64_t idx[] = {1, 4, 5, 17, 30};
+    size_t k = 5;
+    uint8_t lh[5][32];
+    for (size_t q = 0; q < k; q++)
+        memcpy(lh[q], mt_tree_leaf_hash(t, idx[q]), 32);
+    em_buf b = {.max = 1 << 20};
+    CHECK_OK(mt_tree_open(t, idx, k, &b, &err), &err);
+    CHECK_OK(mt_verify(root, L, idx, (const uint8_t(*)[32])lh, k, b.data, b.len, &err), &err);
+
+    uint8_t *p = malloc(b.len + 64);
+    size_t rejected = 0;
+    for (size_t i = 0; i < b.len; i++)
+        for (int bit = 0; bit < 8; bit += 3) {
+            memcpy(p, b.data, b.len);
+            p[i] ^= (uint8_t)(1u << bit);
+            em_status st = mt_verify(root, L, idx, (const uint8_t(*)[32])lh, k, p, b.len, &err);
+            CHECK(st != EM_OK);
+            rejected += st != EM_OK;
+        }
+    CHECK(rejected > 0);
+    /* a flipped count is a format error, a flipped hash a verification error */
+    memcpy(p, b.data, b.len);
+    p[0] ^= 1;
+    CHECK_ST(mt_verify(root, L, idx, (const uint8_t(*)[32])lh, k, p, b.len, &err), EM_ERR_FORMAT, &err);
+    memcpy(p, b.data, b.len);
+    p[10] ^= 1;
+    CHECK_ST(mt_verify(root, L, idx, (const uint8_t(*)[32])lh, k, p, b.len, &err), EM_ERR_VERIFY, &err);
+    /* truncations and trailing bytes */
+    for (size_t len = 0; len < b.len; len++)
+        CHECK(mt_verify(root, L, idx, (const uint8_t(*)[32])lh, k, b.data, len, &err) != EM_OK);
+    memcpy(p, b.data, b.len);
+    p[b.len] = 0;
+    CHECK_ST(mt_verify(root, L, idx, (const uint8_t(*)[32])lh, k, p, b.len + 1, &err), EM_ERR_FORMAT, &err);
+    CHECK_STR_CONTAINS(err.msg, "trailing");
+    /* the reader variant leaves trailing bytes to the caller */
+    em_reader rd;
+    em_reader_init(&rd, p, b.len + 1);
+    CHECK_OK(mt_verify_reader(root, L, idx, (const uint8_t(*)[32])lh, k, &rd, &err), &err);
+    CHECK_EQ_U64(em_reader_left(&rd), 1);
+    /* a count claiming more hashes than exist (with those bytes present) is still rejected */
+    memcpy(p, b.data, b.len);
+    memset(p + b.len, 0, 32);
+    p[0]++;
+    CHECK_ST(mt_verify(root, L, idx, (const uint8_t(*)[32])lh, k, p, b.len + 32, &err), EM_ERR_FORMAT, &err);
+    /* tampered leaf hashes */
+    for (size_t q = 0; q < k; q++) {
+        uint8_t bad[5][32];
+        memcpy(bad, lh, sizeof bad);
+        bad[q][31] ^= 0x80;
+        CHECK_ST(mt_verify(root, L, idx, (const uint8_t(*)[32])bad, k, b.data, b.len, &err), EM_ERR_VERIFY, &err);
+    }
+    /* swapped leaf hashes */
+    {
+        uint8_t sw[5][32];
+        memcpy(sw, lh, sizeof sw);
+        memcpy(sw[0], lh[1], 32);
+        memcpy(sw[1], lh[0], 32);
+        CHECK(mt_verify(root, L, idx, (const uint8_t(*)[32])sw, k, b.data, b.len, &err) != EM_OK);
+    }
+    /* tampered indices: every other index value for each position */
+    for (size_t q = 0; q < k; q++)
+        for (uint64_t v = 0; v < n + 2; v++) {
+            if (v == idx[q])
+                continue;
+            uint64_t bi[5];
+            memcpy(bi, idx, sizeof bi);
+            bi[q] = v;
+            CHECK(mt_verify(root, L, bi, (const uint8_t(*)[32])lh, k, b.data, b.len, &err) != EM_OK);
+        }
+    /* duplicates, unsorted, out of range, empty */
+    uint64_t dup[] = {1, 4, 4, 17, 30}, uns[] = {1, 5, 4, 17, 30}, oob[] = {1, 4, 5, 17, 32};
+    CHECK_ST(mt_verify(root, L, dup, (const uint8_t(*)[32])lh, k, b.data, b.len, &err), EM_ERR_FORMAT, &err);
+    CHECK_ST(mt_verify(root, L, uns, (const uint8_t(*)[32])lh, k, b.data, b.len, &err), EM_ERR_FORMAT, &err);
+    CHECK_ST(mt_verify(root, L, oob, (const uint8_t(*)[32])lh, k, b.data, b.len, &err), EM_ERR_RANGE, &err);
+    CHECK_ST(mt_verify(root, L, idx, (const uint8_t(*)[32])lh, 0, b.data, b.len, &err), EM_ERR_FORMAT, &err);
+    /* wrong height or root */
+    CHECK(mt_verify(root, L + 1, idx, (const uint8_t(*)[32])lh, k, b.data, b.len, &err) != EM_OK);
+    CHECK(mt_verify(root, L - 1, idx, (const uint8_t(*)[32])lh, k, b.data, b.len, &err) != EM_OK);
+    CHECK_ST(mt_verify(root, 99, idx, (const uint8_t(*)[32])lh, k, b.data, b.len, &err), EM_ERR_LIMIT, &err);
+    uint8_t r2[32];
+    memcpy(r2, root, 32);
+    r2[0] ^= 1;
+    CHECK_ST(mt_verify(r2, L, idx, (const uint8_t(*)[32])lh, k, b.data, b.len, &err), EM_ERR_VERIFY, &err);
+    /* opening a subset with the proof of the full set fails (count mismatch) */
+    CHECK(mt_verify(root, L, idx, (const uint8_t(*)[32])lh, k - 1, b.data, b.len, &err) != EM_OK);
+    /* prover-side misuse */
+    em_buf b2 = {.max = 1 << 20};
+    CHECK_ST(mt_tree_open(t, dup, k, &b2, &err), EM_ERR_FORMAT, &err);
+    CHECK_ST(mt_tree_open(t, oob, k, &b2, &err), EM_ERR_RANGE, &err);
+    em_buf tiny = {.max = 40};
+    CHECK(mt_tree_open(t, idx, k, &tiny, &err) != EM_OK);
+    em_buf_free(&tiny);
+    em_buf_free(&b2);
+    mt_tree *bad = NULL;
+    CHECK_ST(mt_tree_build_cols(m, rows, 24, &bad, &err), EM_ERR_ARG, &err);
+    CHECK_ST(mt_tree_build_rows(m, 0, 1, &bad, &err), EM_ERR_ARG, &err);
+    CHECK(bad == NULL);
+    free(p);
+    em_buf_free(&b);
+    mt_tree_free(t);
+}
+
+/* Leaves and nodes are domain separated: a leaf holding exactly the 64 bytes of two child
+ * hashes does not hash like the internal node over them. */
+static void test_domain_separation(void)
+{
+    uint8_t l[32], r[32], node[32], leaf[32];
+    memset(l, 0x11, 32);
+    memset(r, 0x22, 32);
+    mt_hash_node(l, r, node);
+    ff_t as_ff[8];
+    memcpy(as_ff, l, 32);
+    memcpy(as_ff + 4, r, 32);
+    mt_hash_leaf(as_ff, 8, leaf);
+    CHECK(memcmp(node, leaf, 32) != 0);
+    /* and the tags are what the documentation says */
+    uint8_t buf[65], want[32];
+    buf[0] = 0x01;
+    memcpy(buf + 1, l, 32);
+    memcpy(buf + 33, r, 32);
+    em_sha256(buf, 65, want);
+    CHECK(memcmp(node, want, 32) == 0);
+    buf[0] = 0x00;
+    em_sha256(buf, 65, want);
+    CHECK(memcmp(leaf, want, 32) == 0);
+}
+
+int main(void)
+{
+    th_init("test_merkle");
+    TH_RUN(test_vectors);
+    TH_RUN(test_random_openings);
+    TH_RUN(test_tamper);
+    TH_RUN(test_domain_separation);
+    return th_finish();
+}

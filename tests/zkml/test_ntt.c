@@ -1,0 +1,210 @@
+/* NTT against a naive O(n^2) DFT, roundtrips, cosets and Reed-Solomon encoding, every tier. */
+#include "enclaveml/zkml/ff_vec.h"
+#include "enclaveml/zkml/ntt.h"
+#include "harness.h"
+
+static ff_t rnd(void) { return ff_from_u64(th_rand()); }
+
+static ff_t *rnd_vec(size_t n)
+{
+    ff_t *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = rnd();
+    return v;
+}
+
+/* f(x) for coefficients c[0..n) by Horner */
+static ff_t horner(const ff_t *c, size_t n, ff_t x)
+{
+    ff_t r = 0;
+    for (size_t i = n; i-- > 0;)
+        r = ff_add(ff_mul(r, x), c[i]);
+    return r;
+}
+
+static void naive_dft(const ff_t *c, size_t n, ff_t shift, ff_t w, ff_t *out)
+{
+    ff_t x = shift;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = horner(c, n, x);
+        x = ff_mul(x, w);
+    }
+}
+
+static void check_vs_naive(void)
+{
+    em_err err;
+    for (unsigned l = 0; l <= 10; l++) {
+        size_t n = (size_t)1 << l;
+        ntt_plan *p = NULL;
+        CHECK_OK(ntt_plan_create(l, &p, &err), &err);
+        if (!p)
+            return;
+        CHECK_EQ_U64(ntt_plan_log_n(p), l);
+        ff_t *c = rnd_vec(n), *a = malloc(n * 8), *ref = malloc(n * 8), *r2 = malloc(n * 8);
+        naive_dft(c, n, 1, ff_root_of_unity(l), ref);
+        memcpy(a, c, n * 8);
+        ntt_forward(p, a);
+        CHECK(memcmp(a, ref, n * 8) == 0);
+        memcpy(r2, c, n * 8);
+        ntt_forward_ref(r2, l);
+        CHECK(memcmp(r2, ref, n * 8) == 0);
+        ntt_inverse(p, a);
+        CHECK(memcmp(a, c, n * 8) == 0);
+        /* coset */
+        ff_t shift = l == 3 ? FF_GENERATOR : (rnd() >> 1) | 1;
+        naive_dft(c, n, shift, ff_root_of_unity(l), ref);
+        memcpy(a, c, n * 8);
+        ntt_coset_forward(p, shift, a);
+        CHECK(memcmp(a, ref, n * 8) == 0);
+        ntt_coset_inverse(p, shift, a);
+        CHECK(memcmp(a, c, n * 8) == 0);
+        free(c), free(a), free(ref), free(r2);
+        ntt_plan_free(p);
+    }
+}
+
+static void check_roundtrip_big(void)
+{
+    em_err err;
+    for (unsigned l = 11; l <= 16; l++) {
+        size_t n = (size_t)1 << l;
+        ntt_plan *p = NULL;
+        CHECK_OK(ntt_plan_create(l, &p, &err), &err);
+        if (!p)
+            return;
+        ff_t *c = rnd_vec(n), *a = malloc(n * 8), *r = malloc(n * 8);
+        memcpy(a, c, n * 8);
+        memcpy(r, c, n * 8);
+        ntt_forward(p, a);
+        ntt_forward_ref(r, l);
+        CHECK(memcmp(a, r, n * 8) == 0);
+        /* spot-check against Horner at a few points */
+        ff_t w = ff_root_of_unity(l);
+        for (int k = 0; k < 4; k++) {
+            size_t i = th_rand() % n;
+            CHECK_EQ_U64(a[i], horner(c, n, ff_pow(w, i)));
+        }
+        ntt_inverse(p, a);
+        CHECK(memcmp(a, c, n * 8) == 0);
+        free(c), free(a), free(r);
+        ntt_plan_free(p);
+    }
+}
+
+static void test_scalar(void)
+{
+    CHECK_OK(ff_vec_tier_set(FF_VEC_SCALAR), NULL);
+    check_vs_naive();
+    check_roundtrip_big();
+}
+
+static void test_avx2(void)
+{
+    if (ff_vec_tier_set(FF_VEC_AVX2) != EM_OK)
+        return;
+    check_vs_naive();
+    check_roundtrip_big();
+}
+
+static void test_avx512(void)
+{
+    if (ff_vec_tier_set(FF_VEC_AVX512) != EM_OK)
+        return;
+    check_vs_naive();
+    check_roundtrip_big();
+}
+
+/* A codeword of a degree < n message has degree < n: inverse NTT on the coset leaves the
+ * message coefficients followed by exact zeros. Also checks against direct evaluation. */
+static void test_rs(void)
+{
+    em_err err;
+    for (unsigned lm = 0; lm <= 9; lm += 3)
+        for (unsigned rate = 1; rate <= 3; rate++) {
+            size_t n = (size_t)1 << lm, N = n << rate, rows = 5;
+            ntt_plan *pN = NULL, *pn = NULL;
+            CHECK_OK(ntt_plan_create(lm + rate, &pN, &err), &err);
+            CHECK_OK(ntt_plan_create(lm, &pn, &err), &err);
+            if (!pN || !pn)
+                return;
+            ff_t shift = (rate & 1) ? FF_GENERATOR : 1;
+            ff_t *msg = rnd_vec(n * rows), *cw = malloc(N * rows * 8), *one = malloc(N * 8);
+            CHECK_OK(ntt_rs_encode_rows(pN, NULL, rate, shift, NTT_RS_COEFFS, msg, rows, cw, 2, &err), &err);
+            for (size_t r = 0; r < rows; r++) {
+                CHECK_OK(ntt_rs_encode(pN, rate, shift, NTT_RS_COEFFS, msg + r * n, one, &err), &err);
+                CHECK(memcmp(one, cw + r * N, N * 8) == 0);
+                ff_t w = ff_root_of_unity(lm + rate);
+                for (int k = 0; k < 3; k++) {
+                    size_t j = th_rand() % N;
+                    CHECK_EQ_U64(cw[r * N + j], horner(msg + r * n, n, ff_mul(shift, ff_pow(w, j))));
+                }
+                ntt_coset_inverse(pN, shift, one);
+                CHECK(memcmp(one, msg + r * n, n * 8) == 0);
+                for (size_t j = n; j < N; j++)
+                    CHECK_EQ_U64(one[j], 0);
+            }
+            /* evaluation input: evals on <w_n> must give the same codeword as their coefficients */
+            ff_t *ev = malloc(n * rows * 8), *cw2 = malloc(N * rows * 8);
+            memcpy(ev, msg, n * rows * 8);
+            for (size_t r = 0; r < rows; r++)
+                ntt_forward(pn, ev + r * n);
+            CHECK_OK(ntt_rs_encode_rows(pN, pn, rate, shift, NTT_RS_EVALS, ev, rows, cw2, 0, &err), &err);
+            CHECK(memcmp(cw, cw2, N * rows * 8) == 0);
+            CHECK_OK(ntt_rs_encode(pN, rate, shift, NTT_RS_EVALS, ev, one, &err), &err);
+            CHECK(memcmp(one, cw, N * 8) == 0);
+            /* argument checks */
+            CHECK_ST(ntt_rs_encode_rows(pN, NULL, rate, shift, NTT_RS_EVALS, ev, rows, cw2, 1, &err),
+                     EM_ERR_ARG, &err);
+            CHECK_ST(ntt_rs_encode_rows(pN, pn, lm + rate + 1, shift, NTT_RS_COEFFS, ev, rows, cw2, 1, &err),
+                     EM_ERR_ARG, &err);
+            CHECK_ST(ntt_rs_encode_rows(pN, pn, rate, 0, NTT_RS_COEFFS, ev, rows, cw2, 1, &err), EM_ERR_ARG,
+                     &err);
+            free(msg), free(cw), free(one), free(ev), free(cw2);
+            ntt_plan_free(pN);
+            ntt_plan_free(pn);
+        }
+}
+
+/* Enough work to take the threaded path (>= 2^16 codeword elements). */
+static void test_rs_threads(void)
+{
+    em_err err;
+    unsigned lm = 10, rate = 2;
+    size_t n = (size_t)1 << lm, N = n << rate, rows = 33;
+    ntt_plan *pN = NULL;
+    CHECK_OK(ntt_plan_create(lm + rate, &pN, &err), &err);
+    if (!pN)
+        return;
+    ff_t *msg = rnd_vec(n * rows), *a = malloc(N * rows * 8), *b = malloc(N * rows * 8);
+    CHECK_OK(ntt_rs_encode_rows(pN, NULL, rate, FF_GENERATOR, NTT_RS_COEFFS, msg, rows, a, 1, &err), &err);
+    CHECK_OK(ntt_rs_encode_rows(pN, NULL, rate, FF_GENERATOR, NTT_RS_COEFFS, msg, rows, b, 3, &err), &err);
+    CHECK(memcmp(a, b, N * rows * 8) == 0);
+    free(msg), free(a), free(b);
+    ntt_plan_free(pN);
+}
+
+static void test_plan_limits(void)
+{
+    em_err err;
+    ntt_plan *p = NULL;
+    CHECK_ST(ntt_plan_create(NTT_MAX_LOG_N + 1, &p, &err), EM_ERR_LIMIT, &err);
+    CHECK(p == NULL);
+    ntt_plan_free(NULL);
+    ff_t v[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    ntt_bit_reverse(v, 3);
+    const ff_t want[8] = {0, 4, 2, 6, 1, 5, 3, 7};
+    CHECK(memcmp(v, want, sizeof v) == 0);
+}
+
+int main(void)
+{
+    th_init("test_ntt");
+    TH_RUN(test_plan_limits);
+    TH_RUN(test_scalar);
+    TH_RUN(test_avx2);
+    TH_RUN(test_avx512);
+    TH_RUN(test_rs);
+    TH_RUN(test_rs_threads);
+    return th_finish();
+}

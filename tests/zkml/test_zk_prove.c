@@ -1,0 +1,196 @@
+/* Completeness of proofs of inference: honest proofs verify, on random MLPs (fused and
+ * standalone ReLU, flatten first), several batch sizes, and the bundled digits model; the
+ * prover's output equals plain inference; vk round trip keeps the model hash; models the
+ * prover cannot handle are rejected with a clear error. */
+#include "zk_testutil.h"
+
+static void prove_and_verify(const nn_model *m, size_t n, const char *what)
+{
+    em_err err = {0};
+    zk_prover *p = NULL;
+    CHECK_OK(zk_prover_create(m, &p, &err), &err);
+    if (!p)
+        return;
+    int32_t *x = zt_input(m, n);
+    size_t k = nn_model_output_size(m);
+    int32_t *out = calloc(n * k, sizeof *out), *ref = calloc(n * k, sizeof *ref);
+    uint8_t *proof = NULL;
+    size_t len = 0;
+    uint8_t nonce[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    zk_context ctx = {.nonce = nonce, .nonce_len = sizeof nonce, .node_id = "node-a"};
+    zk_stats ps = {0}, vs = {0};
+    CHECK_OK(zk_prove(p, NULL, x, n, &ctx, out, &proof, &len, &ps, &err), &err);
+    CHECK_OK(nn_model_run(m, NULL, x, n, ref, &err), &err);
+    CHECK(memcmp(out, ref, n * k * sizeof *out) == 0);
+    if (proof) {
+        em_status st = zk_verify(zk_prover_vk(p), x, n, out, &ctx, proof, len, &vs, &err);
+        CHECK_OK(st, &err);
+        fprintf(stderr, "    %s batch %zu: prove %.1f ms (infer %.1f), verify %.1f ms, %zu bytes\n", what, n,
+                ps.prove_ms, ps.infer_ms, vs.verify_ms, len);
+        /* the same proof against a vk that went through bytes */
+        uint8_t *vb = NULL;
+        size_t vl = 0;
+        zk_vk *vk2 = NULL;
+        CHECK_OK(zk_vk_serialize(zk_prover_vk(p), &vb, &vl, &err), &err);
+        CHECK_OK(zk_vk_deserialize(vb, vl, &vk2, &err), &err);
+        if (vk2) {
+            uint8_t h1[32], h2[32];
+            zk_vk_model_hash(zk_prover_vk(p), h1);
+            zk_vk_model_hash(vk2, h2);
+            CHECK(memcmp(h1, h2, 32) == 0);
+            CHECK_OK(zk_verify(vk2, x, n, out, &ctx, proof, len, NULL, &err), &err);
+        }
+        zk_vk_free(vk2);
+        free(vb);
+    }
+    free(proof);
+    free(x);
+    free(out);
+    free(ref);
+    zk_prover_free(p);
+}
+
+static void test_small_mlps(void)
+{
+    uint32_t d1[] = {5, 3};
+    uint32_t d2[] = {16, 8, 4};
+    uint32_t d3[] = {20, 33, 7, 10};
+    size_t batches[] = {1, 3, 64};
+    nn_model *m;
+    for (size_t b = 0; b < 3; b++) {
+        if ((m = zt_mlp(d1, 2, 8, 8, 0, 0))) {
+            prove_and_verify(m, batches[b], "5-3");
+            nn_model_free(m);
+        }
+        if ((m = zt_mlp(d2, 3, 8, 8, 0, 0))) {
+            prove_and_verify(m, batches[b], "16-8-4");
+            nn_model_free(m);
+        }
+        if ((m = zt_mlp(d3, 4, 8, 8, 1, 1))) {
+            prove_and_verify(m, batches[b], "20-33-7-10 (flatten, standalone relu)");
+            nn_model_free(m);
+        }
+    }
+}
+
+static void test_wide_bits(void)
+{
+    /* 10-bit activations, 16-bit weights: shifts above 16 bits use two remainder limbs */
+    uint32_t d[] = {64, 32, 10};
+    nn_model *m = zt_mlp(d, 3, 10, 16, 0, 0);
+    CHECK(m != NULL);
+    if (m) {
+        prove_and_verify(m, 5, "64-32-10 (10/16-bit)");
+        nn_model_free(m);
+    }
+}
+
+static void test_bundled_model(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/examples/digits/model.eml", th_src_dir());
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "    (no %s yet: bundled-model case skipped)\n", path);
+        return;
+    }
+    fclose(f);
+    em_err err = {0};
+    nn_model *m = NULL;
+    CHECK_OK(nn_model_load(path, &m, &err), &err);
+    if (!m)
+        return;
+    prove_and_verify(m, 1, "digits");
+    prove_and_verify(m, 64, "digits");
+    nn_model_free(m);
+}
+
+static void test_hash_deterministic(void)
+{
+    uint32_t d[] = {16, 8, 4};
+    uint64_t saved = th_rng_state;
+    nn_model *a = zt_mlp(d, 3, 8, 8, 0, 0);
+    th_rng_state = saved;
+    nn_model *b = zt_mlp(d, 3, 8, 8, 0, 0);
+    em_err err = {0};
+    zk_prover *pa = NULL, *pb = NULL;
+    CHECK_OK(zk_prover_create(a, &pa, &err), &err);
+    CHECK_OK(zk_prover_create(b, &pb, &err), &err);
+    if (pa && pb) {
+        uint8_t ha[32], hb[32];
+        zk_vk_model_hash(zk_prover_vk(pa), ha);
+        zk_vk_model_hash(zk_prover_vk(pb), hb);
+        CHECK(memcmp(ha, hb, 32) == 0);
+    }
+    zk_prover_free(pa);
+    zk_prover_free(pb);
+    /* one changed weight changes the hash */
+    nn_model_free(b);
+    th_rng_state = saved;
+    b = zt_mlp(d, 3, 8, 8, 0, 0);
+    const nn_layer *L = nn_model_layer(b, 0);
+    L->weight[3] ^= 1;
+    pb = NULL;
+    CHECK_OK(zk_prover_create(b, &pb, &err), &err);
+    CHECK_OK(zk_prover_create(a, &pa, &err), &err);
+    if (pa && pb) {
+        uint8_t ha[32], hb[32];
+        zk_vk_model_hash(zk_prover_vk(pa), ha);
+        zk_vk_model_hash(zk_prover_vk(pb), hb);
+        CHECK(memcmp(ha, hb, 32) != 0);
+    }
+    zk_prover_free(pa);
+    zk_prover_free(pb);
+    nn_model_free(a);
+    nn_model_free(b);
+}
+
+static void test_out_of_range_rejected(void)
+{
+    /* shift 0 with large weights: pre-activations far outside the table -> EM_ERR_RANGE */
+    em_err err = {0};
+    nn_model *m = NULL;
+    CHECK_OK(nn_model_create("range", (nn_shape){64, 1, 1}, 8, 8, 0, &m, &err), &err);
+    if (!m)
+        return;
+    nn_layer L;
+    memset(&L, 0, sizeof L);
+    L.kind = NN_DENSE;
+    L.in = (nn_shape){64, 1, 1};
+    L.out = (nn_shape){2, 1, 1};
+    L.n_weight = 128;
+    L.n_bias = 2;
+    int32_t w[128];
+    int64_t bias[2] = {0, 0};
+    for (int i = 0; i < 128; i++)
+        w[i] = 127;
+    L.weight = w;
+    L.bias = bias;
+    snprintf(L.name, sizeof L.name, "big");
+    CHECK_OK(nn_model_add_layer(m, &L, &err), &err);
+    zk_prover *p = NULL;
+    CHECK_OK(zk_prover_create(m, &p, &err), &err);
+    if (p) {
+        int32_t x[64], out[2];
+        for (int i = 0; i < 64; i++)
+            x[i] = 127;
+        uint8_t *proof = NULL;
+        size_t len = 0;
+        CHECK_ST(zk_prove(p, NULL, x, 1, NULL, out, &proof, &len, NULL, &err), EM_ERR_RANGE, &err);
+        CHECK_STR_CONTAINS(err.msg, "out of the provable range");
+        free(proof);
+    }
+    zk_prover_free(p);
+    nn_model_free(m);
+}
+
+int main(void)
+{
+    th_init("test_zk_prove");
+    TH_RUN(test_small_mlps);
+    TH_RUN(test_wide_bits);
+    TH_RUN(test_bundled_model);
+    TH_RUN(test_hash_deterministic);
+    TH_RUN(test_out_of_range_rejected);
+    return th_finish();
+}
