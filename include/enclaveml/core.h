@@ -46,7 +46,9 @@ const char *em_strerror(em_status st);
 em_status em_errf(em_err *err, em_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Prefix an existing message with context ("loading x.eml: "). Returns err->status. */
+/* Prefix an existing message with context ("loading x.eml: "). For error paths only: returns
+ * err->status, and never EM_OK — EM_ERR_INTERNAL when err is NULL or was left unset — so
+ * `return em_err_prefix(err, ...)` cannot turn a failure into success. */
 em_status em_err_prefix(em_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The message, or the status name when no message was set. */

@@ -6,7 +6,7 @@
  * a power-of-two scale: real = q / 2^scale.
  *
  *  - Activations are int32 holding values in [act_min, act_max] = [-2^(A-1), 2^(A-1)-1], where
- *    A = model->act_bits (8..16). The network input is quantized by nn_model_quantize_input:
+ *    A = model->act_bits (2..16). The network input is quantized by nn_model_quantize_input:
  *    q = clamp(round_half_away_from_zero(x * 2^in_scale), act_min, act_max).
  *  - NN_DENSE / NN_CONV2D: acc = sum(W * a) + bias (exact int64; |acc| < 2^62 is guaranteed by
  *    validation of the bit widths), then requantize with shift k = layer->shift >= 0:

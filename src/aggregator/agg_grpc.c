@@ -88,7 +88,7 @@ static int h_deregister(void *ctx, const uint8_t *req, size_t len, uint8_t **res
         return RPC_INVALID_ARGUMENT;
     }
     Enclaveml__DeregisterResponse a = ENCLAVEML__DEREGISTER_RESPONSE__INIT;
-    a.removed = agg__remove(s, q->node_id);
+    a.removed = agg__remove(s, q->node_id, 0);
     enclaveml__deregister_request__free_unpacked(q, NULL);
     return pack_or_fail(&a.base, resp, resp_len, detail, cap);
 }

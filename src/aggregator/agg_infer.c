@@ -235,7 +235,6 @@ void agg__infer(agg_server *s, const agg_request *q, agg_result *res)
     size_t n_snap = 0, n_chunks = 0;
     agg_chunk *chunks = NULL;
     int32_t *in_q = NULL;
-    double *post = NULL;
     run_ctx c;
     memset(&c, 0, sizeof c);
     memset(res, 0, sizeof *res);
@@ -272,8 +271,7 @@ void agg__infer(agg_server *s, const agg_request *q, agg_result *res)
     res->result = calloc(n * out_size, sizeof *res->result);
     res->pred = calloc(n, sizeof *res->pred);
     res->have = calloc(n, 1);
-    post = malloc(out_size * sizeof *post);
-    if (!in_q || !res->result || !res->pred || !res->have || !post) {
+    if (!in_q || !res->result || !res->pred || !res->have) {
         fail(res, 500, NULL, "out of memory for %zu samples", n);
         goto out;
     }
@@ -445,7 +443,6 @@ out:
         }
     free(c.jobs);
     free(chunks);
-    free(post);
     free(in_q);
     agg__snapshot_free(s, snap, n_snap);
     atomic_fetch_add(&s->met.samples, n);

@@ -87,8 +87,9 @@ em_status agg__register(agg_server *s, const agg_reg_req *r, int *http_status, c
                         em_err *err) EM_WARN_UNUSED;
 /* Returns 1 if known (heartbeat recorded), 0 if unknown. *state gets the worker's state name. */
 int agg__heartbeat(agg_server *s, const char *node_id, const char **state);
-/* Returns 1 if removed, 0 if unknown. */
-int agg__remove(agg_server *s, const char *node_id);
+/* Returns 1 if removed, 0 if unknown. A worker's own Deregister (by_operator 0) leaves a
+ * quarantined worker listed; only an operator's DELETE clears a quarantine. */
+int agg__remove(agg_server *s, const char *node_id, int by_operator);
 void agg__worker_unref(agg_server *s, agg_worker *w);
 /* A healthy worker not in `exclude`, with max_batch >= count, least loaded; referenced. NULL if none. */
 agg_worker *agg__pick(agg_server *s, agg_worker *const *exclude, size_t n_exclude, size_t count);

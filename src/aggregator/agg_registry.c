@@ -271,13 +271,19 @@ int agg__heartbeat(agg_server *s, const char *node_id, const char **state)
     return known;
 }
 
-int agg__remove(agg_server *s, const char *node_id)
+int agg__remove(agg_server *s, const char *node_id, int by_operator)
 {
     agg_registry *r = &s->reg;
     size_t idx;
     int dead = 0;
     pthread_mutex_lock(&r->mu);
     agg_worker *w = find_locked(r, node_id, &idx);
+    if (w && w->state == AGG_W_QUARANTINED && !by_operator) {
+        /* A quarantined worker cannot clear its record by leaving and coming back. */
+        pthread_mutex_unlock(&r->mu);
+        EM_INFO("quarantined worker %s deregistered; it stays listed as quarantined", node_id);
+        return 1;
+    }
     if (w)
         dead = unlist_locked(r, idx);
     pthread_mutex_unlock(&r->mu);

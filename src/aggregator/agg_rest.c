@@ -375,7 +375,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *id = url + 9;
         if (!del)
             return not_allowed(c, method, url, "DELETE");
-        if (!agg__remove(s, id))
+        if (!agg__remove(s, id, 1))
             return send_error(c, MHD_HTTP_NOT_FOUND, "id", "no worker with id '%.128s'", id);
         return send_json(c, MHD_HTTP_OK, json_pack("{s:s}", "removed", id));
     }

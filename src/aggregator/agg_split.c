@@ -26,10 +26,10 @@ static em_status push(chunk_list *l, uint32_t w, size_t start, size_t count)
 
 /* Distributes `total` (<= sum of caps over `active`) proportionally to weights with largest
  * remainder, capping at caps and refilling the others (water-filling). share[] gets the result. */
-static void waterfill(const double *weight, const size_t *cap, size_t nw, size_t total, size_t *share)
+static void waterfill(const double *weight, const size_t *cap, size_t nw, size_t total, size_t *share, int *fixed,
+                      double *rem)
 {
-    int *fixed = calloc(nw, sizeof *fixed);
-    double *rem = calloc(nw, sizeof *rem);
+    memset(fixed, 0, nw * sizeof *fixed);
     memset(share, 0, nw * sizeof *share);
     size_t left = total;
     for (;;) {
@@ -74,8 +74,6 @@ static void waterfill(const double *weight, const size_t *cap, size_t nw, size_t
             if (!fixed[i])
                 share[i] = 0;
     }
-    free(fixed);
-    free(rem);
 }
 
 em_status agg_split_plan(em_split strategy, const double *capacity, const uint32_t *max_batch, size_t n_workers,
@@ -120,7 +118,9 @@ em_status agg_split_plan(em_split strategy, const double *capacity, const uint32
         double *wt = malloc(n_workers * sizeof *wt);
         size_t *cap = malloc(n_workers * sizeof *cap);
         size_t *share = malloc(n_workers * sizeof *share);
-        if (!wt || !cap || !share)
+        int *fixed = malloc(n_workers * sizeof *fixed);
+        double *rem = malloc(n_workers * sizeof *rem);
+        if (!wt || !cap || !share || !fixed || !rem)
             st = EM_ERR_NOMEM;
         size_t capsum = 0;
         for (size_t i = 0; st == EM_OK && i < n_workers; i++) {
@@ -131,7 +131,7 @@ em_status agg_split_plan(em_split strategy, const double *capacity, const uint32
         size_t start = 0;
         while (st == EM_OK && start < n_samples) { /* one round per sum-of-caps samples */
             size_t round = n_samples - start < capsum ? n_samples - start : capsum;
-            waterfill(wt, cap, n_workers, round, share);
+            waterfill(wt, cap, n_workers, round, share, fixed, rem);
             for (size_t i = 0; i < n_workers && st == EM_OK; i++)
                 if (share[i]) {
                     st = push(&l, (uint32_t)i, start, share[i]);
@@ -141,6 +141,8 @@ em_status agg_split_plan(em_split strategy, const double *capacity, const uint32
         free(wt);
         free(cap);
         free(share);
+        free(fixed);
+        free(rem);
     }
     if (st != EM_OK) {
         free(l.v);

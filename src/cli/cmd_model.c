@@ -9,6 +9,7 @@
 #include "../model/model_internal.h"
 #include "../model/onnx_graph.h"
 #include "cli.h"
+#include "enclaveml/zkml/zk.h"
 #include "enclaveml/input.h"
 #include "enclaveml/model.h"
 
@@ -90,8 +91,14 @@ static int cmd_import(int argc, char **argv)
         o.calib = ci.data;
         o.n_calib = ci.n_samples;
     }
+    /* default name: the file name without directory and ".onnx" */
+    char defname[64];
     const char *b = strrchr(in, '/');
-    o.name = name ? name : b ? b + 1 : in;
+    snprintf(defname, sizeof defname, "%s", b ? b + 1 : in);
+    char *dot = strrchr(defname, '.');
+    if (dot && dot != defname && !strcmp(dot, ".onnx"))
+        *dot = 0;
+    o.name = name ? name : defname;
     if (nn__fgraph_quantize(&g, &o, &m, &err) != EM_OK) {
         rc = cli_fail_err("quantizing", &err);
         goto out;
@@ -150,6 +157,17 @@ static int cmd_info(int argc, char **argv)
     nn_model_digest(m, d);
     em_hex_encode(h, EM_HASH_LEN, hh);
     em_hex_encode(d, EM_HASH_LEN, dh);
+    /* The model hash commits to the weights through the proof system's polynomial commitment, so
+     * it is only defined for models the prover supports; otherwise say why. */
+    char mh[2 * EM_HASH_LEN + 1] = "";
+    em_err zerr = {0};
+    zk_prover *zp = NULL;
+    if (zk_prover_create(m, &zp, &zerr) == EM_OK) {
+        uint8_t mhb[EM_HASH_LEN];
+        zk_vk_model_hash(zk_prover_vk(zp), mhb);
+        em_hex_encode(mhb, EM_HASH_LEN, mh);
+        zk_prover_free(zp);
+    }
     const char *calib = m->synthetic_calib ? "synthetic (uniform [-1, 1]); accuracy on real data may be lower"
                                            : "calibration data";
     int rc = 0;
@@ -165,6 +183,9 @@ static int cmd_info(int argc, char **argv)
         json_object_set_new(o, "softmax", json_boolean(nn_model_has_softmax(m)));
         json_object_set_new(o, "n_params", json_integer((json_int_t)nn_model_n_params(m)));
         json_object_set_new(o, "arch_hash", json_string(hh));
+        json_object_set_new(o, "model_hash", mh[0] ? json_string(mh) : json_null());
+        if (!mh[0])
+            json_object_set_new(o, "proofs_unavailable", json_string(em_err_msg(&zerr)));
         json_object_set_new(o, "digest", json_string(dh));
         json_object_set_new(o, "calibration", json_string(m->synthetic_calib ? "synthetic" : "data"));
         json_object_set_new(o, "note", json_string(WEIGHT_NOTE));
@@ -204,6 +225,10 @@ static int cmd_info(int argc, char **argv)
         printf("parameters:   %zu\n", nn_model_n_params(m));
         printf("calibration:  %s\n", calib);
         printf("arch hash:    %s\n", hh);
+        if (mh[0])
+            printf("model hash:   %s (architecture + scales + weight commitment)\n", mh);
+        else
+            printf("model hash:   unavailable: %s\n", em_err_msg(&zerr));
         printf("digest:       %s\n\n", dh);
         printf("  #  %-8s %-20s %-12s %-12s %9s %5s %5s %5s %5s %s\n", "kind", "name", "in", "out", "params",
                "in_s", "w_s", "out_s", "shift", "act");
@@ -490,7 +515,23 @@ typedef struct sub {
     const char *summary;
 } sub;
 
+static void help_hash(void)
+{
+    printf("usage: enclaveml model hash FILE.eml\n\n"
+           "Prints the model hash: SHA-256 over the architecture, the scales and the root of the\n"
+           "polynomial commitment to the weights. Workers and verifiers agree on a model by this hash.\n");
+}
+
+static void help_export_vk(void)
+{
+    printf("usage: enclaveml model export-vk FILE.eml -o FILE.vk\n\n"
+           "Writes the verifying key: architecture, scales and weight commitment, but no weights.\n"
+           "`enclaveml verify --vk FILE.vk` checks proofs with it.\n");
+}
+
 static const sub subs[] = {
+    {"hash", cli_model_hash, help_hash, "print the model hash (commits to the weights)"},
+    {"export-vk", cli_model_export_vk, help_export_vk, "write the public verifying key (no weights)"},
     {"import", cmd_import, help_import, "quantize an ONNX model into an .eml file"},
     {"info", cmd_info, help_info, "print a model's architecture, sizes and hashes"},
     {"run", cmd_run, help_run, "run integer inference on a JSON input"},
@@ -511,7 +552,7 @@ static int model_run(int argc, char **argv)
             model_help();
             return 0;
         }
-        return cli_fail("usage: enclaveml model import|info|run|compare ... (see enclaveml model --help)");
+        return cli_fail("usage: enclaveml model import|info|run|compare|hash|export-vk ... (see enclaveml model --help)");
     }
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (!strcmp(argv[1], subs[i].name)) {
@@ -521,7 +562,7 @@ static int model_run(int argc, char **argv)
             }
             return subs[i].run(argc - 1, argv + 1);
         }
-    return cli_fail("model: unknown subcommand '%s' (import, info, run, compare)", argv[1]);
+    return cli_fail("model: unknown subcommand '%s' (import, info, run, compare, hash, export-vk)", argv[1]);
 }
 
 const cli_command cli_cmd_model = {

@@ -38,8 +38,12 @@ em_status em_errf(em_err *err, em_status st, const char *fmt, ...)
 
 em_status em_err_prefix(em_err *err, const char *fmt, ...)
 {
+    /* Only ever called on an error path, and callers `return em_err_prefix(...)`: it must never
+     * turn a failure into EM_OK, even with no err to write to or an err the callee left unset. */
     if (!err)
-        return EM_OK;
+        return EM_ERR_INTERNAL;
+    if (err->status == EM_OK)
+        err->status = EM_ERR_INTERNAL;
     char pre[256], old[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);

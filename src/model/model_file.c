@@ -308,7 +308,7 @@ em_status nn_model_load_mem(const uint8_t *data, size_t len, nn_model **out, em_
         if (slen > em_reader_left(&r))
             return em_errf(err, EM_ERR_PARSE, "section %u (type %u) claims %llu bytes but only %zu remain", i, type,
                            (unsigned long long)slen, em_reader_left(&r));
-        const uint8_t *p;
+        const uint8_t *p = NULL;
         bad |= em_reader_view(&r, &p, (size_t)slen) != EM_OK;
         if (type >= SEC_ARCH && type <= SEC_BIASES) {
             if (!(flags & SEC_REQUIRED))
@@ -407,7 +407,7 @@ em_status nn_model_load_mem(const uint8_t *data, size_t len, nn_model **out, em_
                 st = em_errf(err, EM_ERR_NOMEM, "out of memory reading weights of layer %zu", i);
                 goto out;
             }
-            const uint8_t *p;
+            const uint8_t *p = NULL;
             bad |= em_reader_view(&wr, &p, l->n_weight * eb) != EM_OK;
             for (size_t j = 0; j < l->n_weight; j++)
                 l->weight[j] = eb == 1 ? (int32_t)(int8_t)p[j] : (int32_t)(int16_t)(p[2 * j] | p[2 * j + 1] << 8);

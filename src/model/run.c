@@ -56,6 +56,20 @@ static void plan_free(plan *p)
     free(p->pl);
 }
 
+/* All of v in [lo, hi]. Fixed-length inner blocks let the compiler vectorize at -O2. */
+static int in_range(const int32_t *v, size_t n, int32_t lo, int32_t hi)
+{
+    const uint32_t span = (uint32_t)hi - (uint32_t)lo;
+    uint32_t bad = 0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (size_t j = 0; j < 64; j++)
+            bad |= (uint32_t)v[i + j] - (uint32_t)lo > span;
+    for (; i < n; i++)
+        bad |= (uint32_t)v[i] - (uint32_t)lo > span;
+    return !bad;
+}
+
 /* Packs layer weights as the GEMM operand they are: dense weights as B (pair-interleaved, column j
  * = output j), conv weights as A (one even-length row per output channel). The range check
  * makes the int16 narrowing exact and the SIMD overflow bound valid. */
@@ -69,30 +83,31 @@ static em_status pack_weights(const nn_model *m, size_t li, plan_layer *q, em_er
         return em_errf(err, EM_ERR_NOMEM, "layer %zu '%s': out of memory packing %zu weights", li, L->name,
                        L->n_weight);
     memset(q->wpack, 0, len * sizeof(int16_t));
-    for (size_t j = 0; j < q->n; j++) {
-        const int32_t *src = L->weight + j * q->k;
-        int32_t lo = 0, hi = 0;
-        for (size_t t = 0; t < q->k; t++) {
-            lo = src[t] < lo ? src[t] : lo;
-            hi = src[t] > hi ? src[t] : hi;
-        }
-        if (lo < wmin || hi > wmax)
-            return em_errf(err, EM_ERR_RANGE, "layer %zu '%s': weights of output %zu outside %u bits (%d..%d)", li,
-                           L->name, j, m->weight_bits, lo, hi);
-        if (L->kind == NN_CONV2D)
+    if (!in_range(L->weight, L->n_weight, wmin, wmax))
+        return em_errf(err, EM_ERR_RANGE, "layer %zu '%s': a weight lies outside the %u-bit range", li, L->name,
+                       m->weight_bits);
+    if (L->kind == NN_CONV2D)
+        for (size_t j = 0; j < q->n; j++)
             for (size_t t = 0; t < q->k; t++)
-                q->wpack[j * q->lda + t] = (int16_t)src[t];
-    }
+                q->wpack[j * q->lda + t] = (int16_t)L->weight[j * q->k + t];
     if (L->kind == NN_DENSE) {
         /* Transpose in blocks of 16 outputs so that both the reads (16 weight rows) and the writes
          * (one 64-byte run per pair of inputs) stay sequential. */
         for (size_t j0 = 0; j0 < q->n; j0 += 16) {
             size_t jn = q->n - j0 < 16 ? q->n - j0 : 16;
-            for (size_t t = 0; t < q->k; t++) {
+            for (size_t t = 0; t < q->k; t += 2) {
                 int16_t *dst = q->wpack + nn__bidx(q->ldb, t, j0);
                 const int32_t *src = L->weight + j0 * q->k + t;
-                for (size_t jj = 0; jj < jn; jj++)
-                    dst[2 * jj] = (int16_t)src[jj * q->k];
+                if (t + 1 < q->k) {
+                    for (size_t jj = 0; jj < jn; jj++) {
+                        const int32_t *w = src + jj * q->k;
+                        uint32_t pair = (uint16_t)w[0] | (uint32_t)(uint16_t)w[1] << 16;
+                        memcpy(dst + 2 * jj, &pair, sizeof pair); /* little-endian: t first */
+                    }
+                } else {
+                    for (size_t jj = 0; jj < jn; jj++)
+                        dst[2 * jj] = (int16_t)src[jj * q->k];
+                }
             }
         }
     }

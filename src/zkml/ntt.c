@@ -64,23 +64,56 @@ void ntt_plan_free(ntt_plan *p)
     free(p);
 }
 
+static inline uint64_t rev_bits(uint64_t x, unsigned bits)
+{
+    x = ((x >> 1) & 0x5555555555555555ULL) | ((x & 0x5555555555555555ULL) << 1);
+    x = ((x >> 2) & 0x3333333333333333ULL) | ((x & 0x3333333333333333ULL) << 2);
+    x = ((x >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((x & 0x0F0F0F0F0F0F0F0FULL) << 4);
+    return bits ? __builtin_bswap64(x) >> (64 - bits) : 0;
+}
+
+/* Blocked bit reversal: write i = (h, m, l) with h and l of NTT_BR_B bits each, so that
+ * rev(i) = (rev(l), rev(m), rev(h)). For one middle value m, the 2^B x 2^B tile of elements
+ * (h, m, *) is swapped with the tile (*, rev(m), *): both tiles are 2^B runs of 2^B
+ * consecutive elements (whole cache lines), instead of one random access per element. */
+#define NTT_BR_B 4
+
 void ntt_bit_reverse(ff_t *a, unsigned log_n)
 {
     if (log_n < 2)
         return;
     size_t n = (size_t)1 << log_n;
-    unsigned shift = 64 - log_n;
-    for (size_t i = 1; i < n - 1; i++) {
-        uint64_t x = i;
-        x = ((x >> 1) & 0x5555555555555555ULL) | ((x & 0x5555555555555555ULL) << 1);
-        x = ((x >> 2) & 0x3333333333333333ULL) | ((x & 0x3333333333333333ULL) << 2);
-        x = ((x >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((x & 0x0F0F0F0F0F0F0F0FULL) << 4);
-        x = __builtin_bswap64(x) >> shift;
-        if (i < x) {
-            ff_t t = a[i];
-            a[i] = a[x];
-            a[x] = t;
+    if (log_n < 2 * NTT_BR_B + 2) {
+        for (size_t i = 1; i < n - 1; i++) {
+            size_t r = (size_t)rev_bits(i, log_n);
+            if (i < r) {
+                ff_t t = a[i];
+                a[i] = a[r];
+                a[r] = t;
+            }
         }
+        return;
+    }
+    const unsigned B = NTT_BR_B, mb = log_n - 2 * B;
+    const size_t T = (size_t)1 << B, hs = (size_t)1 << (B + mb);
+    uint8_t rb[1 << NTT_BR_B];
+    for (size_t x = 0; x < T; x++)
+        rb[x] = (uint8_t)rev_bits(x, B);
+    for (size_t m = 0; m < ((size_t)1 << mb); m++) {
+        size_t mr = (size_t)rev_bits(m, mb);
+        if (mr < m)
+            continue;
+        ff_t *src = a + (m << B), *dst = a + (mr << B);
+        for (size_t h = 0; h < T; h++)
+            for (size_t l = 0; l < T; l++) {
+                /* i = h*hs + m*T + l  <->  r = rb[l]*hs + mr*T + rb[h] */
+                size_t i = h * hs + l, r = rb[l] * hs + rb[h];
+                if (mr == m && r <= i)
+                    continue; /* the tile maps onto itself: swap each pair once */
+                ff_t t = src[i];
+                src[i] = dst[r];
+                dst[r] = t;
+            }
     }
 }
 
@@ -139,6 +172,30 @@ __attribute__((target("avx512f,avx512dq"))) static void stage_avx512(ff_t *x, si
     }
 }
 
+/* Two DIT stages (h and 2h) in one pass over blocks of 4h: halves the memory traffic of the
+ * stages that do not fit in cache. Same arithmetic as two stage_avx512 calls. */
+__attribute__((target("avx512f,avx512dq"))) static void stage2_avx512(ff_t *x, size_t len, size_t h,
+                                                                       const ff_t *tw)
+{
+    for (size_t k = 0; k < len; k += 4 * h) {
+        ff_t *p0 = x + k, *p1 = p0 + h, *p2 = p0 + 2 * h, *p3 = p0 + 3 * h;
+        for (size_t j = 0; j < h; j += 8) {
+            __m512i w1 = _mm512_loadu_si512(tw + h + j);
+            __m512i x0 = _mm512_loadu_si512(p0 + j), x1 = _mm512_loadu_si512(p1 + j);
+            __m512i x2 = _mm512_loadu_si512(p2 + j), x3 = _mm512_loadu_si512(p3 + j);
+            __m512i t1 = ff8_mul(x1, w1), t3 = ff8_mul(x3, w1);
+            __m512i a0 = ff8_add(x0, t1), a1 = ff8_sub(x0, t1);
+            __m512i a2 = ff8_add(x2, t3), a3 = ff8_sub(x2, t3);
+            __m512i u = ff8_mul(a2, _mm512_loadu_si512(tw + 2 * h + j));
+            __m512i v = ff8_mul(a3, _mm512_loadu_si512(tw + 3 * h + j));
+            _mm512_storeu_si512(p0 + j, ff8_add(a0, u));
+            _mm512_storeu_si512(p2 + j, ff8_sub(a0, u));
+            _mm512_storeu_si512(p1 + j, ff8_add(a1, v));
+            _mm512_storeu_si512(p3 + j, ff8_sub(a1, v));
+        }
+    }
+}
+
 static void stage(ff_vec_tier tier, ff_t *x, size_t len, size_t h, const ff_t *tw)
 {
     if (tier == FF_VEC_AVX512 && h >= 8)
@@ -149,11 +206,41 @@ static void stage(ff_vec_tier tier, ff_t *x, size_t len, size_t h, const ff_t *t
         stage_scalar(x, len, h, tw);
 }
 
+/* Stages h = 1, 2, 4 inside each 8-lane register: for stage h, lane i combines lanes i & ~h
+ * (u) and i | h (v) as u + t_i * v with t_i = +-w_{2h}^(i mod h) (minus on the upper lane of a
+ * pair), which is exactly (u + w v, u - w v). */
+__attribute__((target("avx512f,avx512dq"))) static void stages_123_avx512(ff_t *x, size_t len, const ff_t *tw)
+{
+    const __m512i i1a = _mm512_setr_epi64(0, 0, 2, 2, 4, 4, 6, 6), i1b = _mm512_setr_epi64(1, 1, 3, 3, 5, 5, 7, 7);
+    const __m512i i2a = _mm512_setr_epi64(0, 1, 0, 1, 4, 5, 4, 5), i2b = _mm512_setr_epi64(2, 3, 2, 3, 6, 7, 6, 7);
+    const __m512i i3a = _mm512_setr_epi64(0, 1, 2, 3, 0, 1, 2, 3), i3b = _mm512_setr_epi64(4, 5, 6, 7, 4, 5, 6, 7);
+    const ff_t w4 = tw[3], w8a = tw[5], w8b = tw[6], w8c = tw[7];
+    const __m512i t2 = _mm512_setr_epi64(1, (long long)w4, (long long)ff_neg(1), (long long)ff_neg(w4), 1,
+                                         (long long)w4, (long long)ff_neg(1), (long long)ff_neg(w4));
+    const __m512i t3 = _mm512_setr_epi64(1, (long long)w8a, (long long)w8b, (long long)w8c, (long long)ff_neg(1),
+                                         (long long)ff_neg(w8a), (long long)ff_neg(w8b), (long long)ff_neg(w8c));
+    for (size_t k = 0; k < len; k += 8) {
+        __m512i v = _mm512_loadu_si512(x + k);
+        __m512i a = _mm512_permutexvar_epi64(i1a, v), b = _mm512_permutexvar_epi64(i1b, v);
+        v = _mm512_mask_blend_epi64(0xAA, ff8_add(a, b), ff8_sub(a, b)); /* h = 1: twiddle 1 */
+        a = _mm512_permutexvar_epi64(i2a, v);
+        b = _mm512_permutexvar_epi64(i2b, v);
+        v = ff8_add(a, ff8_mul(b, t2));
+        a = _mm512_permutexvar_epi64(i3a, v);
+        b = _mm512_permutexvar_epi64(i3b, v);
+        v = ff8_add(a, ff8_mul(b, t3));
+        _mm512_storeu_si512(x + k, v);
+    }
+}
+
 /* All stages with 2h <= len, on one block x[0..len) (len a power of two). */
 static void block_all_stages(ff_vec_tier tier, ff_t *x, size_t len, const ff_t *tw)
 {
     size_t h = 1;
-    if (len >= 4) {
+    if (tier == FF_VEC_AVX512 && len >= 8) {
+        stages_123_avx512(x, len, tw);
+        h = 8;
+    } else if (len >= 4) {
         stages_12_scalar(x, len, tw[3]);
         h = 4;
     }
@@ -163,8 +250,15 @@ static void block_all_stages(ff_vec_tier tier, ff_t *x, size_t len, const ff_t *
 
 static void dit_rec(ff_vec_tier tier, ff_t *x, size_t len, const ff_t *tw)
 {
-    if (len <= ((size_t)1 << NTT_LOG_BLOCK)) {
+    const size_t block = (size_t)1 << NTT_LOG_BLOCK;
+    if (len <= block) {
         block_all_stages(tier, x, len, tw);
+        return;
+    }
+    if (tier == FF_VEC_AVX512 && len >= 4 * block) {
+        for (int q = 0; q < 4; q++)
+            dit_rec(tier, x + q * (len / 4), len / 4, tw);
+        stage2_avx512(x, len, len / 4, tw);
         return;
     }
     dit_rec(tier, x, len / 2, tw);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enclaveml/zkml/ml.h"
 #include "zk_internal.h"
 
 /* Signed 128-bit accumulator -> field element. */
@@ -15,20 +16,6 @@ static ff_t red_i128(__int128 v)
     unsigned __int128 mag = v < 0 ? (unsigned __int128)(-v) : (unsigned __int128)v;
     ff_t r = ff_reduce128(mag);
     return v < 0 ? ff_neg(r) : r;
-}
-
-void zk__eq_table(const ff2_t *r, unsigned n, ff2_t *out)
-{
-    out[0] = ff2_one();
-    for (unsigned t = 0; t < n; t++) {
-        size_t half = (size_t)1 << t;
-        /* entries with bit t set come from those without, times r_t */
-        for (size_t i = 0; i < half; i++) {
-            ff2_t hi = ff2_mul(out[i], r[t]);
-            out[i + half] = hi;
-            out[i] = ff2_sub(out[i], hi);
-        }
-    }
 }
 
 /* out[k] = sum_{j<rows} eq[j] * m[j*ld + k] for k < cols; out[cols..pad) = 0. The eq values are
@@ -94,8 +81,8 @@ em_status zk__mle_i32(const int32_t *m, size_t rows, size_t cols, unsigned lv_ro
         st = em_errf(err, EM_ERR_NOMEM, "evaluating a %zux%zu tensor: out of memory", rows, cols);
         goto out;
     }
-    zk__eq_table(point + lv_cols, lv_rows, eqr);
-    zk__eq_table(point, lv_cols, eqc);
+    ml_eq_table(point + lv_cols, lv_rows, ff2_one(), eqr);
+    ml_eq_table(point, lv_cols, ff2_one(), eqc);
     zk__fold_rows_i32(m, rows, cols, cols, eqr, fold, nc);
     *out = zk__dot_ff2(fold, eqc, nc);
 out:

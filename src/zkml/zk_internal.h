@@ -21,7 +21,8 @@
 #define ZK_MAX_LOG_WITNESS 30u
 #define ZK_MAX_SAMPLES ((size_t)1 << 20)
 #define ZK_RANGE_BITS 16u         /* range-check table: [0, 2^16) */
-#define ZK_MAX_SHIFT 48u          /* requantization shift k <= 48 (3 limbs of 16 bits) */
+#define ZK_MAX_SHIFT 32u          /* requantization shift k <= 32 (2 limbs of 16 bits) */
+#define ZK_MAX_LOG_LOOKUP 27u     /* fraction-tree leaves <= 2^27 keeps the lookup error < 2^-100 */
 #define ZK_MAX_TABLE_BITS 20u     /* requant table holds q in [-2^(T-1), 2^(T-1)) */
 #define ZK_FLAG_ZK_WEIGHTS 0x01u
 #define ZK_MODEL_COMMIT_MAX 256u  /* proof hides the weights; not set by this version */
@@ -54,7 +55,7 @@ struct zk_vk {
     int32_t in_scale, out_scale;
     uint32_t softmax;
     uint32_t input_size, output_size;
-    uint32_t table_bits; /* T */
+    uint32_t table_bits; /* cap on the per-proof requant table bits T */
     uint32_t n_layers;
     zk_layer layers[ZK_MAX_LAYERS];
     unsigned model_log; /* log2 size of the model polynomial */
@@ -87,7 +88,8 @@ void zk__claims_free(zk_claims *c);
 
 /* Witness blocks of one proof (depends on the vk and log2 of the padded batch). */
 typedef struct zk_wlayout {
-    unsigned lb; /* log2 padded batch */
+    unsigned lb;    /* log2 padded batch */
+    unsigned tbits; /* T of this proof: q in [-2^(T-1), 2^(T-1)) */
     uint32_t q_blk[ZK_MAX_LAYERS], r_blk[ZK_MAX_LAYERS][3], y_blk[ZK_MAX_LAYERS];
     uint32_t m_rng_blk[ZK_RANGE_BITS + 1]; /* multiplicities of [0, 2^b), by b */
     uint32_t m_act_blk[2];                 /* multiplicities of the requant table, by act */
@@ -147,7 +149,6 @@ em_status zk__statement_build(const zk_vk *vk, const int32_t *input, const int32
 void zk__statement_absorb(tr_t *tr, const zk_statement *s);
 
 /* ---- dense-layer kernels (zk_dense.c) ---- */
-void zk__eq_table(const ff2_t *r, unsigned n, ff2_t *out);
 void zk__fold_rows_i32(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq,
                        ff2_t *out, size_t pad);
 ff2_t zk__dot_i64(const int64_t *v, size_t n, const ff2_t *eq);
@@ -197,13 +198,14 @@ typedef struct zk_proof_view {
     char node_id[ZK_MAX_NODE_ID];
     size_t node_id_len;
     unsigned witness_log;
+    unsigned table_bits;
     const uint8_t *wcommit;
     size_t wcommit_len;
     const uint8_t *comp, *cons;
     size_t comp_len, cons_len;
 } zk_proof_view;
 
-em_status zk__proof_assemble(const zk_statement *s, unsigned witness_log, const uint8_t *wcommit,
+em_status zk__proof_assemble(const zk_statement *s, unsigned witness_log, unsigned table_bits, const uint8_t *wcommit,
                              size_t wcommit_len, const em_buf *comp, const em_buf *cons, em_buf *out,
                              em_err *err) EM_WARN_UNUSED;
 em_status zk__proof_parse(const uint8_t *proof, size_t len, zk_proof_view *pv, em_err *err) EM_WARN_UNUSED;
@@ -211,7 +213,6 @@ em_status zk__proof_check_statement(const zk_proof_view *pv, const zk_statement 
 
 /* ---- layers (zk_prove.c, zk_requant.c) ---- */
 ff2_t zk__acc_claim(const zk_layer *L, const ff2_t *ev, ff2_t valid, ff2_t bias_ev);
-ff2_t zk__valid_eval(const ff2_t *rho_b, unsigned lb, size_t n);
 em_status zk__wit_poly(zk_wit *w, const zk_wlayout *wl, em_err *err) EM_WARN_UNUSED;
 void zk__wit_free(zk_wit *w, const zk_wlayout *wl);
 void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w);
@@ -226,7 +227,7 @@ unsigned zk__table_bits(uint32_t act_bits);
 unsigned zk__layout(const unsigned *logs, size_t n, uint64_t *offs);
 em_status zk__vk_derive(zk_vk *vk, em_err *err) EM_WARN_UNUSED;
 em_status zk__vk_finish(zk_vk *vk, em_err *err) EM_WARN_UNUSED;
-em_status zk__wlayout(const zk_vk *vk, size_t n_samples, zk_wlayout *w, em_err *err) EM_WARN_UNUSED;
+em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, zk_wlayout *w, em_err *err) EM_WARN_UNUSED;
 /* The full point on the packed polynomial for a claim on block c->block. */
 void zk__pack_point(const zk_pack *p, const zk_claim *c, ff2_t *full);
 

@@ -52,9 +52,13 @@ static uint32_t add_block(zk_pack *p, unsigned log)
     return p->n++;
 }
 
-em_status zk__wlayout(const zk_vk *vk, size_t n_samples, zk_wlayout *w, em_err *err)
+em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, zk_wlayout *w, em_err *err)
 {
     memset(w, 0, sizeof *w);
+    if (tbits < vk->act_bits + 1 || tbits > vk->table_bits)
+        return em_errf(err, EM_ERR_FORMAT, "requantization table of 2^%u entries, expected 2^%u..2^%u", tbits,
+                       vk->act_bits + 1, vk->table_bits);
+    w->tbits = tbits;
     w->lb = zk__log2_ceil(n_samples);
     int used_act[2] = {0, 0};
     for (uint32_t i = 0; i < vk->n_layers; i++) {
@@ -73,7 +77,7 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, zk_wlayout *w, em_err *
     for (unsigned b = 0; b <= ZK_RANGE_BITS; b++)
         w->m_rng_blk[b] = used_bits[b] ? add_block(&w->pack, b) : ZK_NO_BLOCK;
     for (unsigned a = 0; a < 2; a++)
-        w->m_act_blk[a] = used_act[a] ? add_block(&w->pack, vk->table_bits) : ZK_NO_BLOCK;
+        w->m_act_blk[a] = used_act[a] ? add_block(&w->pack, tbits) : ZK_NO_BLOCK;
     w->pack.total_log = zk__layout(w->pack.log, w->pack.n, w->pack.off);
     if (w->pack.total_log > ZK_MAX_LOG_WITNESS)
         return em_errf(err, EM_ERR_LIMIT, "witness of 2^%u values exceeds 2^%u (batch too large for this model)",

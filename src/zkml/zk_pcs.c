@@ -1,97 +1,131 @@
-/* DEVELOPMENT ONLY: transparent "commitment" that opens by sending the whole polynomial.
- * Replaced by the pcs.h adapter before integration. */
+/* Adapter from packed polynomials + block claims to the multilinear commitment of pcs.h.
+ *
+ * Each packed polynomial (the model, or one proof's witness) is committed as a single pcs
+ * polynomial with the default layout for its size. Commitment bytes (in the vk, or in the
+ * proof's commitment section): log_cols u8 | Merkle root (32). The verifier accepts only the
+ * default log_cols for the polynomial size, so a prover cannot pick an unusual matrix shape. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "enclaveml/zkml/pcs.h"
 #include "zk_internal.h"
 
+#define ZK_PCS_COMMIT_LEN (1 + PCS_ROOT_LEN)
+
 struct zk_pcs {
-    unsigned log;
+    pcs_prover *pp;
 };
 
-static void hash_poly(const ff_t *poly, unsigned log, uint8_t out[32])
+static em_status layout_for(unsigned log, pcs_layout *l, em_err *err)
 {
-    em_sha256(poly, ((size_t)1 << log) * sizeof *poly, out);
+    unsigned nv = log;
+    if (log > PCS_MAX_VARS)
+        return em_errf(err, EM_ERR_LIMIT, "polynomial of 2^%u values exceeds the commitment limit 2^%u", log,
+                       PCS_MAX_VARS);
+    return pcs_layout_init(l, &nv, 1, 0, err);
 }
 
 em_status zk__pcs_commit(const ff_t *poly, unsigned log, const uint8_t seed[32], int threads, zk_pcs **out,
                          uint8_t *commit, size_t *commit_len, em_err *err)
 {
+    /* The commitment is not hiding yet (pcs.h), so the blinding seed has no randomness to
+     * derive; it is accepted here so hiding can be added without changing callers. */
     (void)seed;
-    (void)threads;
+    pcs_layout l;
+    em_status st = layout_for(log, &l, err);
+    if (st != EM_OK)
+        return st;
     zk_pcs *p = calloc(1, sizeof *p);
     if (!p)
-        return em_errf(err, EM_ERR_NOMEM, "oom");
-    p->log = log;
-    commit[0] = (uint8_t)log;
-    hash_poly(poly, log, commit + 1);
-    *commit_len = 33;
+        return em_errf(err, EM_ERR_NOMEM, "commitment: out of memory");
+    pcs_poly pp = {.evals = poly, .len = (size_t)1 << log};
+    uint8_t root[PCS_ROOT_LEN];
+    if ((st = pcs_commit(&l, &pp, threads > 0 ? (unsigned)threads : 0, &p->pp, root, err)) != EM_OK) {
+        free(p);
+        return st;
+    }
+    commit[0] = (uint8_t)l.log_cols;
+    memcpy(commit + 1, root, PCS_ROOT_LEN);
+    *commit_len = ZK_PCS_COMMIT_LEN;
     *out = p;
     return EM_OK;
 }
 
-void zk__pcs_free(zk_pcs *p) { free(p); }
+void zk__pcs_free(zk_pcs *p)
+{
+    if (!p)
+        return;
+    pcs_prover_free(p->pp);
+    free(p);
+}
+
+/* Full points of all claims (n * total_log ff2) and the pcs claim list. */
+static em_status make_claims(const zk_pack *pack, const zk_claims *c, ff2_t **pts, pcs_claim **pc, em_err *err)
+{
+    size_t n = c->n ? c->n : 1;
+    *pts = malloc(n * (pack->total_log + 1) * sizeof **pts);
+    *pc = malloc(n * sizeof **pc);
+    if (!*pts || !*pc)
+        return em_errf(err, EM_ERR_NOMEM, "opening: out of memory");
+    for (size_t k = 0; k < c->n; k++) {
+        if (c->v[k].block >= pack->n || c->v[k].nv != pack->log[c->v[k].block])
+            return em_errf(err, EM_ERR_INTERNAL, "claim %zu on block %u with %u variables", k, c->v[k].block,
+                           c->v[k].nv);
+        ff2_t *pt = *pts + k * (pack->total_log + 1);
+        zk__pack_point(pack, &c->v[k], pt);
+        (*pc)[k] = (pcs_claim){.poly = 0, .point = pt, .value = c->v[k].val};
+    }
+    return EM_OK;
+}
 
 em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pack *pack, const zk_claims *c,
                        em_buf *out, em_err *err)
 {
-    (void)tr;
-    (void)pack;
-    (void)c;
-    size_t n = (size_t)1 << p->log;
-    for (size_t i = 0; i < n; i++)
-        if (em_buf_append_u64le(out, poly[i]) != EM_OK)
-            return em_errf(err, EM_ERR_LIMIT, "too big");
-    return EM_OK;
+    (void)poly;
+    ff2_t *pts = NULL;
+    pcs_claim *pc = NULL;
+    em_status st = make_claims(pack, c, &pts, &pc, err);
+    if (st == EM_OK)
+        st = c->n ? pcs_open(p->pp, pc, c->n, tr, out, err) : em_errf(err, EM_ERR_INTERNAL, "opening without claims");
+    free(pts);
+    free(pc);
+    return st;
 }
 
 em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned log, em_err *err)
 {
-    if (len != 33 || commit[0] != log)
-        return em_errf(err, EM_ERR_FORMAT, "bad commitment");
+    pcs_layout l;
+    if (len != ZK_PCS_COMMIT_LEN)
+        return em_errf(err, EM_ERR_FORMAT, "commitment of %zu bytes, expected %d", len, ZK_PCS_COMMIT_LEN);
+    em_status st = layout_for(log, &l, err);
+    if (st != EM_OK)
+        return st;
+    if (commit[0] != l.log_cols)
+        return em_errf(err, EM_ERR_FORMAT, "commitment with 2^%u columns, expected 2^%u", commit[0], l.log_cols);
     return EM_OK;
 }
 
 em_status zk__vk_commit_check(const zk_vk *vk, em_err *err)
 {
-    return zk__pcs_check_commitment(vk->model_commit, vk->model_commit_len, vk->model_log, err);
+    em_status st = zk__pcs_check_commitment(vk->model_commit, vk->model_commit_len, vk->model_log, err);
+    return st == EM_OK ? st : em_err_prefix(err, "verifying key: model ");
 }
 
 em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, const zk_pack *pack,
                          const zk_claims *c, em_reader *r, em_err *err)
 {
-    (void)tr;
-    if (zk__pcs_check_commitment(commit, commit_len, pack->total_log, err) != EM_OK)
-        return EM_ERR_FORMAT;
-    size_t n = (size_t)1 << pack->total_log;
-    ff_t *poly = malloc(n * sizeof *poly);
-    ff2_t *eq = malloc(n * sizeof *eq);
-    em_status st = EM_OK;
-    for (size_t i = 0; i < n; i++)
-        if (em_reader_u64le(r, &poly[i]) != EM_OK || !ff_is_canonical(poly[i])) {
-            st = em_errf(err, EM_ERR_PARSE, "short");
-            goto out;
-        }
-    uint8_t h[32];
-    hash_poly(poly, pack->total_log, h);
-    if (memcmp(h, commit + 1, 32)) {
-        st = em_errf(err, EM_ERR_VERIFY, "root mismatch");
-        goto out;
-    }
-    for (size_t k = 0; k < c->n; k++) {
-        ff2_t full[ZK_MAX_VARS];
-        zk__pack_point(pack, &c->v[k], full);
-        zk__eq_table(full, pack->total_log, eq);
-        ff2_t s = ff2_zero();
-        for (size_t i = 0; i < n; i++)
-            s = ff2_add(s, ff2_mul_base(eq[i], poly[i]));
-        if (!ff2_eq(s, c->v[k].val)) {
-            st = em_errf(err, EM_ERR_VERIFY, "claim %zu (block %u) wrong", k, c->v[k].block);
-            goto out;
-        }
-    }
-out:
-    free(poly);
-    free(eq);
+    pcs_layout l;
+    em_status st;
+    if ((st = zk__pcs_check_commitment(commit, commit_len, pack->total_log, err)) != EM_OK ||
+        (st = layout_for(pack->total_log, &l, err)) != EM_OK)
+        return st;
+    if (c->n == 0)
+        return em_errf(err, EM_ERR_INTERNAL, "opening without claims");
+    ff2_t *pts = NULL;
+    pcs_claim *pc = NULL;
+    if ((st = make_claims(pack, c, &pts, &pc, err)) == EM_OK)
+        st = pcs_verify(&l, commit + 1, pc, c->n, tr, r, err);
+    free(pts);
+    free(pc);
     return st;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enclaveml/zkml/ml.h"
 #include "zk_internal.h"
 
 void zk_prover_set_trace_hook(zk_prover *p, zk_trace_hook hook, void *ctx)
@@ -37,6 +38,25 @@ static int32_t act_apply(int64_t q, uint32_t act, int32_t amin, int32_t amax)
     return (int32_t)(q < lo ? lo : q > amax ? amax : q);
 }
 
+/* The smallest table that holds every pre-activation of this batch (at least the activation
+ * range plus one bit); the cap when some value lies beyond it (build_witness then reports it). */
+static unsigned table_bits_for(const zk_vk *vk, const nn_trace *tr, size_t n)
+{
+    unsigned T = vk->act_bits + 1;
+    for (uint32_t i = 0; i < vk->n_layers; i++) {
+        const zk_layer *L = &vk->layers[i];
+        const int64_t *acc = tr->acc[L->src];
+        if (!acc)
+            continue;
+        for (size_t e = 0; e < n * L->n_out; e++) {
+            int64_t q = floor_shift(acc[e], L->shift);
+            while (T < vk->table_bits && (q < -((int64_t)1 << (T - 1)) || q >= ((int64_t)1 << (T - 1))))
+                T++;
+        }
+    }
+    return T;
+}
+
 /* Builds the witness tensors from the trace. Returns EM_ERR_RANGE when a pre-activation is
  * outside the table (unless checks are off for a test hook). */
 static em_status build_witness(zk_prover *p, const nn_trace *tr, size_t n, const zk_wlayout *wl,
@@ -44,7 +64,7 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, size_t n, const
 {
     const zk_vk *vk = &p->vk;
     int32_t amin = -(int32_t)(1u << (vk->act_bits - 1)), amax = (int32_t)(1u << (vk->act_bits - 1)) - 1;
-    int64_t tmin = -((int64_t)1 << (vk->table_bits - 1)), tmax = ((int64_t)1 << (vk->table_bits - 1)) - 1;
+    int64_t tmin = -((int64_t)1 << (wl->tbits - 1)), tmax = ((int64_t)1 << (wl->tbits - 1)) - 1;
     size_t bp = (size_t)1 << wl->lb;
     for (uint32_t b = 0; b < wl->pack.n; b++) {
         w->blk[b] = calloc((size_t)1 << wl->pack.log[b], sizeof(int32_t));
@@ -115,27 +135,6 @@ void zk__wit_free(zk_wit *w, const zk_wlayout *wl)
     memset(w, 0, sizeof *w);
 }
 
-/* valid~(rho_b) = sum_{s < n} eq(rho_b, s): the bias enters only real rows. */
-ff2_t zk__valid_eval(const ff2_t *rho_b, unsigned lb, size_t n)
-{
-    /* sum over s < n of eq: walk the bits of n from the top (O(lb)). */
-    ff2_t total = ff2_zero(), prefix = ff2_one();
-    for (unsigned t = lb; t-- > 0;) {
-        if ((n >> t) & 1) {
-            /* all s with the higher bits equal to n's and bit t = 0 are < n */
-            ff2_t low = prefix;
-            low = ff2_mul(low, ff2_sub(ff2_one(), rho_b[t]));
-            total = ff2_add(total, low);
-            prefix = ff2_mul(prefix, rho_b[t]);
-        } else {
-            prefix = ff2_mul(prefix, ff2_sub(ff2_one(), rho_b[t]));
-        }
-    }
-    if (n >> lb) /* n == 2^lb: every row is real */
-        return ff2_one();
-    return total;
-}
-
 /* Evaluation of a witness block (int32, 2^lb rows x 2^lv cols) at (col vars, row vars). */
 static em_status blk_eval(const zk_wit *w, const zk_wlayout *wl, uint32_t b, unsigned lv_cols, const ff2_t *pt,
                           ff2_t *out, em_err *err)
@@ -172,8 +171,8 @@ static em_status prove_dense(zk_prover *p, const zk_wlayout *wl, const zk_wit *w
         st = em_errf(err, EM_ERR_NOMEM, "layer %u: out of memory", L->src);
         goto out;
     }
-    zk__eq_table(rho_j, lo, eqj);
-    zk__eq_table(rho_b, lb, eqb);
+    ml_eq_table(rho_j, lo, ff2_one(), eqj);
+    ml_eq_table(rho_b, lb, ff2_one(), eqb);
     ff2_t bias_ev = zk__dot_i64(NL->bias, NL->n_bias, eqj);
     /* messages: q(rho), r_t(rho), bias(rho_j) */
     if ((st = zk__put_ff2(wr, "acc-evals", ev, 1 + L->n_limbs, err)) != EM_OK ||
@@ -186,7 +185,7 @@ static em_status prove_dense(zk_prover *p, const zk_wlayout *wl, const zk_wit *w
             goto out;
     if ((st = zk__claims_add(mc, 2 * i + 1, rho_j, lo, bias_ev, err)) != EM_OK)
         goto out;
-    ff2_t claim = zk__acc_claim(L, ev, zk__valid_eval(rho_b, lb, n), bias_ev);
+    ff2_t claim = zk__acc_claim(L, ev, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
     if (i == 0)
         zk__fold_rows_i32(input, n, L->n_in, L->n_in, eqb, av, N);
     else
@@ -245,13 +244,14 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     em_status st;
     if (n_samples == 0 || n_samples > ZK_MAX_SAMPLES)
         return em_errf(err, EM_ERR_ARG, "zk_prove: %zu samples, expected 1..%zu", n_samples, ZK_MAX_SAMPLES);
-    if ((st = zk__wlayout(vk, n_samples, &wl, err)) != EM_OK)
-        return st;
+    memset(&wl, 0, sizeof wl);
     if ((st = nn_model_run_trace(p->m, opts, input, n_samples, &trace, err)) != EM_OK)
         goto out;
     double t1 = em_now_ms();
     if (p->hook)
         p->hook(&trace, p->hook_ctx);
+    if ((st = zk__wlayout(vk, n_samples, table_bits_for(vk, &trace, n_samples), &wl, err)) != EM_OK)
+        goto out;
     if ((st = build_witness(p, &trace, n_samples, &wl, &w, p->hook == NULL, err)) != EM_OK)
         goto out;
     w.n_samples = n_samples;
@@ -271,6 +271,7 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
         (st = zk__pcs_commit(w.poly, wl.pack.total_log, NULL, opts ? opts->threads : 0, &wpcs, wcommit,
                              &wcommit_len, err)) != EM_OK)
         goto out;
+    tr_absorb_u64(&tr, "table-bits", wl.tbits);
     tr_absorb_bytes(&tr, "witness-commitment", wcommit, wcommit_len);
     double t3 = em_now_ms();
     zk_wr wr = {.tr = &tr, .buf = &comp};
@@ -286,7 +287,7 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
         goto out;
     EM_DEBUG("zk_prove: infer %.1f, witness %.1f, commit %.1f, lookups %.1f, dense %.1f, openings %.1f ms",
              t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, em_now_ms() - t5);
-    if ((st = zk__proof_assemble(&stmt, wl.pack.total_log, wcommit, wcommit_len, &comp, &cons, &all, err)) != EM_OK)
+    if ((st = zk__proof_assemble(&stmt, wl.pack.total_log, wl.tbits, wcommit, wcommit_len, &comp, &cons, &all, err)) != EM_OK)
         goto out;
     *proof = all.data;
     *proof_len = all.len;

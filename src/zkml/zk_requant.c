@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enclaveml/zkml/ml.h"
 #include "zk_internal.h"
 
 enum { SEG_PAIR = 1, SEG_RANGE = 2, SEG_ACT_TABLE = 3, SEG_RANGE_TABLE = 4 };
@@ -57,7 +58,7 @@ static em_status lu_layout_build(const zk_vk *vk, const zk_wlayout *wl, lu_layou
     for (unsigned a = 0; a < 2; a++)
         if (used_act[a]) {
             L->seg[L->n] = (lu_seg){.kind = SEG_ACT_TABLE, .act = a, .tag = tag_act(a)};
-            L->pack.log[L->n++] = vk->table_bits;
+            L->pack.log[L->n++] = wl->tbits;
         }
     for (unsigned b = 1; b <= ZK_RANGE_BITS; b++)
         if (used_bits[b]) {
@@ -66,7 +67,7 @@ static em_status lu_layout_build(const zk_vk *vk, const zk_wlayout *wl, lu_layou
         }
     L->pack.n = (uint32_t)L->n;
     L->pack.total_log = zk__layout(L->pack.log, L->n, L->pack.off);
-    if (L->pack.total_log > ZK_MAX_LOG_WITNESS + 1)
+    if (L->pack.total_log > ZK_MAX_LOG_LOOKUP)
         return em_errf(err, EM_ERR_LIMIT, "lookup of 2^%u entries is too large", L->pack.total_log);
     return EM_OK;
 }
@@ -89,9 +90,7 @@ static int64_t act_table_y(const zk_vk *vk, unsigned act, int64_t q)
 /* sum_{j<c} eq(z,j) and sum_{j<c} eq(z,j)*j over nv variables, 0 <= c <= 2^nv, in O(nv^2). */
 static void eq_prefix_sums(const ff2_t *z, unsigned nv, uint64_t c, ff2_t *s0, ff2_t *s1)
 {
-    ff2_t ident = ff2_zero(); /* MLE of j -> j over all nv vars */
-    for (unsigned t = 0; t < nv; t++)
-        ident = ff2_add(ident, ff2_mul_base(z[t], (ff_t)1 << t));
+    ff2_t ident = ml_identity_eval(nv, z); /* MLE of j -> j */
     if (c >> nv) {
         *s0 = ff2_one();
         *s1 = ident;
@@ -118,14 +117,11 @@ static void eq_prefix_sums(const ff2_t *z, unsigned nv, uint64_t c, ff2_t *s0, f
 }
 
 /* MLE of the activation table's q and y columns at z (table_bits variables). */
-static void act_table_eval(const zk_vk *vk, unsigned act, const ff2_t *z, ff2_t *tq, ff2_t *ty)
+static void act_table_eval(const zk_vk *vk, unsigned T, unsigned act, const ff2_t *z, ff2_t *tq, ff2_t *ty)
 {
-    unsigned T = vk->table_bits;
     int64_t off = (int64_t)1 << (T - 1), lo, hi;
     act_range(vk, act, &lo, &hi);
-    ff2_t ident = ff2_zero();
-    for (unsigned t = 0; t < T; t++)
-        ident = ff2_add(ident, ff2_mul_base(z[t], (ff_t)1 << t));
+    ff2_t ident = ml_identity_eval(T, z);
     *tq = ff2_sub(ident, ff2_from_base((ff_t)off));
     /* y(j) = lo for j < lo+off, j - off on [lo+off, hi+off], hi above */
     ff2_t s0a, s1a, s0b, s1b;
@@ -141,7 +137,7 @@ static void act_table_eval(const zk_vk *vk, unsigned act, const ff2_t *z, ff2_t 
 
 void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w)
 {
-    int64_t off = (int64_t)1 << (vk->table_bits - 1);
+    int64_t off = (int64_t)1 << (wl->tbits - 1);
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *ly = &vk->layers[i];
         size_t n = (size_t)1 << (wl->lb + ly->lv_out);
@@ -177,18 +173,6 @@ static ff2_t interp3(const ff2_t g[4], ff2_t c)
     return ff2_add(ff2_add(ff2_mul(g[0], l0), ff2_mul(g[1], l1)), ff2_add(ff2_mul(g[2], l2), ff2_mul(g[3], l3)));
 }
 
-static ff2_t eq_eval(const ff2_t *r, const ff2_t *s, unsigned n)
-{
-    ff2_t e = ff2_one();
-    for (unsigned t = 0; t < n; t++) {
-        ff2_t rs = ff2_mul(r[t], s[t]);
-        /* r s + (1-r)(1-s) = 1 - r - s + 2rs */
-        ff2_t v = ff2_add(ff2_sub(ff2_sub(ff2_one(), r[t]), s[t]), ff2_add(rs, rs));
-        e = ff2_mul(e, v);
-    }
-    return e;
-}
-
 static inline ff2_t fr(ff2_t p0, ff2_t p1, ff2_t q0, ff2_t q1, ff2_t lam)
 {
     ff2_t q01 = ff2_mul(q0, q1);
@@ -202,7 +186,7 @@ static em_status level_prove(zk_wr *w, unsigned d, ff2_t *r, ff2_t *E, ff2_t *P0
 {
     ff2_t lam = tr_challenge_ff2(w->tr, "gkr-lambda");
     ff2_t claim = ff2_add(*cp, ff2_mul(lam, *cq));
-    zk__eq_table(r, d, E);
+    ml_eq_table(r, d, ff2_one(), E);
     size_t n = (size_t)1 << d;
     ff2_t s[ZK_MAX_VARS + 2];
     em_status st;
@@ -268,7 +252,7 @@ static em_status level_verify(zk_rd *rd, unsigned d, ff2_t *r, ff2_t *cp, ff2_t 
     ff2_t fin[4];
     if ((st = zk__get_ff2(rd, "gkr-final", fin, 4, err)) != EM_OK)
         return st;
-    if (!ff2_eq(claim, ff2_mul(eq_eval(r, s, d), fr(fin[0], fin[1], fin[2], fin[3], lam))))
+    if (!ff2_eq(claim, ff2_mul(ml_eq_eval(r, s, d), fr(fin[0], fin[1], fin[2], fin[3], lam))))
         return em_errf(err, EM_ERR_VERIFY, "lookup: fraction-tree sumcheck fails at depth %u", d);
     ff2_t mu = tr_challenge_ff2(rd->tr, "gkr-mu");
     memcpy(r, s, d * sizeof *r);
@@ -342,15 +326,13 @@ static void leaf_combine(const zk_vk *vk, const lu_layout *L, const lu_chal *ch,
             break;
         case SEG_ACT_TABLE: {
             ff2_t tq, ty;
-            act_table_eval(vk, s->act, z, &tq, &ty);
+            act_table_eval(vk, L->pack.log[i], s->act, z, &tq, &ty);
             ps = ff2_neg(vals[k]);
             qs = ff2_sub(ch->alpha, ff2_add(ff2_add(tq, ff2_mul(ch->beta, ty)), tagg));
             break;
         }
         default: {
-            ff2_t ident = ff2_zero();
-            for (unsigned t = 0; t < s->bits; t++)
-                ident = ff2_add(ident, ff2_mul_base(z[t], (ff_t)1 << t));
+            ff2_t ident = ml_identity_eval(s->bits, z);
             ps = ff2_neg(vals[k]);
             qs = ff2_sub(ch->alpha, ff2_add(ident, tagg));
             break;
@@ -376,7 +358,7 @@ static em_status fill_leaves(const zk_vk *vk, const zk_wlayout *wl, const zk_wit
         P[i] = ff2_zero();
         Q[i] = ff2_one();
     }
-    int64_t off = (int64_t)1 << (vk->table_bits - 1);
+    int64_t off = (int64_t)1 << (wl->tbits - 1);
     for (uint32_t i = 0; i < L->n; i++) {
         const lu_seg *s = &L->seg[i];
         size_t n = (size_t)1 << L->pack.log[i];

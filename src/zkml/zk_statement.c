@@ -64,6 +64,12 @@ em_status zk__statement_build(const zk_vk *vk, const int32_t *input, const int32
     size_t idl = ctx && ctx->node_id ? strlen(ctx->node_id) : 0;
     if (idl > ZK_MAX_NODE_ID)
         return em_errf(err, EM_ERR_ARG, "node id is %zu bytes, at most %d allowed", idl, ZK_MAX_NODE_ID);
+    /* The integer argument (docs/PROOFS.md) needs every activation in range, the input too. */
+    int32_t amin = -(int32_t)(1u << (vk->act_bits - 1)), amax = (int32_t)(1u << (vk->act_bits - 1)) - 1;
+    for (size_t i = 0; i < n_samples * vk->input_size; i++)
+        if (input[i] < amin || input[i] > amax)
+            return em_errf(err, EM_ERR_RANGE, "input value %zu = %d outside the activation range [%d, %d]", i,
+                           (int)input[i], (int)amin, (int)amax);
     memcpy(s->model_hash, vk->model_hash, EM_HASH_LEN);
     zk__hash_i32("enclaveml/input/v1", input, n_samples * vk->input_size, s->input_hash);
     zk__hash_i32("enclaveml/output/v1", output, n_samples * vk->output_size, s->output_hash);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enclaveml/zkml/ml.h"
 #include "zk_internal.h"
 
 static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32_t *input, size_t n, uint32_t i,
@@ -27,7 +28,7 @@ static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32
             return st;
     if ((st = zk__claims_add(mc, 2 * i + 1, rho_j, lo, bias_ev, err)) != EM_OK)
         return st;
-    ff2_t claim = zk__acc_claim(L, ev, zk__valid_eval(rho_b, lb, n), bias_ev);
+    ff2_t claim = zk__acc_claim(L, ev, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
     ff2_t a_ev, w_ev;
     if ((st = zk__matmul_verify(rd, li, claim, kappa, &a_ev, &w_ev, err)) != EM_OK)
         return em_err_prefix(err, "layer %u: ", i);
@@ -64,8 +65,8 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
         return st;
     if ((st = zk__proof_check_statement(&pv, &stmt, err)) != EM_OK)
         return st;
-    if ((st = zk__wlayout(vk, n_samples, &wl, err)) != EM_OK)
-        return st;
+    if ((st = zk__wlayout(vk, n_samples, pv.table_bits, &wl, err)) != EM_OK)
+        return em_err_prefix(err, "proof header: ");
     if (pv.witness_log != wl.pack.total_log)
         return em_errf(err, EM_ERR_VERIFY, "witness polynomial has 2^%u values, expected 2^%u for %zu samples",
                        pv.witness_log, wl.pack.total_log, n_samples);
@@ -75,6 +76,7 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
     tr_t tr;
     tr_init(&tr, ZK_TRANSCRIPT_DOMAIN);
     zk__statement_absorb(&tr, &stmt);
+    tr_absorb_u64(&tr, "table-bits", wl.tbits);
     tr_absorb_bytes(&tr, "witness-commitment", pv.wcommit, pv.wcommit_len);
     em_reader comp, cons;
     em_reader_init(&comp, pv.comp, pv.comp_len);

@@ -20,10 +20,12 @@ unsigned zk__log2_ceil(uint64_t n)
     return l;
 }
 
+/* The cap on the per-proof table size; each proof picks the smallest T >= act_bits + 1 that
+ * covers its pre-activations (docs/PROOFS.md). */
 unsigned zk__table_bits(uint32_t act_bits)
 {
-    unsigned t = act_bits + 8;
-    return t > ZK_MAX_TABLE_BITS ? ZK_MAX_TABLE_BITS : t;
+    (void)act_bits;
+    return ZK_MAX_TABLE_BITS;
 }
 
 /* Packs blocks of sizes 2^logs[i] (largest first, ties by index) at aligned offsets; returns

@@ -96,6 +96,14 @@ static void test_core_helpers(void)
     CHECK_EQ_U64(v, 0x0102030405060708ULL);
     CHECK_ST(em_reader_u32le(&r, &w), EM_ERR_PARSE, NULL);
     em_buf_free(&b);
+
+    /* em_err_prefix is fail-closed: never EM_OK, with or without an err to write to */
+    CHECK(em_err_prefix(NULL, "x: ") != EM_OK);
+    em_err e = {0};
+    CHECK(em_err_prefix(&e, "x: ") != EM_OK);
+    em_errf(&e, EM_ERR_VERIFY, "bad");
+    CHECK_ST(em_err_prefix(&e, "ctx: "), EM_ERR_VERIFY, &e);
+    CHECK(!strcmp(e.msg, "ctx: bad"));
 }
 
 int main(void)

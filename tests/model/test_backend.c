@@ -431,6 +431,38 @@ static void test_random_models(void)
     }
 }
 
+/* Larger shapes than the random models: several column blocks and row tiles per GEMM (13 and
+ * 70 output channels, 144 positions, k = 117), strides 1 and 2, odd k. */
+static void test_larger_cnn(void)
+{
+    em_err err = {0};
+    for (int bits = 0; bits < 2; bits++) {
+        tmodel t;
+        memset(&t, 0, sizeof t);
+        t.act_bits = bits ? 16 : 8;
+        t.weight_bits = bits ? 12 : 8;
+        t.input = (nn_shape){3, 12, 12};
+        nn_layer c1 = {.kind = NN_CONV2D, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .pb = 1, .pr = 1,
+                       .out = {13, 12, 12}, .act = NN_ACT_RELU};
+        fill_weights(&t, &c1, 13 * 3 * 9, 13, 27, 0);
+        push(&t, &c1);
+        nn_layer c2 = {.kind = NN_CONV2D, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .pt = 1, .pl = 0, .pb = 0, .pr = 2,
+                       .out = {70, 6, 6}};
+        fill_weights(&t, &c2, 70 * 13 * 9, 70, 117, 0);
+        push(&t, &c2);
+        nn_layer mp = {.kind = NN_MAXPOOL, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .out = {70, 3, 3}};
+        push(&t, &mp);
+        add_simple(&t, NN_RESHAPE);
+        add_dense(&t, 33, 0);
+        if (!tmodel_finish(&t, &err)) {
+            CHECK(0);
+        } else {
+            check_model(&t, 67);
+        }
+        tmodel_free(&t);
+    }
+}
+
 /* Dense layers chosen to hit the int32 lane bounds of the SIMD tiers exactly: all-min inputs
  * times all-min weights make every product the largest positive one. */
 static void test_overflow_edges(void)
@@ -655,6 +687,7 @@ int main(void)
     TH_RUN(test_avgpool_clamp);
     TH_RUN(test_overflow_edges);
     TH_RUN(test_random_models);
+    TH_RUN(test_larger_cnn);
     TH_RUN(test_bad_inputs);
     TH_RUN(test_quantize_input);
     TH_RUN(test_argmax);

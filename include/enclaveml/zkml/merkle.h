@@ -15,7 +15,9 @@
  * whole-buffer verifier rejects trailing bytes. An empty index set is rejected (EM_ERR_FORMAT).
  *
  * Ownership: mt_tree_* builders allocate a tree (2^(log_leaves+1) * 32 bytes); mt_tree_free
- * releases it (NULL accepted). A built tree is immutable and may be read from many threads. */
+ * releases it (NULL accepted). A built tree is immutable and may be read from many threads.
+ * Builders of more than ~1 MiB of data hash disjoint subtrees on up to (online CPUs, max 16)
+ * pthreads and join them before returning; the result does not depend on the thread count. */
 #ifndef ENCLAVEML_ZKML_MERKLE_H
 #define ENCLAVEML_ZKML_MERKLE_H
 

@@ -49,7 +49,9 @@ typedef enum ntt_rs_input {
     NTT_RS_EVALS = 1   /* message = f(w_n^i), i = 0..n-1 */
 } ntt_rs_input;
 
-/* One row: msg (n elements) -> out (N elements). msg and out must not overlap. */
+/* One row: msg (n elements) -> out (N elements). msg and out must not overlap. Allocation-free
+ * for NTT_RS_COEFFS; with NTT_RS_EVALS it creates (and frees) the size-n plan on every call, so
+ * repeated evaluation-form encodings should use ntt_rs_encode_rows with a plan_n. */
 em_status ntt_rs_encode(const ntt_plan *plan_N, unsigned rate_bits, ff_t shift, ntt_rs_input kind,
                         const ff_t *msg, ff_t *out, em_err *err) EM_WARN_UNUSED;
 

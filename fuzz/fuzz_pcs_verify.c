@@ -1,0 +1,106 @@
+/* libFuzzer target: polynomial-commitment opening verification on untrusted bytes.
+ *
+ * Input layout: byte 0 selects the instance (bit 0: small layout where every column is opened,
+ * or a larger one with sampled queries; bit 1: the claimed value is taken from bytes 1..16
+ * instead of the true evaluation; bit 2: patch mode), then either the raw proof bytes or, in
+ * patch mode, a u16le length adjustment followed by 5-byte patches (u32le offset, xor byte)
+ * applied to the honest proof -- so mutations reach the deep checks, not only the length
+ * checks. A fixed polynomial is committed once. Besides never crashing/leaking, an accepted
+ * proof for a value other than the true evaluation would be a soundness break: the target
+ * aborts on it. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "enclaveml/zkml/ml.h"
+#include "enclaveml/zkml/pcs.h"
+
+typedef struct fz_inst {
+    pcs_layout l;
+    pcs_prover *p;
+    uint8_t root[PCS_ROOT_LEN];
+    ff2_t point[16];
+    ff2_t value;
+    unsigned n;
+    em_buf honest;
+} fz_inst;
+
+static fz_inst inst[2];
+
+static void setup(fz_inst *in, unsigned n, unsigned log_cols)
+{
+    size_t N = (size_t)1 << n;
+    ff_t *v = malloc(N * sizeof *v);
+    ff2_t *sc = malloc(N * sizeof *sc);
+    if (!v || !sc)
+        abort();
+    for (size_t i = 0; i < N; i++)
+        v[i] = ff_from_u64((uint64_t)(i + 7) * 0x9E3779B97F4A7C15ULL);
+    for (unsigned j = 0; j < n; j++)
+        in->point[j] = (ff2_t){ff_from_u64(j * 1234567ULL + 3), ff_from_u64(j * 7654321ULL + 5)};
+    if (pcs_layout_init(&in->l, &n, 1, log_cols, NULL) != EM_OK)
+        abort();
+    pcs_poly poly = {v, N};
+    if (pcs_commit(&in->l, &poly, 1, &in->p, in->root, NULL) != EM_OK)
+        abort();
+    in->value = ml_eval_base(v, N, n, in->point, sc);
+    in->n = n;
+    pcs_claim c = {.poly = 0, .point = in->point, .value = in->value};
+    tr_t tr;
+    tr_init(&tr, "fuzz/pcs");
+    in->honest.max = (size_t)1 << 24;
+    if (pcs_open(in->p, &c, 1, &tr, &in->honest, NULL) != EM_OK)
+        abort();
+    free(v);
+    free(sc);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!inst[0].p) {
+        setup(&inst[0], 6, 3);  /* N = 32 columns: all opened */
+        setup(&inst[1], 10, 7); /* N = 512 columns: sampled queries */
+    }
+    if (size < 1)
+        return 0;
+    fz_inst *in = &inst[data[0] & 1];
+    pcs_claim c = {.poly = 0, .point = in->point, .value = in->value};
+    size_t off = 1;
+    if (data[0] & 2) {
+        if (size < 17)
+            return 0;
+        if (ff2_decode(data + 1, &c.value, NULL) != EM_OK)
+            return 0;
+        off = 17;
+    }
+    const uint8_t *proof = data + off;
+    size_t proof_len = size - off;
+    uint8_t *patched = NULL;
+    if (data[0] & 4) {
+        if (proof_len < 2)
+            return 0;
+        size_t hl = in->honest.len, adj = (size_t)(proof[0] | proof[1] << 8);
+        /* new length: hl - 64 .. hl + 64 */
+        size_t len = hl + (adj % 129) - 64;
+        patched = calloc(len + 1, 1);
+        if (!patched)
+            abort();
+        memcpy(patched, in->honest.data, len < hl ? len : hl);
+        for (size_t k = 2; k + 5 <= proof_len; k += 5) {
+            uint32_t o = (uint32_t)proof[k] | (uint32_t)proof[k + 1] << 8 | (uint32_t)proof[k + 2] << 16 |
+                         (uint32_t)proof[k + 3] << 24;
+            patched[o % (len + 1)] ^= proof[k + 4];
+        }
+        proof = patched;
+        proof_len = len;
+    }
+    tr_t tr;
+    tr_init(&tr, "fuzz/pcs");
+    em_reader r;
+    em_reader_init(&r, proof, proof_len);
+    em_err err = {0};
+    if (pcs_verify(&in->l, in->root, &c, 1, &tr, &r, &err) == EM_OK && !ff2_eq(c.value, in->value))
+        abort(); /* accepted a false evaluation */
+    free(patched);
+    return 0;
+}

@@ -1,0 +1,259 @@
+/* Polynomial commitment: completeness for single and batched openings (sizes 2^0 .. 2^16,
+ * padded lengths, several polynomials and points), and rejection of false values, a proof made
+ * for another committed polynomial, every corrupted proof region, truncated proofs and bad
+ * layouts. Values are checked against the naive multilinear evaluation. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "enclaveml/zkml/ml.h"
+#include "enclaveml/zkml/pcs.h"
+#include "zk_test_util.h"
+
+static ff_t *rnd_vec(size_t n)
+{
+    ff_t *v = malloc((n ? n : 1) * sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = rnd_ff();
+    return v;
+}
+
+static ff2_t eval_ref(const ff_t *t, size_t len, unsigned n, const ff2_t *r)
+{
+    if (n <= 12)
+        return naive_eval_base(t, len, n, r);
+    ff2_t *sc = malloc(((len + 1) / 2) * sizeof *sc);
+    ff2_t v = ml_eval_base(t, len, n, r, sc);
+    free(sc);
+    return v;
+}
+
+/* Opens and verifies; returns the verifier status. */
+static em_status open_verify(const pcs_prover *p, const pcs_layout *l, const uint8_t root[32],
+                             const pcs_claim *open_claims, const pcs_claim *ver_claims, size_t n, em_buf *proof)
+{
+    em_err err = {0};
+    tr_t tp, tv;
+    tr_init(&tp, "test/pcs");
+    tv = tp;
+    proof->len = 0;
+    em_status st = pcs_open(p, open_claims, n, &tp, proof, &err);
+    CHECK_OK(st, &err);
+    em_reader r;
+    em_reader_init(&r, proof->data, proof->len);
+    st = pcs_verify(l, root, ver_claims, n, &tv, &r, &err);
+    if (st == EM_OK) {
+        CHECK_EQ_U64(em_reader_left(&r), 0);
+        CHECK(memcmp(tp.state, tv.state, 32) == 0);
+    }
+    return st;
+}
+
+static void test_single_sizes(void)
+{
+    unsigned sizes[] = {0, 1, 2, 3, 5, 8, 11, 16};
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        unsigned n = sizes[si];
+        size_t N = (size_t)1 << n;
+        size_t len = n == 2 ? 3 : N; /* one padded (odd) length */
+        ff_t *t = rnd_vec(len);
+        pcs_layout l;
+        em_err err = {0};
+        CHECK_OK(pcs_layout_init(&l, &n, 1, 0, &err), &err);
+        pcs_poly poly = {t, len};
+        pcs_prover *p = NULL;
+        uint8_t root[32], root2[32];
+        CHECK_OK(pcs_commit(&l, &poly, 2, &p, root, &err), &err);
+        if (!p) {
+            free(t);
+            continue;
+        }
+        /* deterministic */
+        pcs_prover *p2 = NULL;
+        CHECK_OK(pcs_commit(&l, &poly, 1, &p2, root2, &err), &err);
+        CHECK(memcmp(root, root2, 32) == 0);
+        pcs_prover_free(p2);
+        ff2_t pt[32];
+        for (unsigned j = 0; j < n; j++)
+            pt[j] = rnd_ff2();
+        pcs_claim c = {.poly = 0, .point = pt, .value = eval_ref(t, len, n, pt)};
+        CHECK(ff2_eq(pcs_prover_eval(p, 0, pt), c.value));
+        em_buf proof = {.max = (size_t)1 << 28};
+        CHECK_OK(open_verify(p, &l, root, &c, &c, 1, &proof), &err);
+        /* false value */
+        pcs_claim bad = c;
+        bad.value = ff2_add(bad.value, (ff2_t){0, 1});
+        CHECK_ST(open_verify(p, &l, root, &bad, &bad, 1, &proof), EM_ERR_VERIFY, &err);
+        /* honest proof replayed for a false value */
+        CHECK(open_verify(p, &l, root, &c, &bad, 1, &proof) != EM_OK);
+        em_buf_free(&proof);
+        pcs_prover_free(p);
+        free(t);
+    }
+}
+
+static void test_batched(void)
+{
+    unsigned nv[3] = {10, 12, 11};
+    ff_t *t[3];
+    pcs_poly polys[3];
+    for (int i = 0; i < 3; i++) {
+        size_t len = i == 2 ? 1500 : (size_t)1 << nv[i];
+        t[i] = rnd_vec(len);
+        polys[i] = (pcs_poly){t[i], len};
+    }
+    pcs_layout l;
+    em_err err = {0};
+    CHECK_OK(pcs_layout_init(&l, nv, 3, 0, &err), &err);
+    CHECK_EQ_U64(l.n_rows, ((size_t)1 << (10 - l.log_cols)) + ((size_t)1 << (12 - l.log_cols)) +
+                               ((size_t)1 << (11 - l.log_cols)));
+    pcs_prover *p = NULL;
+    uint8_t root[32];
+    CHECK_OK(pcs_commit(&l, polys, 0, &p, root, &err), &err);
+    /* 6 claims: polys 0 and 1 at points sharing the column part, poly 2 at two points, poly 0
+     * twice. */
+    ff2_t pts[6][12];
+    for (int k = 0; k < 6; k++)
+        for (int j = 0; j < 12; j++)
+            pts[k][j] = rnd_ff2();
+    memcpy(pts[1], pts[0], l.log_cols * sizeof(ff2_t));
+    unsigned which[6] = {0, 1, 2, 2, 0, 1};
+    pcs_claim c[6];
+    for (int k = 0; k < 6; k++)
+        c[k] = (pcs_claim){.poly = which[k], .point = pts[k],
+                           .value = eval_ref(t[which[k]], polys[which[k]].len, nv[which[k]], pts[k])};
+    em_buf proof = {.max = (size_t)1 << 28};
+    CHECK_OK(open_verify(p, &l, root, c, c, 6, &proof), &err);
+    for (int k = 0; k < 6; k++) {
+        pcs_claim bad[6];
+        memcpy(bad, c, sizeof bad);
+        bad[k].value = ff2_add(bad[k].value, ff2_one());
+        CHECK(open_verify(p, &l, root, c, bad, 6, &proof) != EM_OK);
+        CHECK(open_verify(p, &l, root, bad, bad, 6, &proof) != EM_OK);
+    }
+    /* claims naming the wrong polynomial */
+    pcs_claim sw[6];
+    memcpy(sw, c, sizeof sw);
+    sw[0].poly = 1;
+    sw[0].point = pts[1];
+    sw[1].poly = 0;
+    sw[1].point = pts[0];
+    CHECK(open_verify(p, &l, root, sw, sw, 6, &proof) != EM_OK || ff2_eq(c[0].value, c[1].value));
+    em_buf_free(&proof);
+    pcs_prover_free(p);
+    for (int i = 0; i < 3; i++)
+        free(t[i]);
+}
+
+static void tamper_case(unsigned n, unsigned log_cols, size_t stride)
+{
+    size_t N = (size_t)1 << n;
+    ff_t *a = rnd_vec(N), *b = rnd_vec(N);
+    pcs_layout l;
+    em_err err = {0};
+    CHECK_OK(pcs_layout_init(&l, &n, 1, log_cols, &err), &err);
+    pcs_poly pa = {a, N}, pb = {b, N};
+    pcs_prover *p = NULL, *q = NULL;
+    uint8_t root[32], rootb[32];
+    CHECK_OK(pcs_commit(&l, &pa, 1, &p, root, &err), &err);
+    CHECK_OK(pcs_commit(&l, &pb, 1, &q, rootb, &err), &err);
+    ff2_t pt[16];
+    for (unsigned j = 0; j < n; j++)
+        pt[j] = rnd_ff2();
+    pcs_claim ca = {0, pt, eval_ref(a, N, n, pt)}, cb = {0, pt, eval_ref(b, N, n, pt)};
+    em_buf proof = {.max = (size_t)1 << 26};
+    CHECK_OK(open_verify(p, &l, root, &ca, &ca, 1, &proof), &err);
+    /* committed a, opens b (valid opening of b) against a's root */
+    CHECK(open_verify(q, &l, root, &cb, &cb, 1, &proof) != EM_OK);
+    CHECK(open_verify(q, &l, root, &ca, &ca, 1, &proof) != EM_OK);
+    /* every 8-byte word of an honest proof corrupted */
+    CHECK_OK(open_verify(p, &l, root, &ca, &ca, 1, &proof), &err);
+    size_t words = 0, rejected = 0;
+    for (size_t off = 0; off < proof.len; off += stride) {
+        uint8_t *cp = malloc(proof.len);
+        memcpy(cp, proof.data, proof.len);
+        cp[off] ^= 0x5a;
+        tr_t tv;
+        tr_init(&tv, "test/pcs");
+        em_reader r;
+        em_reader_init(&r, cp, proof.len);
+        words++;
+        if (pcs_verify(&l, root, &ca, 1, &tv, &r, &err) != EM_OK)
+            rejected++;
+        free(cp);
+    }
+    CHECK_EQ_U64(rejected, words);
+    /* truncated */
+    for (size_t cut = 0; cut < proof.len; cut += proof.len / 97 + 1) {
+        tr_t tv;
+        tr_init(&tv, "test/pcs");
+        em_reader r;
+        em_reader_init(&r, proof.data, cut);
+        CHECK(pcs_verify(&l, root, &ca, 1, &tv, &r, &err) != EM_OK);
+    }
+    /* oversized: the verifier consumes exactly one opening and leaves the rest */
+    {
+        em_buf big = {.max = (size_t)1 << 26};
+        CHECK_OK(em_buf_append(&big, proof.data, proof.len), NULL);
+        CHECK_OK(em_buf_append_u64le(&big, 42), NULL);
+        tr_t tv;
+        tr_init(&tv, "test/pcs");
+        em_reader r;
+        em_reader_init(&r, big.data, big.len);
+        CHECK_OK(pcs_verify(&l, root, &ca, 1, &tv, &r, &err), &err);
+        CHECK_EQ_U64(em_reader_left(&r), 8);
+        em_buf_free(&big);
+    }
+    /* wrong root */
+    {
+        uint8_t r2[32];
+        memcpy(r2, root, 32);
+        r2[31] ^= 1;
+        tr_t tv;
+        tr_init(&tv, "test/pcs");
+        em_reader r;
+        em_reader_init(&r, proof.data, proof.len);
+        CHECK(pcs_verify(&l, r2, &ca, 1, &tv, &r, &err) != EM_OK);
+    }
+    em_buf_free(&proof);
+    pcs_prover_free(p);
+    pcs_prover_free(q);
+    free(a);
+    free(b);
+}
+
+static void test_tamper(void)
+{
+    tamper_case(9, 4, 8);    /* N = 64 <= 2 * queries: every column opened, every word */
+    tamper_case(12, 7, 232); /* N = 512: sampled queries, every 29th word */
+}
+
+static void test_bad_layouts(void)
+{
+    em_err err = {0};
+    pcs_layout l;
+    unsigned big = PCS_MAX_VARS + 1, v[2] = {4, 8};
+    CHECK(pcs_layout_init(&l, &big, 1, 0, &err) != EM_OK);
+    CHECK_ST(pcs_layout_init(&l, v, 2, 5, &err), EM_ERR_ARG, &err);
+    CHECK_ST(pcs_layout_init(&l, v, 0, 0, &err), EM_ERR_ARG, &err);
+    CHECK_OK(pcs_layout_init(&l, v, 2, 0, &err), &err);
+    CHECK(l.log_cols <= 4);
+    /* claims naming a missing polynomial are refused by the verifier */
+    ff2_t pt[8] = {0};
+    pcs_claim c = {.poly = 2, .point = pt};
+    uint8_t root[32] = {0};
+    tr_t tv;
+    tr_init(&tv, "x");
+    em_reader r;
+    em_reader_init(&r, root, 0);
+    CHECK_ST(pcs_verify(&l, root, &c, 1, &tv, &r, &err), EM_ERR_ARG, &err);
+}
+
+int main(void)
+{
+    th_init("test_pcs");
+    TH_RUN(test_single_sizes);
+    TH_RUN(test_batched);
+    TH_RUN(test_tamper);
+    TH_RUN(test_bad_layouts);
+    return th_finish();
+}
