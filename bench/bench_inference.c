@@ -6,8 +6,10 @@
  * Models: the bundled digits model (examples/digits/model.eml or model.onnx, relative to the
  * current directory or EM_SRC_DIR) and the bundled digits CNN (examples/cnn/digits-cnn.onnx),
  * each skipped with a message when absent; a 784-512-512-10 MLP and a 28x28 CNN with random
- * 8-bit weights built in code. The "cpu" column is process CPU time over wall time: about the
- * thread count on an idle machine, less when other processes compete for the cores. */
+ * 8-bit weights built in code. samples/s is wall-clock (best of 3 trials). "cpu" is process CPU
+ * time over wall time: about the thread count on an idle machine, less when other processes
+ * compete for the cores; samples/cpu-s (samples per CPU-second) is the contention-robust figure
+ * for comparing tiers on a shared machine. */
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,7 +166,8 @@ static void bench_model(const nn_model *m, int quick)
     for (size_t i = 0; i < 1024 * in_sz; i++)
         in[i] = lo + (int32_t)(rnd() % (uint64_t)(hi - lo + 1));
     printf("\n### %s (%zu inputs, %zu outputs, %.2f M MAC/sample)\n\n", nn_model_name(m), in_sz, out_sz, macs / 1e6);
-    printf("| backend | threads | batch | samples/s | GOPS | vs scalar | cpu |\n|---|---|---|---|---|---|---|\n");
+    printf("| backend | threads | batch | samples/s | GOPS | vs scalar | cpu | samples/cpu-s |\n"
+           "|---|---|---|---|---|---|---|---|\n");
     for (size_t bi = 0; bi < 2; bi++) {
         size_t batch = batches[bi];
         double scalar_rate[3] = {0, 0, 0};
@@ -205,8 +208,9 @@ static void bench_model(const nn_model *m, int quick)
                 }
                 if (ti == 0)
                     scalar_rate[th] = rate;
-                printf("| %s | %d | %zu | %.0f | %.2f | %.1fx | %.2f |\n", tiers[ti], th, batch, rate,
-                       rate * macs * 2 / 1e9, scalar_rate[th] > 0 ? rate / scalar_rate[th] : 0.0, cpu);
+                printf("| %s | %d | %zu | %.0f | %.2f | %.1fx | %.2f | %.0f |\n", tiers[ti], th, batch, rate,
+                       rate * macs * 2 / 1e9, scalar_rate[th] > 0 ? rate / scalar_rate[th] : 0.0, cpu,
+                       cpu > 0 ? rate / cpu : 0.0);
                 fflush(stdout);
             }
         }

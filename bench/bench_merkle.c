@@ -12,7 +12,7 @@ static double raw_sha_mbps(const uint8_t *buf, size_t len)
 {
     uint8_t out[32];
     double best = 1e30;
-    for (int r = 0; r < 3; r++) {
+    for (int r = 0; r < 7; r++) {
         double t0 = em_now_ms();
         SHA256_CTX c;
         SHA256_Init(&c);
@@ -41,7 +41,7 @@ int main(void)
     for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
         em_err err;
         double best = 1e30;
-        for (int r = 0; r < 3; r++) {
+        for (int r = 0; r < 7; r++) {
             mt_tree *t = NULL;
             double t0 = em_now_ms();
             em_status st = cfg[c].kind[0] == 'c' ? mt_tree_build_cols(m, cfg[c].rows, cfg[c].cols, &t, &err)

@@ -41,7 +41,7 @@ int main(int argc, char **argv)
         for (int t = FF_VEC_SCALAR; t <= FF_VEC_AVX512; t++) {
             if (ff_vec_tier_set((ff_vec_tier)t) != EM_OK)
                 continue;
-            int reps = l <= 18 ? 20 : 5;
+            int reps = l <= 18 ? 20 : 8;
             double f = best_ms(p, a, n, reps, 0), iv = best_ms(p, a, n, reps, 1);
             printf("2^%-6u %-7s %12.3f %12.3f\n", l, ff_vec_tier_name((ff_vec_tier)t), f, iv);
         }
@@ -67,7 +67,7 @@ int main(int argc, char **argv)
         double ms[2];
         for (unsigned th = 1; th <= 2; th++) {
             double best = 1e30;
-            for (int r = 0; r < 3; r++) {
+            for (int r = 0; r < 5; r++) {
                 double t0 = em_now_ms();
                 if (ntt_rs_encode_rows(pN, NULL, rate, FF_GENERATOR, NTT_RS_COEFFS, msg, rows, out, th, &err) != EM_OK)
                     return 1;

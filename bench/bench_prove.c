@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
+#include "enclaveml/input.h"
 #include "enclaveml/model.h"
 #include "enclaveml/zkml/zk.h"
 
@@ -73,6 +75,14 @@ static nn_model *make_mlp(const char *spec)
     return m;
 }
 
+/* Process CPU time: on a shared machine this is the better measure of single-threaded work. */
+static double cpu_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
 static double peak_mb(void)
 {
     struct rusage ru;
@@ -90,15 +100,15 @@ static void run(const char *label, const nn_model *m, const size_t *batches, siz
         return;
     }
     printf("%-22s params %zu, commit %.0f ms\n", label, nn_model_n_params(m), em_now_ms() - t0);
-    printf("  %6s %10s %10s %10s %9s %10s %8s\n", "batch", "infer_ms", "prove_ms", "verify_ms", "ratio",
-           "proof_KiB", "peak_MB");
+    printf("  %6s %10s %10s %10s %10s %9s %10s %8s\n", "batch", "infer_ms", "prove_ms", "prove_cpu", "verify_ms",
+           "ratio", "proof_KiB", "peak_MB");
     nn_run_opts ro = {.backend = NULL, .threads = threads};
     for (size_t bi = 0; bi < nb; bi++) {
         size_t n = batches[bi], in = nn_model_input_size(m), k = nn_model_output_size(m);
         int32_t *x = malloc(n * in * sizeof *x), *out = malloc(n * k * sizeof *out);
         for (size_t i = 0; i < n * in; i++)
             x[i] = (int32_t)(rnd() % 256) - 128;
-        double best_inf = 1e30, best_p = 1e30, best_v = 1e30;
+        double best_inf = 1e30, best_p = 1e30, best_v = 1e30, best_c = 1e30;
         size_t plen = 0;
         int ok = 1;
         for (int r = 0; r < reps && ok; r++) {
@@ -113,10 +123,14 @@ static void run(const char *label, const nn_model *m, const size_t *batches, siz
             uint8_t *proof = NULL;
             zk_stats st = {0};
             zk_context ctx = {.nonce = (const uint8_t *)"bench", .nonce_len = 5, .node_id = "bench"};
+            double c0 = cpu_ms();
             if (zk_prove(p, &ro, x, n, &ctx, out, &proof, &plen, &st, &err) != EM_OK) {
                 ok = 0;
                 break;
             }
+            double c1 = cpu_ms() - c0;
+            if (c1 < best_c)
+                best_c = c1;
             if (st.prove_ms < best_p)
                 best_p = st.prove_ms;
             zk_stats vs = {0};
@@ -132,8 +146,8 @@ static void run(const char *label, const nn_model *m, const size_t *batches, siz
         if (!ok)
             printf("  %6zu failed: %s\n", n, err.msg);
         else
-            printf("  %6zu %10.2f %10.1f %10.1f %8.1fx %10.1f %8.0f\n", n, best_inf, best_p, best_v, best_p / best_inf,
-                   (double)plen / 1024.0, peak_mb());
+            printf("  %6zu %10.2f %10.1f %10.1f %10.1f %8.1fx %10.1f %8.0f\n", n, best_inf, best_p, best_c, best_v,
+                   best_p / best_inf, (double)plen / 1024.0, peak_mb());
         fflush(stdout);
         free(x);
         free(out);
@@ -190,7 +204,20 @@ int main(int argc, char **argv)
         return 0;
     }
     nn_model *m = NULL;
-    if (nn_model_load("examples/digits/model.eml", &m, &err) == EM_OK) {
+    em_status lst = nn_model_load("examples/digits/model.eml", &m, &err);
+    if (lst != EM_OK) {
+        /* no .eml in the tree: import the ONNX file with its calibration set */
+        em_input cin = {0};
+        nn_import_opts o;
+        nn_import_opts_default(&o);
+        if (em_input_load("examples/digits/calibration.json", 64, &cin, &err) == EM_OK) {
+            o.calib = cin.data;
+            o.n_calib = cin.n_samples;
+        }
+        lst = nn_onnx_import("examples/digits/model.onnx", &o, &m, &err);
+        em_input_free(&cin);
+    }
+    if (lst == EM_OK) {
         run("digits (bundled)", m, batches, nb, reps, threads);
         nn_model_free(m);
     } else {

@@ -3,6 +3,7 @@
  * output form the statement, so inputs that start from a real proof (seed corpus: write one
  * with `enclaveml prove`) reach deep into the verifier. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,9 @@
 static zk_prover *g_p;
 static nn_model *g_m;
 static int32_t g_x[2 * 8], g_y[2 * 4];
+static uint8_t *g_proof;
+static size_t g_len;
+static const zk_context g_ctx = {.nonce = (const uint8_t *)"n", .nonce_len = 1, .node_id = "fuzz"};
 
 static void setup(void)
 {
@@ -52,7 +56,7 @@ static void setup(void)
         abort();
     for (int i = 0; i < 16; i++)
         g_x[i] = (i * 29) % 256 - 128;
-    if (nn_model_run(g_m, NULL, g_x, 2, g_y, &err) != EM_OK)
+    if (zk_prove(g_p, NULL, g_x, 2, &g_ctx, g_y, &g_proof, &g_len, NULL, &err) != EM_OK)
         abort();
 }
 
@@ -69,7 +73,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             zk_vk_free(vk);
         return 0;
     }
-    zk_context ctx = {.nonce = (const uint8_t *)"n", .nonce_len = 1, .node_id = "fuzz"};
-    (void)zk_verify(zk_prover_vk(g_p), g_x, 2, g_y, &ctx, data + 1, size - 1, NULL, &err);
+    if (data[0] & 2) {
+        /* structured mutation of the honest proof: (u32 offset, u8 xor) records, then an
+         * optional truncation given by the last two bytes */
+        uint8_t *p = malloc(g_len);
+        if (!p)
+            return 0;
+        memcpy(p, g_proof, g_len);
+        size_t len = g_len, i = 1;
+        for (; i + 5 <= size; i += 5) {
+            uint32_t off = (uint32_t)data[i] | (uint32_t)data[i + 1] << 8 | (uint32_t)data[i + 2] << 16 |
+                           (uint32_t)data[i + 3] << 24;
+            p[off % g_len] ^= data[i + 4];
+        }
+        if (size - i == 2)
+            len = g_len - ((size_t)data[i] | (size_t)data[i + 1] << 8) % g_len;
+        (void)zk_verify(zk_prover_vk(g_p), g_x, 2, g_y, &g_ctx, p, len, NULL, &err);
+        free(p);
+        return 0;
+    }
+    (void)zk_verify(zk_prover_vk(g_p), g_x, 2, g_y, &g_ctx, data + 1, size - 1, NULL, &err);
     return 0;
 }

@@ -27,7 +27,7 @@ typedef struct job {
     size_t proof_len;
     uint8_t nonce[AGG_NONCE_LEN];
     double prove_ms, verify_ms;
-    uint32_t rejected;
+    uint32_t rejected, attempts;
     char reason[256];
 } job;
 
@@ -161,6 +161,7 @@ static void run_job(run_ctx *c, job *j)
     while (w) {
         tried[n_tried] = w;
         picked[n_tried++] = own;
+        j->attempts++;
         try_result tr = attempt(c, j, w, why, sizeof why);
         if (tr == TRY_OK) {
             j->ok = 1;
@@ -415,6 +416,15 @@ void agg__infer(agg_server *s, const agg_request *q, agg_result *res)
         snprintf(f->reason, sizeof f->reason, "%s", j->reason[0] ? j->reason : "not computed");
     }
     res->verified = res->n_missing == 0;
+    res->chunks = json_array();
+    for (size_t i = 0; res->chunks && i < n_chunks; i++) {
+        job *j = &c.jobs[i];
+        if (j->ok)
+            json_array_append_new(res->chunks,
+                                  json_pack("{s:s, s:[I,I], s:i, s:f, s:f}", "node_id", j->by, "samples",
+                                            (json_int_t)j->start, (json_int_t)j->count, "attempts", (int)j->attempts,
+                                            "prove_ms", j->prove_ms, "verify_ms", j->verify_ms));
+    }
     if (q->return_proofs) {
         res->proofs = json_array();
         for (size_t i = 0; res->proofs && i < n_chunks; i++) {
@@ -461,6 +471,7 @@ void agg__result_free(agg_result *res)
     free(res->missing);
     free(res->failures);
     json_decref(res->proofs);
+    json_decref(res->chunks);
     memset(res, 0, sizeof *res);
 }
 
@@ -500,6 +511,8 @@ json_t *agg__result_json(const agg_result *res)
         json_object_set_new(o, "request_id", json_string(res->request_id));
         json_object_set_new(o, "timing", json_pack("{s:f, s:f, s:f}", "split_ms", res->split_ms, "prove_ms_max",
                                                    res->prove_ms_max, "verify_ms", res->verify_ms));
+        if (res->chunks)
+            json_object_set(o, "chunks", res->chunks);
         if (res->proofs)
             json_object_set(o, "proofs", res->proofs);
     } else {

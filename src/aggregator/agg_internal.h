@@ -138,6 +138,7 @@ typedef struct agg_result {
     int verified;
     double inference_ms, split_ms, prove_ms_max, verify_ms;
     json_t *proofs;           /* per verified chunk, when return_proofs */
+    json_t *chunks;           /* per verified chunk: node, samples, attempts, prove/verify ms */
 } agg_result;
 
 /* Runs one request end to end. Always fills res (http_status/error on failure). */

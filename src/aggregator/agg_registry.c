@@ -129,7 +129,7 @@ em_status agg__register(agg_server *s, const agg_reg_req *q, int *http_status, c
         goto out;
     if ((st = rpc_call(ch, "/enclaveml.Worker/Info", (const uint8_t *)"", 0, AGG_INFO_TIMEOUT_MS, &resp, &resp_len,
                        NULL, err)) != EM_OK) {
-        em_err_prefix(err, "cannot reach worker %s at %s", q->node_id, q->address);
+        em_err_prefix(err, "cannot reach worker %s: ", q->node_id);
         goto out;
     }
     info = enclaveml__node_info__unpack(NULL, resp_len, resp);
@@ -149,7 +149,7 @@ em_status agg__register(agg_server *s, const agg_reg_req *q, int *http_status, c
         goto out;
     }
     if ((st = zk_vk_deserialize(info->vk.data, info->vk.len, &vk, err)) != EM_OK) {
-        em_err_prefix(err, "verifying key of worker %s", q->node_id);
+        em_err_prefix(err, "verifying key of worker %s: ", q->node_id);
         goto out;
     }
     uint8_t h[EM_HASH_LEN];

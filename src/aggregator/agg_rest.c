@@ -303,7 +303,7 @@ static enum MHD_Result post_inference(agg_server *s, struct MHD_Connection *c, c
     }
     if (em_input_from_json(root, expect, &in, &err) != EM_OK) {
         const char *m = em_err_msg(&err);
-        ret = send_error(c, 400, strstr(m, "sample_size") ? "sample_size" : "data", "%s", m);
+        ret = send_error(c, 400, strncmp(m, "sample_size", 11) ? "data" : "sample_size", "%s", m);
         goto out;
     }
     unsigned active = atomic_fetch_add(&s->active_requests, 1) + 1;

@@ -1,18 +1,18 @@
 /* Inference backends: the kernel table every tier implements (ggml-style), and the dispatch.
  *
  * The driver (run.c) lowers every dense and conv layer to one exact integer GEMM:
- *   c[i*ldc + j] = bias(i, j) + sum_{t<k} A(i, t) * B(t, j)                  (int64, exact)
+ *   c[i*ldc + j] = bias[i] + sum_{t<k} A(i, t) * B(t, j)                      (int64, exact)
  * with int16 operands (exact: validation bounds act_bits and weight_bits to <= 16).
- *  - A is row-major: A(i, t) = a[i*lda + t]; lda is even and a[i*lda + k] = 0 when k is odd, so
- *    A can be read as int32 pairs (t, t+1).
- *  - B is pair-interleaved: B(t, j) = b[(t/2)*ldb + 2*j + (t%2)], ldb = 2 * round_up(n, 16),
- *    zero for j >= n and for the odd tail t = k. One aligned vector load then holds 8 (ymm) or
- *    16 (zmm) consecutive columns as (t, t+1) pairs, ready for vpmaddwd against a broadcast A
- *    pair, so no horizontal sums are ever needed. b is 64-byte aligned.
- * Dense: rows i are samples (A = activations), columns j outputs (B = weights, packed once per
- * run). Conv2d: rows are output channels (A = weights), columns output positions (B = the im2col
- * matrix of one sample, built directly in this layout), so c is the [c_out][h*w] activation
- * layout with contiguous rows.
+ *  - A is the layer's weights, row-major, one row per output (channel): A(i, t) = a[i*lda + t];
+ *    lda is even and a[i*lda + k] = 0 when k is odd, so A can be read as int32 pairs (t, t+1).
+ *    Packed once per run.
+ *  - B is built from the activations, pair-interleaved: B(t, j) = b[(t/2)*ldb + 2*j + (t%2)],
+ *    ldb = 2 * round_up(n, 16), zero for j >= n and for the odd tail t = k. One aligned vector
+ *    load then holds 8 (ymm) or 16 (zmm) consecutive columns as (t, t+1) pairs, ready for
+ *    vpmaddwd against a broadcast A pair, so no horizontal sums are ever needed. b is 64-byte
+ *    aligned. Dense: columns are the samples of a sub-batch (the driver transposes c back to
+ *    sample-major). Conv2d: columns are the output positions of one sample (B is its im2col
+ *    matrix), so c is directly the [c_out][h*w] activation layout.
  *
  * Requantization is a slot too (O(outputs), but next to a SIMD GEMM a scalar int64 shift/clamp
  * loop is a visible share of the time). im2col, ReLU and pooling are integer copies and
@@ -38,9 +38,7 @@ typedef struct nn__gemm {
     size_t lda;
     const int16_t *b;
     size_t ldb;
-    /* bias(i, j) = bias_row[i] (conv: per output channel) or bias_col[j] (dense); at most one
-     * is non-NULL, none means zero. */
-    const int64_t *bias_row, *bias_col;
+    const int64_t *bias; /* one per row of A, or NULL for zero */
     int64_t *c;
     size_t ldc;
     /* Bound on the operands: |A| <= 2^(a_bits-1), |B| <= 2^(b_bits-1). Tiers derive from it how

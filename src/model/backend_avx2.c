@@ -72,15 +72,13 @@ T_AVX2 static inline __attribute__((always_inline)) void tile(const nn__gemm *g,
     for (size_t r = 0; r < rows; r++) {
         size_t i = i0 + r;
         int64_t *crow = g->c + i * g->ldc;
-        __m256i brow = _mm256_set1_epi64x(g->bias_row ? g->bias_row[i] : 0);
+        __m256i brow = _mm256_set1_epi64x(g->bias ? g->bias[i] : 0);
         for (int q = 0; q < 2 * NV; q++) {
             size_t j = j0 + 4 * (size_t)q;
             if (j >= g->n)
                 break;
             __m256i mk = _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)(g->n - j)), lane);
             __m256i v = _mm256_add_epi64(s64[r][q / 2][q % 2], brow);
-            if (g->bias_col)
-                v = _mm256_add_epi64(v, _mm256_maskload_epi64((const long long *)(g->bias_col + j), mk));
             _mm256_maskstore_epi64((long long *)(crow + j), mk, v);
         }
     }

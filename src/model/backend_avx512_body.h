@@ -58,17 +58,14 @@ K_TARGET static inline __attribute__((always_inline)) void K_NAME(tile)(const nn
     for (size_t r = 0; r < rows; r++) {
         size_t i = i0 + r;
         int64_t *crow = g->c + i * g->ldc;
-        __m512i brow = _mm512_set1_epi64(g->bias_row ? g->bias_row[i] : 0);
+        __m512i brow = _mm512_set1_epi64(g->bias ? g->bias[i] : 0);
         for (int c = 0; c < nv; c++)
             for (int h = 0; h < 2; h++) {
                 size_t j = j0 + 16 * (size_t)c + 8 * (size_t)h;
                 if (j >= g->n)
                     break;
                 __mmask8 mk = g->n - j >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (g->n - j)) - 1);
-                __m512i v = _mm512_add_epi64(s64[r][c][h], brow);
-                if (g->bias_col)
-                    v = _mm512_add_epi64(v, _mm512_maskz_loadu_epi64(mk, g->bias_col + j));
-                _mm512_mask_storeu_epi64(crow + j, mk, v);
+                _mm512_mask_storeu_epi64(crow + j, mk, _mm512_add_epi64(s64[r][c][h], brow));
             }
     }
 }

@@ -9,7 +9,7 @@ void nn__gemm_i16_scalar(const nn__gemm *g)
         const int16_t *a = g->a + i * g->lda;
         int64_t *c = g->c + i * g->ldc;
         for (size_t j = 0; j < g->n; j++)
-            c[j] = g->bias_row ? g->bias_row[i] : g->bias_col ? g->bias_col[j] : 0;
+            c[j] = g->bias ? g->bias[i] : 0;
         for (size_t t = 0; t < g->k; t++) {
             int64_t av = a[t];
             const int16_t *b = g->b + nn__bidx(g->ldb, t, 0);

@@ -2,10 +2,14 @@
  *
  * Dense and conv layers are lowered to the backend's exact int16 GEMM (conv through im2col) and
  * its requantization kernel; im2col, ReLU and pooling are scalar code shared by every tier, so a
- * tier can only differ from the reference inside those two kernels, which test_backend checks. Samples are independent,
- * so the batch is split into one contiguous range per thread and each thread runs the whole
- * network over its range in sub-batches; all arithmetic is exact, so results cannot depend on
- * the thread count or the tier. */
+ * tier can only differ from the reference inside those two kernels, which test_backend checks.
+ * Samples are independent, so the batch is split into one contiguous range per thread and each
+ * thread runs the whole network over its range in sub-batches; all arithmetic is exact, so
+ * results cannot depend on the thread count or the tier.
+ *
+ * Deviation to note: avgpool results are clamped to [act_min, act_max] (see pool()); the
+ * contract text in model.h does not say so, but without it one 16-bit edge case leaves the
+ * activation range that every later layer relies on. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,8 +27,8 @@ typedef struct plan_layer {
     size_t in_size, out_size;
     size_t k, n;    /* reduction length; outputs per position (dense: outputs, conv: c_out) */
     size_t npos;    /* conv: output positions; dense: 1 */
-    size_t lda;     /* even row stride of A operands (dense: activations, conv: weights) */
-    size_t ldb;     /* pair-row stride of B operands (dense: weights, conv: im2col) */
+    size_t lda;     /* even row stride of the packed weights (the A operand) */
+    size_t ldb;     /* conv: pair-row stride of the im2col B operand */
     int16_t *wpack; /* weights, packed once per run and shared read-only by the threads */
     int32_t lo, hi; /* clamp after requantization */
 } plan_layer;
@@ -36,7 +40,7 @@ typedef struct plan {
     plan_layer *pl;
     size_t in_size, out_size;
     size_t max_act, max_acc; /* per sample */
-    size_t a16_len;          /* int16 scratch per thread: packed rows or one sample's im2col */
+    size_t b16_len;          /* int16 scratch per thread: a sub-batch's B operand or one im2col */
     int32_t act_min, act_max;
 } plan;
 
@@ -70,46 +74,34 @@ static int in_range(const int32_t *v, size_t n, int32_t lo, int32_t hi)
     return !bad;
 }
 
-/* Packs layer weights as the GEMM operand they are: dense weights as B (pair-interleaved, column j
- * = output j), conv weights as A (one even-length row per output channel). The range check
- * makes the int16 narrowing exact and the SIMD overflow bound valid. */
+/* dst[i] = src[i], narrowed (values already range-checked); vectorizable like in_range. */
+static void narrow(int16_t *dst, const int32_t *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (size_t j = 0; j < 64; j++)
+            dst[i + j] = (int16_t)src[i + j];
+    for (; i < n; i++)
+        dst[i] = (int16_t)src[i];
+}
+
+/* Packs the weights as the A operand: one row of lda (even) int16 per output (channel). The
+ * range check makes the narrowing exact and the SIMD overflow bound valid. */
 static em_status pack_weights(const nn_model *m, size_t li, plan_layer *q, em_err *err)
 {
     const nn_layer *L = q->L;
     int32_t wmax = (int32_t)((1u << (m->weight_bits - 1)) - 1), wmin = -wmax - 1;
     size_t len = 0;
-    int ok = L->kind == NN_DENSE ? em_mul_ok((q->k + 1) / 2, q->ldb, &len) : em_mul_ok(q->n, q->lda, &len);
-    if (!ok || !(q->wpack = alloc_aligned(len, sizeof(int16_t))))
+    if (!em_mul_ok(q->n, q->lda, &len) || !(q->wpack = alloc_aligned(len, sizeof(int16_t))))
         return em_errf(err, EM_ERR_NOMEM, "layer %zu '%s': out of memory packing %zu weights", li, L->name,
                        L->n_weight);
-    memset(q->wpack, 0, len * sizeof(int16_t));
     if (!in_range(L->weight, L->n_weight, wmin, wmax))
         return em_errf(err, EM_ERR_RANGE, "layer %zu '%s': a weight lies outside the %u-bit range", li, L->name,
                        m->weight_bits);
-    if (L->kind == NN_CONV2D)
-        for (size_t j = 0; j < q->n; j++)
-            for (size_t t = 0; t < q->k; t++)
-                q->wpack[j * q->lda + t] = (int16_t)L->weight[j * q->k + t];
-    if (L->kind == NN_DENSE) {
-        /* Transpose in blocks of 16 outputs so that both the reads (16 weight rows) and the writes
-         * (one 64-byte run per pair of inputs) stay sequential. */
-        for (size_t j0 = 0; j0 < q->n; j0 += 16) {
-            size_t jn = q->n - j0 < 16 ? q->n - j0 : 16;
-            for (size_t t = 0; t < q->k; t += 2) {
-                int16_t *dst = q->wpack + nn__bidx(q->ldb, t, j0);
-                const int32_t *src = L->weight + j0 * q->k + t;
-                if (t + 1 < q->k) {
-                    for (size_t jj = 0; jj < jn; jj++) {
-                        const int32_t *w = src + jj * q->k;
-                        uint32_t pair = (uint16_t)w[0] | (uint32_t)(uint16_t)w[1] << 16;
-                        memcpy(dst + 2 * jj, &pair, sizeof pair); /* little-endian: t first */
-                    }
-                } else {
-                    for (size_t jj = 0; jj < jn; jj++)
-                        dst[2 * jj] = (int16_t)src[jj * q->k];
-                }
-            }
-        }
+    for (size_t j = 0; j < q->n; j++) {
+        narrow(q->wpack + j * q->lda, L->weight + j * q->k, q->k);
+        if (q->lda > q->k)
+            q->wpack[j * q->lda + q->k] = 0;
     }
     return EM_OK;
 }
@@ -173,14 +165,14 @@ static em_status plan_build(const nn_model *m, const nn_run_opts *opts, plan *p,
                            L->name, q->n, q->k, q->n);
         q->lo = L->act == NN_ACT_RELU ? 0 : p->act_min;
         q->hi = p->act_max;
-        /* Columns of B: dense outputs or conv positions, padded to NN__COL_ALIGN. */
-        size_t cols = dense ? q->n : q->npos, scratch;
+        /* B operand: dense, a sub-batch of samples as columns; conv, one sample's positions. */
+        size_t cols = dense ? SUB_BATCH : q->npos, scratch;
         q->lda = (q->k + 1) & ~(size_t)1;
         q->ldb = 2 * ((cols + NN__COL_ALIGN - 1) / NN__COL_ALIGN * NN__COL_ALIGN);
-        if (!(dense ? em_mul_ok(q->lda, SUB_BATCH, &scratch) : em_mul_ok((q->k + 1) / 2, q->ldb, &scratch)))
+        if (!em_mul_ok((q->k + 1) / 2, q->ldb, &scratch))
             return em_errf(err, EM_ERR_LIMIT, "layer %zu '%s': operand size overflows", i, L->name);
-        if (scratch > p->a16_len)
-            p->a16_len = scratch;
+        if (scratch > p->b16_len)
+            p->b16_len = scratch;
         if (q->out_size > p->max_acc)
             p->max_acc = q->out_size;
         em_status st = pack_weights(m, i, q, err);
@@ -193,14 +185,24 @@ static em_status plan_build(const nn_model *m, const nn_run_opts *opts, plan *p,
 
 /* ---- layer kernels over a sub-batch of ns samples ------------------------------------------- */
 
-/* Dense A operand: ns rows of lda (even), the odd tail zero. */
-static void pack_rows(const int32_t *x, size_t ns, size_t k, size_t lda, int16_t *a)
+/* Dense B operand: column s is sample s (k values), pair-interleaved with ldb = 2 *
+ * round_up(ns, 16); padding columns and the odd tail are zero. */
+static void pack_samples(const int32_t *x, size_t ns, size_t k, size_t ldb, int16_t *b)
 {
+    size_t npairs = (k + 1) / 2, used = 2 * ns;
+    for (size_t t2 = 0; t2 < npairs; t2++)
+        memset(b + t2 * ldb + used, 0, (ldb - used) * sizeof *b);
     for (size_t s = 0; s < ns; s++) {
-        for (size_t t = 0; t < k; t++)
-            a[s * lda + t] = (int16_t)x[s * k + t];
-        if (lda > k)
-            a[s * lda + k] = 0;
+        const int32_t *xs = x + s * k;
+        int16_t *col = b + 2 * s;
+        for (size_t t = 0; t + 1 < k; t += 2) {
+            uint32_t pair = (uint16_t)xs[t] | (uint32_t)(uint16_t)xs[t + 1] << 16;
+            memcpy(col + (t / 2) * ldb, &pair, sizeof pair); /* little-endian: t is the low half */
+        }
+        if (k & 1) {
+            col[(k / 2) * ldb] = (int16_t)xs[k - 1];
+            col[(k / 2) * ldb + 1] = 0;
+        }
     }
 }
 
@@ -323,19 +325,19 @@ static void worker_run(worker *wk)
 {
     const plan *p = wk->p;
     int32_t *buf[2] = {NULL, NULL};
-    int64_t *accbuf = NULL;
-    int16_t *a16 = NULL;
+    int64_t *accbuf = NULL, *ctmp = NULL;
+    int16_t *b16 = NULL;
+    size_t na, nc;
     wk->st = EM_ERR_NOMEM;
-    if (p->a16_len && !(a16 = alloc_aligned(p->a16_len, sizeof *a16)))
+    if (!em_mul_ok(p->max_act, SUB_BATCH, &na) || !em_mul_ok(p->max_acc, SUB_BATCH, &nc))
         goto out;
-    if (!wk->trace) {
-        size_t na, nc;
-        if (!em_mul_ok(p->max_act, SUB_BATCH, &na) || !em_mul_ok(p->max_acc, SUB_BATCH, &nc))
-            goto out;
-        if (!(buf[0] = alloc_aligned(na, sizeof(int32_t))) || !(buf[1] = alloc_aligned(na, sizeof(int32_t))) ||
-            (nc && !(accbuf = alloc_aligned(nc, sizeof(int64_t)))))
-            goto out;
-    }
+    if ((p->b16_len && !(b16 = alloc_aligned(p->b16_len, sizeof *b16))) ||
+        (nc && !(ctmp = alloc_aligned(nc, sizeof(int64_t)))))
+        goto out;
+    if (!wk->trace && (!(buf[0] = alloc_aligned(na, sizeof(int32_t))) ||
+                       !(buf[1] = alloc_aligned(na, sizeof(int32_t))) ||
+                       (nc && !(accbuf = alloc_aligned(nc, sizeof(int64_t))))))
+        goto out;
     for (size_t sb = wk->s0; sb < wk->s1; sb += SUB_BATCH) {
         size_t ns = wk->s1 - sb < SUB_BATCH ? wk->s1 - sb : SUB_BATCH;
         const int32_t *x = wk->in + sb * p->in_size;
@@ -346,35 +348,30 @@ static void worker_run(worker *wk)
             int64_t *acc = NULL;
             if (L->kind == NN_DENSE || L->kind == NN_CONV2D)
                 acc = wk->trace ? wk->trace->acc[i] + sb * q->out_size : accbuf;
-            nn__gemm g = {.k = q->k, .lda = q->lda, .ldb = q->ldb};
+            nn__gemm g = {.m = q->n, .k = q->k, .a = q->wpack, .lda = q->lda, .bias = L->bias,
+                          .a_bits = p->m->weight_bits, .b_bits = p->m->act_bits, .b = b16};
             switch (L->kind) {
             case NN_DENSE:
-                pack_rows(x, ns, q->k, q->lda, a16);
-                g.m = ns;
-                g.n = q->n;
-                g.a = a16;
-                g.a_bits = p->m->act_bits;
-                g.b = q->wpack;
-                g.b_bits = p->m->weight_bits;
-                g.bias_col = L->bias;
-                g.c = acc;
-                g.ldc = q->n;
+                /* outputs x samples, then transposed to the sample-major accumulator layout */
+                g.n = ns;
+                g.ldb = 2 * ((ns + NN__COL_ALIGN - 1) / NN__COL_ALIGN * NN__COL_ALIGN);
+                g.c = ctmp;
+                g.ldc = ns;
+                pack_samples(x, ns, q->k, g.ldb, b16);
                 p->be->gemm_i16(&g);
+                for (size_t s = 0; s < ns; s++)
+                    for (size_t j = 0; j < q->n; j++)
+                        acc[s * q->n + j] = ctmp[j * ns + s];
                 p->be->requant(acc, ns * q->out_size, L->shift, q->lo, q->hi, y);
                 break;
             case NN_CONV2D:
                 /* One GEMM per sample: c_out weight rows times the positions of its im2col matrix,
                  * written as acc[c_out][position] (the activation layout). */
-                g.m = q->n;
                 g.n = q->npos;
-                g.a = q->wpack;
-                g.a_bits = p->m->weight_bits;
-                g.b = a16;
-                g.b_bits = p->m->act_bits;
-                g.bias_row = L->bias;
+                g.ldb = q->ldb;
                 g.ldc = q->npos;
                 for (size_t s = 0; s < ns; s++) {
-                    im2col(L, x + s * q->in_size, q->ldb, a16);
+                    im2col(L, x + s * q->in_size, q->ldb, b16);
                     g.c = acc + s * q->out_size;
                     p->be->gemm_i16(&g);
                 }
@@ -400,7 +397,8 @@ static void worker_run(worker *wk)
     }
     wk->st = EM_OK;
 out:
-    free(a16);
+    free(b16);
+    free(ctmp);
     free(buf[0]);
     free(buf[1]);
     free(accbuf);

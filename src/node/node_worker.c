@@ -263,7 +263,7 @@ em_status node_worker_create(const em_worker_config *cfg, node_fault fault, node
     }
     w->memory_gb = cfg->memory_gb > 0 ? cfg->memory_gb : w->dev.memory_gb;
     if ((st = nn_model_load(cfg->model_path, &w->model, err)) != EM_OK) {
-        em_err_prefix(err, "model_path %s", cfg->model_path);
+        em_err_prefix(err, "model_path %s: ", cfg->model_path);
         goto fail;
     }
     w->input_size = nn_model_input_size(w->model);
@@ -276,7 +276,7 @@ em_status node_worker_create(const em_worker_config *cfg, node_fault fault, node
     }
     for (uint32_t i = 0; i < w->n_slots; i++)
         if ((st = zk_prover_create(w->model, &w->slots[i].prover, err)) != EM_OK) {
-            em_err_prefix(err, "committing to the model");
+            em_err_prefix(err, "committing to the model: ");
             goto fail;
         }
     zk_vk_model_hash(zk_prover_vk(w->slots[0].prover), w->model_hash);

@@ -137,8 +137,62 @@ void ff_vec_axpy(ff_t *y, ff_t s, const ff_t *x, size_t n) { kernels()->axpy(y, 
 ff_t ff_vec_dot(const ff_t *a, const ff_t *b, size_t n) { return kernels()->dot(a, b, n); }
 ff_t ff_vec_sum(const ff_t *a, size_t n) { return kernels()->sum(a, n); }
 
+/* ---- extension-field kernels -------------------------------------------------------------- */
+void ff2_vec_mul(ff2_t *out, const ff2_t *a, const ff2_t *b, size_t n)
+{
+    if (ff_vec_tier_get() == FF_VEC_AVX512) {
+        ff__ff2_mul_avx512(out, a, b, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = ff2_mul(a[i], b[i]);
+}
+
+ff2_t ff2_vec_dot(const ff2_t *a, const ff2_t *b, size_t n)
+{
+    if (ff_vec_tier_get() == FF_VEC_AVX512)
+        return ff__ff2_dot_avx512(a, b, n);
+    ff2_t r = ff2_zero();
+    for (size_t i = 0; i < n; i++)
+        r = ff2_add(r, ff2_mul(a[i], b[i]));
+    return r;
+}
+
+ff2_t ff2_vec_dot_base(const ff2_t *a, const ff_t *b, size_t n)
+{
+    if (ff_vec_tier_get() == FF_VEC_AVX512)
+        return ff__ff2_dot_base_avx512(a, b, n);
+    ff2_t r = ff2_zero();
+    for (size_t i = 0; i < n; i++)
+        r = ff2_add(r, ff2_mul_base(a[i], b[i]));
+    return r;
+}
+
+void ff2_vec_fold(ff2_t *out, const ff2_t *t, size_t half, ff2_t r)
+{
+    if (ff_vec_tier_get() == FF_VEC_AVX512) {
+        ff__ff2_fold_avx512(out, t, half, r);
+        return;
+    }
+    for (size_t i = 0; i < half; i++) {
+        ff2_t lo = t[2 * i], hi = t[2 * i + 1]; /* read both before out[i] (may alias) */
+        out[i] = ff2_add(lo, ff2_mul(r, ff2_sub(hi, lo)));
+    }
+}
+
+void ff_vec_fold_base(ff2_t *out, const ff_t *t, size_t half, ff2_t r)
+{
+    if (ff_vec_tier_get() == FF_VEC_AVX512) {
+        ff__fold_base_avx512(out, t, half, r);
+        return;
+    }
+    for (size_t i = 0; i < half; i++)
+        out[i] = ff2_add(ff2_from_base(t[2 * i]), ff2_mul_base(r, ff_sub(t[2 * i + 1], t[2 * i])));
+}
+
 /* Prefix products skip zeros, so a zero input neither poisons the single inversion nor needs a
- * branch-free trick; its output is set to 0 explicitly. */
+ * branch-free trick; its output is set to 0 explicitly. (Interleaving several product chains
+ * to hide multiplier latency was measured slower on this machine.) */
 size_t ff_batch_inv(ff_t *out, const ff_t *in, size_t n, ff_t *scratch)
 {
     size_t zeros = 0;

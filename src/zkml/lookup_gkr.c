@@ -5,6 +5,7 @@
 #include "enclaveml/zkml/lookup.h"
 #include "enclaveml/zkml/ml.h"
 #include "enclaveml/zkml/sumcheck.h"
+#include "sc_internal.h"
 
 lu_table lu_table_range(unsigned k)
 {
@@ -37,6 +38,109 @@ static void layer_shape(sc_shape *s, unsigned k, ff2_t lambda)
     s->term[0] = (sc_term){.coeff = ff2_one(), .n_factors = 3, .factor = {0, 1, 4}};
     s->term[1] = (sc_term){.coeff = ff2_one(), .n_factors = 3, .factor = {0, 2, 3}};
     s->term[2] = (sc_term){.coeff = lambda, .n_factors = 3, .factor = {0, 3, 4}};
+}
+
+/* h(0), h(2) (and h(1) when want1) of one round: h(t) = sum_i E[i] * inner(t, i) with
+ * inner = P0 Q1 + P1 Q0 + lambda Q0 Q1 at x_j = t, pairs i < half. */
+static void layer_sums(const ff2_t *P0, const ff2_t *P1, const ff2_t *Q0, const ff2_t *Q1, const ff2_t *E,
+                       size_t half, ff2_t lambda, int want1, ff2_t h[3])
+{
+    ff2_t a0 = ff2_zero(), b0 = ff2_zero(), a1 = ff2_zero(), b1 = ff2_zero(), a2 = ff2_zero(), b2 = ff2_zero();
+    for (size_t i = 0; i < half; i++) {
+        ff2_t p0l = P0[2 * i], p0h = P0[2 * i + 1], p1l = P1[2 * i], p1h = P1[2 * i + 1];
+        ff2_t q0l = Q0[2 * i], q0h = Q0[2 * i + 1], q1l = Q1[2 * i], q1h = Q1[2 * i + 1];
+        ff2_t e = E[i];
+        /* t = 0 */
+        ff2_t A = ff2_add(ff2_mul(p0l, q1l), ff2_mul(p1l, q0l)), B = ff2_mul(q0l, q1l);
+        a0 = ff2_add(a0, ff2_mul(e, A));
+        b0 = ff2_add(b0, ff2_mul(e, B));
+        if (want1) {
+            A = ff2_add(ff2_mul(p0h, q1h), ff2_mul(p1h, q0h));
+            B = ff2_mul(q0h, q1h);
+            a1 = ff2_add(a1, ff2_mul(e, A));
+            b1 = ff2_add(b1, ff2_mul(e, B));
+        }
+        /* t = 2: 2 hi - lo */
+        ff2_t p0t = ff2_sub(ff2_add(p0h, p0h), p0l), p1t = ff2_sub(ff2_add(p1h, p1h), p1l);
+        ff2_t q0t = ff2_sub(ff2_add(q0h, q0h), q0l), q1t = ff2_sub(ff2_add(q1h, q1h), q1l);
+        A = ff2_add(ff2_mul(p0t, q1t), ff2_mul(p1t, q0t));
+        B = ff2_mul(q0t, q1t);
+        a2 = ff2_add(a2, ff2_mul(e, A));
+        b2 = ff2_add(b2, ff2_mul(e, B));
+    }
+    h[0] = ff2_add(a0, ff2_mul(lambda, b0));
+    h[1] = ff2_add(a1, ff2_mul(lambda, b1));
+    h[2] = ff2_add(a2, ff2_mul(lambda, b2));
+}
+
+/* eq1(rho, t) = rho t + (1 - rho)(1 - t) for a small integer t. */
+static ff2_t eq1(ff2_t rho, ff_t t)
+{
+    ff2_t one_minus = ff2_sub(ff2_one(), rho);
+    return ff2_add(one_minus, ff2_mul_base(ff2_sub(rho, one_minus), t));
+}
+
+/* Specialised prover for the layer sumcheck sum_x eq(rho, x) (P0 Q1 + P1 Q0 + lambda Q0 Q1)(x)
+ * over k variables. The eq factor is never tabulated and folded: for round j it splits into
+ * the bound prefix (a scalar), eq1(rho_j, X) and eq over the remaining variables (tables E_j,
+ * precomputed), so the prover evaluates only the degree-2 inner sum h at 0 and 2 and derives
+ * h(1) from the running claim. The messages, transcript and final evaluations are exactly those
+ * of sc_prove on layer_shape with the tabulated eq (which sc_verify checks). P*, Q* (2^k each)
+ * are folded in place; E has room for 2^k entries. */
+static em_status layer_prove(unsigned k, const ff2_t *rho, ff2_t lambda, ff2_t claim, ff2_t *P0, ff2_t *P1,
+                             ff2_t *Q0, ff2_t *Q1, ff2_t *E, tr_t *tr, sc_proof *pr, ff2_t *point, em_err *err)
+{
+    sc_shape s;
+    layer_shape(&s, k, lambda);
+    memset(pr, 0, sizeof *pr);
+    pr->n_vars = k;
+    pr->degree = 3;
+    pr->n_tables = 5;
+    sc__absorb_shape(tr, &s, 3, claim);
+    ff2_t pre = ff2_one(), cur = claim;
+    size_t len = (size_t)1 << k;
+    for (unsigned j = 0; j < k; j++) {
+        size_t half = len / 2;
+        ml_eq_table(rho + j + 1, k - 1 - j, ff2_one(), E); /* eq over x_{j+1..k-1} */
+        ff2_t h[4];
+        ff2_t pre_inv = ff2_inv(pre), rj_inv = ff2_inv(rho[j]);
+        int derive = !ff2_is_zero(pre_inv) && !ff2_is_zero(rj_inv);
+        layer_sums(P0, P1, Q0, Q1, E, half, lambda, !derive, h);
+        if (derive) /* cur = pre ((1 - rho_j) h0 + rho_j h1) */
+            h[1] = ff2_mul(ff2_sub(ff2_mul(cur, pre_inv), ff2_mul(ff2_sub(ff2_one(), rho[j]), h[0])), rj_inv);
+        /* h has degree 2: third finite difference is zero */
+        h[3] = ff2_add(ff2_sub(ff2_mul_base(h[2], 3), ff2_mul_base(h[1], 3)), h[0]);
+        ff2_t *msg = pr->round[j];
+        msg[0] = ff2_mul(pre, ff2_mul(eq1(rho[j], 0), h[0]));
+        msg[1] = ff2_mul(pre, ff2_mul(eq1(rho[j], 2), h[2]));
+        msg[2] = ff2_mul(pre, ff2_mul(eq1(rho[j], 3), h[3]));
+        tr_absorb_ff2(tr, "sc/round", msg, 3);
+        ff2_t r = tr_challenge_ff2(tr, "sc/r");
+        point[j] = r;
+        ff2_t g[4];
+        sc__full_round(msg, 3, cur, g);
+        cur = sc__interp(g, 3, r);
+        /* eq1(rho_j, r) for a field r */
+        ff2_t e_r = ff2_add(ff2_mul(rho[j], r), ff2_mul(ff2_sub(ff2_one(), rho[j]), ff2_sub(ff2_one(), r)));
+        pre = ff2_mul(pre, e_r);
+        ml_fold_ext(P0, len, r);
+        ml_fold_ext(P1, len, r);
+        ml_fold_ext(Q0, len, r);
+        ml_fold_ext(Q1, len, r);
+        len = half;
+    }
+    ff2_t *e = pr->final_eval;
+    e[0] = pre;
+    e[1] = P0[0];
+    e[2] = P1[0];
+    e[3] = Q0[0];
+    e[4] = Q1[0];
+    ff2_t fin = ff2_mul(e[0], ff2_add(ff2_add(ff2_mul(e[1], e[4]), ff2_mul(e[2], e[3])),
+                                      ff2_mul(lambda, ff2_mul(e[3], e[4]))));
+    tr_absorb_ff2(tr, "sc/final", e, 5);
+    if (!ff2_eq(fin, cur))
+        return em_errf(err, EM_ERR_INTERNAL, "lookup: layer sumcheck inconsistent");
+    return EM_OK;
 }
 
 static em_status put_ff2s(em_buf *out, const ff2_t *v, size_t n, em_err *err)
@@ -101,17 +205,12 @@ static em_status frac_prove(unsigned L, ff2_t *p, ff2_t *q, tr_t *tr, em_buf *ou
     ff2_t cq = ff2_add(top[2], ff2_mul(mu, ff2_sub(top[3], top[2])));
     size_t half_max = (size_t)1 << (L - 1);
     tabs = malloc(5 * half_max * sizeof *tabs);
-    ff2_t *scratch = malloc(5 * (half_max > 1 ? half_max / 2 : 1) * sizeof *scratch);
-    if (!tabs || !scratch) {
-        free(scratch);
-        free(tabs);
+    if (!tabs)
         return em_errf(err, EM_ERR_NOMEM, "lookup: layer tables");
-    }
     for (unsigned k = 1; k < L; k++) {
         size_t h = (size_t)1 << k;
-        ff2_t *eq = tabs, *p0 = tabs + h, *p1 = tabs + 2 * h, *q0 = tabs + 3 * h, *q1 = tabs + 4 * h;
+        ff2_t *E = tabs, *p0 = tabs + h, *p1 = tabs + 2 * h, *q0 = tabs + 3 * h, *q1 = tabs + 4 * h;
         ff2_t *pc = LAYER(p, k + 1), *qc = LAYER(q, k + 1);
-        ml_eq_table(fo->point, k, ff2_one(), eq);
         for (size_t x = 0; x < h; x++) {
             p0[x] = pc[2 * x];
             p1[x] = pc[2 * x + 1];
@@ -119,15 +218,10 @@ static em_status frac_prove(unsigned L, ff2_t *p, ff2_t *q, tr_t *tr, em_buf *ou
             q1[x] = qc[2 * x + 1];
         }
         ff2_t lambda = tr_challenge_ff2(tr, "lu/lambda");
-        sc_shape s;
-        layer_shape(&s, k, lambda);
-        sc_tables t;
-        memset(&t, 0, sizeof t);
-        for (unsigned i = 0; i < 5; i++)
-            t.ext[i] = tabs + i * h;
         sc_proof pr;
         ff2_t pt[LU_MAX_LOG];
-        if ((st = sc_prove(&s, &t, ff2_add(cp, ff2_mul(lambda, cq)), tr, scratch, &pr, pt, err)) != EM_OK ||
+        if ((st = layer_prove(k, fo->point, lambda, ff2_add(cp, ff2_mul(lambda, cq)), p0, p1, q0, q1, E, tr, &pr,
+                              pt, err)) != EM_OK ||
             (st = sc_proof_write(&pr, out, err)) != EM_OK)
             break;
         mu = tr_challenge_ff2(tr, "lu/mu");
@@ -140,7 +234,6 @@ static em_status frac_prove(unsigned L, ff2_t *p, ff2_t *q, tr_t *tr, em_buf *ou
 #undef LAYER
     fo->p_eval = cp;
     fo->q_eval = cq;
-    free(scratch);
     free(tabs);
     return st;
 }

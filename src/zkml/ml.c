@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "enclaveml/zkml/ff_vec.h"
+
 void ml_eq_table(const ff2_t *r, unsigned n, ff2_t scale, ff2_t *out)
 {
     out[0] = scale;
@@ -69,12 +71,20 @@ ff2_t ml_eval_ext_inplace(ff2_t *t, size_t len, unsigned n, const ff2_t *r)
     return t[0];
 }
 
+/* A table whose only non-zero entry is index 0: v * prod_j (1 - r_j). */
+static ff2_t eval_single(ff2_t v, unsigned n, const ff2_t *r)
+{
+    for (unsigned j = 0; j < n; j++)
+        v = ff2_mul(v, ff2_sub(ff2_one(), r[j]));
+    return v;
+}
+
 ff2_t ml_eval_base(const ff_t *t, size_t len, unsigned n, const ff2_t *r, ff2_t *scratch)
 {
     if (len == 0)
         return ff2_zero();
-    if (n == 0)
-        return ff2_from_base(t[0]);
+    if (len == 1)
+        return eval_single(ff2_from_base(t[0]), n, r);
     size_t l = ml_fold_base(t, len, r[0], scratch);
     return ml_eval_ext_inplace(scratch, l, n - 1, r + 1);
 }
@@ -83,8 +93,8 @@ ff2_t ml_eval_ext(const ff2_t *t, size_t len, unsigned n, const ff2_t *r, ff2_t 
 {
     if (len == 0)
         return ff2_zero();
-    if (n == 0)
-        return t[0];
+    if (len == 1)
+        return eval_single(t[0], n, r);
     /* First fold reads t and writes scratch, so t is left untouched. */
     size_t half = len / 2;
     for (size_t i = 0; i < half; i++)
@@ -118,15 +128,21 @@ ff2_t ml_dot_ext(const ff2_t *t, const ff2_t *eq, size_t len)
 void ml_fix_high_base(const ff_t *t, unsigned n_low, size_t n_rows, const ff2_t *eq_high, ff2_t *out)
 {
     size_t c = (size_t)1 << n_low;
-    memset(out, 0, c * sizeof *out);
-    /* Row-major sweep: each row is read once, contiguously (axpy of a base row into out). */
-    for (size_t h = 0; h < n_rows; h++) {
-        const ff_t *row = t + h * c;
-        ff2_t e = eq_high[h];
-        for (size_t l = 0; l < c; l++) {
-            out[l].a = ff_add(out[l].a, ff_mul(e.a, row[l]));
-            out[l].b = ff_add(out[l].b, ff_mul(e.b, row[l]));
+    /* Column blocks with the two coordinates accumulated apart (structure of arrays on the
+     * stack), so each row segment is one SIMD axpy per coordinate; no allocation. */
+    enum { BLK = 256 };
+    ff_t acc_a[BLK], acc_b[BLK];
+    for (size_t c0 = 0; c0 < c; c0 += BLK) {
+        size_t w = c - c0 < BLK ? c - c0 : BLK;
+        memset(acc_a, 0, w * sizeof *acc_a);
+        memset(acc_b, 0, w * sizeof *acc_b);
+        for (size_t h = 0; h < n_rows; h++) {
+            const ff_t *row = t + h * c + c0;
+            ff_vec_axpy(acc_a, eq_high[h].a, row, w);
+            ff_vec_axpy(acc_b, eq_high[h].b, row, w);
         }
+        for (size_t l = 0; l < w; l++)
+            out[c0 + l] = (ff2_t){acc_a[l], acc_b[l]};
     }
 }
 

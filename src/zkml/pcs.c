@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enclaveml/zkml/ff_vec.h"
 #include "enclaveml/zkml/merkle.h"
 #include "enclaveml/zkml/ml.h"
 #include "enclaveml/zkml/ntt.h"
@@ -260,6 +261,22 @@ static size_t sample_queries(tr_t *tr, size_t N, uint64_t *idx)
     return n;
 }
 
+/* out = weight^T M (C ff2) with the SIMD axpy on the two coordinates kept apart (acc holds
+ * 2C base elements). Rows with a zero weight are skipped (claims touch few polynomials). */
+static void combine_rows(const ff_t *m, size_t C, size_t R, const ff2_t *weight, ff_t *acc, ff2_t *out)
+{
+    ff_t *acc_a = acc, *acc_b = acc + C;
+    memset(acc, 0, 2 * C * sizeof *acc);
+    for (size_t i = 0; i < R; i++) {
+        if (ff2_is_zero(weight[i]))
+            continue;
+        ff_vec_axpy(acc_a, weight[i].a, m + i * C, C);
+        ff_vec_axpy(acc_b, weight[i].b, m + i * C, C);
+    }
+    for (size_t l = 0; l < C; l++)
+        out[l] = (ff2_t){acc_a[l], acc_b[l]};
+}
+
 static em_status put_ff2s(em_buf *out, const ff2_t *v, size_t n, em_err *err)
 {
     uint8_t b[FF2_BYTES];
@@ -282,7 +299,7 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
     ff2_t *gamma = NULL, *rows = NULL, *rho = NULL, *a = NULL, *tmp = NULL;
     size_t *group = NULL;
     uint64_t *idx = NULL;
-    ff_t *col = NULL;
+    ff_t *acc = NULL;
     if ((st = claims_check(l, claims, n_claims, err)) != EM_OK)
         return st;
     absorb_statement(tr, l, p->root, claims, n_claims);
@@ -293,14 +310,14 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
     tmp = malloc(max_poly_rows(l) * sizeof *tmp);
     rows = malloc(C * sizeof *rows);
     idx = malloc(2 * PCS_QUERIES * sizeof *idx);
-    col = malloc(R * sizeof *col);
-    if (!gamma || !rho || !group || !a || !tmp || !rows || !idx || !col) {
+    acc = malloc(2 * C * sizeof *acc);
+    if (!gamma || !rho || !group || !a || !tmp || !rows || !idx || !acc) {
         st = em_errf(err, EM_ERR_NOMEM, "pcs: open scratch");
         goto out;
     }
     /* Proximity row w = gamma^T M. */
     tr_challenge_ff2_vec(tr, "pcs/gamma", gamma, R);
-    ml_fix_high_base(p->m, l->log_cols, R, gamma, rows);
+    combine_rows(p->m, C, R, gamma, acc, rows);
     tr_absorb_ff2(tr, "pcs/w", rows, C);
     if ((st = put_ff2s(out, rows, C, err)) != EM_OK)
         goto out;
@@ -309,7 +326,7 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
     size_t ng = group_claims(l, claims, n_claims, group);
     for (size_t g = 0; g < ng; g++) {
         group_weights(l, claims, n_claims, group, g, rho, a, tmp);
-        ml_fix_high_base(p->m, l->log_cols, R, a, rows);
+        combine_rows(p->m, C, R, a, acc, rows);
         tr_absorb_ff2(tr, "pcs/u", rows, C);
         if ((st = put_ff2s(out, rows, C, err)) != EM_OK)
             goto out;
@@ -339,7 +356,7 @@ out:
     free(tmp);
     free(rows);
     free(idx);
-    free(col);
+    free(acc);
     return st;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "enclaveml/zkml/ml.h"
+#include "sc_internal.h"
 
 em_status sc_shape_check(const sc_shape *s, em_err *err)
 {
@@ -60,7 +61,7 @@ static int is_product2(const sc_shape *s)
     return s->n_terms == 1 && s->term[0].n_factors == 2 && s->term[0].factor[0] != s->term[0].factor[1];
 }
 
-static void absorb_shape(tr_t *tr, const sc_shape *s, unsigned d, ff2_t claim)
+void sc__absorb_shape(tr_t *tr, const sc_shape *s, unsigned d, ff2_t claim)
 {
     uint64_t hdr[4] = {s->n_vars, d, s->n_tables, s->n_terms};
     for (unsigned i = 0; i < 4; i++)
@@ -77,7 +78,7 @@ static void absorb_shape(tr_t *tr, const sc_shape *s, unsigned d, ff2_t claim)
 }
 
 /* g(r) from g(0..d) by Lagrange interpolation over the integer nodes 0..d. */
-static ff2_t interp(const ff2_t *g, unsigned d, ff2_t r)
+ff2_t sc__interp(const ff2_t *g, unsigned d, ff2_t r)
 {
     ff2_t res = ff2_zero();
     for (unsigned i = 0; i <= d; i++) {
@@ -95,7 +96,7 @@ static ff2_t interp(const ff2_t *g, unsigned d, ff2_t r)
 }
 
 /* Full evaluations g(0..d) from the wire values g(0), g(2..d) and the running claim. */
-static void full_round(const ff2_t *wire, unsigned d, ff2_t claim, ff2_t *g)
+void sc__full_round(const ff2_t *wire, unsigned d, ff2_t claim, ff2_t *g)
 {
     g[0] = wire[0];
     g[1] = ff2_sub(claim, wire[0]);
@@ -153,8 +154,11 @@ static void round_generic(const sc_shape *s, unsigned d, const ff_t *const *cb, 
                 if (e == 1)
                     continue;
                 ff2_t p = v[tm->factor[0]][e];
-                for (unsigned f = 1; f < tm->n_factors; f++)
-                    p = ff2_mul(p, v[tm->factor[f]][e]);
+                for (unsigned f = 1; f < tm->n_factors; f++) {
+                    unsigned k = tm->factor[f];
+                    /* base tables (first round) have zero second coordinates: 2 products */
+                    p = cb[k] ? ff2_mul_base(p, v[k][e].a) : ff2_mul(p, v[k][e]);
+                }
                 unsigned slot = e == 0 ? 0 : e - 1;
                 acc[t][slot] = ff2_add(acc[t][slot], p);
             }
@@ -224,12 +228,14 @@ em_status sc_prove(const sc_shape *s, const sc_tables *tb, ff2_t claim, tr_t *tr
     proof->n_vars = n;
     proof->degree = d;
     proof->n_tables = s->n_tables;
-    absorb_shape(tr, s, d, claim);
+    sc__absorb_shape(tr, s, d, claim);
 
     if (n == 0) {
         for (unsigned k = 0; k < s->n_tables; k++)
             proof->final_eval[k] = tb->base[k] ? ff2_from_base(tb->base[k][0]) : tb->ext[k][0];
         tr_absorb_ff2(tr, "sc/final", proof->final_eval, s->n_tables);
+        if (!ff2_eq(final_combination(s, proof->final_eval), claim))
+            return em_errf(err, EM_ERR_ARG, "sumcheck: claim is not the sum of the instance");
         return EM_OK;
     }
     size_t half = (size_t)1 << (n - 1);
@@ -261,8 +267,8 @@ em_status sc_prove(const sc_shape *s, const sc_tables *tb, ff2_t claim, tr_t *tr
         ff2_t r = tr_challenge_ff2(tr, "sc/r");
         point[j] = r;
         ff2_t g[SC_MAX_DEGREE + 1];
-        full_round(msg, d, cur, g);
-        cur = interp(g, d, r);
+        sc__full_round(msg, d, cur, g);
+        cur = sc__interp(g, d, r);
         /* Bind x_j := r, moving every table into its scratch slot on the first round. */
         for (unsigned k = 0; k < s->n_tables; k++) {
             ff2_t *dst = scratch + (size_t)k * half;
@@ -301,15 +307,15 @@ em_status sc_verify(const sc_shape *s, ff2_t claim, const sc_proof *proof, tr_t 
     if (proof->n_vars != s->n_vars || proof->degree != d || proof->n_tables != s->n_tables)
         return em_errf(err, EM_ERR_FORMAT, "sumcheck: proof shape (%u vars, degree %u, %u tables) != expected (%u, %u, %u)",
                        proof->n_vars, proof->degree, proof->n_tables, s->n_vars, d, s->n_tables);
-    absorb_shape(tr, s, d, claim);
+    sc__absorb_shape(tr, s, d, claim);
     ff2_t cur = claim;
     for (unsigned j = 0; j < s->n_vars; j++) {
         tr_absorb_ff2(tr, "sc/round", proof->round[j], d);
         ff2_t r = tr_challenge_ff2(tr, "sc/r");
         point[j] = r;
         ff2_t g[SC_MAX_DEGREE + 1];
-        full_round(proof->round[j], d, cur, g);
-        cur = interp(g, d, r);
+        sc__full_round(proof->round[j], d, cur, g);
+        cur = sc__interp(g, d, r);
     }
     if (!ff2_eq(final_combination(s, proof->final_eval), cur))
         return em_errf(err, EM_ERR_VERIFY, "sumcheck: final evaluations do not match the last round");
@@ -360,4 +366,106 @@ em_status sc_proof_read(const sc_shape *s, em_reader *r, sc_proof *p, em_err *er
         if ((st = ff2_read(r, &p->final_eval[k], err)) != EM_OK)
             return em_err_prefix(err, "sumcheck final evaluation %u: ", k);
     return EM_OK;
+}
+
+/* ---- claim folding --------------------------------------------------------------------------- */
+
+static em_status fold_start(unsigned n_vars, const ff2_t *const *points, const ff2_t *values, size_t n_claims,
+                            tr_t *tr, ff2_t *rho, ff2_t *claim, em_err *err)
+{
+    if (n_vars > SC_MAX_VARS || n_vars > 30)
+        return em_errf(err, EM_ERR_ARG, "sumcheck fold: %u variables (max 30)", n_vars);
+    tr_absorb_u64(tr, "sc/fold", n_claims);
+    tr_absorb_u64(tr, "sc/fold", n_vars);
+    for (size_t k = 0; k < n_claims; k++) {
+        tr_absorb_ff2(tr, "sc/fold", points[k], n_vars);
+        tr_absorb_ff2(tr, "sc/fold", &values[k], 1);
+    }
+    tr_challenge_ff2_vec(tr, "sc/fold-rho", rho, n_claims);
+    *claim = ff2_zero();
+    for (size_t k = 0; k < n_claims; k++)
+        *claim = ff2_add(*claim, ff2_mul(rho[k], values[k]));
+    return EM_OK;
+}
+
+em_status sc_fold_prove(const ff_t *table, size_t len, unsigned n_vars, const ff2_t *const *points,
+                        const ff2_t *values, size_t n_claims, tr_t *tr, sc_proof *proof, ff2_t *point, ff2_t *value,
+                        em_err *err)
+{
+    em_status st;
+    ff2_t *rho = NULL, *g = NULL, *eq = NULL;
+    ff_t *pad = NULL;
+    if (n_claims < 1 || n_claims > (1u << 20))
+        return em_errf(err, EM_ERR_ARG, "sumcheck fold: %zu claims (1..2^20)", n_claims);
+    if (n_vars > 30 || len > ((size_t)1 << n_vars))
+        return em_errf(err, EM_ERR_ARG, "sumcheck fold: table of %zu entries for %u variables", len, n_vars);
+    size_t N = (size_t)1 << n_vars;
+    rho = malloc(n_claims * sizeof *rho);
+    g = calloc(N, sizeof *g);
+    eq = malloc(N * sizeof *eq);
+    if (len < N)
+        pad = calloc(N, sizeof *pad);
+    if (!rho || !g || !eq || (len < N && !pad)) {
+        st = em_errf(err, EM_ERR_NOMEM, "sumcheck fold: tables of 2^%u", n_vars);
+        goto out;
+    }
+    if (pad && len)
+        memcpy(pad, table, len * sizeof *pad);
+    ff2_t claim;
+    if ((st = fold_start(n_vars, points, values, n_claims, tr, rho, &claim, err)) != EM_OK)
+        goto out;
+    for (size_t k = 0; k < n_claims; k++) {
+        ml_eq_table(points[k], n_vars, rho[k], eq);
+        for (size_t i = 0; i < N; i++)
+            g[i] = ff2_add(g[i], eq[i]);
+    }
+    sc_shape s;
+    sc_shape_product2(&s, n_vars);
+    sc_tables t;
+    memset(&t, 0, sizeof t);
+    t.base[0] = pad ? pad : table;
+    t.ext[1] = g;
+    /* eq doubles as the prover scratch: 2 * 2^(n-1) = 2^n elements */
+    if ((st = sc_prove(&s, &t, claim, tr, n_vars ? eq : NULL, proof, point, err)) != EM_OK) {
+        em_err_prefix(err, "sumcheck fold (a claimed value is false?): ");
+        goto out;
+    }
+    *value = proof->final_eval[0];
+out:
+    free(rho);
+    free(g);
+    free(eq);
+    free(pad);
+    return st;
+}
+
+em_status sc_fold_verify(unsigned n_vars, const ff2_t *const *points, const ff2_t *values, size_t n_claims,
+                         const sc_proof *proof, tr_t *tr, ff2_t *point, ff2_t *value, em_err *err)
+{
+    em_status st;
+    if (n_claims < 1 || n_claims > (1u << 20))
+        return em_errf(err, EM_ERR_ARG, "sumcheck fold: %zu claims (1..2^20)", n_claims);
+    ff2_t *rho = malloc(n_claims * sizeof *rho);
+    if (!rho)
+        return em_errf(err, EM_ERR_NOMEM, "sumcheck fold: %zu claims", n_claims);
+    ff2_t claim, ev[SC_MAX_TABLES];
+    if ((st = fold_start(n_vars, points, values, n_claims, tr, rho, &claim, err)) != EM_OK)
+        goto out;
+    sc_shape s;
+    sc_shape_product2(&s, n_vars);
+    if ((st = sc_verify(&s, claim, proof, tr, point, ev, err)) != EM_OK) {
+        em_err_prefix(err, "sumcheck fold: ");
+        goto out;
+    }
+    ff2_t gr = ff2_zero();
+    for (size_t k = 0; k < n_claims; k++)
+        gr = ff2_add(gr, ff2_mul(rho[k], ml_eq_eval(points[k], point, n_vars)));
+    if (!ff2_eq(gr, ev[1])) {
+        st = em_errf(err, EM_ERR_VERIFY, "sumcheck fold: weight polynomial evaluation does not match");
+        goto out;
+    }
+    *value = ev[0];
+out:
+    free(rho);
+    return st;
 }

@@ -2,12 +2,13 @@
  *
  * Claim: S = sum_k A~(rho_b, k) * W~(rho_j, k). The prover folds the integer matrices with eq
  * tables (A row-fold over the batch, W row-fold over the outputs; O(B*n + m*n) work, exact
- * 128-bit integer accumulation, one reduction per column), then runs a degree-2 sumcheck over
- * the n_in variables. Messages per round: g(0) and g(2) (g(1) = claim - g(0)). */
+ * 128-bit integer accumulation, one reduction per column), then runs the degree-2 sumcheck of
+ * sumcheck.h over the n_in variables (its product-of-two-tables path). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "enclaveml/zkml/ml.h"
+#include "enclaveml/zkml/sumcheck.h"
 #include "zk_internal.h"
 
 /* Signed 128-bit accumulator -> field element. */
@@ -66,7 +67,7 @@ ff2_t zk__dot_ff2(const ff2_t *a, const ff2_t *b, size_t n)
 {
     ff2_t s = ff2_zero();
     for (size_t i = 0; i < n; i++)
-        s = ff2_add(s, ff2_mul(a[i], b[i]));
+        s = ff2_add(s, zk__mul2(a[i], b[i]));
     return s;
 }
 
@@ -92,72 +93,40 @@ out:
     return st;
 }
 
-/* ---- the sumcheck ------------------------------------------------------------------------- */
+/* ---- the sumcheck (sumcheck.h, product-of-two-tables shape) ------------------------------- */
 
-static ff2_t interp2(ff2_t g0, ff2_t g1, ff2_t g2, ff2_t c)
+em_status zk__matmul_prove(zk_wr *w, ff2_t *a, ff2_t *b, unsigned nv, ff2_t claim, ff2_t *point, ff2_t *a_eval,
+                           ff2_t *b_eval, em_err *err)
 {
-    /* Lagrange on {0,1,2}: g(c) = g0 (c-1)(c-2)/2 - g1 c(c-2) + g2 c(c-1)/2 */
-    ff2_t one = ff2_one(), two = ff2_from_base(2);
-    ff2_t cm1 = ff2_sub(c, one), cm2 = ff2_sub(c, two);
-    ff_t inv2 = 0x7FFFFFFF80000001ULL; /* (p+1)/2 */
-    ff2_t t0 = ff2_mul_base(ff2_mul(cm1, cm2), inv2);
-    ff2_t t1 = ff2_mul(c, cm2);
-    ff2_t t2 = ff2_mul_base(ff2_mul(c, cm1), inv2);
-    return ff2_add(ff2_sub(ff2_mul(g0, t0), ff2_mul(g1, t1)), ff2_mul(g2, t2));
-}
-
-em_status zk__matmul_prove(zk_wr *w, ff2_t *a, ff2_t *b, unsigned nv, ff2_t claim, ff2_t *point,
-                           ff2_t *a_eval, ff2_t *b_eval, em_err *err)
-{
-    size_t n = (size_t)1 << nv;
-    for (unsigned t = 0; t < nv; t++) {
-        size_t h = n >> 1;
-        ff2_t g0 = ff2_zero(), g2 = ff2_zero();
-        for (size_t i = 0; i < h; i++) {
-            ff2_t a0 = a[2 * i], a1 = a[2 * i + 1], b0 = b[2 * i], b1 = b[2 * i + 1];
-            g0 = ff2_add(g0, ff2_mul(a0, b0));
-            ff2_t a2 = ff2_sub(ff2_add(a1, a1), a0), b2 = ff2_sub(ff2_add(b1, b1), b0);
-            g2 = ff2_add(g2, ff2_mul(a2, b2));
-        }
-        ff2_t msg[2] = {g0, g2};
-        em_status st = zk__put_ff2(w, "mm-round", msg, 2, err);
-        if (st != EM_OK)
-            return st;
-        ff2_t c = tr_challenge_ff2(w->tr, "mm-chal");
-        point[t] = c;
-        ff2_t g1 = ff2_sub(claim, g0);
-        claim = interp2(g0, g1, g2, c);
-        for (size_t i = 0; i < h; i++) {
-            a[i] = ff2_add(a[2 * i], ff2_mul(c, ff2_sub(a[2 * i + 1], a[2 * i])));
-            b[i] = ff2_add(b[2 * i], ff2_mul(c, ff2_sub(b[2 * i + 1], b[2 * i])));
-        }
-        n = h;
-    }
-    *a_eval = a[0];
-    *b_eval = b[0];
-    ff2_t ev[2] = {a[0], b[0]};
-    return zk__put_ff2(w, "mm-final", ev, 2, err);
-}
-
-em_status zk__matmul_verify(zk_rd *r, unsigned nv, ff2_t claim, ff2_t *point, ff2_t *a_eval,
-                            ff2_t *b_eval, em_err *err)
-{
-    for (unsigned t = 0; t < nv; t++) {
-        ff2_t msg[2];
-        em_status st = zk__get_ff2(r, "mm-round", msg, 2, err);
-        if (st != EM_OK)
-            return st;
-        ff2_t c = tr_challenge_ff2(r->tr, "mm-chal");
-        point[t] = c;
-        ff2_t g1 = ff2_sub(claim, msg[0]);
-        claim = interp2(msg[0], g1, msg[1], c);
-    }
-    ff2_t ev[2];
-    em_status st = zk__get_ff2(r, "mm-final", ev, 2, err);
+    sc_shape sh;
+    sc_shape_product2(&sh, nv);
+    sc_tables t;
+    memset(&t, 0, sizeof t);
+    t.ext[0] = a;
+    t.ext[1] = b;
+    sc_proof pf;
+    em_status st = sc_prove(&sh, &t, claim, w->tr, NULL, &pf, point, err);
     if (st != EM_OK)
         return st;
-    if (!ff2_eq(ff2_mul(ev[0], ev[1]), claim))
-        return em_errf(err, EM_ERR_VERIFY, "matmul sumcheck: final evaluation does not match");
+    if ((st = sc_proof_write(&pf, w->buf, err)) != EM_OK)
+        return st;
+    *a_eval = pf.final_eval[0];
+    *b_eval = pf.final_eval[1];
+    return EM_OK;
+}
+
+em_status zk__matmul_verify(zk_rd *r, unsigned nv, ff2_t claim, ff2_t *point, ff2_t *a_eval, ff2_t *b_eval,
+                            em_err *err)
+{
+    sc_shape sh;
+    sc_shape_product2(&sh, nv);
+    sc_proof pf;
+    ff2_t ev[SC_MAX_TABLES];
+    em_status st = sc_proof_read(&sh, r->rd, &pf, err);
+    if (st != EM_OK)
+        return st;
+    if ((st = sc_verify(&sh, claim, &pf, r->tr, point, ev, err)) != EM_OK)
+        return em_err_prefix(err, "matmul sumcheck: ");
     *a_eval = ev[0];
     *b_eval = ev[1];
     return EM_OK;

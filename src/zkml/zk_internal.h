@@ -116,6 +116,15 @@ typedef struct zk_wit {
 
 #define ZK_TRANSCRIPT_DOMAIN "enclaveml/infer/v1"
 
+/* ff2_mul from ff.h, forced inline: in the large prover loops gcc otherwise emits a call per
+ * product, which serialises the multiplications (measured 2-3x slower fraction trees). */
+static inline __attribute__((always_inline)) ff2_t zk__mul2(ff2_t x, ff2_t y)
+{
+    ff_t ac = ff_mul(x.a, y.a), bd = ff_mul(x.b, y.b);
+    ff_t cross = ff_sub(ff_sub(ff_mul(ff_add(x.a, x.b), ff_add(y.a, y.b)), ac), bd);
+    return (ff2_t){ff_add(ac, ff_mul(bd, FF_EXT_W)), cross};
+}
+
 /* Public statement of one proof. */
 typedef struct zk_statement {
     uint8_t model_hash[EM_HASH_LEN];
@@ -128,11 +137,22 @@ typedef struct zk_statement {
     size_t node_id_len;
 } zk_statement;
 
-/* Prover side of the message channel: bytes go to buf, values into the transcript. */
+/* Prover side of the message channel: bytes go to buf, values into the transcript. threads:
+ * worker threads the prover may use for its large loops. */
 typedef struct zk_wr {
     tr_t *tr;
     em_buf *buf;
+    unsigned threads;
 } zk_wr;
+
+/* ---- parallel-for (zk_par.c) ---- */
+#define ZK_MAX_THREADS 64u
+typedef void (*zk_par_fn)(void *ctx, size_t begin, size_t end, unsigned tid);
+/* Runs fn over [0, n) in up to n_threads chunks (each >= min_chunk); returns the chunk count
+ * (chunk t covers [t*ceil(n/count), ...)). */
+unsigned zk__par_for(unsigned n_threads, size_t n, size_t min_chunk, zk_par_fn fn, void *ctx);
+/* requested > 0: that many (capped); 0: the online CPUs. */
+unsigned zk__threads(int requested);
 /* Verifier side: values come from rd (canonical checks) and go into the transcript. */
 typedef struct zk_rd {
     tr_t *tr;

@@ -274,7 +274,7 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     tr_absorb_u64(&tr, "table-bits", wl.tbits);
     tr_absorb_bytes(&tr, "witness-commitment", wcommit, wcommit_len);
     double t3 = em_now_ms();
-    zk_wr wr = {.tr = &tr, .buf = &comp};
+    zk_wr wr = {.tr = &tr, .buf = &comp, .threads = zk__threads(opts ? opts->threads : 0)};
     if ((st = zk__requant_prove(vk, &wl, &w, n_samples, &wr, &wc, err)) != EM_OK)
         goto out;
     double t4 = em_now_ms();
@@ -285,8 +285,9 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     if ((st = zk__pcs_open(wpcs, w.poly, &tr, &wl.pack, &wc, &cons, err)) != EM_OK ||
         (st = zk__pcs_open(p->mpcs, p->mpoly, &tr, &vk->mpack, &mc, &cons, err)) != EM_OK)
         goto out;
-    EM_DEBUG("zk_prove: infer %.1f, witness %.1f, commit %.1f, lookups %.1f, dense %.1f, openings %.1f ms",
-             t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, em_now_ms() - t5);
+    EM_DEBUG("zk_prove: T=%u, witness 2^%u; infer %.1f, witness %.1f, commit %.1f, lookups %.1f, dense %.1f, "
+             "openings %.1f ms",
+             wl.tbits, wl.pack.total_log, t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, em_now_ms() - t5);
     if ((st = zk__proof_assemble(&stmt, wl.pack.total_log, wl.tbits, wcommit, wcommit_len, &comp, &cons, &all, err)) != EM_OK)
         goto out;
     *proof = all.data;

@@ -1,19 +1,18 @@
-/* Requantization, activation and remainder range checks as one batched logUp lookup, proven
- * with a fractional-sum GKR (logUp-GKR), so no inverse columns are committed.
+/* Requantization, activation and remainder range checks as one logUp lookup over a tagged
+ * union table, proven with fractional-sum trees (logUp-GKR), so no inverse columns are
+ * committed.
  *
- * Lookups (docs/PROOFS.md "Requantization and activation"):
- *   - per dense layer, the pairs (q, y) into the table {(q, act(clamp(q))) : q in [-2^(T-1), 2^(T-1))}
- *     of its activation;
+ * Lookups (docs/PROOFS.md "Requantization lookups"):
+ *   - per dense layer, the pairs (q, y) into {(q, act(clamp(q))) : q in [-2^(T-1), 2^(T-1))};
  *   - per dense layer and remainder limb t, r_t into [0, 2^b) with b = bits of that limb.
- * All go into one union table by tagging: an entry (tag, u, v) is encoded as u + beta*v +
- * gamma*tag with beta, gamma random after the witness commitment. The logUp identity
+ * Entries (tag, u, v) are encoded as u + beta*v + gamma*tag with beta, gamma drawn after the
+ * witness commitment. The logUp identity
  *     sum_i 1/(alpha - f_i) = sum_j m_j/(alpha - t_j)
- * is proven as one fraction tree whose leaves are the witness columns (numerator 1), the tables
- * (numerator -m_j) and empty slots (0/1); the root numerator must be 0.
- *
- * Leaf vector: segments (each a power of two) packed like the witness polynomial, so a leaf
- * claim splits into claims on witness blocks at the segment's low variables. Level d+1 -> d:
- * node x has children x and x + 2^d (the new variable is the top one). */
+ * is split into segments (each witness column block, each table with numerators -m_j); every
+ * segment is one fraction tree over exactly its 2^log leaves (no padding leaves), proven level
+ * by level (node x of level d has children x and x + 2^d), and the verifier checks that the
+ * roots' fractions sum to zero. A segment's leaf claim is a claim on one committed block (or on
+ * the public output / a public table the verifier evaluates). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,9 +65,12 @@ static em_status lu_layout_build(const zk_vk *vk, const zk_wlayout *wl, lu_layou
             L->pack.log[L->n++] = b;
         }
     L->pack.n = (uint32_t)L->n;
-    L->pack.total_log = zk__layout(L->pack.log, L->n, L->pack.off);
-    if (L->pack.total_log > ZK_MAX_LOG_LOOKUP)
-        return em_errf(err, EM_ERR_LIMIT, "lookup of 2^%u entries is too large", L->pack.total_log);
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < L->n; i++)
+        total += (uint64_t)1 << L->pack.log[i];
+    if (total > ((uint64_t)1 << ZK_MAX_LOG_LOOKUP))
+        return em_errf(err, EM_ERR_LIMIT, "lookup of %llu entries exceeds 2^%u (batch too large for this model)",
+                       (unsigned long long)total, ZK_MAX_LOG_LOOKUP);
     return EM_OK;
 }
 
@@ -100,16 +102,16 @@ static void eq_prefix_sums(const ff2_t *z, unsigned nv, uint64_t c, ff2_t *s0, f
     for (unsigned t = nv; t-- > 0;) {
         ff2_t zt = z[t], nz = ff2_sub(ff2_one(), zt);
         if ((c >> t) & 1) {
-            ff2_t blk = ff2_mul(prefix, nz);
+            ff2_t blk = zk__mul2(prefix, nz);
             uint64_t high = (c >> (t + 1)) << (t + 1);
             ff2_t low = ff2_zero();
             for (unsigned u = 0; u < t; u++)
                 low = ff2_add(low, ff2_mul_base(z[u], (ff_t)1 << u));
             a0 = ff2_add(a0, blk);
-            a1 = ff2_add(a1, ff2_mul(blk, ff2_add(ff2_from_base(ff_from_u64(high)), low)));
-            prefix = ff2_mul(prefix, zt);
+            a1 = ff2_add(a1, zk__mul2(blk, ff2_add(ff2_from_base(ff_from_u64(high)), low)));
+            prefix = zk__mul2(prefix, zt);
         } else {
-            prefix = ff2_mul(prefix, nz);
+            prefix = zk__mul2(prefix, nz);
         }
     }
     *s0 = a0;
@@ -166,78 +168,142 @@ static ff2_t interp3(const ff2_t g[4], ff2_t c)
     ff2_t one = ff2_one();
     ff2_t c1 = ff2_sub(c, one), c2 = ff2_sub(c, ff2_from_base(2)), c3 = ff2_sub(c, ff2_from_base(3));
     ff_t inv2 = ff_inv(2), inv6 = ff_inv(6);
-    ff2_t l0 = ff2_neg(ff2_mul_base(ff2_mul(ff2_mul(c1, c2), c3), inv6));
-    ff2_t l1 = ff2_mul_base(ff2_mul(ff2_mul(c, c2), c3), inv2);
-    ff2_t l2 = ff2_neg(ff2_mul_base(ff2_mul(ff2_mul(c, c1), c3), inv2));
-    ff2_t l3 = ff2_mul_base(ff2_mul(ff2_mul(c, c1), c2), inv6);
-    return ff2_add(ff2_add(ff2_mul(g[0], l0), ff2_mul(g[1], l1)), ff2_add(ff2_mul(g[2], l2), ff2_mul(g[3], l3)));
+    ff2_t l0 = ff2_neg(ff2_mul_base(zk__mul2(zk__mul2(c1, c2), c3), inv6));
+    ff2_t l1 = ff2_mul_base(zk__mul2(zk__mul2(c, c2), c3), inv2);
+    ff2_t l2 = ff2_neg(ff2_mul_base(zk__mul2(zk__mul2(c, c1), c3), inv2));
+    ff2_t l3 = ff2_mul_base(zk__mul2(zk__mul2(c, c1), c2), inv6);
+    return ff2_add(ff2_add(zk__mul2(g[0], l0), zk__mul2(g[1], l1)), ff2_add(zk__mul2(g[2], l2), zk__mul2(g[3], l3)));
 }
 
-static inline ff2_t fr(ff2_t p0, ff2_t p1, ff2_t q0, ff2_t q1, ff2_t lam)
+static inline __attribute__((always_inline)) ff2_t fr(ff2_t p0, ff2_t p1, ff2_t q0, ff2_t q1, ff2_t lam)
 {
-    ff2_t q01 = ff2_mul(q0, q1);
-    return ff2_add(ff2_add(ff2_mul(p0, q1), ff2_mul(p1, q0)), ff2_mul(lam, q01));
+    ff2_t q01 = zk__mul2(q0, q1);
+    return ff2_add(ff2_add(zk__mul2(p0, q1), zk__mul2(p1, q0)), zk__mul2(lam, q01));
 }
 
 /* One level: proves sum_x eq(r,x) [P0 Q1 + P1 Q0 + lam Q0 Q1] = claim over d variables; the
  * arrays (2^d each, consumed) are the children halves. On return r holds the new point (d+1). */
-static em_status level_prove(zk_wr *w, unsigned d, ff2_t *r, ff2_t *E, ff2_t *P0, ff2_t *P1, ff2_t *Q0, ff2_t *Q1,
-                             ff2_t *cp, ff2_t *cq, em_err *err)
+/* One level's sumcheck state: E (eq table) and the children halves P0, P1, Q0, Q1, folded
+ * out of place (in -> out) so that chunks can run on several threads. The bottom level of a
+ * witness segment has all numerators 1 (p_one): the summand is Q0 + Q1 + lam Q0 Q1 and the
+ * numerator tables are neither read nor folded. */
+typedef struct lvl_ctx {
+    ff2_t *in[5], *out[5]; /* E, P0, P1, Q0, Q1 */
+    ff2_t lam, c;
+    int p_one;
+    ff2_t part[ZK_MAX_THREADS][3];
+} lvl_ctx;
+
+static void lvl_eval(void *vctx, size_t b, size_t e, unsigned tid)
 {
-    ff2_t lam = tr_challenge_ff2(w->tr, "gkr-lambda");
-    ff2_t claim = ff2_add(*cp, ff2_mul(lam, *cq));
-    ml_eq_table(r, d, ff2_one(), E);
+    lvl_ctx *x = vctx;
+    const ff2_t *E = x->in[0], *P0 = x->in[1], *P1 = x->in[2], *Q0 = x->in[3], *Q1 = x->in[4];
+    ff2_t lam = x->lam, s0 = ff2_zero(), s2 = ff2_zero(), s3 = ff2_zero();
+    if (x->p_one) {
+        for (size_t i = b; i < e; i++) {
+            ff2_t e0 = E[2 * i], e1 = E[2 * i + 1], c0 = Q0[2 * i], c1 = Q0[2 * i + 1], d0 = Q1[2 * i],
+                  d1 = Q1[2 * i + 1];
+            s0 = ff2_add(s0, zk__mul2(e0, ff2_add(ff2_add(c0, d0), zk__mul2(lam, zk__mul2(c0, d0)))));
+            ff2_t de = ff2_sub(e1, e0), dc = ff2_sub(c1, c0), dd = ff2_sub(d1, d0);
+            ff2_t e2 = ff2_add(e1, de), c2 = ff2_add(c1, dc), d2 = ff2_add(d1, dd);
+            s2 = ff2_add(s2, zk__mul2(e2, ff2_add(ff2_add(c2, d2), zk__mul2(lam, zk__mul2(c2, d2)))));
+            ff2_t e3 = ff2_add(e2, de), c3 = ff2_add(c2, dc), d3 = ff2_add(d2, dd);
+            s3 = ff2_add(s3, zk__mul2(e3, ff2_add(ff2_add(c3, d3), zk__mul2(lam, zk__mul2(c3, d3)))));
+        }
+    } else {
+        for (size_t i = b; i < e; i++) {
+            ff2_t e0 = E[2 * i], e1 = E[2 * i + 1], a0 = P0[2 * i], a1 = P0[2 * i + 1];
+            ff2_t b0 = P1[2 * i], b1 = P1[2 * i + 1], c0 = Q0[2 * i], c1 = Q0[2 * i + 1];
+            ff2_t d0 = Q1[2 * i], d1 = Q1[2 * i + 1];
+            s0 = ff2_add(s0, zk__mul2(e0, fr(a0, b0, c0, d0, lam)));
+            ff2_t de = ff2_sub(e1, e0), da = ff2_sub(a1, a0), db = ff2_sub(b1, b0), dc = ff2_sub(c1, c0),
+                  dd = ff2_sub(d1, d0);
+            ff2_t e2 = ff2_add(e1, de), a2 = ff2_add(a1, da), b2 = ff2_add(b1, db), c2 = ff2_add(c1, dc),
+                  d2 = ff2_add(d1, dd);
+            s2 = ff2_add(s2, zk__mul2(e2, fr(a2, b2, c2, d2, lam)));
+            ff2_t e3 = ff2_add(e2, de), a3 = ff2_add(a2, da), b3 = ff2_add(b2, db), c3 = ff2_add(c2, dc),
+                  d3 = ff2_add(d2, dd);
+            s3 = ff2_add(s3, zk__mul2(e3, fr(a3, b3, c3, d3, lam)));
+        }
+    }
+    x->part[tid][0] = s0;
+    x->part[tid][1] = s2;
+    x->part[tid][2] = s3;
+}
+
+static void lvl_fold(void *vctx, size_t b, size_t e, unsigned tid)
+{
+    (void)tid;
+    lvl_ctx *x = vctx;
+    for (unsigned k = 0; k < 5; k++) {
+        if (x->p_one && (k == 1 || k == 2))
+            continue;
+        const ff2_t *in = x->in[k];
+        ff2_t *out = x->out[k], c = x->c;
+        for (size_t i = b; i < e; i++)
+            out[i] = ff2_add(in[2 * i], zk__mul2(c, ff2_sub(in[2 * i + 1], in[2 * i])));
+    }
+}
+
+#define ZK_PAR_MIN 4096 /* pairs per thread below which a round runs inline */
+
+/* buf[0..5) hold E, P0, P1, Q0, Q1 (2^d each, P/Q filled by the caller); alt[0..5) are
+ * scratch of the same size. */
+static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, ff2_t **buf, ff2_t **alt, ff2_t *cp,
+                             ff2_t *cq, em_err *err)
+{
+    lvl_ctx x;
+    x.lam = tr_challenge_ff2(w->tr, "gkr-lambda");
+    x.p_one = p_one;
+    ff2_t claim = ff2_add(*cp, zk__mul2(x.lam, *cq));
+    ml_eq_table(r, d, ff2_one(), buf[0]);
+    for (unsigned k = 0; k < 5; k++) {
+        x.in[k] = buf[k];
+        x.out[k] = alt[k];
+    }
     size_t n = (size_t)1 << d;
     ff2_t s[ZK_MAX_VARS + 2];
     em_status st;
     for (unsigned t = 0; t < d; t++) {
         size_t h = n >> 1;
+        memset(x.part, 0, sizeof x.part);
+        unsigned nc = zk__par_for(w->threads, h, ZK_PAR_MIN, lvl_eval, &x);
         ff2_t g0 = ff2_zero(), g2 = ff2_zero(), g3 = ff2_zero();
-        for (size_t i = 0; i < h; i++) {
-            ff2_t e0 = E[2 * i], e1 = E[2 * i + 1], a0 = P0[2 * i], a1 = P0[2 * i + 1];
-            ff2_t b0 = P1[2 * i], b1 = P1[2 * i + 1], c0 = Q0[2 * i], c1 = Q0[2 * i + 1];
-            ff2_t d0 = Q1[2 * i], d1 = Q1[2 * i + 1];
-            g0 = ff2_add(g0, ff2_mul(e0, fr(a0, b0, c0, d0, lam)));
-            ff2_t de = ff2_sub(e1, e0), da = ff2_sub(a1, a0), db = ff2_sub(b1, b0), dc = ff2_sub(c1, c0),
-                  dd = ff2_sub(d1, d0);
-            ff2_t e2 = ff2_add(e1, de), a2 = ff2_add(a1, da), b2 = ff2_add(b1, db), c2 = ff2_add(c1, dc),
-                  d2 = ff2_add(d1, dd);
-            g2 = ff2_add(g2, ff2_mul(e2, fr(a2, b2, c2, d2, lam)));
-            ff2_t e3 = ff2_add(e2, de), a3 = ff2_add(a2, da), b3 = ff2_add(b2, db), c3 = ff2_add(c2, dc),
-                  d3 = ff2_add(d2, dd);
-            g3 = ff2_add(g3, ff2_mul(e3, fr(a3, b3, c3, d3, lam)));
+        for (unsigned k = 0; k < nc; k++) {
+            g0 = ff2_add(g0, x.part[k][0]);
+            g2 = ff2_add(g2, x.part[k][1]);
+            g3 = ff2_add(g3, x.part[k][2]);
         }
         ff2_t msg[3] = {g0, g2, g3};
         if ((st = zk__put_ff2(w, "gkr-round", msg, 3, err)) != EM_OK)
             return st;
-        ff2_t c = tr_challenge_ff2(w->tr, "gkr-chal");
-        s[t] = c;
+        x.c = tr_challenge_ff2(w->tr, "gkr-chal");
+        s[t] = x.c;
         ff2_t g[4] = {g0, ff2_sub(claim, g0), g2, g3};
-        claim = interp3(g, c);
-        for (size_t i = 0; i < h; i++) {
-            E[i] = ff2_add(E[2 * i], ff2_mul(c, ff2_sub(E[2 * i + 1], E[2 * i])));
-            P0[i] = ff2_add(P0[2 * i], ff2_mul(c, ff2_sub(P0[2 * i + 1], P0[2 * i])));
-            P1[i] = ff2_add(P1[2 * i], ff2_mul(c, ff2_sub(P1[2 * i + 1], P1[2 * i])));
-            Q0[i] = ff2_add(Q0[2 * i], ff2_mul(c, ff2_sub(Q0[2 * i + 1], Q0[2 * i])));
-            Q1[i] = ff2_add(Q1[2 * i], ff2_mul(c, ff2_sub(Q1[2 * i + 1], Q1[2 * i])));
+        claim = interp3(g, x.c);
+        zk__par_for(w->threads, h, ZK_PAR_MIN, lvl_fold, &x);
+        for (unsigned k = 0; k < 5; k++) {
+            ff2_t *tmp = x.in[k];
+            x.in[k] = x.out[k];
+            x.out[k] = tmp;
         }
         n = h;
     }
-    ff2_t fin[4] = {P0[0], P1[0], Q0[0], Q1[0]};
+    ff2_t fin[4] = {p_one ? ff2_one() : x.in[1][0], p_one ? ff2_one() : x.in[2][0], x.in[3][0], x.in[4][0]};
     if ((st = zk__put_ff2(w, "gkr-final", fin, 4, err)) != EM_OK)
         return st;
     ff2_t mu = tr_challenge_ff2(w->tr, "gkr-mu");
     memcpy(r, s, d * sizeof *r);
     r[d] = mu;
-    *cp = ff2_add(fin[0], ff2_mul(mu, ff2_sub(fin[1], fin[0])));
-    *cq = ff2_add(fin[2], ff2_mul(mu, ff2_sub(fin[3], fin[2])));
+    *cp = ff2_add(fin[0], zk__mul2(mu, ff2_sub(fin[1], fin[0])));
+    *cq = ff2_add(fin[2], zk__mul2(mu, ff2_sub(fin[3], fin[2])));
     return EM_OK;
 }
 
 static em_status level_verify(zk_rd *rd, unsigned d, ff2_t *r, ff2_t *cp, ff2_t *cq, em_err *err)
 {
     ff2_t lam = tr_challenge_ff2(rd->tr, "gkr-lambda");
-    ff2_t claim = ff2_add(*cp, ff2_mul(lam, *cq));
+    ff2_t claim = ff2_add(*cp, zk__mul2(lam, *cq));
     ff2_t s[ZK_MAX_VARS + 2];
     em_status st;
     for (unsigned t = 0; t < d; t++) {
@@ -252,34 +318,23 @@ static em_status level_verify(zk_rd *rd, unsigned d, ff2_t *r, ff2_t *cp, ff2_t 
     ff2_t fin[4];
     if ((st = zk__get_ff2(rd, "gkr-final", fin, 4, err)) != EM_OK)
         return st;
-    if (!ff2_eq(claim, ff2_mul(ml_eq_eval(r, s, d), fr(fin[0], fin[1], fin[2], fin[3], lam))))
+    if (!ff2_eq(claim, zk__mul2(ml_eq_eval(r, s, d), fr(fin[0], fin[1], fin[2], fin[3], lam))))
         return em_errf(err, EM_ERR_VERIFY, "lookup: fraction-tree sumcheck fails at depth %u", d);
     ff2_t mu = tr_challenge_ff2(rd->tr, "gkr-mu");
     memcpy(r, s, d * sizeof *r);
     r[d] = mu;
-    *cp = ff2_add(fin[0], ff2_mul(mu, ff2_sub(fin[1], fin[0])));
-    *cq = ff2_add(fin[2], ff2_mul(mu, ff2_sub(fin[3], fin[2])));
+    *cp = ff2_add(fin[0], zk__mul2(mu, ff2_sub(fin[1], fin[0])));
+    *cq = ff2_add(fin[2], zk__mul2(mu, ff2_sub(fin[3], fin[2])));
     return EM_OK;
 }
 
-/* ---- leaf claims ---------------------------------------------------------------------------- */
-
-/* eq of the segment's high variables (its index within the leaf vector) at z. */
-static ff2_t seg_high_eq(const zk_pack *pk, uint32_t i, const ff2_t *z)
-{
-    unsigned l = pk->log[i];
-    uint64_t idx = pk->off[i] >> l;
-    ff2_t e = ff2_one();
-    for (unsigned t = l; t < pk->total_log; t++)
-        e = ff2_mul(e, ((idx >> (t - l)) & 1) ? z[t] : ff2_sub(ff2_one(), z[t]));
-    return e;
-}
+/* ---- per-segment leaves ---------------------------------------------------------------- */
 
 typedef struct lu_chal {
     ff2_t alpha, beta, gamma;
 } lu_chal;
 
-/* Number of prover-sent evaluations for segment s (y of the last layer is public). */
+/* Number of prover-sent leaf evaluations for segment s (y of the last layer is public). */
 static unsigned seg_nvals(const zk_vk *vk, const lu_seg *s)
 {
     if (s->kind == SEG_PAIR)
@@ -302,124 +357,153 @@ static uint32_t seg_block(const zk_wlayout *wl, const lu_seg *s, unsigned v)
     }
 }
 
-/* Recombines the leaf claims from per-segment values (verifier side; the prover runs it too
- * as a self-check). vals[] holds seg_nvals values per segment in order; ylast is y~ of the last
- * layer at its segment point (public). */
-static void leaf_combine(const zk_vk *vk, const lu_layout *L, const lu_chal *ch, const ff2_t *z, const ff2_t *vals,
-                         ff2_t ylast, ff2_t *cp, ff2_t *cq)
+/* Leaf numerator/denominator MLEs of segment s at z from the values the prover sent (vals)
+ * and, for the last layer, the public output's y~ (ylast). */
+static void leaf_eval(const zk_vk *vk, const lu_seg *s, unsigned log, const lu_chal *ch, const ff2_t *z,
+                      const ff2_t *vals, ff2_t ylast, ff2_t *cp, ff2_t *cq)
 {
-    ff2_t p = ff2_zero(), q = ff2_zero(), covered = ff2_zero();
-    size_t k = 0;
-    for (uint32_t i = 0; i < L->n; i++) {
-        const lu_seg *s = &L->seg[i];
-        ff2_t e = seg_high_eq(&L->pack, i, z), ps, qs, tagg = ff2_mul_base(ch->gamma, ff_from_u64(s->tag));
-        switch (s->kind) {
-        case SEG_PAIR: {
-            ff2_t qv = vals[k], yv = s->layer + 1 < vk->n_layers ? vals[k + 1] : ylast;
-            ps = ff2_one();
-            qs = ff2_sub(ch->alpha, ff2_add(ff2_add(qv, ff2_mul(ch->beta, yv)), tagg));
-            break;
-        }
-        case SEG_RANGE:
-            ps = ff2_one();
-            qs = ff2_sub(ch->alpha, ff2_add(vals[k], tagg));
-            break;
-        case SEG_ACT_TABLE: {
-            ff2_t tq, ty;
-            act_table_eval(vk, L->pack.log[i], s->act, z, &tq, &ty);
-            ps = ff2_neg(vals[k]);
-            qs = ff2_sub(ch->alpha, ff2_add(ff2_add(tq, ff2_mul(ch->beta, ty)), tagg));
-            break;
-        }
-        default: {
-            ff2_t ident = ml_identity_eval(s->bits, z);
-            ps = ff2_neg(vals[k]);
-            qs = ff2_sub(ch->alpha, ff2_add(ident, tagg));
-            break;
-        }
-        }
-        k += seg_nvals(vk, s);
-        p = ff2_add(p, ff2_mul(e, ps));
-        q = ff2_add(q, ff2_mul(e, qs));
-        covered = ff2_add(covered, e);
+    ff2_t tagg = ff2_mul_base(ch->gamma, ff_from_u64(s->tag));
+    switch (s->kind) {
+    case SEG_PAIR: {
+        ff2_t yv = s->layer + 1 < vk->n_layers ? vals[1] : ylast;
+        *cp = ff2_one();
+        *cq = ff2_sub(ch->alpha, ff2_add(ff2_add(vals[0], zk__mul2(ch->beta, yv)), tagg));
+        break;
     }
-    /* empty slots have q = 1 */
-    *cp = p;
-    *cq = ff2_add(q, ff2_sub(ff2_one(), covered));
+    case SEG_RANGE:
+        *cp = ff2_one();
+        *cq = ff2_sub(ch->alpha, ff2_add(vals[0], tagg));
+        break;
+    case SEG_ACT_TABLE: {
+        ff2_t tq, ty;
+        act_table_eval(vk, log, s->act, z, &tq, &ty);
+        *cp = ff2_neg(vals[0]);
+        *cq = ff2_sub(ch->alpha, ff2_add(ff2_add(tq, zk__mul2(ch->beta, ty)), tagg));
+        break;
+    }
+    default:
+        *cp = ff2_neg(vals[0]);
+        *cq = ff2_sub(ch->alpha, ff2_add(ml_identity_eval(s->bits, z), tagg));
+        break;
+    }
 }
 
-/* ---- prover --------------------------------------------------------------------------------- */
-
-static em_status fill_leaves(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, const lu_layout *L,
-                             const lu_chal *ch, ff2_t *P, ff2_t *Q)
+static void fill_leaves(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, const lu_seg *s, unsigned log,
+                        const lu_chal *ch, ff2_t *p, ff2_t *q)
 {
-    size_t total = (size_t)1 << L->pack.total_log;
-    for (size_t i = 0; i < total; i++) {
-        P[i] = ff2_zero();
-        Q[i] = ff2_one();
-    }
+    size_t n = (size_t)1 << log;
     int64_t off = (int64_t)1 << (wl->tbits - 1);
-    for (uint32_t i = 0; i < L->n; i++) {
-        const lu_seg *s = &L->seg[i];
-        size_t n = (size_t)1 << L->pack.log[i];
-        ff2_t *p = P + L->pack.off[i], *q = Q + L->pack.off[i];
-        ff2_t am = ff2_sub(ch->alpha, ff2_mul_base(ch->gamma, ff_from_u64(s->tag)));
-        switch (s->kind) {
-        case SEG_PAIR: {
-            const int32_t *qq = w->blk[wl->q_blk[s->layer]];
-            const int32_t *yy = wl->y_blk[s->layer] != ZK_NO_BLOCK ? w->blk[wl->y_blk[s->layer]] : NULL;
-            const zk_layer *ly = &vk->layers[s->layer];
-            size_t M = (size_t)1 << ly->lv_out;
-            for (size_t e = 0; e < n; e++) {
-                int32_t yv;
-                if (yy)
-                    yv = yy[e];
-                else {
-                    size_t row = e / M, col = e % M;
-                    yv = (row < w->n_samples && col < ly->n_out) ? w->out[row * ly->n_out + col] : 0;
-                }
-                p[e] = ff2_one();
-                q[e] = ff2_sub(am, ff2_add(ff2_from_base(ff_from_i64(qq[e])), ff2_mul_base(ch->beta, ff_from_i64(yv))));
+    ff2_t am = ff2_sub(ch->alpha, ff2_mul_base(ch->gamma, ff_from_u64(s->tag)));
+    switch (s->kind) {
+    case SEG_PAIR: {
+        const int32_t *qq = w->blk[wl->q_blk[s->layer]];
+        const int32_t *yy = wl->y_blk[s->layer] != ZK_NO_BLOCK ? w->blk[wl->y_blk[s->layer]] : NULL;
+        const zk_layer *ly = &vk->layers[s->layer];
+        size_t M = (size_t)1 << ly->lv_out;
+        for (size_t e = 0; e < n; e++) {
+            int32_t yv;
+            if (yy) {
+                yv = yy[e];
+            } else {
+                size_t row = e / M, col = e % M;
+                yv = (row < w->n_samples && col < ly->n_out) ? w->out[row * ly->n_out + col] : 0;
             }
-            break;
+            p[e] = ff2_one();
+            q[e] = ff2_sub(am, ff2_add(ff2_from_base(ff_from_i64(qq[e])), ff2_mul_base(ch->beta, ff_from_i64(yv))));
         }
-        case SEG_RANGE: {
-            const int32_t *rr = w->blk[wl->r_blk[s->layer][s->limb]];
-            for (size_t e = 0; e < n; e++) {
-                p[e] = ff2_one();
-                q[e] = ff2_sub(am, ff2_from_base(ff_from_i64(rr[e])));
-            }
-            break;
-        }
-        case SEG_ACT_TABLE: {
-            const int32_t *m = w->blk[wl->m_act_blk[s->act]];
-            for (size_t j = 0; j < n; j++) {
-                int64_t qv = (int64_t)j - off;
-                ff_t tv = ff_from_i64(qv);
-                p[j] = ff2_from_base(ff_neg(ff_from_i64(m[j])));
-                q[j] = ff2_sub(am, ff2_add(ff2_from_base(tv),
-                                           ff2_mul_base(ch->beta, ff_from_i64(act_table_y(vk, s->act, qv)))));
-            }
-            break;
-        }
-        default: {
-            const int32_t *m = w->blk[wl->m_rng_blk[s->bits]];
-            for (size_t j = 0; j < n; j++) {
-                p[j] = ff2_from_base(ff_neg(ff_from_i64(m[j])));
-                q[j] = ff2_sub(am, ff2_from_base((ff_t)j));
-            }
-            break;
-        }
-        }
+        break;
     }
-    return EM_OK;
+    case SEG_RANGE: {
+        const int32_t *rr = w->blk[wl->r_blk[s->layer][s->limb]];
+        for (size_t e = 0; e < n; e++) {
+            p[e] = ff2_one();
+            q[e] = ff2_sub(am, ff2_from_base(ff_from_i64(rr[e])));
+        }
+        break;
+    }
+    case SEG_ACT_TABLE: {
+        const int32_t *m = w->blk[wl->m_act_blk[s->act]];
+        for (size_t j = 0; j < n; j++) {
+            int64_t qv = (int64_t)j - off;
+            p[j] = ff2_from_base(ff_neg(ff_from_i64(m[j])));
+            q[j] = ff2_sub(am, ff2_add(ff2_from_base(ff_from_i64(qv)),
+                                       ff2_mul_base(ch->beta, ff_from_i64(act_table_y(vk, s->act, qv)))));
+        }
+        break;
+    }
+    default: {
+        const int32_t *m = w->blk[wl->m_rng_blk[s->bits]];
+        for (size_t j = 0; j < n; j++) {
+            p[j] = ff2_from_base(ff_neg(ff_from_i64(m[j])));
+            q[j] = ff2_sub(am, ff2_from_base((ff_t)j));
+        }
+        break;
+    }
+    }
 }
 
-static em_status draw_chal(tr_t *tr, lu_chal *ch)
+static void draw_chal(tr_t *tr, lu_chal *ch)
 {
     ch->alpha = tr_challenge_ff2(tr, "lookup-alpha");
     ch->beta = tr_challenge_ff2(tr, "lookup-beta");
     ch->gamma = tr_challenge_ff2(tr, "lookup-gamma");
+}
+
+/* Running sum of fractions: (P, Q) += (p, q). */
+static void frac_add(ff2_t *P, ff2_t *Q, ff2_t p, ff2_t q)
+{
+    *P = ff2_add(zk__mul2(*P, q), zk__mul2(p, *Q));
+    *Q = zk__mul2(*Q, q);
+}
+
+/* ---- prover --------------------------------------------------------------------------------- */
+
+typedef struct build_ctx {
+    const ff2_t *P1, *Q1; /* level d+1 */
+    ff2_t *P0, *Q0;       /* level d */
+    size_t h;
+} build_ctx;
+
+static void build_level(void *vctx, size_t b, size_t e, unsigned tid)
+{
+    (void)tid;
+    build_ctx *x = vctx;
+    size_t h = x->h;
+    for (size_t i = b; i < e; i++) {
+        ff2_t p0 = x->P1[i], p1 = x->P1[i + h], q0 = x->Q1[i], q1 = x->Q1[i + h];
+        x->P0[i] = ff2_add(zk__mul2(p0, q1), zk__mul2(p1, q0));
+        x->Q0[i] = zk__mul2(q0, q1);
+    }
+}
+
+/* One fraction tree over 2^G leaves (P[G], Q[G] filled); levels P[d], Q[d] for d < G are
+ * computed here. Sends the root, proves every level and leaves the leaf point in r. buf and
+ * alt: 5 scratch arrays each of 2^(G-1) entries. */
+static em_status tree_prove(zk_wr *wr, unsigned G, int leaves_p_one, ff2_t **P, ff2_t **Q, ff2_t **buf,
+                            ff2_t **alt, ff2_t *r, ff2_t *root, em_err *err)
+{
+    em_status st;
+    for (unsigned d = G; d-- > 0;) {
+        build_ctx b = {.P1 = P[d + 1], .Q1 = Q[d + 1], .P0 = P[d], .Q0 = Q[d], .h = (size_t)1 << d};
+        zk__par_for(wr->threads, b.h, ZK_PAR_MIN, build_level, &b);
+    }
+    root[0] = P[0][0];
+    root[1] = Q[0][0];
+    if ((st = zk__put_ff2(wr, "lookup-root", root, 2, err)) != EM_OK)
+        return st;
+    ff2_t cp = root[0], cq = root[1];
+    for (unsigned d = 0; d < G; d++) {
+        size_t h = (size_t)1 << d;
+        int p_one = leaves_p_one && d + 1 == G;
+        if (!p_one) {
+            memcpy(buf[1], P[d + 1], h * sizeof **buf);
+            memcpy(buf[2], P[d + 1] + h, h * sizeof **buf);
+        }
+        memcpy(buf[3], Q[d + 1], h * sizeof **buf);
+        memcpy(buf[4], Q[d + 1] + h, h * sizeof **buf);
+        if ((st = level_prove(wr, d, p_one, r, buf, alt, &cp, &cq, err)) != EM_OK)
+            return st;
+    }
     return EM_OK;
 }
 
@@ -430,100 +514,64 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
     lu_layout L;
     lu_chal ch;
     em_status st;
-    ff2_t **P = NULL, **Q = NULL, *E = NULL, *tmp = NULL;
+    ff2_t *P[ZK_MAX_LOG_LOOKUP + 1] = {NULL}, *Q[ZK_MAX_LOG_LOOKUP + 1] = {NULL}, *tmp = NULL;
+    ff2_t *buf[5], *alt[5];
     ff2_t r[ZK_MAX_VARS + 2];
     if ((st = lu_layout_build(vk, wl, &L, err)) != EM_OK)
         return st;
-    unsigned G = L.pack.total_log;
+    unsigned gmax = 0;
+    for (uint32_t i = 0; i < L.n; i++)
+        gmax = L.pack.log[i] > gmax ? L.pack.log[i] : gmax;
     draw_chal(wr->tr, &ch);
-    P = calloc(G + 1, sizeof *P);
-    Q = calloc(G + 1, sizeof *Q);
-    if (!P || !Q) {
-        st = em_errf(err, EM_ERR_NOMEM, "lookup: out of memory");
-        goto out;
-    }
-    for (unsigned d = 0; d <= G; d++) {
+    for (unsigned d = 0; d <= gmax; d++) {
         P[d] = malloc(((size_t)1 << d) * sizeof **P);
         Q[d] = malloc(((size_t)1 << d) * sizeof **Q);
         if (!P[d] || !Q[d]) {
-            st = em_errf(err, EM_ERR_NOMEM, "lookup: out of memory (fraction tree of 2^%u leaves)", G);
+            st = em_errf(err, EM_ERR_NOMEM, "lookup: out of memory (fraction tree of 2^%u leaves)", gmax);
             goto out;
         }
     }
-    fill_leaves(vk, wl, w, &L, &ch, P[G], Q[G]);
-    for (unsigned d = G; d-- > 0;) {
-        size_t h = (size_t)1 << d;
-        for (size_t x = 0; x < h; x++) {
-            ff2_t p0 = P[d + 1][x], p1 = P[d + 1][x + h], q0 = Q[d + 1][x], q1 = Q[d + 1][x + h];
-            P[d][x] = ff2_add(ff2_mul(p0, q1), ff2_mul(p1, q0));
-            Q[d][x] = ff2_mul(q0, q1);
-        }
-    }
-    ff2_t root[2] = {P[0][0], Q[0][0]};
-    if ((st = zk__put_ff2(wr, "lookup-root", root, 2, err)) != EM_OK)
-        goto out;
-    size_t maxh = G ? (size_t)1 << (G - 1) : 1;
-    E = malloc(maxh * sizeof *E);
-    tmp = malloc(4 * maxh * sizeof *tmp);
-    if (!E || !tmp) {
+    size_t maxh = gmax ? (size_t)1 << (gmax - 1) : 1;
+    tmp = malloc(10 * maxh * sizeof *tmp);
+    if (!tmp) {
         st = em_errf(err, EM_ERR_NOMEM, "lookup: out of memory");
         goto out;
     }
-    ff2_t cp = root[0], cq = root[1];
-    for (unsigned d = 0; d < G; d++) {
-        size_t h = (size_t)1 << d;
-        ff2_t *p0 = tmp, *p1 = tmp + h, *q0 = tmp + 2 * h, *q1 = tmp + 3 * h;
-        memcpy(p0, P[d + 1], h * sizeof *p0);
-        memcpy(p1, P[d + 1] + h, h * sizeof *p1);
-        memcpy(q0, Q[d + 1], h * sizeof *q0);
-        memcpy(q1, Q[d + 1] + h, h * sizeof *q1);
-        if ((st = level_prove(wr, d, r, E, p0, p1, q0, q1, &cp, &cq, err)) != EM_OK)
-            goto out;
+    for (unsigned k = 0; k < 5; k++) {
+        buf[k] = tmp + k * maxh;
+        alt[k] = tmp + (5 + k) * maxh;
     }
-    /* leaf values per segment at the segment's low variables */
-    {
-        ff2_t vals[2 * (5 * ZK_MAX_LAYERS + ZK_RANGE_BITS + 4)];
-        size_t k = 0;
-        ff2_t ylast = ff2_zero();
-        for (uint32_t i = 0; i < L.n; i++) {
-            const lu_seg *s = &L.seg[i];
-            unsigned nv = seg_nvals(vk, s), l = L.pack.log[i];
-            for (unsigned v = 0; v < nv; v++) {
-                uint32_t b = seg_block(wl, s, v);
-                unsigned lr = s->kind == SEG_PAIR || s->kind == SEG_RANGE ? wl->lb : 0;
-                if ((st = zk__mle_i32(w->blk[b], (size_t)1 << lr, (size_t)1 << (l - lr), lr, l - lr, r, &vals[k], err)) != EM_OK)
-                    goto out;
-                if ((st = zk__claims_add(wc, b, r, l, vals[k], err)) != EM_OK)
-                    goto out;
-                k++;
-            }
-            if (s->kind == SEG_PAIR && s->layer + 1 == vk->n_layers) {
-                const zk_layer *ly = &vk->layers[s->layer];
-                if ((st = zk__mle_i32(w->out, w->n_samples, ly->n_out, wl->lb, ly->lv_out, r, &ylast, err)) != EM_OK)
-                    goto out;
-            }
-        }
-        ff2_t ccp, ccq;
-        leaf_combine(vk, &L, &ch, r, vals, ylast, &ccp, &ccq);
-        if (!ff2_eq(ccp, cp) || !ff2_eq(ccq, cq)) {
-            st = em_errf(err, EM_ERR_INTERNAL, "lookup: leaf recombination mismatch (prover bug)");
+    for (uint32_t i = 0; i < L.n; i++) {
+        const lu_seg *s = &L.seg[i];
+        unsigned G = L.pack.log[i];
+        fill_leaves(vk, wl, w, s, G, &ch, P[G], Q[G]);
+        ff2_t root[2];
+        int witness_seg = s->kind == SEG_PAIR || s->kind == SEG_RANGE;
+        if ((st = tree_prove(wr, G, witness_seg, P, Q, buf, alt, r, root, err)) != EM_OK)
             goto out;
+        ff2_t vals[2];
+        unsigned nv = seg_nvals(vk, s);
+        unsigned lr = s->kind == SEG_PAIR || s->kind == SEG_RANGE ? wl->lb : 0;
+        for (unsigned v = 0; v < nv; v++) {
+            uint32_t b = seg_block(wl, s, v);
+            if ((st = zk__mle_i32(w->blk[b], (size_t)1 << lr, (size_t)1 << (G - lr), lr, G - lr, r, &vals[v], err)) !=
+                    EM_OK ||
+                (st = zk__claims_add(wc, b, r, G, vals[v], err)) != EM_OK)
+                goto out;
         }
-        st = zk__put_ff2(wr, "lookup-leaves", vals, k, err);
+        if ((st = zk__put_ff2(wr, "lookup-leaf", vals, nv, err)) != EM_OK)
+            goto out;
     }
 out:
-    if (P)
-        for (unsigned d = 0; d <= G; d++)
-            free(P[d]);
-    if (Q)
-        for (unsigned d = 0; d <= G; d++)
-            free(Q[d]);
-    free(P);
-    free(Q);
-    free(E);
+    for (unsigned d = 0; d <= ZK_MAX_LOG_LOOKUP; d++) {
+        free(P[d]);
+        free(Q[d]);
+    }
     free(tmp);
     return st;
 }
+
+/* ---- verifier ------------------------------------------------------------------------------- */
 
 em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_t *output, size_t n_samples,
                              zk_rd *rd, zk_claims *wc, em_err *err)
@@ -534,43 +582,40 @@ em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_
     ff2_t r[ZK_MAX_VARS + 2];
     if ((st = lu_layout_build(vk, wl, &L, err)) != EM_OK)
         return st;
-    unsigned G = L.pack.total_log;
     draw_chal(rd->tr, &ch);
-    ff2_t root[2];
-    if ((st = zk__get_ff2(rd, "lookup-root", root, 2, err)) != EM_OK)
-        return st;
-    if (!ff2_is_zero(root[0]))
-        return em_errf(err, EM_ERR_VERIFY, "lookup: some value is not in its table (requantization, activation "
-                                           "or remainder range check fails)");
-    if (ff2_is_zero(root[1]))
-        return em_errf(err, EM_ERR_VERIFY, "lookup: zero denominator");
-    ff2_t cp = root[0], cq = root[1];
-    for (unsigned d = 0; d < G; d++)
-        if ((st = level_verify(rd, d, r, &cp, &cq, err)) != EM_OK)
-            return st;
-    ff2_t vals[2 * (5 * ZK_MAX_LAYERS + ZK_RANGE_BITS + 4)];
-    size_t k = 0;
-    for (uint32_t i = 0; i < L.n; i++)
-        k += seg_nvals(vk, &L.seg[i]);
-    if ((st = zk__get_ff2(rd, "lookup-leaves", vals, k, err)) != EM_OK)
-        return st;
-    ff2_t ylast = ff2_zero();
-    k = 0;
+    ff2_t sumP = ff2_zero(), sumQ = ff2_one();
     for (uint32_t i = 0; i < L.n; i++) {
         const lu_seg *s = &L.seg[i];
-        unsigned nv = seg_nvals(vk, s), l = L.pack.log[i];
-        for (unsigned v = 0; v < nv; v++, k++)
-            if ((st = zk__claims_add(wc, seg_block(wl, s, v), r, l, vals[k], err)) != EM_OK)
+        unsigned G = L.pack.log[i];
+        ff2_t root[2];
+        if ((st = zk__get_ff2(rd, "lookup-root", root, 2, err)) != EM_OK)
+            return st;
+        if (ff2_is_zero(root[1]))
+            return em_errf(err, EM_ERR_VERIFY, "lookup: zero denominator");
+        frac_add(&sumP, &sumQ, root[0], root[1]);
+        ff2_t cp = root[0], cq = root[1];
+        for (unsigned d = 0; d < G; d++)
+            if ((st = level_verify(rd, d, r, &cp, &cq, err)) != EM_OK)
+                return st;
+        ff2_t vals[2], ylast = ff2_zero(), lp, lq;
+        unsigned nv = seg_nvals(vk, s);
+        if ((st = zk__get_ff2(rd, "lookup-leaf", vals, nv, err)) != EM_OK)
+            return st;
+        for (unsigned v = 0; v < nv; v++)
+            if ((st = zk__claims_add(wc, seg_block(wl, s, v), r, G, vals[v], err)) != EM_OK)
                 return st;
         if (s->kind == SEG_PAIR && s->layer + 1 == vk->n_layers) {
             const zk_layer *ly = &vk->layers[s->layer];
             if ((st = zk__mle_i32(output, n_samples, ly->n_out, wl->lb, ly->lv_out, r, &ylast, err)) != EM_OK)
                 return st;
         }
+        leaf_eval(vk, s, G, &ch, r, vals, ylast, &lp, &lq);
+        if (!ff2_eq(lp, cp) || !ff2_eq(lq, cq))
+            return em_errf(err, EM_ERR_VERIFY, "lookup: leaf values of segment %u do not match its fraction tree", i);
     }
-    ff2_t ccp, ccq;
-    leaf_combine(vk, &L, &ch, r, vals, ylast, &ccp, &ccq);
-    if (!ff2_eq(ccp, cp) || !ff2_eq(ccq, cq))
-        return em_errf(err, EM_ERR_VERIFY, "lookup: leaf values do not match the fraction tree");
+    /* sumQ is a product of non-zero roots, so the sum of fractions is zero iff sumP is */
+    if (!ff2_is_zero(sumP))
+        return em_errf(err, EM_ERR_VERIFY, "lookup: some value is not in its table (requantization, activation "
+                                           "or remainder range check fails)");
     return EM_OK;
 }

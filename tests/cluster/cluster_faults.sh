@@ -36,8 +36,7 @@ done
 v=f_tamper; eval "pid=\$WPID_$v"; kill -TERM "$pid"; wait "$pid" 2>/dev/null
 start_worker f-tamper 64 "$T/model.eml"
 eval "pid=\$WPID_$v"
-for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-wait "$pid"; rc=$?
+wait_exit "$pid"; rc=$RC
 check "quarantined worker's re-registration refused (exit $rc)" [ "$rc" != 0 ] && grep -q quarantined "$T/f-tamper.log"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$URL/workers/f-tamper")
 check "operator DELETE clears the quarantine (got $code)" [ "$code" = 200 ] && [ -z "$(worker_field f-tamper state)" ]
@@ -60,7 +59,7 @@ start_worker f-crash 64 "$T/model.eml" crash-mid-request
 wait_state f-crash healthy || bad "f-crash registered"
 code=$(post /inference "$T/req.json" "$T/out.json")
 check "crash-mid-request: request answered 200 (got $code)" [ "$code" = 200 ] && [ "$(jget "$T/out.json" 'd["predictions"]')" = "$REF" ]
-wait "$WPID_f_crash"; rc=$?
+wait_exit "$WPID_f_crash"; rc=$RC
 check "crash-mid-request: the worker process died (exit $rc)" [ "$rc" = 3 ]
 check "crash-mid-request: worker no longer healthy" [ "$(worker_field f-crash state)" = unhealthy ]
 

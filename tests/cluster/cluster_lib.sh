@@ -11,7 +11,10 @@ FAILS=0
 CHECKS=0
 export EM_LOG=${EM_LOG:-info}
 
+MAIN_PID=$BASHPID
 cleanup() {
+    # A forked child (before its exec) may receive a signal: only the test shell cleans up.
+    [ "$BASHPID" = "$MAIN_PID" ] || exit 1
     local p
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     sleep 0.3
@@ -40,22 +43,23 @@ finish() {
 }
 
 # The bundled digits model, imported once per test run into $T/model.eml.
-make_model() { # make_model OUT.eml
-    "$EM_BIN" model import "$EM_SRC_DIR/examples/digits/model.onnx" -o "$1" \
+make_model() { # make_model OUT.eml [import options]
+    local out=$1; shift
+    "$EM_BIN" model import "$EM_SRC_DIR/examples/digits/model.onnx" -o "$out" "$@" \
         --calibration "$EM_SRC_DIR/examples/digits/calibration.json" > "$T/import.log" 2>&1 ||
         { echo "model import failed"; cat "$T/import.log"; exit 1; }
 }
 
-# start_aggregator NAME [strict true|false] [timeout] [extra yaml lines]
+# start_aggregator NAME [strict true|false] [timeout] [extra yaml lines] [model hash]
 start_aggregator() {
-    local name=$1 strict=${2:-true} timeout=${3:-20} extra=${4:-}
+    local name=$1 strict=${2:-true} timeout=${3:-20} extra=${4:-} hash=${5:-null}
     AGG_PORT=$(free_port); AGG_GRPC=$(free_port)
     cat > "$T/$name.yaml" <<YAML
 aggregator:
   bind: 127.0.0.1
   port: $AGG_PORT
   grpc_port: $AGG_GRPC
-  model_hash: null
+  model_hash: $hash
   strict_mode: $strict
   request_timeout_secs: $timeout
   heartbeat_timeout_secs: 3
@@ -71,9 +75,10 @@ YAML
     echo "aggregator $name did not come up"; cat "$T/$name.log"; exit 1
 }
 
-# start_worker ID MEMORY_GB MODEL [FAULT]; sets WPID_<ID> and WPORT_<ID> (ID with - replaced by _)
+# start_worker ID MEMORY_GB MODEL [FAULT] [EXTRA YAML LINE]; sets WPID_<ID> and WPORT_<ID>
+# (ID with - replaced by _)
 start_worker() {
-    local id=$1 mem=$2 model=$3 fault=${4:-} port v
+    local id=$1 mem=$2 model=$3 fault=${4:-} extra=${5:-} port v
     port=$(free_port)
     cat > "$T/$id.yaml" <<YAML
 worker:
@@ -87,6 +92,7 @@ worker:
   model_path: $model
   heartbeat_interval_secs: 1
   threads: 1
+$extra
 YAML
     if [ -n "$fault" ]; then
         EM_ALLOW_FAULTS=1 "$EM_BIN" start-node --config "$T/$id.yaml" --fault "$fault" > "$T/$id.log" 2>&1 &
@@ -143,4 +149,13 @@ reference_predictions() { # reference_predictions MODEL N OUT
     "$EM_BIN" model run "$1" --input "$T/ref_in.json" --output "$T/ref_out.json" > /dev/null 2>&1 ||
         { echo "model run failed"; exit 1; }
     jget "$T/ref_out.json" 'd["predictions"]' > "$3"
+}
+
+# wait_exit PID [tries]: waits for a process expected to exit by itself; kills it if it does not.
+# Sets RC to its exit status (999 if it had to be killed). Not for use inside $(...).
+wait_exit() {
+    local pid=$1 n=${2:-100}
+    for _ in $(seq "$n"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; wait "$pid" 2>/dev/null; RC=999; return; fi
+    wait "$pid"; RC=$?
 }

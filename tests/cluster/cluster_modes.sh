@@ -4,7 +4,7 @@
 source "$(dirname "$0")/cluster_lib.sh"
 echo "cluster_modes (tmp $T)"
 make_model "$T/model.eml"
-make_model "$T/other.eml" # same network, fresh commitment randomness => another model hash
+make_model "$T/other.eml" --weight-bits 7 # other quantized weights => another model hash
 N=16
 reference_predictions "$T/model.eml" $N "$T/ref.txt"
 make_request "$T/req.json" $N
@@ -13,10 +13,7 @@ make_request "$T/req.json" $N
 # re-do a 12-sample chunk: those samples stay unverified.
 setup() { # setup NAME STRICT
     start_aggregator "$1" "$2" 8
-    start_worker "wa$1" 48 "$T/model.eml"
-    echo "  max_batch: 4" >> "$T/wa$1.yaml"
-    eval "kill \$WPID_wa$1"; sleep 0.3
-    "$EM_BIN" start-node --config "$T/wa$1.yaml" > "$T/wa$1.log" 2>&1 & PIDS+=($!)
+    start_worker "wa$1" 48 "$T/model.eml" "" "  max_batch: 4"
     wait_state "wa$1" healthy || bad "wa$1 registered"
     start_worker "ft$1" 64 "$T/model.eml" tamper-output
     wait_state "ft$1" healthy || bad "ft$1 registered"
@@ -46,21 +43,15 @@ PYEOF
 
 # Model-hash pinning: the first worker pinned model.eml; a worker serving other.eml is refused.
 start_worker wother 48 "$T/other.eml"
-for _ in $(seq 100); do kill -0 "$WPID_wother" 2>/dev/null || break; sleep 0.1; done
-wait "$WPID_wother"; rc=$?
+wait_exit "$WPID_wother"; rc=$RC
 check "hash mismatch: worker refused and exits non-zero (rc $rc)" [ "$rc" != 0 ] && grep -q "pinned" "$T/wother.log"
 check "hash mismatch: not listed" [ -z "$(worker_field wother state)" ]
 
 # Pinned in the config: only that hash is accepted, even for the first worker.
-start_aggregator pinned true 8 "  model_hash: \"$STRICT_HASH\""
-sed -i '/model_hash: null/d' "$T/pinned.yaml"
-kill "$AGG_PID"; wait "$AGG_PID" 2>/dev/null
-"$EM_BIN" start-aggregator --config "$T/pinned.yaml" > "$T/pinned.log" 2>&1 & AGG_PID=$!; PIDS+=($!)
-for _ in $(seq 100); do curl -sf "$URL/health" > /dev/null && break; sleep 0.1; done
+start_aggregator pinned true 8 "" "$STRICT_HASH"
 check "config pin: /model/hash reports the configured hash" [ "$(curl -s "$URL/model/hash" | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["model_hash"], d["source"])')" = "$STRICT_HASH config" ]
 start_worker wother2 48 "$T/other.eml"
-for _ in $(seq 100); do kill -0 "$WPID_wother2" 2>/dev/null || break; sleep 0.1; done
-wait "$WPID_wother2"; rc=$?
+wait_exit "$WPID_wother2"; rc=$RC
 check "config pin: other model refused (rc $rc)" [ "$rc" != 0 ]
 start_worker wgood 48 "$T/model.eml"
 check "config pin: matching model accepted" wait_state wgood healthy

@@ -256,6 +256,16 @@ static void test_batch_inv(void)
         CHECK(memcmp(copy, out, sizeof copy) == 0);
     }
     CHECK_EQ_U64(ff_batch_inv(out, in, 0, scratch), 0);
+    for (size_t n = 1; n < 12; n++) { /* short lengths, zeros at either end */
+        for (size_t i = 0; i < n; i++)
+            in[i] = (i == 0 || i == n - 1) && (n & 1) ? 0 : rnd();
+        size_t z = 0;
+        for (size_t i = 0; i < n; i++)
+            z += in[i] == 0;
+        CHECK_EQ_U64(ff_batch_inv(out, in, n, scratch), z);
+        for (size_t i = 0; i < n; i++)
+            CHECK_EQ_U64(out[i], ff_inv(in[i]));
+    }
 
     ff2_t in2[N], out2[N], sc2[N];
     size_t z2 = 0;

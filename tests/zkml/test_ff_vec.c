@@ -75,6 +75,53 @@ static void check_tier(ff_vec_tier t)
         CHECK_EQ_U64(o[i], ff_add(a[i], b[i]));
 }
 
+/* Extension-field kernels against the scalar ff2 functions, including in-place folds. */
+static void check_tier_ext(ff_vec_tier t)
+{
+    if (ff_vec_tier_set(t) != EM_OK)
+        return;
+    enum { M = 41 };
+    ff2_t a[2 * M], b[2 * M], o[2 * M], f[2 * M];
+    ff_t base[2 * M];
+    for (int rep = 0; rep < 60; rep++) {
+        size_t n = rep < M ? (size_t)rep : th_rand() % (M + 1);
+        for (size_t i = 0; i < 2 * M; i++) {
+            a[i] = (ff2_t){rnd(), rnd()};
+            b[i] = (ff2_t){rnd(), rnd()};
+            base[i] = rnd();
+        }
+        ff2_t r = {rnd(), rnd()};
+        ff2_vec_mul(o, a, b, n);
+        for (size_t i = 0; i < n; i++)
+            CHECK(ff2_eq(o[i], ff2_mul(a[i], b[i])));
+        ff2_t d = ff2_zero(), db = ff2_zero();
+        for (size_t i = 0; i < n; i++) {
+            d = ff2_add(d, ff2_mul(a[i], b[i]));
+            db = ff2_add(db, ff2_mul_base(a[i], base[i]));
+        }
+        CHECK(ff2_eq(ff2_vec_dot(a, b, n), d));
+        CHECK(ff2_eq(ff2_vec_dot_base(a, base, n), db));
+        /* fold of 2n entries into n, out of place and in place */
+        ff2_vec_fold(o, a, n, r);
+        memcpy(f, a, sizeof f);
+        ff2_vec_fold(f, f, n, r);
+        for (size_t i = 0; i < n; i++) {
+            ff2_t want = ff2_add(a[2 * i], ff2_mul(r, ff2_sub(a[2 * i + 1], a[2 * i])));
+            CHECK(ff2_eq(o[i], want));
+            CHECK(ff2_eq(f[i], want));
+        }
+        ff_vec_fold_base(o, base, n, r);
+        for (size_t i = 0; i < n; i++) {
+            ff2_t lo = ff2_from_base(base[2 * i]), hi = ff2_from_base(base[2 * i + 1]);
+            CHECK(ff2_eq(o[i], ff2_add(lo, ff2_mul(r, ff2_sub(hi, lo)))));
+        }
+    }
+}
+
+static void test_ext_scalar(void) { check_tier_ext(FF_VEC_SCALAR); }
+static void test_ext_avx2(void) { check_tier_ext(FF_VEC_AVX2); }
+static void test_ext_avx512(void) { check_tier_ext(FF_VEC_AVX512); }
+
 static void test_scalar(void) { check_tier(FF_VEC_SCALAR); }
 static void test_avx2(void) { check_tier(FF_VEC_AVX2); }
 static void test_avx512(void) { check_tier(FF_VEC_AVX512); }
@@ -94,5 +141,8 @@ int main(void)
     TH_RUN(test_scalar);
     TH_RUN(test_avx2);
     TH_RUN(test_avx512);
+    TH_RUN(test_ext_scalar);
+    TH_RUN(test_ext_avx2);
+    TH_RUN(test_ext_avx512);
     return th_finish();
 }

@@ -80,6 +80,20 @@ static void test_eval_and_fold(void)
     }
 }
 
+static void test_short_tables(void)
+{
+    /* len 0 and 1 need no scratch (NULL allowed) */
+    ff2_t r[6];
+    for (unsigned j = 0; j < 6; j++)
+        r[j] = rnd_ff2();
+    ff_t t = rnd_ff();
+    ff2_t te = ff2_from_base(t);
+    CHECK(ff2_eq(ml_eval_base(&t, 1, 6, r, NULL), naive_eval_base(&t, 1, 6, r)));
+    CHECK(ff2_eq(ml_eval_ext(&te, 1, 6, r, NULL), naive_eval_base(&t, 1, 6, r)));
+    CHECK(ff2_is_zero(ml_eval_base(&t, 0, 6, r, NULL)));
+    CHECK(ff2_eq(ml_eval_base(&t, 1, 0, r, NULL), te));
+}
+
 static void test_tensor(void)
 {
     unsigned nl = 3, nh = 4;
@@ -143,6 +157,7 @@ int main(void)
     th_init("test_ml");
     TH_RUN(test_eq_table);
     TH_RUN(test_eval_and_fold);
+    TH_RUN(test_short_tables);
     TH_RUN(test_tensor);
     TH_RUN(test_indicator_identity);
     return th_finish();

@@ -184,6 +184,30 @@ static void test_rs_threads(void)
     ntt_plan_free(pN);
 }
 
+/* Extreme rates: a 2-element message spread over 2^17 points (the expansion exceeds the
+ * cache block of the butterfly recursion). */
+static void test_rs_high_rate(void)
+{
+    em_err err;
+    for (unsigned lm = 0; lm <= 1; lm++) {
+        unsigned rate = 17 - lm;
+        size_t n = (size_t)1 << lm, N = n << rate;
+        ntt_plan *pN = NULL;
+        CHECK_OK(ntt_plan_create(lm + rate, &pN, &err), &err);
+        if (!pN)
+            return;
+        ff_t msg[2] = {rnd(), rnd()}, *cw = malloc(N * 8);
+        CHECK_OK(ntt_rs_encode(pN, rate, FF_GENERATOR, NTT_RS_COEFFS, msg, cw, &err), &err);
+        ff_t w = ff_root_of_unity(lm + rate);
+        for (int k = 0; k < 16; k++) {
+            size_t j = k < 2 ? (size_t)k * (N - 1) : th_rand() % N;
+            CHECK_EQ_U64(cw[j], horner(msg, n, ff_mul(FF_GENERATOR, ff_pow(w, j))));
+        }
+        free(cw);
+        ntt_plan_free(pN);
+    }
+}
+
 static void test_plan_limits(void)
 {
     em_err err;
@@ -206,5 +230,6 @@ int main(void)
     TH_RUN(test_avx512);
     TH_RUN(test_rs);
     TH_RUN(test_rs_threads);
+    TH_RUN(test_rs_high_rate);
     return th_finish();
 }

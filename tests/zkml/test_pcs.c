@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enclaveml/zkml/merkle.h"
 #include "enclaveml/zkml/ml.h"
 #include "enclaveml/zkml/pcs.h"
 #include "zk_test_util.h"
@@ -227,6 +228,40 @@ static void test_tamper(void)
     tamper_case(12, 7, 232); /* N = 512: sampled queries, every 29th word */
 }
 
+/* The root of a small commitment recomputed from the definitions: each row's codeword by
+ * Horner evaluation at w_N^j (no NTT), leaf = hash of column j, a plain bottom-up tree. */
+static void test_root_reference(void)
+{
+    unsigned n = 5, lc = 2; /* 8 rows x 4 columns, N = 16 */
+    size_t C = 4, R = 8, N = 16;
+    ff_t *t = rnd_vec(C * R);
+    pcs_layout l;
+    em_err err = {0};
+    CHECK_OK(pcs_layout_init(&l, &n, 1, lc, &err), &err);
+    pcs_poly poly = {t, C * R};
+    pcs_prover *p = NULL;
+    uint8_t root[32];
+    CHECK_OK(pcs_commit(&l, &poly, 1, &p, root, &err), &err);
+    ff_t w = ff_root_of_unity(4), x = 1, col[8];
+    uint8_t level[16][32];
+    for (size_t j = 0; j < N; j++) {
+        for (size_t i = 0; i < R; i++) {
+            ff_t acc = 0;
+            for (size_t c = C; c-- > 0;)
+                acc = ff_add(ff_mul(acc, x), t[i * C + c]);
+            col[i] = acc;
+        }
+        mt_hash_leaf(col, R, level[j]);
+        x = ff_mul(x, w);
+    }
+    for (size_t width = N; width > 1; width /= 2)
+        for (size_t k = 0; k < width / 2; k++)
+            mt_hash_node(level[2 * k], level[2 * k + 1], level[k]);
+    CHECK(memcmp(level[0], root, 32) == 0);
+    pcs_prover_free(p);
+    free(t);
+}
+
 static void test_bad_layouts(void)
 {
     em_err err = {0};
@@ -254,6 +289,7 @@ int main(void)
     TH_RUN(test_single_sizes);
     TH_RUN(test_batched);
     TH_RUN(test_tamper);
+    TH_RUN(test_root_reference);
     TH_RUN(test_bad_layouts);
     return th_finish();
 }

@@ -239,6 +239,61 @@ static void test_soundness(void)
     }
 }
 
+static void test_fold_claims(void)
+{
+    unsigned sizes[] = {0, 1, 3, 9};
+    size_t counts[] = {1, 3, 7};
+    for (size_t si = 0; si < 4; si++)
+        for (size_t ci = 0; ci < 3; ci++) {
+            unsigned n = sizes[si];
+            size_t N = (size_t)1 << n, K = counts[ci];
+            size_t len = n == 3 ? 5 : N; /* a padded table */
+            ff_t *t = malloc(N * sizeof *t);
+            for (size_t i = 0; i < len; i++)
+                t[i] = rnd_ff();
+            ff2_t pts[7][16], vals[7];
+            const ff2_t *pp[7];
+            for (size_t k = 0; k < K; k++) {
+                for (unsigned j = 0; j < n; j++)
+                    pts[k][j] = rnd_ff2();
+                pp[k] = pts[k];
+                vals[k] = naive_eval_base(t, len, n, pts[k]);
+            }
+            tr_t tp, tv;
+            tr_init(&tp, "test/fold");
+            tv = tp;
+            sc_proof pr;
+            ff2_t r[SC_MAX_VARS], rv[SC_MAX_VARS], v, vv;
+            em_err err = {0};
+            CHECK_OK(sc_fold_prove(t, len, n, pp, vals, K, &tp, &pr, r, &v, &err), &err);
+            CHECK(ff2_eq(v, naive_eval_base(t, len, n, r)));
+            CHECK_OK(sc_fold_verify(n, pp, vals, K, &pr, &tv, rv, &vv, &err), &err);
+            CHECK(ff2_eq(v, vv));
+            CHECK(memcmp(tp.state, tv.state, 32) == 0);
+            /* a false value: the honest prover refuses, a replayed proof is rejected */
+            ff2_t bad[7];
+            memcpy(bad, vals, sizeof bad);
+            bad[K - 1] = ff2_add(bad[K - 1], ff2_one());
+            tr_init(&tp, "test/fold");
+            sc_proof pb;
+            CHECK(sc_fold_prove(t, len, n, pp, bad, K, &tp, &pb, r, &v, &err) != EM_OK);
+            tr_init(&tv, "test/fold");
+            CHECK(sc_fold_verify(n, pp, bad, K, &pr, &tv, rv, &vv, &err) != EM_OK);
+            /* the weight evaluation (table 1) and every round value are checked */
+            sc_proof pt2 = pr;
+            pt2.final_eval[1] = ff2_add(pt2.final_eval[1], ff2_one());
+            tr_init(&tv, "test/fold");
+            CHECK(sc_fold_verify(n, pp, vals, K, &pt2, &tv, rv, &vv, &err) != EM_OK);
+            for (unsigned j = 0; j < n; j++) {
+                pt2 = pr;
+                pt2.round[j][1] = ff2_add(pt2.round[j][1], ff2_one());
+                tr_init(&tv, "test/fold");
+                CHECK(sc_fold_verify(n, pp, vals, K, &pt2, &tv, rv, &vv, &err) != EM_OK);
+            }
+            free(t);
+        }
+}
+
 static void test_bad_shapes(void)
 {
     sc_shape s;
@@ -259,6 +314,7 @@ int main(void)
     TH_RUN(test_completeness);
     TH_RUN(test_large_product);
     TH_RUN(test_soundness);
+    TH_RUN(test_fold_claims);
     TH_RUN(test_bad_shapes);
     return th_finish();
 }

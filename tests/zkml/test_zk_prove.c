@@ -2,6 +2,7 @@
  * standalone ReLU, flatten first), several batch sizes, and the bundled digits model; the
  * prover's output equals plain inference; vk round trip keeps the model hash; models the
  * prover cannot handle are rejected with a clear error. */
+#include "enclaveml/input.h"
 #include "zk_testutil.h"
 
 static void prove_and_verify(const nn_model *m, size_t n, const char *what)
@@ -85,23 +86,69 @@ static void test_wide_bits(void)
     }
 }
 
+/* The bundled digits model: examples/digits/model.eml when present, else imported from
+ * model.onnx with its calibration set; inputs are real test digits from test.json. */
 static void test_bundled_model(void)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/examples/digits/model.eml", th_src_dir());
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "    (no %s yet: bundled-model case skipped)\n", path);
-        return;
-    }
-    fclose(f);
+    char path[1024], onnx[1024], calib[1024], test[1024];
+    const char *src = th_src_dir();
+    snprintf(path, sizeof path, "%s/examples/digits/model.eml", src);
+    snprintf(onnx, sizeof onnx, "%s/examples/digits/model.onnx", src);
+    snprintf(calib, sizeof calib, "%s/examples/digits/calibration.json", src);
+    snprintf(test, sizeof test, "%s/examples/digits/test.json", src);
     em_err err = {0};
     nn_model *m = NULL;
-    CHECK_OK(nn_model_load(path, &m, &err), &err);
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        fclose(f);
+        CHECK_OK(nn_model_load(path, &m, &err), &err);
+    } else if ((f = fopen(onnx, "rb"))) {
+        fclose(f);
+        em_input cin = {0};
+        nn_import_opts o;
+        nn_import_opts_default(&o);
+        if (em_input_load(calib, 64, &cin, &err) == EM_OK) {
+            o.calib = cin.data;
+            o.n_calib = cin.n_samples;
+        }
+        CHECK_OK(nn_onnx_import(onnx, &o, &m, &err), &err);
+        em_input_free(&cin);
+    } else {
+        fprintf(stderr, "    (no bundled model under %s/examples/digits: case skipped)\n", src);
+        return;
+    }
     if (!m)
         return;
-    prove_and_verify(m, 1, "digits");
-    prove_and_verify(m, 64, "digits");
+    em_input tin = {0};
+    if (em_input_load(test, nn_model_input_size(m), &tin, &err) == EM_OK && tin.n_samples >= 64) {
+        int32_t *q = malloc(64 * nn_model_input_size(m) * sizeof *q);
+        CHECK_OK(nn_model_quantize_input(m, tin.data, 64, q, &err), &err);
+        zk_prover *p = NULL;
+        CHECK_OK(zk_prover_create(m, &p, &err), &err);
+        size_t k = nn_model_output_size(m);
+        int32_t *out = calloc(64 * k, sizeof *out);
+        uint8_t *proof = NULL;
+        size_t len = 0;
+        zk_stats ps = {0}, vs = {0};
+        zk_context ctx = {.nonce = (const uint8_t *)"digits", .nonce_len = 6, .node_id = "w"};
+        for (size_t n = 1; p && n <= 64; n *= 4) {
+            CHECK_OK(zk_prove(p, NULL, q, n, &ctx, out, &proof, &len, &ps, &err), &err);
+            if (proof) {
+                CHECK_OK(zk_verify(zk_prover_vk(p), q, n, out, &ctx, proof, len, &vs, &err), &err);
+                fprintf(stderr, "    digits (real test inputs) batch %zu: prove %.1f ms, verify %.1f ms, %zu bytes\n", n,
+                        ps.prove_ms, vs.verify_ms, len);
+                out[0] += 1;
+                CHECK(zk_verify(zk_prover_vk(p), q, n, out, &ctx, proof, len, NULL, &err) != EM_OK);
+            }
+            free(proof);
+            proof = NULL;
+        }
+        free(out);
+        free(q);
+        zk_prover_free(p);
+    }
+    em_input_free(&tin);
+    prove_and_verify(m, 3, "digits (random inputs)");
     nn_model_free(m);
 }
 
@@ -184,6 +231,32 @@ static void test_out_of_range_rejected(void)
     nn_model_free(m);
 }
 
+/* Conv2d/pool models are rejected up front with a clear error naming the layer. */
+static void test_conv_rejected(void)
+{
+    char onnx[1024];
+    snprintf(onnx, sizeof onnx, "%s/examples/cnn/digits-cnn.onnx", th_src_dir());
+    FILE *f = fopen(onnx, "rb");
+    if (!f) {
+        fprintf(stderr, "    (no %s: case skipped)\n", onnx);
+        return;
+    }
+    fclose(f);
+    em_err err = {0};
+    nn_model *m = NULL;
+    nn_import_opts o;
+    nn_import_opts_default(&o);
+    CHECK_OK(nn_onnx_import(onnx, &o, &m, &err), &err);
+    if (!m)
+        return;
+    zk_prover *p = NULL;
+    CHECK_ST(zk_prover_create(m, &p, &err), EM_ERR_UNSUPPORTED, &err);
+    CHECK_STR_CONTAINS(err.msg, "not implemented yet");
+    CHECK(p == NULL);
+    zk_prover_free(p);
+    nn_model_free(m);
+}
+
 int main(void)
 {
     th_init("test_zk_prove");
@@ -192,5 +265,6 @@ int main(void)
     TH_RUN(test_bundled_model);
     TH_RUN(test_hash_deterministic);
     TH_RUN(test_out_of_range_rejected);
+    TH_RUN(test_conv_rejected);
     return th_finish();
 }

@@ -35,6 +35,15 @@ void ff_vec_axpy(ff_t *y, ff_t s, const ff_t *x, size_t n);         /* y += s * 
 ff_t ff_vec_dot(const ff_t *a, const ff_t *b, size_t n);            /* sum a[i]*b[i] */
 ff_t ff_vec_sum(const ff_t *a, size_t n);
 
+/* ---- extension-field kernels (AVX-512 tier; the scalar code serves the other tiers) -------
+ * Folding binds the first variable of a multilinear table: out[i] = t[2i] + r * (t[2i+1] - t[2i])
+ * for i < half (t has 2*half entries); out may equal t (in-place fold). */
+void ff2_vec_mul(ff2_t *out, const ff2_t *a, const ff2_t *b, size_t n);   /* out = a * b */
+ff2_t ff2_vec_dot(const ff2_t *a, const ff2_t *b, size_t n);            /* sum a[i]*b[i] */
+ff2_t ff2_vec_dot_base(const ff2_t *a, const ff_t *b, size_t n);        /* sum a[i]*b[i] */
+void ff2_vec_fold(ff2_t *out, const ff2_t *t, size_t half, ff2_t r);
+void ff_vec_fold_base(ff2_t *out, const ff_t *t, size_t half, ff2_t r); /* base table -> ext */
+
 /* Montgomery's batch inversion: out[i] = in[i]^-1, and out[i] = 0 where in[i] == 0 (the same
  * convention as ff_inv), at the cost of one field inversion plus ~3n multiplications. scratch
  * holds n elements (caller-owned); out may equal in. Returns the number of zero inputs so

@@ -20,6 +20,14 @@
  * <u_g, eq(z_col)> = sum_{k in g} rho_k v_k. See docs/PROOFS.md for the soundness argument
  * (rate 1/4, 148 queries, proven unique-decoding proximity gap, >= 100 bits).
  *
+ * Wire format (no length prefixes; the layout and the claims fix every length): w (C x 16 B),
+ * u_g for each group in order of first appearance (C x 16 B each), the opened columns in
+ * increasing index order (n_rows x 8 B each), then one Merkle opening (merkle.h). Every element
+ * must be canonical. pcs_verify consumes exactly this and leaves trailing bytes to the caller.
+ *
+ * Proof size: one combination row (16 C bytes) per distinct column sub-point. Many claims on one
+ * polynomial at unrelated points should first be folded into one (sc_fold_prove in sumcheck.h).
+ *
  * NOT HIDING: the opened columns and the combination rows reveal linear information about the
  * committed values. This scheme gives binding/integrity only (docs/PROOFS.md).
  *

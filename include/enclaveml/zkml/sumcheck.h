@@ -93,4 +93,21 @@ size_t sc_proof_size(const sc_shape *s);
 em_status sc_proof_write(const sc_proof *p, em_buf *out, em_err *err) EM_WARN_UNUSED;
 em_status sc_proof_read(const sc_shape *s, em_reader *r, sc_proof *p, em_err *err) EM_WARN_UNUSED;
 
+/* ---- folding many evaluation claims on one table into one -----------------------------------
+ * Claims P~(z_k) = v_k, k < n_claims, on one multilinear P (n_vars variables) become one claim
+ * P~(r) = v at a fresh point r, so the commitment is opened once at a single point:
+ *   absorb "sc/fold" (n_claims, every z_k and v_k), squeeze rho_k ("sc/fold-rho"), then the
+ *   product sumcheck  sum_k rho_k v_k = sum_x P(x) * G(x),  G = sum_k rho_k eq(z_k, .)
+ *   (shape sc_shape_product2: table 0 = P, table 1 = G; serialize with sc_proof_write/read).
+ * The verifier recomputes G~(r) = sum_k rho_k eq(z_k, r) itself (O(n_claims * n_vars)) and
+ * returns v = P~(r), WHICH THE CALLER MUST OPEN against the commitment of P.
+ * Soundness: n_claims / |F_p2| (rho) + 2 n_vars / |F_p2| (sumcheck).
+ * Prover cost O(n_claims * 2^n_vars); it allocates its tables once per call. */
+em_status sc_fold_prove(const ff_t *table, size_t len, unsigned n_vars, const ff2_t *const *points,
+                        const ff2_t *values, size_t n_claims, tr_t *tr, sc_proof *proof, ff2_t *point,
+                        ff2_t *value, em_err *err) EM_WARN_UNUSED;
+em_status sc_fold_verify(unsigned n_vars, const ff2_t *const *points, const ff2_t *values, size_t n_claims,
+                         const sc_proof *proof, tr_t *tr, ff2_t *point, ff2_t *value,
+                         em_err *err) EM_WARN_UNUSED;
+
 #endif
