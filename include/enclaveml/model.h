@@ -16,9 +16,11 @@
  *  - NN_ACT (a standalone ReLU): y = max(x, 0) elementwise (input already in range).
  *  - NN_MAXPOOL: y = max over the window, padded positions ignored (ONNX semantics).
  *  - NN_AVGPOOL: s = sum over the window (padded positions contribute 0); with d = number of
- *    positions counted (count_include_pad per layer flag), y = floor((s*m + 2^(k-1)) / 2^k)
- *    with m = round(2^k / d) and k = layer->shift (16); the multiplier per output position is
- *    derived from d, so it is public data of the architecture.
+ *    positions counted (count_include_pad per layer flag),
+ *    y = clamp(floor((s*m + 2^(k-1)) / 2^k), act_min, act_max) with m = floor((2^(k+1) + d) / (2d))
+ *    (2^k/d rounded half up) and k = layer->shift (16); the multiplier per output position is
+ *    derived from d, so it is public data of the architecture. The clamp matters only at the
+ *    top of the range (e.g. A = 16, d = 6: an unclamped result could reach 2^15).
  *  - NN_RESHAPE: the data is unchanged (Flatten/Reshape only change the logical shape).
  *  - If model->softmax is set, the outputs of the last layer are logits; probabilities are
  *    computed in double precision after dequantization (post-processing, not proven).

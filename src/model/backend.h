@@ -72,8 +72,9 @@ void nn__gemm_i16_scalar(const nn__gemm *g);
 void nn__requant_scalar(const int64_t *acc, size_t n, uint32_t k, int32_t lo, int32_t hi, int32_t *y);
 
 /* Number of consecutive products one int32 lane may accumulate without overflow, given the
- * operand bounds: products are in [-(2^(a+w-2) - 2^(a-1)), 2^(a+w-2)], so n products are safe
- * while n * 2^(a+w-2) <= 2^31 - 1. Returns 0 when not even two products are safe. */
+ * operand bounds: every product has |p| <= 2^(a+w-2) (reached only by (-2^(a-1)) * (-2^(w-1))),
+ * so n products are safe while n * 2^(a+w-2) <= 2^31 - 1. Returns 0 when not even two products
+ * are safe. */
 static inline uint64_t nn__i32_safe_products(uint32_t a_bits, uint32_t w_bits)
 {
     uint32_t e = a_bits + w_bits - 2; /* log2 of the largest product magnitude */

@@ -1,8 +1,8 @@
 /* AVX2 tier: int16 GEMM with _mm256_madd_epi16.
  *
  * Exactness. vpmaddwd multiplies int16 pairs and adds adjacent products into an int32 lane,
- * wrapping on overflow. With |a| <= 2^(A-1) and |w| <= 2^(B-1) every product p satisfies
- * -(2^(A+B-2) - 2^(A-1)) <= p <= 2^(A+B-2), so a lane holding n products stays inside int32 while
+ * wrapping on overflow. With |a| <= 2^(A-1) and |w| <= 2^(B-1) every product has
+ * |p| <= 2^(A+B-2), so a lane holding n products stays inside int32 while
  * n * 2^(A+B-2) <= 2^31 - 1 (nn__i32_safe_products). Each madd adds 2 products to a lane, so
  * the int32 accumulators are widened to int64 every floor(n/2) steps along k (a step is one
  * pair of k). For 8-bit weights and activations that is every 65535 steps (131070 inputs, never

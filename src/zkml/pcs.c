@@ -2,6 +2,7 @@
  * (pcs.h; soundness in docs/PROOFS.md "Polynomial commitment"). */
 #include "enclaveml/zkml/pcs.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,11 +13,17 @@
 
 struct pcs_prover {
     pcs_layout layout;
-    ff_t *m;   /* n_rows x C messages (the evaluations) */
-    ff_t *enc; /* n_rows x N codewords */
+    ff_t *m;   /* total_rows x msg_len messages: the evaluations (+ blinding, hiding mode) */
+    ff_t *enc; /* total_rows x N codewords */
     mt_tree *tree;
     uint8_t root[PCS_ROOT_LEN];
 };
+
+/* Geometry: C data columns; hiding rows carry C extra random coefficients (message 2C) and the
+ * matrix gains 1 + n_masks random mask rows after the data rows. */
+static size_t msg_len(const pcs_layout *l) { return ((size_t)1 << l->log_cols) << (l->hiding ? 1 : 0); }
+static unsigned msg_log(const pcs_layout *l) { return l->log_cols + (l->hiding ? 1 : 0); }
+static size_t total_rows(const pcs_layout *l) { return l->n_rows + (l->hiding ? 1 + (size_t)l->n_masks : 0); }
 
 static unsigned ceil_log2(size_t x)
 {
@@ -80,11 +87,73 @@ static em_status layout_check(const pcs_layout *l, em_err *err)
     }
     if (rows != l->n_rows)
         return em_errf(err, EM_ERR_ARG, "pcs: layout row count %zu != %zu", l->n_rows, rows);
+    if (l->hiding > 1 || (l->hiding && (l->log_cols < PCS_HIDING_MIN_LOG_COLS || l->n_masks < 1 ||
+                                        l->n_masks > PCS_HIDING_MAX_GROUPS ||
+                                        l->log_cols + 1 + PCS_RATE_BITS > NTT_MAX_LOG_N ||
+                                        l->log_cols + 1 + PCS_RATE_BITS > MT_MAX_LOG_LEAVES)) ||
+        (!l->hiding && l->n_masks != 0))
+        return em_errf(err, EM_ERR_ARG, "pcs: invalid hiding parameters");
     return EM_OK;
 }
 
-em_status pcs_commit(const pcs_layout *l, const pcs_poly *polys, unsigned n_threads, pcs_prover **out,
-                     uint8_t root[PCS_ROOT_LEN], em_err *err)
+em_status pcs_layout_set_hiding(pcs_layout *l, unsigned max_groups, em_err *err)
+{
+    if (l->log_cols < PCS_HIDING_MIN_LOG_COLS)
+        return em_errf(err, EM_ERR_ARG, "pcs: hiding needs log_cols >= %d (have %u)", PCS_HIDING_MIN_LOG_COLS,
+                       l->log_cols);
+    if (max_groups < 1 || max_groups > PCS_HIDING_MAX_GROUPS)
+        return em_errf(err, EM_ERR_ARG, "pcs: hiding max_groups %u not in 1..%d", max_groups, PCS_HIDING_MAX_GROUPS);
+    if (l->log_cols + 1 + PCS_RATE_BITS > NTT_MAX_LOG_N || l->log_cols + 1 + PCS_RATE_BITS > MT_MAX_LOG_LEAVES)
+        return em_errf(err, EM_ERR_LIMIT, "pcs: log_cols %u too large for hiding", l->log_cols);
+    l->hiding = 1;
+    l->n_masks = max_groups;
+    return EM_OK;
+}
+
+/* ---- blinding randomness: SHA-256 in counter mode over a 32-byte seed -------------------------
+ * block i = SHA-256("EMPCSBLD" || seed || u64le(i)), read as four u64le words; words >= p are
+ * skipped (rejection sampling, so the elements are uniform). */
+typedef struct blind_rng {
+    uint8_t seed[32];
+    uint64_t ctr;
+    uint64_t word[4];
+    unsigned pos;
+} blind_rng;
+
+static ff_t blind_next(blind_rng *g)
+{
+    for (;;) {
+        if (g->pos == 4) {
+            uint8_t in[8 + 32 + 8], h[EM_HASH_LEN];
+            memcpy(in, "EMPCSBLD", 8);
+            memcpy(in + 8, g->seed, 32);
+            for (int i = 0; i < 8; i++)
+                in[40 + i] = (uint8_t)(g->ctr >> (8 * i));
+            g->ctr++;
+            em_sha256(in, sizeof in, h);
+            for (int w = 0; w < 4; w++) {
+                uint64_t v = 0;
+                for (int i = 0; i < 8; i++)
+                    v |= (uint64_t)h[8 * w + i] << (8 * i);
+                g->word[w] = v;
+            }
+            g->pos = 0;
+        }
+        uint64_t v = g->word[g->pos++];
+        if (v < FF_P)
+            return v;
+    }
+}
+
+static void wipe(void *p, size_t n)
+{
+    volatile uint8_t *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_rng *rng, unsigned n_threads,
+                             pcs_prover **out, uint8_t root[PCS_ROOT_LEN], em_err *err)
 {
     em_status st;
     pcs_prover *p = NULL;
@@ -92,7 +161,7 @@ em_status pcs_commit(const pcs_layout *l, const pcs_poly *polys, unsigned n_thre
     *out = NULL;
     if ((st = layout_check(l, err)) != EM_OK)
         return st;
-    size_t C = (size_t)1 << l->log_cols, N = C << PCS_RATE_BITS;
+    size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = Cm << PCS_RATE_BITS, Rt = total_rows(l);
     for (unsigned i = 0; i < l->n_polys; i++)
         if (polys[i].len > ((size_t)1 << l->n_vars[i]) || (polys[i].len && !polys[i].evals))
             return em_errf(err, EM_ERR_ARG, "pcs: poly %u has %zu evaluations (max 2^%u)", i, polys[i].len,
@@ -101,21 +170,31 @@ em_status pcs_commit(const pcs_layout *l, const pcs_poly *polys, unsigned n_thre
     if (!p)
         return em_errf(err, EM_ERR_NOMEM, "pcs: prover");
     p->layout = *l;
-    p->m = calloc(l->n_rows * C, sizeof *p->m);
-    p->enc = malloc(l->n_rows * N * sizeof *p->enc);
+    p->m = calloc(Rt * Cm, sizeof *p->m);
+    p->enc = malloc(Rt * N * sizeof *p->enc);
     if (!p->m || !p->enc) {
-        st = em_errf(err, EM_ERR_NOMEM, "pcs: matrix of %zu x %zu", l->n_rows, N);
+        st = em_errf(err, EM_ERR_NOMEM, "pcs: matrix of %zu x %zu", Rt, N);
         goto out;
     }
-    for (unsigned i = 0; i < l->n_polys; i++)
-        if (polys[i].len)
-            memcpy(p->m + l->row_off[i] * C, polys[i].evals, polys[i].len * sizeof(ff_t));
-    if ((st = ntt_plan_create(l->log_cols + PCS_RATE_BITS, &plan, err)) != EM_OK)
+    if (!l->hiding) {
+        for (unsigned i = 0; i < l->n_polys; i++)
+            if (polys[i].len)
+                memcpy(p->m + l->row_off[i] * C, polys[i].evals, polys[i].len * sizeof(ff_t));
+    } else {
+        /* data row: C values then C random coefficients; mask rows: 2C random coefficients */
+        for (unsigned i = 0; i < l->n_polys; i++)
+            for (size_t e = 0; e < polys[i].len; e++)
+                p->m[(l->row_off[i] + e / C) * Cm + e % C] = polys[i].evals[e];
+        for (size_t r = 0; r < Rt; r++)
+            for (size_t c = r < l->n_rows ? C : 0; c < Cm; c++)
+                p->m[r * Cm + c] = blind_next(rng);
+    }
+    if ((st = ntt_plan_create(msg_log(l) + PCS_RATE_BITS, &plan, err)) != EM_OK)
         goto out;
-    if ((st = ntt_rs_encode_rows(plan, NULL, PCS_RATE_BITS, 1, NTT_RS_COEFFS, p->m, l->n_rows, p->enc, n_threads,
-                                 err)) != EM_OK)
+    if ((st = ntt_rs_encode_rows(plan, NULL, PCS_RATE_BITS, 1, NTT_RS_COEFFS, p->m, Rt, p->enc, n_threads, err)) !=
+        EM_OK)
         goto out;
-    if ((st = mt_tree_build_cols(p->enc, l->n_rows, N, &p->tree, err)) != EM_OK)
+    if ((st = mt_tree_build_cols(p->enc, Rt, N, &p->tree, err)) != EM_OK)
         goto out;
     mt_tree_root(p->tree, p->root);
     memcpy(root, p->root, PCS_ROOT_LEN);
@@ -127,10 +206,45 @@ out:
     return st;
 }
 
+em_status pcs_commit(const pcs_layout *l, const pcs_poly *polys, unsigned n_threads, pcs_prover **out,
+                     uint8_t root[PCS_ROOT_LEN], em_err *err)
+{
+    *out = NULL;
+    if (l->hiding)
+        return em_errf(err, EM_ERR_ARG, "pcs: a hiding layout is committed with pcs_commit_hiding");
+    return commit_impl(l, polys, NULL, n_threads, out, root, err);
+}
+
+em_status pcs_commit_hiding(const pcs_layout *l, const pcs_poly *polys, const uint8_t seed[32], unsigned n_threads,
+                            pcs_prover **out, uint8_t root[PCS_ROOT_LEN], em_err *err)
+{
+    *out = NULL;
+    if (!l->hiding)
+        return em_errf(err, EM_ERR_ARG, "pcs: pcs_commit_hiding needs a hiding layout (pcs_layout_set_hiding)");
+    blind_rng rng;
+    memset(&rng, 0, sizeof rng);
+    rng.pos = 4;
+    if (seed) {
+        memcpy(rng.seed, seed, 32);
+    } else {
+        FILE *f = fopen("/dev/urandom", "rb");
+        size_t got = f ? fread(rng.seed, 1, 32, f) : 0;
+        if (f)
+            fclose(f);
+        if (got != 32)
+            return em_errf(err, EM_ERR_IO, "pcs: cannot read 32 bytes from /dev/urandom");
+    }
+    em_status st = commit_impl(l, polys, &rng, n_threads, out, root, err);
+    wipe(&rng, sizeof rng);
+    return st;
+}
+
 void pcs_prover_free(pcs_prover *p)
 {
     if (!p)
         return;
+    if (p->m && p->layout.hiding)
+        wipe(p->m, total_rows(&p->layout) * msg_len(&p->layout) * sizeof *p->m);
     free(p->m);
     free(p->enc);
     mt_tree_free(p->tree);
@@ -143,12 +257,16 @@ void pcs_prover_root(const pcs_prover *p, uint8_t root[PCS_ROOT_LEN]) { memcpy(r
 ff2_t pcs_prover_eval(const pcs_prover *p, unsigned poly, const ff2_t *point)
 {
     const pcs_layout *l = &p->layout;
-    size_t len = (size_t)1 << l->n_vars[poly];
+    size_t len = (size_t)1 << l->n_vars[poly], C = (size_t)1 << l->log_cols, Cm = msg_len(l);
+    ff_t *vals = malloc(len * sizeof *vals);
     ff2_t *scratch = malloc(((len + 1) / 2) * sizeof *scratch);
-    if (!scratch)
-        return ff2_zero();
-    ff2_t v = ml_eval_base(p->m + l->row_off[poly] * ((size_t)1 << l->log_cols), len, l->n_vars[poly], point,
-                           scratch);
+    ff2_t v = ff2_zero();
+    if (vals && scratch) {
+        for (size_t e = 0; e < len; e++)
+            vals[e] = p->m[(l->row_off[poly] + e / C) * Cm + e % C];
+        v = ml_eval_base(vals, len, l->n_vars[poly], point, scratch);
+    }
+    free(vals);
     free(scratch);
     return v;
 }
@@ -179,6 +297,7 @@ static void absorb_statement(tr_t *tr, const pcs_layout *l, const uint8_t root[P
     tr_absorb_bytes(tr, "pcs/root", root, PCS_ROOT_LEN);
     tr_absorb_u64(tr, "pcs/layout", l->log_cols);
     tr_absorb_u64(tr, "pcs/layout", l->n_polys);
+    tr_absorb_u64(tr, "pcs/layout", l->hiding ? l->n_masks : 0);
     tr_absorb_bytes(tr, "pcs/layout", l->n_vars, l->n_polys);
     tr_absorb_u64(tr, "pcs/nclaims", n);
     for (size_t k = 0; k < n; k++) {
@@ -290,56 +409,98 @@ static em_status put_ff2s(em_buf *out, const ff2_t *v, size_t n, em_err *err)
     return EM_OK;
 }
 
+/* Row weights over all total_rows(l) rows: the data part from the claims (or gamma), then the
+ * hiding masks -- row n_rows masks w, row n_rows + 1 + g masks u_g. mask = SIZE_MAX: none. */
+static void set_mask_weights(const pcs_layout *l, ff2_t *weight, size_t mask)
+{
+    if (!l->hiding)
+        return;
+    for (size_t i = l->n_rows; i < total_rows(l); i++)
+        weight[i] = i == mask ? ff2_one() : ff2_zero();
+}
+
+/* y_g = <mask row of group g (first C coefficients), eq(column point of g)> for every group. */
+static void mask_evals(const pcs_prover *p, const pcs_claim *c, size_t n, const size_t *group, size_t ng,
+                       ff2_t *eqc, ff2_t *y)
+{
+    const pcs_layout *l = &p->layout;
+    size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l);
+    for (size_t g = 0; g < ng; g++) {
+        size_t first = 0;
+        while (group[first] != g)
+            first++;
+        ml_eq_table(c[first].point, l->log_cols, ff2_one(), eqc);
+        y[g] = ml_dot_base(p->m + (l->n_rows + 1 + g) * Cm, eqc, C);
+    }
+    (void)n;
+}
+
 em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims, tr_t *tr, em_buf *out,
                    em_err *err)
 {
     em_status st;
     const pcs_layout *l = &p->layout;
-    size_t C = (size_t)1 << l->log_cols, N = C << PCS_RATE_BITS, R = l->n_rows;
-    ff2_t *gamma = NULL, *rows = NULL, *rho = NULL, *a = NULL, *tmp = NULL;
+    size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = Cm << PCS_RATE_BITS, R = l->n_rows,
+           Rt = total_rows(l);
+    ff2_t *gamma = NULL, *rows = NULL, *rho = NULL, *a = NULL, *tmp = NULL, *y = NULL;
     size_t *group = NULL;
     uint64_t *idx = NULL;
     ff_t *acc = NULL;
     if ((st = claims_check(l, claims, n_claims, err)) != EM_OK)
         return st;
-    absorb_statement(tr, l, p->root, claims, n_claims);
-    gamma = malloc(R * sizeof *gamma);
+    gamma = malloc(Rt * sizeof *gamma);
     rho = malloc(n_claims * sizeof *rho);
     group = malloc(n_claims * sizeof *group);
-    a = malloc(R * sizeof *a);
-    tmp = malloc(max_poly_rows(l) * sizeof *tmp);
-    rows = malloc(C * sizeof *rows);
+    a = malloc(Rt * sizeof *a);
+    tmp = malloc((max_poly_rows(l) > C ? max_poly_rows(l) : C) * sizeof *tmp);
+    rows = malloc(Cm * sizeof *rows);
     idx = malloc(2 * PCS_QUERIES * sizeof *idx);
-    acc = malloc(2 * C * sizeof *acc);
-    if (!gamma || !rho || !group || !a || !tmp || !rows || !idx || !acc) {
+    acc = malloc(2 * Cm * sizeof *acc);
+    y = malloc(n_claims * sizeof *y);
+    if (!gamma || !rho || !group || !a || !tmp || !rows || !idx || !acc || !y) {
         st = em_errf(err, EM_ERR_NOMEM, "pcs: open scratch");
         goto out;
     }
-    /* Proximity row w = gamma^T M. */
+    size_t ng = group_claims(l, claims, n_claims, group);
+    if (l->hiding && ng > l->n_masks) {
+        st = em_errf(err, EM_ERR_ARG, "pcs: %zu distinct column points, the hiding layout allows %u", ng,
+                     l->n_masks);
+        goto out;
+    }
+    absorb_statement(tr, l, p->root, claims, n_claims);
+    if (l->hiding) {
+        /* The mask rows' contributions are fixed before any challenge. */
+        mask_evals(p, claims, n_claims, group, ng, tmp, y);
+        tr_absorb_ff2(tr, "pcs/y", y, ng);
+        if ((st = put_ff2s(out, y, ng, err)) != EM_OK)
+            goto out;
+    }
+    /* Proximity row w = gamma^T M (+ its mask row). */
     tr_challenge_ff2_vec(tr, "pcs/gamma", gamma, R);
-    combine_rows(p->m, C, R, gamma, acc, rows);
-    tr_absorb_ff2(tr, "pcs/w", rows, C);
-    if ((st = put_ff2s(out, rows, C, err)) != EM_OK)
+    set_mask_weights(l, gamma, R);
+    combine_rows(p->m, Cm, Rt, gamma, acc, rows);
+    tr_absorb_ff2(tr, "pcs/w", rows, Cm);
+    if ((st = put_ff2s(out, rows, Cm, err)) != EM_OK)
         goto out;
     /* Evaluation rows, one per group of claims sharing a column point. */
     tr_challenge_ff2_vec(tr, "pcs/rho", rho, n_claims);
-    size_t ng = group_claims(l, claims, n_claims, group);
     for (size_t g = 0; g < ng; g++) {
         group_weights(l, claims, n_claims, group, g, rho, a, tmp);
-        combine_rows(p->m, C, R, a, acc, rows);
-        tr_absorb_ff2(tr, "pcs/u", rows, C);
-        if ((st = put_ff2s(out, rows, C, err)) != EM_OK)
+        set_mask_weights(l, a, R + 1 + g);
+        combine_rows(p->m, Cm, Rt, a, acc, rows);
+        tr_absorb_ff2(tr, "pcs/u", rows, Cm);
+        if ((st = put_ff2s(out, rows, Cm, err)) != EM_OK)
             goto out;
     }
     /* Column openings. */
     size_t nq = sample_queries(tr, N, idx);
-    if (em_buf_reserve(out, nq * R * FF_BYTES) != EM_OK) {
+    if (em_buf_reserve(out, nq * Rt * FF_BYTES) != EM_OK) {
         st = em_errf(err, EM_ERR_LIMIT, "pcs: proof buffer full");
         goto out;
     }
     for (size_t q = 0; q < nq; q++) {
         uint8_t b[FF_BYTES];
-        for (size_t i = 0; i < R; i++) {
+        for (size_t i = 0; i < Rt; i++) {
             ff_encode(p->enc[i * N + idx[q]], b);
             if (em_buf_append(out, b, sizeof b) != EM_OK) {
                 st = em_errf(err, EM_ERR_LIMIT, "pcs: proof buffer full");
@@ -357,6 +518,7 @@ out:
     free(rows);
     free(idx);
     free(acc);
+    free(y);
     return st;
 }
 
@@ -366,8 +528,10 @@ static em_status read_and_encode(em_reader *r, const ntt_plan *plan, size_t C, f
 {
     em_status st;
     for (size_t i = 0; i < C; i++)
-        if ((st = ff2_read(r, &row[i], err)) != EM_OK)
-            return em_err_prefix(err, "pcs: combination row element %zu: ", i);
+        if ((st = ff2_read(r, &row[i], err)) != EM_OK) {
+            em_err_prefix(err, "pcs: combination row element %zu: ", i); /* st survives a NULL err */
+            return st;
+        }
     for (size_t i = 0; i < C; i++)
         msg[i] = row[i].a;
     if ((st = ntt_rs_encode(plan, PCS_RATE_BITS, 1, NTT_RS_COEFFS, msg, ea, err)) != EM_OK)
@@ -394,58 +558,76 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
 {
     em_status st;
     ntt_plan *plan = NULL;
-    ff2_t *gamma = NULL, *rho = NULL, *a = NULL, *tmp = NULL, *rows = NULL, *eqc = NULL;
+    ff2_t *gamma = NULL, *rho = NULL, *a = NULL, *tmp = NULL, *rows = NULL, *eqc = NULL, *y = NULL;
     ff_t *msg = NULL, *enc = NULL, *cols = NULL;
     size_t *group = NULL;
     uint64_t *idx = NULL;
     uint8_t (*hashes)[MT_HASH_LEN] = NULL;
     if ((st = layout_check(l, err)) != EM_OK || (st = claims_check(l, claims, n_claims, err)) != EM_OK)
         return st;
-    size_t C = (size_t)1 << l->log_cols, N = C << PCS_RATE_BITS, R = l->n_rows;
+    size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = Cm << PCS_RATE_BITS, R = l->n_rows,
+           Rt = total_rows(l);
     group = malloc(n_claims * sizeof *group);
     if (!group)
         return em_errf(err, EM_ERR_NOMEM, "pcs: verify scratch");
     size_t ng = group_claims(l, claims, n_claims, group);
-    /* Everything read below has a length fixed by the layout: refuse short input before
-     * allocating for it. */
+    if (l->hiding && ng > l->n_masks) {
+        st = em_errf(err, EM_ERR_ARG, "pcs: %zu distinct column points, the hiding layout allows %u", ng,
+                     l->n_masks);
+        goto out;
+    }
+    /* Everything read below has a length fixed by the layout and the claims: refuse short input
+     * before allocating for it (the allocations are then bounded by a constant times the
+     * input). */
     size_t nq_max = N <= 2 * (size_t)PCS_QUERIES ? N : PCS_QUERIES;
-    size_t need = (1 + ng) * C * FF2_BYTES + nq_max * R * FF_BYTES;
+    size_t need = (l->hiding ? ng : 0) * FF2_BYTES + (1 + ng) * Cm * FF2_BYTES + nq_max * Rt * FF_BYTES;
     if (em_reader_left(r) < need) {
         st = em_errf(err, EM_ERR_PARSE, "pcs: proof truncated (%zu bytes left, at least %zu needed)",
                      em_reader_left(r), need);
         goto out;
     }
     absorb_statement(tr, l, root, claims, n_claims);
-    gamma = malloc(R * sizeof *gamma);
+    gamma = malloc(Rt * sizeof *gamma);
     rho = malloc(n_claims * sizeof *rho);
-    a = malloc(R * sizeof *a);
+    a = malloc(Rt * sizeof *a);
     tmp = malloc(max_poly_rows(l) * sizeof *tmp);
-    rows = malloc(C * sizeof *rows);
+    rows = malloc(Cm * sizeof *rows);
     eqc = malloc(C * sizeof *eqc);
-    msg = malloc(C * sizeof *msg);
+    y = malloc(n_claims * sizeof *y);
+    msg = malloc(Cm * sizeof *msg);
     enc = malloc(2 * (1 + ng) * N * sizeof *enc);
     idx = malloc(2 * PCS_QUERIES * sizeof *idx);
-    cols = malloc(nq_max * R * sizeof *cols);
+    cols = malloc(nq_max * Rt * sizeof *cols);
     hashes = malloc(nq_max * sizeof *hashes);
-    if (!gamma || !rho || !a || !tmp || !rows || !eqc || !msg || !enc || !idx || !cols || !hashes) {
+    if (!gamma || !rho || !a || !tmp || !rows || !eqc || !y || !msg || !enc || !idx || !cols || !hashes) {
         st = em_errf(err, EM_ERR_NOMEM, "pcs: verify scratch");
         goto out;
     }
-    if ((st = ntt_plan_create(l->log_cols + PCS_RATE_BITS, &plan, err)) != EM_OK)
+    if ((st = ntt_plan_create(msg_log(l) + PCS_RATE_BITS, &plan, err)) != EM_OK)
         goto out;
+    if (l->hiding) {
+        for (size_t g = 0; g < ng; g++)
+            if ((st = ff2_read(r, &y[g], err)) != EM_OK) {
+                em_err_prefix(err, "pcs: mask evaluation %zu: ", g);
+                goto out;
+            }
+        tr_absorb_ff2(tr, "pcs/y", y, ng);
+    }
     tr_challenge_ff2_vec(tr, "pcs/gamma", gamma, R);
-    if ((st = read_and_encode(r, plan, C, rows, msg, enc, enc + N, err)) != EM_OK)
+    set_mask_weights(l, gamma, R);
+    if ((st = read_and_encode(r, plan, Cm, rows, msg, enc, enc + N, err)) != EM_OK)
         goto out;
-    tr_absorb_ff2(tr, "pcs/w", rows, C);
+    tr_absorb_ff2(tr, "pcs/w", rows, Cm);
     tr_challenge_ff2_vec(tr, "pcs/rho", rho, n_claims);
     for (size_t g = 0; g < ng; g++) {
         ff_t *ea = enc + 2 * (1 + g) * N;
-        if ((st = read_and_encode(r, plan, C, rows, msg, ea, ea + N, err)) != EM_OK)
+        if ((st = read_and_encode(r, plan, Cm, rows, msg, ea, ea + N, err)) != EM_OK)
             goto out;
-        tr_absorb_ff2(tr, "pcs/u", rows, C);
-        /* <u_g, eq(z_col)> must equal the rho-combination of the group's claimed values. */
+        tr_absorb_ff2(tr, "pcs/u", rows, Cm);
+        /* <u_g, eq(z_col)> over the data coefficients must equal the rho-combination of the
+         * group's claimed values (plus the mask row's share y_g when hiding). */
         size_t first = 0;
-        ff2_t want = ff2_zero();
+        ff2_t want = l->hiding ? y[g] : ff2_zero();
         for (size_t k = 0; k < n_claims; k++)
             if (group[k] == g) {
                 want = ff2_add(want, ff2_mul(rho[k], claims[k].value));
@@ -459,26 +641,27 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     }
     size_t nq = sample_queries(tr, N, idx);
     for (size_t q = 0; q < nq; q++) {
-        for (size_t i = 0; i < R; i++)
-            if ((st = ff_read(r, &cols[q * R + i], err)) != EM_OK) {
+        for (size_t i = 0; i < Rt; i++)
+            if ((st = ff_read(r, &cols[q * Rt + i], err)) != EM_OK) {
                 em_err_prefix(err, "pcs: column %zu row %zu: ", q, i);
                 goto out;
             }
-        mt_hash_leaf(cols + q * R, R, hashes[q]);
+        mt_hash_leaf(cols + q * Rt, Rt, hashes[q]);
     }
-    if ((st = mt_verify_reader(root, l->log_cols + PCS_RATE_BITS, idx, (const uint8_t(*)[MT_HASH_LEN])hashes, nq, r,
-                               err)) != EM_OK) {
+    if ((st = mt_verify_reader(root, msg_log(l) + PCS_RATE_BITS, idx, (const uint8_t(*)[MT_HASH_LEN])hashes, nq,
+                               r, err)) != EM_OK) {
         em_err_prefix(err, "pcs: column openings: ");
         goto out;
     }
-    if (!columns_match(enc, enc + N, gamma, cols, R, idx, nq)) {
+    if (!columns_match(enc, enc + N, gamma, cols, Rt, idx, nq)) {
         st = em_errf(err, EM_ERR_VERIFY, "pcs: proximity row is inconsistent with the opened columns");
         goto out;
     }
     for (size_t g = 0; g < ng; g++) {
         group_weights(l, claims, n_claims, group, g, rho, a, tmp);
+        set_mask_weights(l, a, R + 1 + g);
         const ff_t *ea = enc + 2 * (1 + g) * N;
-        if (!columns_match(ea, ea + N, a, cols, R, idx, nq)) {
+        if (!columns_match(ea, ea + N, a, cols, Rt, idx, nq)) {
             st = em_errf(err, EM_ERR_VERIFY, "pcs: evaluation row %zu is inconsistent with the opened columns", g);
             goto out;
         }
@@ -491,6 +674,7 @@ out:
     free(tmp);
     free(rows);
     free(eqc);
+    free(y);
     free(msg);
     free(enc);
     free(idx);

@@ -15,25 +15,49 @@ static em_status map_layers(const nn_model *m, zk_vk *vk, em_err *err)
     for (size_t i = 0; i < n; i++) {
         const nn_layer *L = nn_model_layer(m, i);
         switch (L->kind) {
-        case NN_DENSE: {
+        case NN_DENSE:
+        case NN_CONV2D:
+        case NN_AVGPOOL: {
             if (vk->n_layers == ZK_MAX_LAYERS)
-                return em_errf(err, EM_ERR_UNSUPPORTED, "proofs support at most %u dense layers", ZK_MAX_LAYERS);
+                return em_errf(err, EM_ERR_UNSUPPORTED, "proofs support at most %u dense/conv/pool layers",
+                               ZK_MAX_LAYERS);
             size_t nin = nn_shape_size(L->in), nout = nn_shape_size(L->out);
             if (nin > ZK_MAX_DIM || nout > ZK_MAX_DIM)
                 return em_errf(err, EM_ERR_UNSUPPORTED, "layer %zu (%s): %zux%zu is above the proof size cap", i,
                                L->name, nout, nin);
-            if (L->n_weight != nin * nout || (L->n_bias != 0 && L->n_bias != nout))
+            if (L->kind == NN_DENSE && (L->n_weight != nin * nout || (L->n_bias != 0 && L->n_bias != nout)))
                 return em_errf(err, EM_ERR_FORMAT, "layer %zu (%s): weight/bias sizes do not match the shape", i,
                                L->name);
+            if (L->kind == NN_CONV2D &&
+                (L->n_weight != (size_t)L->out.c * L->in.c * L->kh * L->kw || (L->n_bias && L->n_bias != L->out.c)))
+                return em_errf(err, EM_ERR_FORMAT, "layer %zu (%s): conv weight/bias sizes do not match", i, L->name);
             if (L->shift > ZK_MAX_SHIFT)
                 return em_errf(err, EM_ERR_UNSUPPORTED, "layer %zu (%s): requantization shift %u > %u", i, L->name,
                                L->shift, ZK_MAX_SHIFT);
             zk_layer *z = &vk->layers[vk->n_layers++];
             memset(z, 0, sizeof *z);
+            z->kind = (uint32_t)L->kind;
             z->n_in = (uint32_t)nin;
             z->n_out = (uint32_t)nout;
             z->shift = L->shift;
-            z->act = (uint32_t)L->act;
+            z->act = L->kind == NN_AVGPOOL ? NN_ACT_NONE : (uint32_t)L->act;
+            if (L->kind != NN_DENSE) {
+                z->ci = L->in.c;
+                z->hi = L->in.h;
+                z->wi = L->in.w;
+                z->co = L->out.c;
+                z->ho = L->out.h;
+                z->wo = L->out.w;
+                z->kh = L->kh;
+                z->kw = L->kw;
+                z->sh = L->sh;
+                z->sw = L->sw;
+                z->pt = L->pt;
+                z->pl = L->pl;
+                z->pb = L->pb;
+                z->pr = L->pr;
+                z->cip = L->kind == NN_AVGPOOL ? L->count_include_pad : 0;
+            }
             z->src = (uint32_t)i;
             z->last = (uint32_t)i;
             have = 1;
@@ -54,12 +78,8 @@ static em_status map_layers(const nn_model *m, zk_vk *vk, em_err *err)
             vk->layers[vk->n_layers - 1].act = NN_ACT_RELU;
             vk->layers[vk->n_layers - 1].last = (uint32_t)i;
             break;
-        case NN_CONV2D:
-            return em_errf(err, EM_ERR_UNSUPPORTED, "layer %zu (%s): proofs for conv2d layers are not implemented yet",
-                           i, L->name);
         case NN_MAXPOOL:
-        case NN_AVGPOOL:
-            return em_errf(err, EM_ERR_UNSUPPORTED, "layer %zu (%s): proofs for pooling layers are not implemented yet",
+            return em_errf(err, EM_ERR_UNSUPPORTED, "layer %zu (%s): proofs for maxpool layers are not implemented yet",
                            i, L->name);
         default:
             return em_errf(err, EM_ERR_UNSUPPORTED, "layer %zu (%s): unknown layer kind %d", i, L->name, (int)L->kind);
@@ -103,10 +123,15 @@ em_status zk_prover_create(const nn_model *m, zk_prover **out, em_err *err)
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *z = &vk->layers[i];
         const nn_layer *L = nn_model_layer(m, z->src);
-        size_t ld = (size_t)1 << z->lv_in;
-        for (size_t j = 0; j < z->n_out; j++)
-            for (size_t k = 0; k < z->n_in; k++)
-                p->mpoly[z->w_off + j * ld + k] = ff_from_i64(L->weight[j * z->n_in + k]);
+        if (z->kind == NN_AVGPOOL)
+            continue;
+        /* dense: n_out rows of n_in; conv: c_out rows of c_in*kh*kw (the weight layout as is) */
+        size_t rows = z->kind == NN_CONV2D ? z->co : z->n_out;
+        size_t cols = z->kind == NN_CONV2D ? (size_t)z->ci * z->kh * z->kw : z->n_in;
+        size_t ld = (size_t)1 << (z->kind == NN_CONV2D ? z->lk : z->lv_in);
+        for (size_t j = 0; j < rows; j++)
+            for (size_t k = 0; k < cols; k++)
+                p->mpoly[z->w_off + j * ld + k] = ff_from_i64(L->weight[j * cols + k]);
         for (size_t j = 0; j < L->n_bias; j++)
             p->mpoly[z->b_off + j] = ff_from_i64(L->bias[j]);
     }

@@ -38,16 +38,23 @@ typedef struct zk_pack {
 /* One proven layer: a dense layer with its fused activation (a following standalone ReLU is
  * folded into act). */
 typedef struct zk_layer {
+    uint32_t kind; /* NN_DENSE, NN_CONV2D or NN_AVGPOOL */
     uint32_t n_in, n_out;
     uint32_t shift; /* k */
     uint32_t act;   /* nn_act */
-    uint32_t src;   /* index of the dense layer in the nn_model */
+    /* conv/avgpool geometry (zero for dense): input c,h,w; output c,h,w; window, stride, pads */
+    uint32_t ci, hi, wi, co, ho, wo, kh, kw, sh, sw, pt, pl, pb, pr, cip;
+    uint32_t src;   /* index of the dense/conv/pool layer in the nn_model */
     uint32_t last;  /* index of the last nn layer fused into this one (its act[last+1] is y) */
     /* derived */
     unsigned lv_in, lv_out;      /* log2 of padded n_in, n_out */
+    unsigned lp, lc;             /* conv/avgpool: log2 output positions (exact), padded channels */
+    unsigned lk;                 /* conv: log2 of the padded c_in*kh*kw */
     unsigned n_limbs;            /* 16-bit limbs of the remainder (0 when k == 0) */
     uint64_t w_off, b_off;       /* offsets of W and bias in the model polynomial */
 } zk_layer;
+
+#define ZK_LAYER_U32 20u /* serialized u32 fields per layer */
 
 struct zk_vk {
     uint8_t arch_hash[EM_HASH_LEN]; /* nn_model_arch_hash of the source model */
@@ -241,11 +248,25 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
 em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_t *output, size_t n_samples,
                              zk_rd *rd, zk_claims *wc, em_err *err) EM_WARN_UNUSED;
 
+/* ---- conv2d / avgpool (zk_conv.c) ---- */
+em_status zk__avgpool_acc(const zk_layer *L, const int32_t *in, size_t n, int64_t **out, em_err *err) EM_WARN_UNUSED;
+/* After the accumulator evaluations: proves the layer's linear map at rho = (p, c, b) vars and
+ * returns the claim A~(pt_a) = *a_claim on its input (pt_a: lv_in + lb coordinates). */
+em_status zk__conv_prove(const zk_layer *L, const nn_layer *NL, uint32_t i, const int32_t *a, size_t a_rows,
+                         size_t a_ld, unsigned lb, size_t n, const ff2_t *ev_acc, uint32_t n_ev, const ff2_t *rho,
+                         zk_wr *wr, ff2_t *pt_a, ff2_t *a_claim, zk_claims *mc, em_err *err) EM_WARN_UNUSED;
+em_status zk__conv_verify(const zk_layer *L, uint32_t i, unsigned lb, size_t n, const ff2_t *ev_acc,
+                          const ff2_t *rho, zk_rd *rd, ff2_t *pt_a, ff2_t *a_claim, zk_claims *mc,
+                          em_err *err) EM_WARN_UNUSED;
+
 /* ---- vk and layout (zk_vk.c, zk_layout.c) ---- */
 unsigned zk__log2_ceil(uint64_t n);
 unsigned zk__table_bits(uint32_t act_bits);
 unsigned zk__layout(const unsigned *logs, size_t n, uint64_t *offs);
 em_status zk__vk_derive(zk_vk *vk, em_err *err) EM_WARN_UNUSED;
+em_status zk__layer_geometry(zk_layer *L, uint32_t i, em_err *err) EM_WARN_UNUSED;
+void zk__layer_fields(const zk_layer *L, uint32_t f[ZK_LAYER_U32]);
+void zk__layer_from_fields(zk_layer *L, const uint32_t f[ZK_LAYER_U32]);
 em_status zk__vk_finish(zk_vk *vk, em_err *err) EM_WARN_UNUSED;
 em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, zk_wlayout *w, em_err *err) EM_WARN_UNUSED;
 /* The full point on the packed polynomial for a claim on block c->block. */

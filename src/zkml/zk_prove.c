@@ -40,12 +40,12 @@ static int32_t act_apply(int64_t q, uint32_t act, int32_t amin, int32_t amax)
 
 /* The smallest table that holds every pre-activation of this batch (at least the activation
  * range plus one bit); the cap when some value lies beyond it (build_witness then reports it). */
-static unsigned table_bits_for(const zk_vk *vk, const nn_trace *tr, size_t n)
+static unsigned table_bits_for(const zk_vk *vk, int64_t *const *accs, size_t n)
 {
     unsigned T = vk->act_bits + 1;
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *L = &vk->layers[i];
-        const int64_t *acc = tr->acc[L->src];
+        const int64_t *acc = accs[i];
         if (!acc)
             continue;
         for (size_t e = 0; e < n * L->n_out; e++) {
@@ -59,8 +59,8 @@ static unsigned table_bits_for(const zk_vk *vk, const nn_trace *tr, size_t n)
 
 /* Builds the witness tensors from the trace. Returns EM_ERR_RANGE when a pre-activation is
  * outside the table (unless checks are off for a test hook). */
-static em_status build_witness(zk_prover *p, const nn_trace *tr, size_t n, const zk_wlayout *wl,
-                               zk_wit *w, int checks, em_err *err)
+static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const *accs, size_t n,
+                               const zk_wlayout *wl, zk_wit *w, int checks, em_err *err)
 {
     const zk_vk *vk = &p->vk;
     int32_t amin = -(int32_t)(1u << (vk->act_bits - 1)), amax = (int32_t)(1u << (vk->act_bits - 1)) - 1;
@@ -73,7 +73,7 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, size_t n, const
     }
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *L = &vk->layers[i];
-        const int64_t *acc = tr->acc[L->src];
+        const int64_t *acc = accs[i];
         const int32_t *y = tr->act[L->last + 1];
         size_t M = (size_t)1 << L->lv_out;
         int32_t *Q = w->blk[wl->q_blk[i]];
@@ -163,6 +163,23 @@ static em_status prove_dense(zk_prover *p, const zk_wlayout *wl, const zk_wit *w
     for (unsigned t = 0; t < L->n_limbs; t++)
         if ((st = blk_eval(w, wl, wl->r_blk[i][t], lo, rho, &ev[1 + t], err)) != EM_OK)
             goto out;
+    if (L->kind != NN_DENSE) {
+        if ((st = zk__put_ff2(wr, "acc-evals", ev, 1 + L->n_limbs, err)) != EM_OK ||
+            (st = zk__claims_add(wc, wl->q_blk[i], rho, lo + lb, ev[0], err)) != EM_OK)
+            goto out;
+        for (unsigned t = 0; t < L->n_limbs; t++)
+            if ((st = zk__claims_add(wc, wl->r_blk[i][t], rho, lo + lb, ev[1 + t], err)) != EM_OK)
+                goto out;
+        ff2_t a_ev;
+        const int32_t *a = i == 0 ? input : w->blk[wl->y_blk[i - 1]];
+        size_t a_rows = i == 0 ? n : bp, a_ld = i == 0 ? L->n_in : N;
+        if ((st = zk__conv_prove(L, NL, i, a, a_rows, a_ld, lb, n, ev, 1 + L->n_limbs, rho, wr, pt, &a_ev, mc, err)) !=
+            EM_OK)
+            goto out;
+        if (i > 0)
+            st = zk__claims_add(wc, wl->y_blk[i - 1], pt, li + lb, a_ev, err);
+        goto out;
+    }
     eqb = malloc(bp * sizeof *eqb);
     eqj = malloc(M * sizeof *eqj);
     av = malloc(N * sizeof *av);
@@ -241,6 +258,8 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     em_buf comp = {.max = ZK_MAX_PROOF_BYTES}, cons = {.max = ZK_MAX_PROOF_BYTES};
     em_buf all = {.max = ZK_MAX_PROOF_BYTES};
     zk_statement stmt;
+    int64_t *own_acc[ZK_MAX_LAYERS] = {NULL};
+    int64_t *accs[ZK_MAX_LAYERS] = {NULL};
     em_status st;
     if (n_samples == 0 || n_samples > ZK_MAX_SAMPLES)
         return em_errf(err, EM_ERR_ARG, "zk_prove: %zu samples, expected 1..%zu", n_samples, ZK_MAX_SAMPLES);
@@ -250,9 +269,23 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     double t1 = em_now_ms();
     if (p->hook)
         p->hook(&trace, p->hook_ctx);
-    if ((st = zk__wlayout(vk, n_samples, table_bits_for(vk, &trace, n_samples), &wl, err)) != EM_OK)
+    for (uint32_t i = 0; i < vk->n_layers; i++) {
+        const zk_layer *L = &vk->layers[i];
+        if (L->kind == NN_AVGPOOL) {
+            if ((st = zk__avgpool_acc(L, trace.act[L->src], n_samples, &own_acc[i], err)) != EM_OK)
+                goto out;
+            accs[i] = own_acc[i];
+        } else {
+            accs[i] = trace.acc[L->src];
+        }
+        if (!accs[i]) {
+            st = em_errf(err, EM_ERR_INTERNAL, "trace has no accumulators for layer %u", L->src);
+            goto out;
+        }
+    }
+    if ((st = zk__wlayout(vk, n_samples, table_bits_for(vk, accs, n_samples), &wl, err)) != EM_OK)
         goto out;
-    if ((st = build_witness(p, &trace, n_samples, &wl, &w, p->hook == NULL, err)) != EM_OK)
+    if ((st = build_witness(p, &trace, accs, n_samples, &wl, &w, p->hook == NULL, err)) != EM_OK)
         goto out;
     w.n_samples = n_samples;
     zk__requant_mults(vk, &wl, &w);
@@ -307,5 +340,7 @@ out:
     zk__pcs_free(wpcs);
     zk__wit_free(&w, &wl);
     nn_trace_free(&trace);
+    for (uint32_t i = 0; i < ZK_MAX_LAYERS; i++)
+        free(own_acc[i]);
     return st;
 }

@@ -18,6 +18,25 @@ static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32
     tr_challenge_ff2_vec(rd->tr, "acc-point", rho, lo + lb);
     const ff2_t *rho_j = rho, *rho_b = rho + lo;
     ff2_t ev[4], bias_ev;
+    if (L->kind != NN_DENSE) {
+        if ((st = zk__get_ff2(rd, "acc-evals", ev, 1 + L->n_limbs, err)) != EM_OK)
+            return em_err_prefix(err, "layer %u: ", i);
+        if ((st = zk__claims_add(wc, wl->q_blk[i], rho, lo + lb, ev[0], err)) != EM_OK)
+            return st;
+        for (unsigned t = 0; t < L->n_limbs; t++)
+            if ((st = zk__claims_add(wc, wl->r_blk[i][t], rho, lo + lb, ev[1 + t], err)) != EM_OK)
+                return st;
+        ff2_t a_ev, x_ev;
+        if ((st = zk__conv_verify(L, i, lb, n, ev, rho, rd, pt, &a_ev, mc, err)) != EM_OK)
+            return st;
+        if (i > 0)
+            return zk__claims_add(wc, wl->y_blk[i - 1], pt, li + lb, a_ev, err);
+        if ((st = zk__mle_i32(input, n, L->n_in, lb, li, pt, &x_ev, err)) != EM_OK)
+            return st;
+        if (!ff2_eq(x_ev, a_ev))
+            return em_errf(err, EM_ERR_VERIFY, "layer 0: the proof's input evaluation does not match the input");
+        return EM_OK;
+    }
     if ((st = zk__get_ff2(rd, "acc-evals", ev, 1 + L->n_limbs, err)) != EM_OK ||
         (st = zk__get_ff2(rd, "bias-eval", &bias_ev, 1, err)) != EM_OK)
         return em_err_prefix(err, "layer %u: ", i);

@@ -49,6 +49,52 @@ unsigned zk__layout(const unsigned *logs, size_t n, uint64_t *offs)
     return t > maxlog ? t : maxlog;
 }
 
+static uint32_t window_out(uint32_t in, uint32_t k, uint32_t s, uint32_t p0, uint32_t p1)
+{
+    uint64_t span = (uint64_t)in + p0 + p1;
+    return span < k || s == 0 ? 0 : (uint32_t)((span - k) / s + 1);
+}
+
+/* Checks a layer's geometry against its sizes and derives lp, lc, lk. Conv/avgpool outputs must
+ * have a power-of-two number of positions (h_out*w_out), so the activation layout
+ * [sample][channel][position] factors into position and channel variables. */
+em_status zk__layer_geometry(zk_layer *L, uint32_t i, em_err *err)
+{
+    if (L->kind == NN_DENSE) {
+        if (L->ci || L->hi || L->wi || L->co || L->ho || L->wo || L->kh || L->kw || L->sh || L->sw || L->pt ||
+            L->pl || L->pb || L->pr || L->cip)
+            return em_errf(err, EM_ERR_FORMAT, "layer %u: dense layer with window geometry", i);
+        return EM_OK;
+    }
+    if (L->kind != NN_CONV2D && L->kind != NN_AVGPOOL)
+        return em_errf(err, EM_ERR_FORMAT, "layer %u: kind %u is not provable", i, L->kind);
+    if (!L->ci || !L->hi || !L->wi || !L->co || !L->kh || !L->kw || !L->sh || !L->sw || L->kh > 64 || L->kw > 64 ||
+        L->sh > 64 || L->sw > 64 || L->pt > 64 || L->pl > 64 || L->pb > 64 || L->pr > 64 || L->cip > 1)
+        return em_errf(err, EM_ERR_FORMAT, "layer %u: bad window geometry", i);
+    if ((uint64_t)L->ci * L->hi * L->wi != L->n_in)
+        return em_errf(err, EM_ERR_FORMAT, "layer %u: input %ux%ux%u does not hold %u values", i, L->ci, L->hi,
+                       L->wi, L->n_in);
+    if (L->ho != window_out(L->hi, L->kh, L->sh, L->pt, L->pb) ||
+        L->wo != window_out(L->wi, L->kw, L->sw, L->pl, L->pr) || !L->ho || !L->wo)
+        return em_errf(err, EM_ERR_FORMAT, "layer %u: output %ux%u does not follow from the window", i, L->ho, L->wo);
+    if ((uint64_t)L->co * L->ho * L->wo != L->n_out)
+        return em_errf(err, EM_ERR_FORMAT, "layer %u: output does not hold %u values", i, L->n_out);
+    if (L->kind == NN_AVGPOOL && (L->co != L->ci || L->shift < 1))
+        return em_errf(err, EM_ERR_FORMAT, "layer %u: avgpool keeps the channels and has shift >= 1", i);
+    if (L->kind == NN_CONV2D && L->cip)
+        return em_errf(err, EM_ERR_FORMAT, "layer %u: count_include_pad on a conv layer", i);
+    uint64_t P = (uint64_t)L->ho * L->wo;
+    if (P & (P - 1))
+        return em_errf(err, EM_ERR_UNSUPPORTED,
+                       "layer %u: proofs need a power-of-two number of output positions, got %ux%u", i, L->ho, L->wo);
+    L->lp = zk__log2_ceil(P);
+    L->lc = zk__log2_ceil(L->co);
+    L->lk = L->kind == NN_CONV2D ? zk__log2_ceil((uint64_t)L->ci * L->kh * L->kw) : 0;
+    if (L->lp + L->lc != L->lv_out)
+        return em_errf(err, EM_ERR_INTERNAL, "layer %u: layout mismatch", i);
+    return EM_OK;
+}
+
 /* Derives per-layer sizes and the model polynomial layout; checks the caps. */
 em_status zk__vk_derive(zk_vk *vk, em_err *err)
 {
@@ -81,8 +127,19 @@ em_status zk__vk_derive(zk_vk *vk, em_err *err)
         L->lv_in = zk__log2_ceil(L->n_in);
         L->lv_out = zk__log2_ceil(L->n_out);
         L->n_limbs = (L->shift + ZK_RANGE_BITS - 1) / ZK_RANGE_BITS;
-        logs[2 * i] = L->lv_in + L->lv_out;
-        logs[2 * i + 1] = L->lv_out;
+        em_status st = zk__layer_geometry(L, i, err);
+        if (st != EM_OK)
+            return st;
+        if (L->kind == NN_CONV2D) {
+            logs[2 * i] = L->lc + L->lk;
+            logs[2 * i + 1] = L->lc;
+        } else if (L->kind == NN_AVGPOOL) {
+            logs[2 * i] = 0; /* no weights: one zero entry each */
+            logs[2 * i + 1] = 0;
+        } else {
+            logs[2 * i] = L->lv_in + L->lv_out;
+            logs[2 * i + 1] = L->lv_out;
+        }
     }
     if (vk->layers[vk->n_layers - 1].n_out != vk->output_size)
         return em_errf(err, EM_ERR_FORMAT, "last layer size %u != output size %u",
@@ -102,6 +159,39 @@ em_status zk__vk_derive(zk_vk *vk, em_err *err)
         vk->layers[i].b_off = offs[2 * i + 1];
     }
     return EM_OK;
+}
+
+/* Serialized layer record: kind, n_in, n_out, shift, act, then the geometry. */
+void zk__layer_fields(const zk_layer *L, uint32_t f[ZK_LAYER_U32])
+{
+    uint32_t v[ZK_LAYER_U32] = {L->kind, L->n_in, L->n_out, L->shift, L->act, L->ci, L->hi, L->wi, L->co, L->ho,
+                                L->wo,   L->kh,   L->kw,    L->sh,    L->sw,  L->pt, L->pl, L->pb, L->pr, L->cip};
+    memcpy(f, v, sizeof v);
+}
+
+void zk__layer_from_fields(zk_layer *L, const uint32_t f[ZK_LAYER_U32])
+{
+    memset(L, 0, sizeof *L);
+    L->kind = f[0];
+    L->n_in = f[1];
+    L->n_out = f[2];
+    L->shift = f[3];
+    L->act = f[4];
+    L->ci = f[5];
+    L->hi = f[6];
+    L->wi = f[7];
+    L->co = f[8];
+    L->ho = f[9];
+    L->wo = f[10];
+    L->kh = f[11];
+    L->kw = f[12];
+    L->sh = f[13];
+    L->sw = f[14];
+    L->pt = f[15];
+    L->pl = f[16];
+    L->pb = f[17];
+    L->pr = f[18];
+    L->cip = f[19];
 }
 
 static em_status vk_encode(const zk_vk *vk, em_buf *b, em_err *err)
@@ -126,10 +216,10 @@ static em_status vk_encode(const zk_vk *vk, em_buf *b, em_err *err)
     PUT(em_buf_append_u32le(b, vk->table_bits));
     PUT(em_buf_append_u32le(b, vk->n_layers));
     for (uint32_t i = 0; i < vk->n_layers; i++) {
-        PUT(em_buf_append_u32le(b, vk->layers[i].n_in));
-        PUT(em_buf_append_u32le(b, vk->layers[i].n_out));
-        PUT(em_buf_append_u32le(b, vk->layers[i].shift));
-        PUT(em_buf_append_u32le(b, vk->layers[i].act));
+        uint32_t f[ZK_LAYER_U32];
+        zk__layer_fields(&vk->layers[i], f);
+        for (unsigned k = 0; k < ZK_LAYER_U32; k++)
+            PUT(em_buf_append_u32le(b, f[k]));
     }
     PUT(em_buf_append_u32le(b, vk->model_log));
     PUT(em_buf_append_u32le(b, (uint32_t)vk->model_commit_len));
@@ -218,12 +308,13 @@ em_status zk_vk_deserialize(const uint8_t *data, size_t len, zk_vk **out, em_err
         goto out;
     }
     for (uint32_t i = 0; i < vk->n_layers; i++) {
-        zk_layer *L = &vk->layers[i];
-        if (em_reader_u32le(&r, &L->n_in) != EM_OK || em_reader_u32le(&r, &L->n_out) != EM_OK ||
-            em_reader_u32le(&r, &L->shift) != EM_OK || em_reader_u32le(&r, &L->act) != EM_OK) {
-            st = em_errf(err, EM_ERR_PARSE, "verifying key: truncated in layer %u", i);
-            goto out;
-        }
+        uint32_t f[ZK_LAYER_U32];
+        for (unsigned k = 0; k < ZK_LAYER_U32; k++)
+            if (em_reader_u32le(&r, &f[k]) != EM_OK) {
+                st = em_errf(err, EM_ERR_PARSE, "verifying key: truncated in layer %u", i);
+                goto out;
+            }
+        zk__layer_from_fields(&vk->layers[i], f);
     }
     if ((st = zk__vk_derive(vk, err)) != EM_OK) {
         em_err_prefix(err, "verifying key: ");

@@ -22,14 +22,13 @@ for fault in tamper-output bad-proof; do
     wait_state "$id" healthy || { bad "$id registered"; continue; }
     code=$(post /inference "$T/req.json" "$T/out.json")
     check "$fault: request still answered 200 (got $code)" [ "$code" = 200 ]
-    check "$fault: verified predictions equal the reference" [ "$(jget "$T/out.json" 'd["verified"]')" = True ] &&
-        [ "$(jget "$T/out.json" 'd["predictions"]')" = "$REF" ]
+    if [ "$(jget "$T/out.json" 'd["verified"]')" = True ] && [ "$(jget "$T/out.json" 'd["predictions"]')" = "$REF" ]; then ok "$fault: verified predictions equal the reference"; else bad "$fault: verified predictions equal the reference"; fi
     check "$fault: proof rejected" [ "$(jget "$T/out.json" 'd["proofs_rejected"]')" -ge 1 ]
     check "$fault: worker quarantined" [ "$(worker_field "$id" state)" = quarantined ]
     check "$fault: /workers says why" grep -q "proof rejected" <<< "$(worker_field "$id" reason)"
     check "$fault: chunk re-dispatched" grep -q "re-dispatching" "$T/agg.log"
     code=$(post /inference "$T/req.json" "$T/out2.json")
-    check "$fault: quarantined worker gets no more work" [ "$code" = 200 ] && [ "$(jget "$T/out2.json" 'd["proofs_rejected"]')" = 0 ]
+    if [ "$code" = 200 ] && [ "$(jget "$T/out2.json" 'd["proofs_rejected"]')" = 0 ]; then ok "$fault: quarantined worker gets no more work"; else bad "$fault: quarantined worker gets no more work"; fi
 done
 
 # A quarantined worker that restarts may not register again.
@@ -37,9 +36,9 @@ v=f_tamper; eval "pid=\$WPID_$v"; kill -TERM "$pid"; wait "$pid" 2>/dev/null
 start_worker f-tamper 64 "$T/model.eml"
 eval "pid=\$WPID_$v"
 wait_exit "$pid"; rc=$RC
-check "quarantined worker's re-registration refused (exit $rc)" [ "$rc" != 0 ] && grep -q quarantined "$T/f-tamper.log"
+if [ "$rc" != 0 ] && grep -q quarantined "$T/f-tamper.log"; then ok "quarantined worker's re-registration refused (exit $rc)"; else bad "quarantined worker's re-registration refused (exit $rc)"; fi
 code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$URL/workers/f-tamper")
-check "operator DELETE clears the quarantine (got $code)" [ "$code" = 200 ] && [ -z "$(worker_field f-tamper state)" ]
+if [ "$code" = 200 ] && [ -z "$(worker_field f-tamper state)" ]; then ok "operator DELETE clears the quarantine (got $code)"; else bad "operator DELETE clears the quarantine (got $code)"; fi
 curl -s -X DELETE "$URL/workers/f-bad" > /dev/null
 
 # Slow worker: the per-chunk deadline (half the request budget) expires, the chunk moves on.
@@ -48,17 +47,16 @@ wait_state f-slow healthy || bad "f-slow registered"
 t0=$(date +%s.%N)
 code=$(post /inference "$T/req.json" "$T/out.json")
 dt=$($PY -c "print(round($(date +%s.%N) - $t0, 1))")
-check "slow: request answered 200 within the 8 s budget (took $dt s)" [ "$code" = 200 ] && $PY -c "import sys; sys.exit(not $dt < 8)"
+if [ "$code" = 200 ] && $PY -c "import sys; sys.exit(not $dt < 8)"; then ok "slow: request answered 200 within the 8 s budget (took $dt s)"; else bad "slow: request answered 200 within the 8 s budget (took $dt s)"; fi
 check "slow: predictions equal the reference" [ "$(jget "$T/out.json" 'd["predictions"]')" = "$REF" ]
-check "slow: worker marked unhealthy (timed out)" [ "$(worker_field f-slow state)" = unhealthy ] &&
-    grep -q "timed out" <<< "$(worker_field f-slow reason)"
+if [ "$(worker_field f-slow state)" = unhealthy ] && grep -q "timed out" <<< "$(worker_field f-slow reason)"; then ok "slow: worker marked unhealthy (timed out)"; else bad "slow: worker marked unhealthy (timed out)"; fi
 kill -TERM "$WPID_f_slow"; wait "$WPID_f_slow" 2>/dev/null
 
 # Crash mid-request: the worker process dies while serving the chunk.
 start_worker f-crash 64 "$T/model.eml" crash-mid-request
 wait_state f-crash healthy || bad "f-crash registered"
 code=$(post /inference "$T/req.json" "$T/out.json")
-check "crash-mid-request: request answered 200 (got $code)" [ "$code" = 200 ] && [ "$(jget "$T/out.json" 'd["predictions"]')" = "$REF" ]
+if [ "$code" = 200 ] && [ "$(jget "$T/out.json" 'd["predictions"]')" = "$REF" ]; then ok "crash-mid-request: request answered 200 (got $code)"; else bad "crash-mid-request: request answered 200 (got $code)"; fi
 wait_exit "$WPID_f_crash"; rc=$RC
 check "crash-mid-request: the worker process died (exit $rc)" [ "$rc" = 3 ]
 check "crash-mid-request: worker no longer healthy" [ "$(worker_field f-crash state)" = unhealthy ]
@@ -73,12 +71,11 @@ sleep 1
 kill -KILL "$WPID_f_kill"
 wait $cpid
 dt=$($PY -c "print(round($(date +%s.%N) - $t0, 1))")
-check "killed mid-request: request answered 200 in $dt s (before the chunk deadline)" [ "$(cat "$T/code.txt")" = 200 ] &&
-    $PY -c "import sys; sys.exit(not $dt < 3.5)"
+if [ "$(cat "$T/code.txt")" = 200 ] && $PY -c "import sys; sys.exit(not $dt < 3.5)"; then ok "killed mid-request: request answered 200 in $dt s (before the chunk deadline)"; else bad "killed mid-request: request answered 200 in $dt s (before the chunk deadline)"; fi
 check "killed mid-request: predictions equal the reference" [ "$(jget "$T/out.json" 'd["predictions"]')" = "$REF" ]
 # Missed heartbeats (timeout 3 s) keep it unhealthy.
 sleep 3.5
 check "killed worker stays unhealthy (missed heartbeats)" [ "$(worker_field f-kill state)" = unhealthy ]
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/metrics")
-check "metrics count rejected proofs" [ "$code" = 200 ] && curl -s "$URL/metrics" | grep -q 'enclaveml_proofs_total{verdict="rejected"} [1-9]'
+if [ "$code" = 200 ] && curl -s "$URL/metrics" | grep -q 'enclaveml_proofs_total{verdict="rejected"} [1-9]'; then ok "metrics count rejected proofs"; else bad "metrics count rejected proofs"; fi
 finish

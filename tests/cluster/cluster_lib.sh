@@ -38,6 +38,19 @@ check() { # check DESCRIPTION COMMAND...
     if "$@"; then ok "$d"; else bad "$d"; fi
 }
 finish() {
+    # Stop everything gracefully, then look for sanitizer reports (ASan/UBSan/LSan builds) in
+    # the logs of every process this test started.
+    local p
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    done
+    if grep -l -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$T"/*.log > "$T/san.txt" 2>/dev/null; then
+        bad "sanitizer reports in: $(tr '\n' ' ' < "$T/san.txt")"
+        grep -h -A20 -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$T"/*.log | head -60
+    else
+        ok "no sanitizer reports in the process logs"
+    fi
     echo "$((CHECKS-FAILS)) passed, $FAILS failed"
     [ "$FAILS" -eq 0 ]
 }

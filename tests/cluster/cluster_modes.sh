@@ -22,8 +22,7 @@ setup() { # setup NAME STRICT
 setup strict true
 code=$(post /inference "$T/req.json" "$T/out.json")
 check "strict: 502 when samples cannot be verified (got $code)" [ "$code" = 502 ]
-check "strict: error names the unverified samples" [ "$(jget "$T/out.json" 'len(d["missing_samples"])')" = 12 ] &&
-    [ "$(jget "$T/out.json" '"proof rejected" in d["failures"][0]["reason"]')" = True ]
+if [ "$(jget "$T/out.json" 'len(d["missing_samples"])')" = 12 ] && [ "$(jget "$T/out.json" '"proof rejected" in d["failures"][0]["reason"]')" = True ]; then ok "strict: error names the unverified samples"; else bad "strict: error names the unverified samples"; fi
 check "strict: no number in the answer" [ "$(jget "$T/out.json" '"result" not in d and "predictions" not in d')" = True ]
 STRICT_HASH=$(curl -s "$URL/model/hash" | $PY -c 'import json,sys; print(json.load(sys.stdin)["model_hash"])')
 
@@ -44,7 +43,7 @@ PYEOF
 # Model-hash pinning: the first worker pinned model.eml; a worker serving other.eml is refused.
 start_worker wother 48 "$T/other.eml"
 wait_exit "$WPID_wother"; rc=$RC
-check "hash mismatch: worker refused and exits non-zero (rc $rc)" [ "$rc" != 0 ] && grep -q "pinned" "$T/wother.log"
+if [ "$rc" != 0 ] && grep -q "pinned" "$T/wother.log"; then ok "hash mismatch: worker refused and exits non-zero (rc $rc)"; else bad "hash mismatch: worker refused and exits non-zero (rc $rc)"; fi
 check "hash mismatch: not listed" [ -z "$(worker_field wother state)" ]
 
 # Pinned in the config: only that hash is accepted, even for the first worker.
@@ -56,5 +55,5 @@ check "config pin: other model refused (rc $rc)" [ "$rc" != 0 ]
 start_worker wgood 48 "$T/model.eml"
 check "config pin: matching model accepted" wait_state wgood healthy
 code=$(post /inference "$T/req.json" "$T/out.json")
-check "config pin: inference works (got $code)" [ "$code" = 200 ] && [ "$(jget "$T/out.json" 'd["predictions"]')" = "$(cat "$T/ref.txt")" ]
+if [ "$code" = 200 ] && [ "$(jget "$T/out.json" 'd["predictions"]')" = "$(cat "$T/ref.txt")" ]; then ok "config pin: inference works (got $code)"; else bad "config pin: inference works (got $code)"; fi
 finish

@@ -27,30 +27,29 @@ expect() { # expect DESCRIPTION STATUS FIELD METHOD PATH [BODY]
 make_request "$T/good.json" 2
 expect "inference before any worker" 503 null POST /inference @"$T/good.json"
 req GET /model/hash
-check "model hash before any worker is null" [ "$CODE" = 200 ] && [ "$(jget "$T/r.json" 'd["model_hash"]')" = None ]
+if [ "$CODE" = 200 ] && [ "$(jget "$T/r.json" 'd["model_hash"]')" = None ]; then ok "model hash before any worker is null"; else bad "model hash before any worker is null"; fi
 
 start_worker wa 48 "$T/model.eml"
 start_worker wb 12 "$T/model.eml"
 for w in wa wb; do wait_state $w healthy || bad "worker $w registered"; done
 
 req GET /health
-check "GET /health" [ "$CODE" = 200 ] && [ "$(jget "$T/r.json" '(d["status"], d["workers_healthy"])')" = "('ok', 2)" ]
+if [ "$CODE" = 200 ] && [ "$(jget "$T/r.json" '(d["status"], d["workers_healthy"])')" = "('ok', 2)" ]; then ok "GET /health"; else bad "GET /health"; fi
 req GET /status
-check "GET /status" [ "$CODE" = 200 ] && [ "$(jget "$T/r.json" '(d["workers"]["total"], d["config"]["strict_mode"], len(d["worker_list"]))')" = "(2, True, 2)" ]
+if [ "$CODE" = 200 ] && [ "$(jget "$T/r.json" '(d["workers"]["total"], d["config"]["strict_mode"], len(d["worker_list"]))')" = "(2, True, 2)" ]; then ok "GET /status"; else bad "GET /status"; fi
 req GET /workers
-check "GET /workers" [ "$CODE" = 200 ] && [ "$(jget "$T/r.json" 'sorted((w["id"], w["state"], w["memory_gb"]) for w in d["workers"])')" = "[('wa', 'healthy', 48.0), ('wb', 'healthy', 12.0)]" ]
+if [ "$CODE" = 200 ] && [ "$(jget "$T/r.json" 'sorted((w["id"], w["state"], w["memory_gb"]) for w in d["workers"])')" = "[('wa', 'healthy', 48.0), ('wb', 'healthy', 12.0)]" ]; then ok "GET /workers"; else bad "GET /workers"; fi
 check "GET /workers shares 0.8/0.2" [ "$(jget "$T/r.json" 'sorted(round(w["share"], 6) for w in d["workers"])')" = "[0.2, 0.8]" ]
 req GET /model/hash
 HASH=$(jget "$T/r.json" 'd["model_hash"]')
-check "GET /model/hash" [ "$CODE" = 200 ] && [ ${#HASH} = 64 ] && [ "$(jget "$T/r.json" 'd["source"]')" = "first worker" ]
+if [ "$CODE" = 200 ] && [ ${#HASH} = 64 ] && [ "$(jget "$T/r.json" 'd["source"]')" = "first worker" ]; then ok "GET /model/hash"; else bad "GET /model/hash"; fi
 req POST /inference @"$T/good.json"
-check "POST /inference" [ "$CODE" = 200 ] && [ "$(jget "$T/r.json" '(d["verified"], d["model_hash"])')" = "(True, '$HASH')" ]
+if [ "$CODE" = 200 ] && [ "$(jget "$T/r.json" '(d["verified"], d["model_hash"])')" = "(True, '$HASH')" ]; then ok "POST /inference"; else bad "POST /inference"; fi
 $PY -c 'import json; d=json.load(open("'"$T/good.json"'")); json.dump({"data": [d["data"][:64], d["data"][64:]]}, open("'"$T/nested.json"'", "w"))'
 req POST /inference @"$T/nested.json"
-check "POST /inference with data as rows" [ "$CODE" = 200 ] && [ "$(jget "$T/r.json" 'len(d["predictions"])')" = 2 ]
+if [ "$CODE" = 200 ] && [ "$(jget "$T/r.json" 'len(d["predictions"])')" = 2 ]; then ok "POST /inference with data as rows"; else bad "POST /inference with data as rows"; fi
 req GET /metrics
-check "GET /metrics is Prometheus text" [ "$CODE" = 200 ] && grep -q '^enclaveml_requests_total{outcome="ok"} 2$' "$T/r.json" &&
-    grep -q '^# TYPE enclaveml_proofs_total counter$' "$T/r.json"
+if [ "$CODE" = 200 ] && grep -q '^enclaveml_requests_total{outcome="ok"} 2$' "$T/r.json" && grep -q '^# TYPE enclaveml_proofs_total counter$' "$T/r.json"; then ok "GET /metrics is Prometheus text"; else bad "GET /metrics is Prometheus text"; fi
 
 ROW=$($PY -c 'print(",".join(["0.5"] * 64))')
 expect "malformed JSON" 400 null POST /inference '{"data": [1, 2,'
@@ -89,15 +88,15 @@ DEAD=$(free_port)
 expect "register: unreachable worker" 502 null POST /workers "{\"node_id\": \"x\", \"address\": \"127.0.0.1:$DEAD\"}"
 expect "register: address of another worker" 409 '"node_id"' POST /workers "{\"node_id\": \"impostor\", \"address\": \"127.0.0.1:$WPORT_wa\"}"
 req POST /workers "{\"node_id\": \"wa\", \"address\": \"127.0.0.1:$WPORT_wa\", \"memory_gb\": 24}"
-check "register: re-registration updates (200)" [ "$CODE" = 200 ] && [ "$(worker_field wa memory_gb)" = 24.0 ]
+if [ "$CODE" = 200 ] && [ "$(worker_field wa memory_gb)" = 24.0 ]; then ok "register: re-registration updates (200)"; else bad "register: re-registration updates (200)"; fi
 req DELETE /workers/wb
-check "DELETE /workers/wb" [ "$CODE" = 200 ] && [ -z "$(worker_field wb state)" ]
+if [ "$CODE" = 200 ] && [ -z "$(worker_field wb state)" ]; then ok "DELETE /workers/wb"; else bad "DELETE /workers/wb"; fi
 # The worker notices at its next heartbeat and registers again.
 check "a removed live worker re-registers by itself" wait_state wb healthy 60
 
 req GET /health
 check "still serving after bad input" [ "$CODE" = 200 ]
 req POST /inference @"$T/good.json"
-check "inference still works" [ "$CODE" = 200 ] && [ "$(jget "$T/r.json" 'd["verified"]')" = True ]
+if [ "$CODE" = 200 ] && [ "$(jget "$T/r.json" 'd["verified"]')" = True ]; then ok "inference still works"; else bad "inference still works"; fi
 check "aggregator process alive" kill -0 "$AGG_PID"
 finish

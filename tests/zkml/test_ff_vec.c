@@ -75,11 +75,35 @@ static void check_tier(ff_vec_tier t)
         CHECK_EQ_U64(o[i], ff_add(a[i], b[i]));
 }
 
+/* The AVX-512 extension product multiplies by 7 with shifts: hit every carry of that path. */
+static void check_mul7_edges(void)
+{
+    const ff_t e[] = {0, 1, 2, FF_P - 1, FF_P - 2, FF_P / 7, FF_P / 7 + 1, FF_P / 8, FF_P / 8 + 1,
+                      0x1FFFFFFFFFFFFFFFULL, 0x2000000000000000ULL, 0xE000000000000000ULL,
+                      0xFFFFFFFE00000000ULL, 0x00000000FFFFFFFFULL, 0x8000000000000000ULL, 0xDB6DB6DB49249249ULL,
+                      /* 8x carries past 2^64 / lands in [p, 2^64) */
+                      0xDFFFFFFFFFFFFFFFULL, 0x3FFFFFFFFFFFFFFFULL, 0x1FFFFFFFF0000000ULL, 0x1FFFFFFFE0000001ULL};
+    enum { NE = sizeof e / sizeof e[0] };
+    ff2_t a[NE], b[NE], o[NE];
+    for (int v = 0; v < 2; v++) {
+        for (size_t i = 0; i < NE; i++) {
+            a[i] = (ff2_t){v ? e[i] : 0, e[i]};
+            b[i] = (ff2_t){v ? e[NE - 1 - i] : 0, 1};
+        }
+        for (size_t off = 0; off < NE; off += 4) { /* every value once in a full 8-lane block */
+            ff2_vec_mul(o + off, a + off, b + off, NE - off);
+            for (size_t i = off; i < NE; i++)
+                CHECK(ff2_eq(o[i], ff2_mul(a[i], b[i])));
+        }
+    }
+}
+
 /* Extension-field kernels against the scalar ff2 functions, including in-place folds. */
 static void check_tier_ext(ff_vec_tier t)
 {
     if (ff_vec_tier_set(t) != EM_OK)
         return;
+    check_mul7_edges();
     enum { M = 41 };
     ff2_t a[2 * M], b[2 * M], o[2 * M], f[2 * M];
     ff_t base[2 * M];

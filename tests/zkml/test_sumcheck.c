@@ -256,6 +256,9 @@ static void test_fold_claims(void)
             for (size_t k = 0; k < K; k++) {
                 for (unsigned j = 0; j < n; j++)
                     pts[k][j] = rnd_ff2();
+                /* some claims on packed blocks: Boolean top coordinates (the sparse path) */
+                for (unsigned j = n / 2; j < n && (k % 2); j++)
+                    pts[k][j] = ff2_from_base(th_rand() & 1);
                 pp[k] = pts[k];
                 vals[k] = naive_eval_base(t, len, n, pts[k]);
             }

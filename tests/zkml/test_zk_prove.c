@@ -231,8 +231,20 @@ static void test_out_of_range_rejected(void)
     nn_model_free(m);
 }
 
-/* Conv2d/pool models are rejected up front with a clear error naming the layer. */
-static void test_conv_rejected(void)
+static void test_cnn(void)
+{
+    nn_model *m = zt_cnn();
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    size_t batches[] = {1, 3, 17};
+    for (size_t b = 0; b < 3; b++)
+        prove_and_verify(m, batches[b], "cnn conv-relu-avgpool-conv-relu-avgpool-fc");
+    nn_model_free(m);
+}
+
+/* Models with MaxPool are rejected up front with a clear error naming the layer. */
+static void test_maxpool_rejected(void)
 {
     char onnx[1024];
     snprintf(onnx, sizeof onnx, "%s/examples/cnn/digits-cnn.onnx", th_src_dir());
@@ -251,7 +263,7 @@ static void test_conv_rejected(void)
         return;
     zk_prover *p = NULL;
     CHECK_ST(zk_prover_create(m, &p, &err), EM_ERR_UNSUPPORTED, &err);
-    CHECK_STR_CONTAINS(err.msg, "not implemented yet");
+    CHECK_STR_CONTAINS(err.msg, "maxpool layers are not implemented yet");
     CHECK(p == NULL);
     zk_prover_free(p);
     nn_model_free(m);
@@ -265,6 +277,7 @@ int main(void)
     TH_RUN(test_bundled_model);
     TH_RUN(test_hash_deterministic);
     TH_RUN(test_out_of_range_rejected);
-    TH_RUN(test_conv_rejected);
+    TH_RUN(test_cnn);
+    TH_RUN(test_maxpool_rejected);
     return th_finish();
 }

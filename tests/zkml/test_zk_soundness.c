@@ -372,6 +372,91 @@ static void test_vk_parser(void)
     fx_free(&f);
 }
 
+/* Conv/avgpool layers: changed conv weight or bias, corrupted conv accumulator, conv output,
+ * pooled output, changed input and output -- all rejected. */
+static void test_cnn_tamper(void)
+{
+    nn_model *m = zt_cnn();
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    em_err err = {0};
+    zk_prover *p = NULL;
+    CHECK_OK(zk_prover_create(m, &p, &err), &err);
+    if (!p) {
+        nn_model_free(m);
+        return;
+    }
+    size_t n = 3, k = nn_model_output_size(m), in = nn_model_input_size(m);
+    int32_t *x = zt_input(m, n), *y = calloc(n * k, sizeof *y), *y2 = calloc(n * k, sizeof *y2);
+    zk_context ctx = {.nonce = NONCE, .nonce_len = 4, .node_id = "cnn"};
+    uint8_t *pr = NULL;
+    size_t len = 0;
+    CHECK_OK(zk_prove(p, NULL, x, n, &ctx, y, &pr, &len, NULL, &err), &err);
+    if (pr) {
+        CHECK_OK(zk_verify(zk_prover_vk(p), x, n, y, &ctx, pr, len, NULL, &err), &err);
+        y2[0] = y[0];
+        memcpy(y2, y, n * k * sizeof *y2);
+        y2[5] += 1;
+        CHECK(zk_verify(zk_prover_vk(p), x, n, y2, &ctx, pr, len, NULL, &err) != EM_OK);
+        int32_t *x2 = malloc(n * in * sizeof *x2);
+        memcpy(x2, x, n * in * sizeof *x2);
+        x2[in + 9] ^= 2;
+        CHECK(zk_verify(zk_prover_vk(p), x2, n, y, &ctx, pr, len, NULL, &err) != EM_OK);
+        free(x2);
+    }
+    free(pr);
+    /* weights/bias of conv1 (layer 0) and conv2 (layer 2) changed after the commitment */
+    size_t wl[] = {0, 2};
+    for (size_t t = 0; t < 2; t++) {
+        const nn_layer *L = nn_model_layer(m, wl[t]);
+        for (int which = 0; which < 2; which++) {
+            int32_t ow = L->weight[5];
+            int64_t ob = L->bias[1];
+            if (which == 0)
+                L->weight[5] = ow == 0 ? 3 : -ow;
+            else
+                L->bias[1] += 500;
+            pr = NULL;
+            CHECK_OK(zk_prove(p, NULL, x, n, &ctx, y2, &pr, &len, NULL, &err), &err);
+            if (pr) {
+                em_status st = zk_verify(zk_prover_vk(p), x, n, y2, &ctx, pr, len, NULL, &err);
+                CHECK_ST(st, EM_ERR_VERIFY, &err);
+                if (getenv("ZK_TEST_VERBOSE"))
+                    fprintf(stderr, "    cnn weight tamper rejected: %s\n", err.msg);
+            }
+            free(pr);
+            L->weight[5] = ow;
+            L->bias[1] = ob;
+        }
+    }
+    /* corrupted trace: conv1 acc, conv1 output (act[1]), pool1 output (act[2]), conv2 acc,
+     * pool2 output (act[5]) */
+    corrupt cases[] = {{0, 1, 7}, {1, 0, 3}, {2, 0, 30}, {2, 1, 11}, {6, 0, 20}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        zk_prover_set_trace_hook(p, corrupt_hook, &cases[c]);
+        pr = NULL;
+        em_status st = zk_prove(p, NULL, x, n, &ctx, y2, &pr, &len, NULL, &err);
+        if (st != EM_OK && getenv("ZK_TEST_VERBOSE"))
+            fprintf(stderr, "    cnn corruption %zu: prover refused: %s\n", c, err.msg);
+        if (st == EM_OK) {
+            st = zk_verify(zk_prover_vk(p), x, n, y2, &ctx, pr, len, NULL, &err);
+            if (st == EM_OK)
+                fprintf(stderr, "cnn corruption case %zu accepted\n", c);
+            else if (getenv("ZK_TEST_VERBOSE"))
+                fprintf(stderr, "    cnn corruption %zu rejected: %s\n", c, err.msg);
+            CHECK(st != EM_OK);
+        }
+        free(pr);
+    }
+    zk_prover_set_trace_hook(p, NULL, NULL);
+    free(x);
+    free(y);
+    free(y2);
+    zk_prover_free(p);
+    nn_model_free(m);
+}
+
 int main(void)
 {
     th_init("test_zk_soundness");
@@ -384,5 +469,6 @@ int main(void)
     TH_RUN(test_every_region_corrupted);
     TH_RUN(test_malformed);
     TH_RUN(test_vk_parser);
+    TH_RUN(test_cnn_tamper);
     return th_finish();
 }

@@ -98,6 +98,125 @@ static inline nn_model *zt_mlp(const uint32_t *dims, size_t n, uint32_t act_bits
     return m;
 }
 
+static inline int zt_add(nn_model *m, nn_layer *L, const char *what)
+{
+    em_err err = {0};
+    em_status st = nn_model_add_layer(m, L, &err);
+    if (st != EM_OK)
+        fprintf(stderr, "add %s: %s\n", what, err.msg);
+    free(L->weight);
+    free(L->bias);
+    return st == EM_OK;
+}
+
+static inline void zt_conv(nn_layer *L, nn_shape in, uint32_t co, uint32_t k, uint32_t pad, int32_t in_scale,
+                           uint32_t act)
+{
+    memset(L, 0, sizeof *L);
+    L->kind = NN_CONV2D;
+    L->in = in;
+    L->kh = L->kw = k;
+    L->sh = L->sw = 1;
+    L->pt = L->pl = L->pb = L->pr = pad;
+    L->out = (nn_shape){co, in.h + 2 * pad - k + 1, in.w + 2 * pad - k + 1};
+    L->n_weight = (size_t)co * in.c * k * k;
+    L->n_bias = co;
+    L->weight = malloc(L->n_weight * sizeof *L->weight);
+    L->bias = malloc(co * sizeof *L->bias);
+    for (size_t i = 0; i < L->n_weight; i++)
+        L->weight[i] = (int32_t)(th_rand() % 256) - 128;
+    for (size_t i = 0; i < co; i++)
+        L->bias[i] = (int64_t)(th_rand() % 2001) - 1000;
+    unsigned lg = 0;
+    while ((1u << lg) < in.c * k * k)
+        lg++;
+    L->shift = 7 + (lg + 1) / 2;
+    L->w_scale = 7;
+    L->in_scale = in_scale;
+    L->out_scale = in_scale + 7 - (int32_t)L->shift;
+    L->act = act;
+    snprintf(L->name, sizeof L->name, "conv%u", co);
+}
+
+static inline void zt_avgpool(nn_layer *L, nn_shape in, int32_t scale, uint32_t cip, uint32_t pad)
+{
+    memset(L, 0, sizeof *L);
+    L->kind = NN_AVGPOOL;
+    L->in = in;
+    L->kh = L->kw = 2;
+    L->sh = L->sw = 2;
+    L->pb = L->pr = pad;
+    L->count_include_pad = cip;
+    L->out = (nn_shape){in.c, (in.h + pad - 2) / 2 + 1, (in.w + pad - 2) / 2 + 1};
+    L->shift = 16;
+    L->in_scale = L->out_scale = scale;
+    snprintf(L->name, sizeof L->name, "avgpool%u", in.c);
+}
+
+/* Small CNN on 1x8x8: conv(4, 3x3, pad 1, ReLU) -> avgpool 2x2 -> conv(8, 3x3, pad 1) -> ReLU
+ * (standalone) -> avgpool 2x2 -> flatten -> dense 32 -> 10. */
+static inline nn_model *zt_cnn(void)
+{
+    nn_model *m = NULL;
+    em_err err = {0};
+    if (nn_model_create("zk-test-cnn", (nn_shape){1, 8, 8}, 8, 8, 4, &m, &err) != EM_OK) {
+        fprintf(stderr, "nn_model_create: %s\n", err.msg);
+        return NULL;
+    }
+    uint8_t seed[32] = {7};
+    nn_model_set_blinding_seed(m, seed);
+    nn_layer L;
+    zt_conv(&L, (nn_shape){1, 8, 8}, 4, 3, 1, 4, NN_ACT_RELU);
+    int32_t sc = L.out_scale;
+    if (!zt_add(m, &L, "conv1"))
+        goto fail;
+    zt_avgpool(&L, (nn_shape){4, 8, 8}, sc, 0, 0);
+    if (!zt_add(m, &L, "pool1"))
+        goto fail;
+    zt_conv(&L, (nn_shape){4, 4, 4}, 8, 3, 1, sc, NN_ACT_NONE);
+    sc = L.out_scale;
+    if (!zt_add(m, &L, "conv2"))
+        goto fail;
+    memset(&L, 0, sizeof L);
+    L.kind = NN_ACT;
+    L.act = NN_ACT_RELU;
+    L.in = L.out = (nn_shape){8, 4, 4};
+    L.in_scale = L.out_scale = sc;
+    if (!zt_add(m, &L, "relu2"))
+        goto fail;
+    zt_avgpool(&L, (nn_shape){8, 4, 4}, sc, 1, 0);
+    if (!zt_add(m, &L, "pool2"))
+        goto fail;
+    memset(&L, 0, sizeof L);
+    L.kind = NN_RESHAPE;
+    L.in = (nn_shape){8, 2, 2};
+    L.out = (nn_shape){32, 1, 1};
+    L.in_scale = L.out_scale = sc;
+    if (!zt_add(m, &L, "flatten"))
+        goto fail;
+    memset(&L, 0, sizeof L);
+    L.kind = NN_DENSE;
+    L.in = (nn_shape){32, 1, 1};
+    L.out = (nn_shape){10, 1, 1};
+    L.n_weight = 320;
+    L.n_bias = 10;
+    L.weight = malloc(320 * sizeof *L.weight);
+    L.bias = calloc(10, sizeof *L.bias);
+    for (int i = 0; i < 320; i++)
+        L.weight[i] = (int32_t)(th_rand() % 256) - 128;
+    L.shift = 10;
+    L.w_scale = 7;
+    L.in_scale = sc;
+    L.out_scale = sc + 7 - 10;
+    snprintf(L.name, sizeof L.name, "fc");
+    if (!zt_add(m, &L, "fc"))
+        goto fail;
+    return m;
+fail:
+    nn_model_free(m);
+    return NULL;
+}
+
 static inline int32_t *zt_input(const nn_model *m, size_t n)
 {
     size_t k = nn_model_input_size(m) * n;

@@ -23,20 +23,20 @@ typedef struct ff2_t {
 
 static inline int ff_is_canonical(uint64_t x) { return x < FF_P; }
 
-static inline ff_t ff_add(ff_t x, ff_t y)
+#define FF_INLINE static inline __attribute__((always_inline))
+
+FF_INLINE ff_t ff_add(ff_t x, ff_t y)
 {
-    uint64_t s;
+    uint64_t s, u;
     unsigned c = __builtin_add_overflow(x, y, &s);
-    /* x+y < 2p < 2^65: on carry the true value is s + 2^64 = s + eps (mod p). */
-    uint64_t t = s + (c ? FF_EPSILON : 0);
-    if (c == 0 && s >= FF_P)
-        t = s - FF_P;
-    else if (c && t >= FF_P) /* cannot happen for canonical inputs, kept for clarity */
-        t -= FF_P;
-    return t;
+    /* On carry the true sum is s + 2^64 = s + eps (mod p), and then s + eps <= p - 1. Without
+     * carry subtract p once if needed. Written so the compiler emits cmov, not branches. */
+    uint64_t t = s + ((0 - (uint64_t)c) & FF_EPSILON);
+    unsigned b = __builtin_sub_overflow(t, FF_P, &u);
+    return b ? t : u;
 }
 
-static inline ff_t ff_sub(ff_t x, ff_t y)
+FF_INLINE ff_t ff_sub(ff_t x, ff_t y)
 {
     uint64_t d;
     unsigned b = __builtin_sub_overflow(x, y, &d);
@@ -46,7 +46,7 @@ static inline ff_t ff_sub(ff_t x, ff_t y)
 static inline ff_t ff_neg(ff_t x) { return x ? FF_P - x : 0; }
 
 /* Reduce a 128-bit product: x = lo + 2^64*(hh*2^32 + hl), 2^64 = eps, 2^96 = -1. */
-static inline ff_t ff_reduce128(unsigned __int128 x)
+FF_INLINE ff_t ff_reduce128(unsigned __int128 x)
 {
     uint64_t lo = (uint64_t)x, hi = (uint64_t)(x >> 64);
     uint64_t hh = hi >> 32, hl = hi & FF_EPSILON;
@@ -64,7 +64,7 @@ static inline ff_t ff_reduce128(unsigned __int128 x)
     return r;
 }
 
-static inline ff_t ff_mul(ff_t x, ff_t y) { return ff_reduce128((unsigned __int128)x * y); }
+FF_INLINE ff_t ff_mul(ff_t x, ff_t y) { return ff_reduce128((unsigned __int128)x * y); }
 static inline ff_t ff_sqr(ff_t x) { return ff_mul(x, x); }
 
 static inline ff_t ff_pow(ff_t x, uint64_t e)
@@ -98,12 +98,12 @@ static inline ff2_t ff2_zero(void) { return (ff2_t){0, 0}; }
 static inline ff2_t ff2_one(void) { return (ff2_t){1, 0}; }
 static inline int ff2_eq(ff2_t x, ff2_t y) { return x.a == y.a && x.b == y.b; }
 static inline int ff2_is_zero(ff2_t x) { return (x.a | x.b) == 0; }
-static inline ff2_t ff2_add(ff2_t x, ff2_t y) { return (ff2_t){ff_add(x.a, y.a), ff_add(x.b, y.b)}; }
-static inline ff2_t ff2_sub(ff2_t x, ff2_t y) { return (ff2_t){ff_sub(x.a, y.a), ff_sub(x.b, y.b)}; }
+FF_INLINE ff2_t ff2_add(ff2_t x, ff2_t y) { return (ff2_t){ff_add(x.a, y.a), ff_add(x.b, y.b)}; }
+FF_INLINE ff2_t ff2_sub(ff2_t x, ff2_t y) { return (ff2_t){ff_sub(x.a, y.a), ff_sub(x.b, y.b)}; }
 static inline ff2_t ff2_neg(ff2_t x) { return (ff2_t){ff_neg(x.a), ff_neg(x.b)}; }
-static inline ff2_t ff2_mul_base(ff2_t x, ff_t y) { return (ff2_t){ff_mul(x.a, y), ff_mul(x.b, y)}; }
+FF_INLINE ff2_t ff2_mul_base(ff2_t x, ff_t y) { return (ff2_t){ff_mul(x.a, y), ff_mul(x.b, y)}; }
 
-static inline ff2_t ff2_mul(ff2_t x, ff2_t y)
+FF_INLINE ff2_t ff2_mul(ff2_t x, ff2_t y)
 {
     /* (a + bX)(c + dX) = ac + 7bd + (ad + bc)X; Karatsuba for the cross term. */
     ff_t ac = ff_mul(x.a, y.a), bd = ff_mul(x.b, y.b);

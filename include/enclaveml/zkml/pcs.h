@@ -20,16 +20,18 @@
  * <u_g, eq(z_col)> = sum_{k in g} rho_k v_k. See docs/PROOFS.md for the soundness argument
  * (rate 1/4, 148 queries, proven unique-decoding proximity gap, >= 100 bits).
  *
- * Wire format (no length prefixes; the layout and the claims fix every length): w (C x 16 B),
- * u_g for each group in order of first appearance (C x 16 B each), the opened columns in
- * increasing index order (n_rows x 8 B each), then one Merkle opening (merkle.h). Every element
+ * Wire format (no length prefixes; the layout and the claims fix every length): [hiding only:
+ * y_g per group (16 B each)], w (Cm x 16 B, Cm = C, or 2C when hiding), u_g for each group in
+ * order of first appearance (Cm x 16 B each), the opened columns in increasing index order
+ * (total rows x 8 B each: data rows, then the hiding mask rows), then one Merkle opening. Every element
  * must be canonical. pcs_verify consumes exactly this and leaves trailing bytes to the caller.
  *
  * Proof size: one combination row (16 C bytes) per distinct column sub-point. Many claims on one
  * polynomial at unrelated points should first be folded into one (sc_fold_prove in sumcheck.h).
  *
- * NOT HIDING: the opened columns and the combination rows reveal linear information about the
- * committed values. This scheme gives binding/integrity only (docs/PROOFS.md).
+ * pcs_commit is NOT HIDING: the opened columns and the combination rows reveal linear
+ * information about the committed values (binding/integrity only). pcs_commit_hiding (below)
+ * hides everything but the claimed values for one opening.
  *
  * Ownership: pcs_commit allocates a pcs_prover (copy of the matrix, its encoding and the tree),
  * freed by pcs_prover_free; a pcs_prover is immutable after commit, so one committed model can
@@ -50,19 +52,28 @@
 #define PCS_MAX_VARS 30      /* per polynomial */
 #define PCS_MAX_LOG_ROWS 20  /* total stacked rows <= 2^20 */
 #define PCS_ROOT_LEN 32
+#define PCS_HIDING_MIN_LOG_COLS 8 /* C >= 256 >= PCS_QUERIES random coefficients per row */
+#define PCS_HIDING_MAX_GROUPS 64
 
 typedef struct pcs_layout {
     unsigned n_polys;
     unsigned log_cols;
     uint8_t n_vars[PCS_MAX_POLYS];
     size_t row_off[PCS_MAX_POLYS];
-    size_t n_rows; /* total stacked rows */
+    size_t n_rows; /* total stacked data rows */
+    unsigned hiding;  /* 0, or 1 after pcs_layout_set_hiding */
+    unsigned n_masks; /* hiding: the most distinct column points one opening may have */
 } pcs_layout;
 
 /* log_cols = 0 picks a default balancing proof size (about (max n_vars + 7) / 2, capped by the
  * smallest polynomial). EM_ERR_ARG / EM_ERR_LIMIT on invalid sizes. */
 em_status pcs_layout_init(pcs_layout *l, const unsigned *n_vars, unsigned n_polys,
                           unsigned log_cols, em_err *err) EM_WARN_UNUSED;
+
+/* Switches the layout to the hiding encoding (below); max_groups (1..PCS_HIDING_MAX_GROUPS) is
+ * the number of distinct column sub-points an opening may have (fold claims with sc_fold_prove
+ * to need just one). Needs log_cols >= PCS_HIDING_MIN_LOG_COLS. */
+em_status pcs_layout_set_hiding(pcs_layout *l, unsigned max_groups, em_err *err) EM_WARN_UNUSED;
 
 /* One polynomial's evaluations: len <= 2^n_vars entries, the rest are zero. Borrowed. */
 typedef struct pcs_poly {
@@ -75,6 +86,17 @@ typedef struct pcs_prover pcs_prover;
 /* Commits polys[0..l->n_polys). n_threads for the encoder (0 = all CPUs). Writes the root. */
 em_status pcs_commit(const pcs_layout *l, const pcs_poly *polys, unsigned n_threads,
                      pcs_prover **out, uint8_t root[PCS_ROOT_LEN], em_err *err) EM_WARN_UNUSED;
+/* Hiding commitment (layout from pcs_layout_set_hiding). Every row's message is its C values
+ * followed by C coefficients, and 1 + n_masks extra rows are fully random; all this blinding
+ * is drawn from SHA-256 in counter mode over seed (32 bytes; the same seed and data give the
+ * same root on every machine), or from /dev/urandom when seed is NULL. The opening then also
+ * sends y_g (one ff2 per group, absorbed as "pcs/y" before gamma) and masks w and every u_g with
+ * a random row, so the root plus ONE opening reveal nothing beyond the claimed values (honest
+ * verifier, docs/PROOFS.md). Opening the same hiding commitment twice leaks (the masks repeat).
+ * Costs: twice the encoding work and codeword columns of a non-hiding commitment. */
+em_status pcs_commit_hiding(const pcs_layout *l, const pcs_poly *polys, const uint8_t seed[32],
+                            unsigned n_threads, pcs_prover **out, uint8_t root[PCS_ROOT_LEN],
+                            em_err *err) EM_WARN_UNUSED;
 void pcs_prover_free(pcs_prover *p);
 const pcs_layout *pcs_prover_layout(const pcs_prover *p);
 void pcs_prover_root(const pcs_prover *p, uint8_t root[PCS_ROOT_LEN]);

@@ -102,7 +102,9 @@ em_status sc_proof_read(const sc_shape *s, em_reader *r, sc_proof *p, em_err *er
  * The verifier recomputes G~(r) = sum_k rho_k eq(z_k, r) itself (O(n_claims * n_vars)) and
  * returns v = P~(r), WHICH THE CALLER MUST OPEN against the commitment of P.
  * Soundness: n_claims / |F_p2| (rho) + 2 n_vars / |F_p2| (sumcheck).
- * Prover cost O(n_claims * 2^n_vars); it allocates its tables once per call. */
+ * Prover cost O(2^n_vars + sum_k 2^(n_vars - b_k)) where b_k counts the top coordinates of z_k
+ * that are exactly 0 or 1 (claims on blocks of a packed polynomial are cheap); it allocates
+ * its tables once per call. */
 em_status sc_fold_prove(const ff_t *table, size_t len, unsigned n_vars, const ff2_t *const *points,
                         const ff2_t *values, size_t n_claims, tr_t *tr, sc_proof *proof, ff2_t *point,
                         ff2_t *value, em_err *err) EM_WARN_UNUSED;
