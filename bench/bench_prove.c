@@ -3,8 +3,8 @@
  *
  *   bench_prove [--model FILE.eml | --mlp 784-512-512-10] [--batch 1,64,1024] [--reps N]
  *               [--threads N]
- * Without --model/--mlp it runs the default suite (bundled model if present, 784-512-512-10,
- * 784-2048-1024-10). Output: one line per (model, batch). */
+ * Without --model/--mlp it runs the default suite (bundled digits MLP and CNN, 784-512-512-10,
+ * 784-2048-1024-10) from the source root. Output: one line per (model, batch). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +222,25 @@ int main(int argc, char **argv)
         nn_model_free(m);
     } else {
         printf("bundled model not found (run from the source root): %s\n", err.msg);
+    }
+    /* the bundled CNN (conv, relu, maxpool, conv, relu, avgpool, flatten, gemm) */
+    {
+        em_input cin = {0};
+        nn_import_opts o;
+        nn_import_opts_default(&o);
+        if (em_input_load("examples/digits/calibration.json", 64, &cin, &err) == EM_OK) {
+            o.calib = cin.data;
+            o.n_calib = cin.n_samples;
+        }
+        m = NULL;
+        if (nn_onnx_import("examples/cnn/digits-cnn.onnx", &o, &m, &err) == EM_OK) {
+            size_t bc[] = {1, 16, 64, 256};
+            run("digits CNN (bundled)", m, bc, 4, reps, threads);
+            nn_model_free(m);
+        } else {
+            printf("bundled CNN not found: %s\n", err.msg);
+        }
+        em_input_free(&cin);
     }
     const char *suite[] = {"784-512-512-10", "784-2048-1024-10"};
     for (size_t i = 0; i < 2; i++) {

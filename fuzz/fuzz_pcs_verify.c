@@ -1,7 +1,7 @@
 /* libFuzzer target: polynomial-commitment opening verification on untrusted bytes.
  *
  * Input layout: byte 0 selects the instance (bit 0: small layout where every column is opened,
- * or a larger one with sampled queries; bit 1: the claimed value is taken from bytes 1..16
+ * or a larger one with sampled queries; bit 3 overrides both with a hiding commitment; bit 1: the claimed value is taken from bytes 1..16
  * instead of the true evaluation; bit 2: patch mode), then either the raw proof bytes or, in
  * patch mode, a u16le length adjustment followed by 5-byte patches (u32le offset, xor byte)
  * applied to the honest proof -- so mutations reach the deep checks, not only the length
@@ -25,9 +25,9 @@ typedef struct fz_inst {
     em_buf honest;
 } fz_inst;
 
-static fz_inst inst[2];
+static fz_inst inst[3];
 
-static void setup(fz_inst *in, unsigned n, unsigned log_cols)
+static void setup(fz_inst *in, unsigned n, unsigned log_cols, int hiding)
 {
     size_t N = (size_t)1 << n;
     ff_t *v = malloc(N * sizeof *v);
@@ -41,7 +41,10 @@ static void setup(fz_inst *in, unsigned n, unsigned log_cols)
     if (pcs_layout_init(&in->l, &n, 1, log_cols, NULL) != EM_OK)
         abort();
     pcs_poly poly = {v, N};
-    if (pcs_commit(&in->l, &poly, 1, &in->p, in->root, NULL) != EM_OK)
+    static const uint8_t seed[32] = {1, 2, 3};
+    if (hiding ? pcs_layout_set_hiding(&in->l, 1, NULL) != EM_OK ||
+                     pcs_commit_hiding(&in->l, &poly, seed, 1, &in->p, in->root, NULL) != EM_OK
+               : pcs_commit(&in->l, &poly, 1, &in->p, in->root, NULL) != EM_OK)
         abort();
     in->value = ml_eval_base(v, N, n, in->point, sc);
     in->n = n;
@@ -58,12 +61,13 @@ static void setup(fz_inst *in, unsigned n, unsigned log_cols)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!inst[0].p) {
-        setup(&inst[0], 6, 3);  /* N = 32 columns: all opened */
-        setup(&inst[1], 10, 7); /* N = 512 columns: sampled queries */
+        setup(&inst[0], 6, 3, 0);  /* N = 32 columns: all opened */
+        setup(&inst[1], 10, 7, 0); /* N = 512 columns: sampled queries */
+        setup(&inst[2], 9, 8, 1);  /* hiding: N = 2048 columns, 3 mask rows */
     }
     if (size < 1)
         return 0;
-    fz_inst *in = &inst[data[0] & 1];
+    fz_inst *in = &inst[(data[0] & 8) ? 2 : (data[0] & 1)];
     pcs_claim c = {.poly = 0, .point = in->point, .value = in->value};
     size_t off = 1;
     if (data[0] & 2) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "enclaveml.pb-c.h"
+#include "enclaveml/input.h"
 
 #define AGG_GRPC_THREADS 16
 
@@ -108,9 +109,11 @@ static int h_infer(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, si
     r.combine = s->cfg.combine_strategy;
     if ((q->split_strategy[0] && em_split_parse(q->split_strategy, &r.split) != EM_OK) ||
         (q->combine_strategy[0] && em_combine_parse(q->combine_strategy, &r.combine) != EM_OK) || !q->sample_size ||
-        q->n_data % q->sample_size) {
-        snprintf(detail, cap, "bad request: strategies must be %s / %s; data length must be a multiple of sample_size",
-                 em_split_names(), em_combine_names());
+        q->n_data % q->sample_size || q->n_data > EM_INPUT_MAX_VALUES) {
+        snprintf(detail, cap,
+                 "bad request: strategies must be %s / %s; data length must be a multiple of sample_size and at "
+                 "most %zu values",
+                 em_split_names(), em_combine_names(), (size_t)EM_INPUT_MAX_VALUES);
         enclaveml__cluster_infer_request__free_unpacked(q, NULL);
         return RPC_INVALID_ARGUMENT;
     }

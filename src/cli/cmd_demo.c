@@ -319,7 +319,6 @@ static int run_demo(demo *d, size_t n_req)
     long status;
     int labels[2048];
     size_t n = 0;
-    printf("EnclaveML demo: verifiable distributed inference on this machine\n");
     printf("[1/6] cluster directory %s\n", d->dir);
     if (setup(d))
         return 1;
@@ -460,6 +459,7 @@ static int run(int argc, char **argv)
         return cli_fail("demo: mkdtemp: %s", strerror(errno));
     snprintf(d.dir, sizeof d.dir, "%s", tmpl);
     cli_cluster_on_signals();
+    printf("EnclaveML demo: verifiable distributed inference on this machine\n");
     int rc = 1;
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/examples/digits/model.eml", d.src);

@@ -129,7 +129,7 @@ em_status node_worker_run(node_worker *w, volatile sig_atomic_t *stop, em_err *e
     if (rpc_split_hostport(w->cfg.aggregator_address, host, sizeof host, &rest_port) != EM_OK)
         return em_errf(err, EM_ERR_ARG, "aggregator_address '%s' is not host:port", w->cfg.aggregator_address);
     long interval_ms = (long)(w->cfg.heartbeat_interval_secs ? w->cfg.heartbeat_interval_secs : 2) * 1000;
-    int registered = 0, warned = 0;
+    int registered = 0, warned = 0, hb_failures = 0;
     while (!*stop) {
         if (!registered) {
             em_err e = {0};
@@ -162,10 +162,17 @@ em_status node_worker_run(node_worker *w, volatile sig_atomic_t *stop, em_err *e
         if (hb == 0) {
             EM_WARN("aggregator no longer knows this worker: registering again");
             registered = 0;
-        } else if (hb < 0 && !warned++) {
-            EM_WARN("heartbeat to %s failed; will keep trying", w->cfg.aggregator_address);
-        } else if (hb > 0) {
+        } else if (hb < 0) {
+            if (!warned++)
+                EM_WARN("heartbeat to %s failed; will keep trying", w->cfg.aggregator_address);
+            /* The aggregator may have come back elsewhere (another gRPC port): ask REST again. */
+            if (++hb_failures >= 3) {
+                registered = 0;
+                hb_failures = 0;
+            }
+        } else {
             warned = 0;
+            hb_failures = 0;
         }
     }
     if (registered && ch)

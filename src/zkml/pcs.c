@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "enclaveml/zkml/ff_vec.h"
 #include "enclaveml/zkml/merkle.h"
 #include "enclaveml/zkml/ml.h"
@@ -118,6 +120,8 @@ typedef struct blind_rng {
     uint64_t ctr;
     uint64_t word[4];
     unsigned pos;
+    EVP_MD *md;      /* fetched once: the one-shot SHA256() re-fetches under a global lock */
+    EVP_MD_CTX *ctx;
 } blind_rng;
 
 static ff_t blind_next(blind_rng *g)
@@ -130,7 +134,10 @@ static ff_t blind_next(blind_rng *g)
             for (int i = 0; i < 8; i++)
                 in[40 + i] = (uint8_t)(g->ctr >> (8 * i));
             g->ctr++;
-            em_sha256(in, sizeof in, h);
+            unsigned hl = 0;
+            if (EVP_DigestInit_ex(g->ctx, g->md, NULL) != 1 || EVP_DigestUpdate(g->ctx, in, sizeof in) != 1 ||
+                EVP_DigestFinal_ex(g->ctx, h, &hl) != 1 || hl != EM_HASH_LEN)
+                em_sha256(in, sizeof in, h); /* same function; only reached if EVP misbehaves */
             for (int w = 0; w < 4; w++) {
                 uint64_t v = 0;
                 for (int i = 0; i < 8; i++)
@@ -234,7 +241,12 @@ em_status pcs_commit_hiding(const pcs_layout *l, const pcs_poly *polys, const ui
         if (got != 32)
             return em_errf(err, EM_ERR_IO, "pcs: cannot read 32 bytes from /dev/urandom");
     }
-    em_status st = commit_impl(l, polys, &rng, n_threads, out, root, err);
+    rng.md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    rng.ctx = EVP_MD_CTX_new();
+    em_status st = rng.md && rng.ctx ? commit_impl(l, polys, &rng, n_threads, out, root, err)
+                                     : em_errf(err, EM_ERR_INTERNAL, "pcs: SHA-256 unavailable");
+    EVP_MD_CTX_free(rng.ctx);
+    EVP_MD_free(rng.md);
     wipe(&rng, sizeof rng);
     return st;
 }
@@ -420,8 +432,8 @@ static void set_mask_weights(const pcs_layout *l, ff2_t *weight, size_t mask)
 }
 
 /* y_g = <mask row of group g (first C coefficients), eq(column point of g)> for every group. */
-static void mask_evals(const pcs_prover *p, const pcs_claim *c, size_t n, const size_t *group, size_t ng,
-                       ff2_t *eqc, ff2_t *y)
+static void mask_evals(const pcs_prover *p, const pcs_claim *c, const size_t *group, size_t ng, ff2_t *eqc,
+                       ff2_t *y)
 {
     const pcs_layout *l = &p->layout;
     size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l);
@@ -432,7 +444,6 @@ static void mask_evals(const pcs_prover *p, const pcs_claim *c, size_t n, const 
         ml_eq_table(c[first].point, l->log_cols, ff2_one(), eqc);
         y[g] = ml_dot_base(p->m + (l->n_rows + 1 + g) * Cm, eqc, C);
     }
-    (void)n;
 }
 
 em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims, tr_t *tr, em_buf *out,
@@ -470,7 +481,7 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
     absorb_statement(tr, l, p->root, claims, n_claims);
     if (l->hiding) {
         /* The mask rows' contributions are fixed before any challenge. */
-        mask_evals(p, claims, n_claims, group, ng, tmp, y);
+        mask_evals(p, claims, group, ng, tmp, y);
         tr_absorb_ff2(tr, "pcs/y", y, ng);
         if ((st = put_ff2s(out, y, ng, err)) != EM_OK)
             goto out;

@@ -17,6 +17,7 @@ static em_status map_layers(const nn_model *m, zk_vk *vk, em_err *err)
         switch (L->kind) {
         case NN_DENSE:
         case NN_CONV2D:
+        case NN_MAXPOOL:
         case NN_AVGPOOL: {
             if (vk->n_layers == ZK_MAX_LAYERS)
                 return em_errf(err, EM_ERR_UNSUPPORTED, "proofs support at most %u dense/conv/pool layers",
@@ -40,7 +41,7 @@ static em_status map_layers(const nn_model *m, zk_vk *vk, em_err *err)
             z->n_in = (uint32_t)nin;
             z->n_out = (uint32_t)nout;
             z->shift = L->shift;
-            z->act = L->kind == NN_AVGPOOL ? NN_ACT_NONE : (uint32_t)L->act;
+            z->act = L->kind == NN_AVGPOOL || L->kind == NN_MAXPOOL ? NN_ACT_NONE : (uint32_t)L->act;
             if (L->kind != NN_DENSE) {
                 z->ci = L->in.c;
                 z->hi = L->in.h;
@@ -70,17 +71,15 @@ static em_status map_layers(const nn_model *m, zk_vk *vk, em_err *err)
                 return em_errf(err, EM_ERR_INTERNAL, "layer mapping lost track at layer %zu", i);
             break;
         case NN_ACT:
-            if (!have)
+            if (!have || vk->layers[vk->n_layers - 1].kind == NN_MAXPOOL)
                 return em_errf(err, EM_ERR_UNSUPPORTED,
-                               "layer %zu (%s): proofs for a standalone ReLU that does not follow a dense layer are "
-                               "not implemented yet", i, L->name);
+                               "layer %zu (%s): proofs for a standalone ReLU that does not follow a dense, conv or "
+                               "avgpool layer are not implemented yet", i, L->name);
             /* max(clamp(q, lo, hi), 0) == clamp(q, 0, hi): the dense layer's act becomes ReLU */
             vk->layers[vk->n_layers - 1].act = NN_ACT_RELU;
             vk->layers[vk->n_layers - 1].last = (uint32_t)i;
             break;
-        case NN_MAXPOOL:
-            return em_errf(err, EM_ERR_UNSUPPORTED, "layer %zu (%s): proofs for maxpool layers are not implemented yet",
-                           i, L->name);
+
         default:
             return em_errf(err, EM_ERR_UNSUPPORTED, "layer %zu (%s): unknown layer kind %d", i, L->name, (int)L->kind);
         }
@@ -123,8 +122,8 @@ em_status zk_prover_create(const nn_model *m, zk_prover **out, em_err *err)
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *z = &vk->layers[i];
         const nn_layer *L = nn_model_layer(m, z->src);
-        if (z->kind == NN_AVGPOOL)
-            continue;
+        if (z->kind == NN_AVGPOOL || z->kind == NN_MAXPOOL)
+            continue; /* no weights */
         /* dense: n_out rows of n_in; conv: c_out rows of c_in*kh*kw (the weight layout as is) */
         size_t rows = z->kind == NN_CONV2D ? z->co : z->n_out;
         size_t cols = z->kind == NN_CONV2D ? (size_t)z->ci * z->kh * z->kw : z->n_in;

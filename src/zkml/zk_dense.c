@@ -106,6 +106,10 @@ em_status zk__matmul_prove(zk_wr *w, ff2_t *a, ff2_t *b, unsigned nv, ff2_t clai
     t.ext[1] = b;
     sc_proof pf;
     em_status st = sc_prove(&sh, &t, claim, w->tr, NULL, &pf, point, err);
+    /* sc_prove reports a false claim only after it has written the whole proof and absorbed it
+     * (sumcheck.c), so under the test hook the forged proof is sent on to the verifier. */
+    if (st == EM_ERR_ARG && w->forge)
+        st = EM_OK;
     if (st != EM_OK)
         return st;
     if ((st = sc_proof_write(&pf, w->buf, err)) != EM_OK)

@@ -25,13 +25,15 @@
 #define ZK_MAX_LOG_LOOKUP 27u     /* fraction-tree leaves <= 2^27 keeps the lookup error < 2^-100 */
 #define ZK_MAX_TABLE_BITS 20u     /* requant table holds q in [-2^(T-1), 2^(T-1)) */
 #define ZK_FLAG_ZK_WEIGHTS 0x01u
-#define ZK_MODEL_COMMIT_MAX 256u  /* proof hides the weights; not set by this version */
+#define ZK_MODEL_COMMIT_MAX 256u
+#define ZK_MAX_POOL_WIN 4u /* maxpool windows of at most 4 positions (2x2) */
+#define ZK_MAX_BLOCKS (8 * ZK_MAX_LAYERS + ZK_RANGE_BITS + 8)  /* proof hides the weights; not set by this version */
 
 /* Blocks of a packed polynomial: block i holds 2^log[i] values at offset off[i]. */
 typedef struct zk_pack {
     uint32_t n;
-    unsigned log[4 * ZK_MAX_LAYERS + 8];
-    uint64_t off[4 * ZK_MAX_LAYERS + 8];
+    unsigned log[ZK_MAX_BLOCKS];
+    uint64_t off[ZK_MAX_BLOCKS];
     unsigned total_log;
 } zk_pack;
 
@@ -76,6 +78,7 @@ struct zk_vk {
 
 #define ZK_MAX_VARS 40u /* variables of any polynomial we open (2^30 entries + margin) */
 
+
 /* An evaluation claim P~(pt) = val on one block of a packed polynomial (model or witness). */
 typedef struct zk_claim {
     uint32_t block;
@@ -98,6 +101,8 @@ typedef struct zk_wlayout {
     unsigned lb;    /* log2 padded batch */
     unsigned tbits; /* T of this proof: q in [-2^(T-1), 2^(T-1)) */
     uint32_t q_blk[ZK_MAX_LAYERS], r_blk[ZK_MAX_LAYERS][3], y_blk[ZK_MAX_LAYERS];
+    /* maxpool: d_w = y - x_w >= 0 per window slot, and the running products of the d_w */
+    uint32_t d_blk[ZK_MAX_LAYERS][ZK_MAX_POOL_WIN], pp_blk[ZK_MAX_LAYERS][ZK_MAX_POOL_WIN];
     uint32_t m_rng_blk[ZK_RANGE_BITS + 1]; /* multiplicities of [0, 2^b), by b */
     uint32_t m_act_blk[2];                 /* multiplicities of the requant table, by act */
     zk_pack pack;
@@ -115,7 +120,7 @@ static inline unsigned zk__limb_bits(uint32_t shift, unsigned t)
 /* Prover-side witness: one int32 array per block (full padded size), the packed polynomial,
  * and the public output rows of the last layer (borrowed from the trace). */
 typedef struct zk_wit {
-    int32_t *blk[4 * ZK_MAX_LAYERS + 8];
+    int32_t *blk[ZK_MAX_BLOCKS];
     ff_t *poly;
     const int32_t *out;
     size_t n_samples;
@@ -150,6 +155,7 @@ typedef struct zk_wr {
     tr_t *tr;
     em_buf *buf;
     unsigned threads;
+    int forge; /* test hook active: prove whatever the trace says, even a false claim */
 } zk_wr;
 
 /* ---- parallel-for (zk_par.c) ---- */
@@ -247,6 +253,15 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
                             zk_claims *wc, em_err *err) EM_WARN_UNUSED;
 em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_t *output, size_t n_samples,
                              zk_rd *rd, zk_claims *wc, em_err *err) EM_WARN_UNUSED;
+
+/* ---- maxpool (zk_maxpool.c) ---- */
+em_status zk__maxpool_witness(const zk_layer *L, uint32_t i, const zk_wlayout *wl, const int32_t *in, size_t n,
+                              zk_wit *w, em_err *err) EM_WARN_UNUSED;
+em_status zk__maxpool_prove(const zk_layer *L, uint32_t i, const zk_wlayout *wl, const zk_wit *w, const int32_t *a,
+                            size_t a_rows, size_t a_ld, zk_wr *wr, ff2_t *pt_a, ff2_t *a_claim, zk_claims *wc,
+                            em_err *err) EM_WARN_UNUSED;
+em_status zk__maxpool_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl, zk_rd *rd, ff2_t *pt_a,
+                             ff2_t *a_claim, zk_claims *wc, em_err *err) EM_WARN_UNUSED;
 
 /* ---- conv2d / avgpool (zk_conv.c) ---- */
 em_status zk__avgpool_acc(const zk_layer *L, const int32_t *in, size_t n, int64_t **out, em_err *err) EM_WARN_UNUSED;

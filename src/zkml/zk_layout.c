@@ -64,6 +64,20 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, zk_wlay
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *L = &vk->layers[i];
         unsigned lg = w->lb + L->lv_out;
+        for (unsigned t = 0; t < ZK_MAX_POOL_WIN; t++)
+            w->d_blk[i][t] = w->pp_blk[i][t] = ZK_NO_BLOCK;
+        if (L->kind == NN_MAXPOOL) {
+            unsigned K = L->kh * L->kw;
+            w->q_blk[i] = ZK_NO_BLOCK;
+            for (unsigned t = 0; t < 3; t++)
+                w->r_blk[i][t] = ZK_NO_BLOCK;
+            w->y_blk[i] = add_block(&w->pack, lg);
+            for (unsigned t = 0; t < K; t++)
+                w->d_blk[i][t] = add_block(&w->pack, lg);
+            for (unsigned t = 1; t + 1 < K; t++)
+                w->pp_blk[i][t] = add_block(&w->pack, lg);
+            continue;
+        }
         w->q_blk[i] = add_block(&w->pack, lg);
         for (unsigned t = 0; t < 3; t++)
             w->r_blk[i][t] = t < L->n_limbs ? add_block(&w->pack, lg) : ZK_NO_BLOCK;
@@ -71,9 +85,12 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, zk_wlay
         used_act[L->act] = 1;
     }
     int used_bits[ZK_RANGE_BITS + 1] = {0};
-    for (uint32_t i = 0; i < vk->n_layers; i++)
+    for (uint32_t i = 0; i < vk->n_layers; i++) {
         for (unsigned t = 0; t < vk->layers[i].n_limbs; t++)
             used_bits[zk__limb_bits(vk->layers[i].shift, t)] = 1;
+        if (vk->layers[i].kind == NN_MAXPOOL)
+            used_bits[vk->act_bits] = 1;
+    }
     for (unsigned b = 0; b <= ZK_RANGE_BITS; b++)
         w->m_rng_blk[b] = used_bits[b] ? add_block(&w->pack, b) : ZK_NO_BLOCK;
     for (unsigned a = 0; a < 2; a++)

@@ -75,6 +75,16 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const 
         const zk_layer *L = &vk->layers[i];
         const int64_t *acc = accs[i];
         const int32_t *y = tr->act[L->last + 1];
+        if (L->kind == NN_MAXPOOL) {
+            size_t M = (size_t)1 << L->lv_out;
+            int32_t *Y = w->blk[wl->y_blk[i]];
+            for (size_t s = 0; s < n; s++)
+                memcpy(Y + s * M, y + s * L->n_out, L->n_out * sizeof *Y);
+            em_status st = zk__maxpool_witness(L, i, wl, tr->act[L->src], n, w, err);
+            if (st != EM_OK)
+                return st;
+            continue;
+        }
         size_t M = (size_t)1 << L->lv_out;
         int32_t *Q = w->blk[wl->q_blk[i]];
         int32_t *R[3] = {NULL, NULL, NULL};
@@ -154,6 +164,16 @@ static em_status prove_dense(zk_prover *p, const zk_wlayout *wl, const zk_wit *w
     ff2_t rho[ZK_MAX_VARS], kappa[ZK_MAX_VARS], pt[ZK_MAX_VARS];
     ff2_t *eqb = NULL, *eqj = NULL, *av = NULL, *wv = NULL;
     em_status st = EM_OK;
+    if (L->kind == NN_MAXPOOL) {
+        ff2_t a_ev;
+        const int32_t *a = i == 0 ? input : w->blk[wl->y_blk[i - 1]];
+        size_t a_rows = i == 0 ? n : bp, a_ld = i == 0 ? L->n_in : N;
+        if ((st = zk__maxpool_prove(L, i, wl, w, a, a_rows, a_ld, wr, pt, &a_ev, wc, err)) != EM_OK)
+            goto out;
+        if (i > 0)
+            st = zk__claims_add(wc, wl->y_blk[i - 1], pt, li + lb, a_ev, err);
+        goto out;
+    }
     /* rho = (output vars j, batch vars b) on the lb+lo-variable accumulator */
     tr_challenge_ff2_vec(wr->tr, "acc-point", rho, lo + lb);
     const ff2_t *rho_j = rho, *rho_b = rho + lo;
@@ -275,6 +295,8 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
             if ((st = zk__avgpool_acc(L, trace.act[L->src], n_samples, &own_acc[i], err)) != EM_OK)
                 goto out;
             accs[i] = own_acc[i];
+        } else if (L->kind == NN_MAXPOOL) {
+            continue; /* no accumulator: y is the window maximum */
         } else {
             accs[i] = trace.acc[L->src];
         }
@@ -307,7 +329,7 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     tr_absorb_u64(&tr, "table-bits", wl.tbits);
     tr_absorb_bytes(&tr, "witness-commitment", wcommit, wcommit_len);
     double t3 = em_now_ms();
-    zk_wr wr = {.tr = &tr, .buf = &comp, .threads = zk__threads(opts ? opts->threads : 0)};
+    zk_wr wr = {.tr = &tr, .buf = &comp, .threads = zk__threads(opts ? opts->threads : 0), .forge = p->hook != NULL};
     if ((st = zk__requant_prove(vk, &wl, &w, n_samples, &wr, &wc, err)) != EM_OK)
         goto out;
     double t4 = em_now_ms();

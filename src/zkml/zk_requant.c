@@ -19,7 +19,8 @@
 #include "enclaveml/zkml/ml.h"
 #include "zk_internal.h"
 
-enum { SEG_PAIR = 1, SEG_RANGE = 2, SEG_ACT_TABLE = 3, SEG_RANGE_TABLE = 4 };
+/* SEG_DRANGE: a maxpool difference block d_w (range [0, 2^act_bits)) */
+enum { SEG_PAIR = 1, SEG_RANGE = 2, SEG_ACT_TABLE = 3, SEG_RANGE_TABLE = 4, SEG_DRANGE = 5 };
 
 typedef struct lu_seg {
     int kind;
@@ -30,7 +31,7 @@ typedef struct lu_seg {
 
 typedef struct lu_layout {
     size_t n;
-    lu_seg seg[5 * ZK_MAX_LAYERS + ZK_RANGE_BITS + 4];
+    lu_seg seg[ZK_MAX_BLOCKS];
     zk_pack pack;
 } lu_layout;
 
@@ -44,6 +45,15 @@ static em_status lu_layout_build(const zk_vk *vk, const zk_wlayout *wl, lu_layou
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *ly = &vk->layers[i];
         unsigned lg = wl->lb + ly->lv_out;
+        if (ly->kind == NN_MAXPOOL) {
+            for (unsigned t = 0; t < ly->kh * ly->kw; t++) {
+                unsigned b = vk->act_bits;
+                L->seg[L->n] = (lu_seg){.kind = SEG_DRANGE, .layer = i, .limb = t, .bits = b, .tag = tag_range(b)};
+                L->pack.log[L->n++] = lg;
+                used_bits[b] = 1;
+            }
+            continue;
+        }
         L->seg[L->n] = (lu_seg){.kind = SEG_PAIR, .layer = i, .act = ly->act, .tag = tag_act(ly->act)};
         L->pack.log[L->n++] = lg;
         used_act[ly->act] = 1;
@@ -143,6 +153,16 @@ void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w)
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *ly = &vk->layers[i];
         size_t n = (size_t)1 << (wl->lb + ly->lv_out);
+        if (ly->kind == NN_MAXPOOL) {
+            int32_t *mr = w->blk[wl->m_rng_blk[vk->act_bits]];
+            for (unsigned t = 0; t < ly->kh * ly->kw; t++) {
+                const int32_t *D = w->blk[wl->d_blk[i][t]];
+                for (size_t e = 0; e < n; e++)
+                    if (D[e] >= 0 && (uint32_t)D[e] < (1u << vk->act_bits))
+                        mr[D[e]]++;
+            }
+            continue;
+        }
         const int32_t *Q = w->blk[wl->q_blk[i]];
         int32_t *m = w->blk[wl->m_act_blk[ly->act]];
         for (size_t e = 0; e < n; e++) {
@@ -350,6 +370,8 @@ static uint32_t seg_block(const zk_wlayout *wl, const lu_seg *s, unsigned v)
         return v == 0 ? wl->q_blk[s->layer] : wl->y_blk[s->layer];
     case SEG_RANGE:
         return wl->r_blk[s->layer][s->limb];
+    case SEG_DRANGE:
+        return wl->d_blk[s->layer][s->limb];
     case SEG_ACT_TABLE:
         return wl->m_act_blk[s->act];
     default:
@@ -371,6 +393,7 @@ static void leaf_eval(const zk_vk *vk, const lu_seg *s, unsigned log, const lu_c
         break;
     }
     case SEG_RANGE:
+    case SEG_DRANGE:
         *cp = ff2_one();
         *cq = ff2_sub(ch->alpha, ff2_add(vals[0], tagg));
         break;
@@ -413,8 +436,9 @@ static void fill_leaves(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, 
         }
         break;
     }
-    case SEG_RANGE: {
-        const int32_t *rr = w->blk[wl->r_blk[s->layer][s->limb]];
+    case SEG_RANGE:
+    case SEG_DRANGE: {
+        const int32_t *rr = w->blk[seg_block(wl, s, 0)];
         for (size_t e = 0; e < n; e++) {
             p[e] = ff2_one();
             q[e] = ff2_sub(am, ff2_from_base(ff_from_i64(rr[e])));
@@ -546,12 +570,12 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
         unsigned G = L.pack.log[i];
         fill_leaves(vk, wl, w, s, G, &ch, P[G], Q[G]);
         ff2_t root[2];
-        int witness_seg = s->kind == SEG_PAIR || s->kind == SEG_RANGE;
+        int witness_seg = s->kind == SEG_PAIR || s->kind == SEG_RANGE || s->kind == SEG_DRANGE;
         if ((st = tree_prove(wr, G, witness_seg, P, Q, buf, alt, r, root, err)) != EM_OK)
             goto out;
         ff2_t vals[2];
         unsigned nv = seg_nvals(vk, s);
-        unsigned lr = s->kind == SEG_PAIR || s->kind == SEG_RANGE ? wl->lb : 0;
+        unsigned lr = witness_seg ? wl->lb : 0;
         for (unsigned v = 0; v < nv; v++) {
             uint32_t b = seg_block(wl, s, v);
             if ((st = zk__mle_i32(w->blk[b], (size_t)1 << lr, (size_t)1 << (G - lr), lr, G - lr, r, &vals[v], err)) !=

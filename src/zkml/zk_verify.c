@@ -15,6 +15,18 @@ static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32
     unsigned lb = wl->lb, lo = L->lv_out, li = L->lv_in;
     ff2_t rho[ZK_MAX_VARS], kappa[ZK_MAX_VARS], pt[ZK_MAX_VARS];
     em_status st;
+    if (L->kind == NN_MAXPOOL) {
+        ff2_t a_ev, x_ev;
+        if ((st = zk__maxpool_verify(L, i, wl, rd, pt, &a_ev, wc, err)) != EM_OK)
+            return st;
+        if (i > 0)
+            return zk__claims_add(wc, wl->y_blk[i - 1], pt, li + lb, a_ev, err);
+        if ((st = zk__mle_i32(input, n, L->n_in, lb, li, pt, &x_ev, err)) != EM_OK)
+            return st;
+        if (!ff2_eq(x_ev, a_ev))
+            return em_errf(err, EM_ERR_VERIFY, "layer 0: the proof's input evaluation does not match the input");
+        return EM_OK;
+    }
     tr_challenge_ff2_vec(rd->tr, "acc-point", rho, lo + lb);
     const ff2_t *rho_j = rho, *rho_b = rho + lo;
     ff2_t ev[4], bias_ev;

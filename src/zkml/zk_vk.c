@@ -66,7 +66,7 @@ em_status zk__layer_geometry(zk_layer *L, uint32_t i, em_err *err)
             return em_errf(err, EM_ERR_FORMAT, "layer %u: dense layer with window geometry", i);
         return EM_OK;
     }
-    if (L->kind != NN_CONV2D && L->kind != NN_AVGPOOL)
+    if (L->kind != NN_CONV2D && L->kind != NN_AVGPOOL && L->kind != NN_MAXPOOL)
         return em_errf(err, EM_ERR_FORMAT, "layer %u: kind %u is not provable", i, L->kind);
     if (!L->ci || !L->hi || !L->wi || !L->co || !L->kh || !L->kw || !L->sh || !L->sw || L->kh > 64 || L->kw > 64 ||
         L->sh > 64 || L->sw > 64 || L->pt > 64 || L->pl > 64 || L->pb > 64 || L->pr > 64 || L->cip > 1)
@@ -83,6 +83,15 @@ em_status zk__layer_geometry(zk_layer *L, uint32_t i, em_err *err)
         return em_errf(err, EM_ERR_FORMAT, "layer %u: avgpool keeps the channels and has shift >= 1", i);
     if (L->kind == NN_CONV2D && L->cip)
         return em_errf(err, EM_ERR_FORMAT, "layer %u: count_include_pad on a conv layer", i);
+    if (L->kind == NN_MAXPOOL) {
+        if (L->co != L->ci || L->shift || L->act || L->cip)
+            return em_errf(err, EM_ERR_FORMAT, "layer %u: maxpool keeps the channels, no shift or activation", i);
+        uint32_t K = L->kh * L->kw;
+        if (K < 2 || K > ZK_MAX_POOL_WIN || L->pt || L->pl || L->pb || L->pr)
+            return em_errf(err, EM_ERR_UNSUPPORTED,
+                           "layer %u: proofs support maxpool windows of 2..%u positions without padding (got %ux%u, "
+                           "pads %u,%u,%u,%u)", i, ZK_MAX_POOL_WIN, L->kh, L->kw, L->pt, L->pl, L->pb, L->pr);
+    }
     uint64_t P = (uint64_t)L->ho * L->wo;
     if (P & (P - 1))
         return em_errf(err, EM_ERR_UNSUPPORTED,
@@ -133,7 +142,7 @@ em_status zk__vk_derive(zk_vk *vk, em_err *err)
         if (L->kind == NN_CONV2D) {
             logs[2 * i] = L->lc + L->lk;
             logs[2 * i + 1] = L->lc;
-        } else if (L->kind == NN_AVGPOOL) {
+        } else if (L->kind == NN_AVGPOOL || L->kind == NN_MAXPOOL) {
             logs[2 * i] = 0; /* no weights: one zero entry each */
             logs[2 * i + 1] = 0;
         } else {
@@ -141,6 +150,12 @@ em_status zk__vk_derive(zk_vk *vk, em_err *err)
             logs[2 * i + 1] = L->lv_out;
         }
     }
+    for (uint32_t i = 0; i < vk->n_layers; i++)
+        if (vk->layers[i].kind == NN_MAXPOOL &&
+            (i + 1 == vk->n_layers || vk->act_bits * (vk->layers[i].kh * vk->layers[i].kw - 1) > 30))
+            return em_errf(err, EM_ERR_UNSUPPORTED,
+                           "layer %u: proofs support maxpool only before another layer and for act_bits * (window "
+                           "- 1) <= 30", i);
     if (vk->layers[vk->n_layers - 1].n_out != vk->output_size)
         return em_errf(err, EM_ERR_FORMAT, "last layer size %u != output size %u",
                        vk->layers[vk->n_layers - 1].n_out, vk->output_size);

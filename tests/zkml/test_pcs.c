@@ -262,6 +262,188 @@ static void test_root_reference(void)
     free(t);
 }
 
+static void test_hiding(void)
+{
+    unsigned nv[2] = {10, 12};
+    ff_t *t[2];
+    pcs_poly polys[2];
+    for (int i = 0; i < 2; i++) {
+        size_t len = i == 0 ? 1000 : (size_t)1 << nv[i];
+        t[i] = rnd_vec(len);
+        polys[i] = (pcs_poly){t[i], len};
+    }
+    em_err err = {0};
+    pcs_layout l, lp;
+    CHECK_OK(pcs_layout_init(&l, nv, 2, 0, &err), &err);
+    lp = l;
+    CHECK(l.log_cols >= PCS_HIDING_MIN_LOG_COLS);
+    CHECK_OK(pcs_layout_set_hiding(&l, 2, &err), &err);
+    uint8_t seed[32], seed2[32], r1[32], r2[32], r3[32], rp[32];
+    for (int i = 0; i < 32; i++) {
+        seed[i] = (uint8_t)i;
+        seed2[i] = (uint8_t)(i + (i == 31));
+    }
+    pcs_prover *p = NULL, *q = NULL, *pp = NULL;
+    CHECK_OK(pcs_commit_hiding(&l, polys, seed, 2, &p, r1, &err), &err);
+    CHECK_OK(pcs_commit_hiding(&l, polys, seed, 1, &q, r2, &err), &err);
+    CHECK(memcmp(r1, r2, 32) == 0); /* deterministic given the seed */
+    pcs_prover_free(q);
+    q = NULL;
+    CHECK_OK(pcs_commit_hiding(&l, polys, seed2, 1, &q, r3, &err), &err);
+    CHECK(memcmp(r1, r3, 32) != 0); /* the blinding enters the root */
+    CHECK_OK(pcs_commit(&lp, polys, 1, &pp, rp, &err), &err);
+    CHECK(memcmp(r1, rp, 32) != 0);
+    /* API misuse */
+    pcs_prover *bad = NULL;
+    CHECK_ST(pcs_commit(&l, polys, 1, &bad, r2, &err), EM_ERR_ARG, &err);
+    CHECK_ST(pcs_commit_hiding(&lp, polys, seed, 1, &bad, r2, &err), EM_ERR_ARG, &err);
+    pcs_layout small;
+    unsigned sv = 7;
+    CHECK_OK(pcs_layout_init(&small, &sv, 1, 0, &err), &err);
+    CHECK_ST(pcs_layout_set_hiding(&small, 1, &err), EM_ERR_ARG, &err);
+
+    /* claims: two column groups (poly 0 twice at one column point, poly 1 elsewhere) */
+    ff2_t pts[3][12];
+    for (int k = 0; k < 3; k++)
+        for (int j = 0; j < 12; j++)
+            pts[k][j] = rnd_ff2();
+    memcpy(pts[1], pts[0], l.log_cols * sizeof(ff2_t));
+    unsigned which[3] = {0, 0, 1};
+    pcs_claim c[3];
+    for (int k = 0; k < 3; k++)
+        c[k] = (pcs_claim){which[k], pts[k], eval_ref(t[which[k]], polys[which[k]].len, nv[which[k]], pts[k])};
+    CHECK(ff2_eq(pcs_prover_eval(p, 1, pts[2]), c[2].value));
+    em_buf proof = {.max = (size_t)1 << 28};
+    CHECK_OK(open_verify(p, &l, r1, c, c, 3, &proof), &err);
+    /* the hiding proof is not the non-hiding one and does not verify under the other layout */
+    {
+        tr_t tv;
+        tr_init(&tv, "test/pcs");
+        em_reader r;
+        em_reader_init(&r, proof.data, proof.len);
+        CHECK(pcs_verify(&lp, r1, c, 3, &tv, &r, &err) != EM_OK);
+    }
+    /* false values, each claim */
+    for (int k = 0; k < 3; k++) {
+        pcs_claim b[3];
+        memcpy(b, c, sizeof b);
+        b[k].value = ff2_add(b[k].value, ff2_one());
+        CHECK(open_verify(p, &l, r1, b, b, 3, &proof) != EM_OK);
+        CHECK(open_verify(p, &l, r1, c, b, 3, &proof) != EM_OK);
+    }
+    /* a proof from the commitment with another seed, against this root */
+    CHECK(open_verify(q, &l, r1, c, c, 3, &proof) != EM_OK);
+    /* more column points than masks */
+    {
+        pcs_claim c3[3];
+        memcpy(c3, c, sizeof c3);
+        c3[1].point = pts[2];
+        c3[1].poly = 1;
+        c3[1].value = c[2].value;
+        c3[2].point = pts[0];
+        c3[2].poly = 0;
+        c3[2].value = c[0].value;
+        ff2_t p4[12];
+        memcpy(p4, pts[2], sizeof p4);
+        p4[0] = ff2_add(p4[0], ff2_one());
+        c3[1].point = p4;
+        c3[1].value = eval_ref(t[1], polys[1].len, nv[1], p4);
+        pcs_claim c4[4] = {c[0], c[2], c3[1], c[1]};
+        tr_t tp;
+        tr_init(&tp, "test/pcs");
+        em_buf pr2 = {.max = (size_t)1 << 28};
+        CHECK_ST(pcs_open(p, c4, 4, &tp, &pr2, &err), EM_ERR_ARG, &err);
+        em_buf_free(&pr2);
+    }
+    /* corrupted words (mask evaluations, rows, columns, Merkle) */
+    CHECK_OK(open_verify(p, &l, r1, c, c, 3, &proof), &err);
+    size_t words = 0, rejected = 0;
+    for (size_t off = 0; off < proof.len; off += 1000 + 8 * (off % 7)) {
+        uint8_t *cp = malloc(proof.len);
+        memcpy(cp, proof.data, proof.len);
+        cp[off] ^= 0x21;
+        tr_t tv;
+        tr_init(&tv, "test/pcs");
+        em_reader r;
+        em_reader_init(&r, cp, proof.len);
+        words++;
+        if (pcs_verify(&l, r1, c, 3, &tv, &r, &err) != EM_OK)
+            rejected++;
+        free(cp);
+    }
+    CHECK_EQ_U64(rejected, words);
+    /* OS randomness (NULL seed) */
+    pcs_prover *o = NULL;
+    uint8_t ro[32];
+    CHECK_OK(pcs_commit_hiding(&l, polys, NULL, 1, &o, ro, &err), &err);
+    CHECK(memcmp(ro, r1, 32) != 0);
+    CHECK_OK(open_verify(o, &l, ro, c, c, 3, &proof), &err);
+    em_buf_free(&proof);
+    pcs_prover_free(o);
+    pcs_prover_free(p);
+    pcs_prover_free(q);
+    pcs_prover_free(pp);
+    for (int i = 0; i < 2; i++)
+        free(t[i]);
+}
+
+/* The zero polynomial: without hiding every opened data symbol and both combination rows are
+ * zero (the proof shows the data); with hiding none of them may be (each is uniform). */
+static void test_hiding_blinds_zero(void)
+{
+    unsigned n = 10;
+    size_t N = (size_t)1 << n;
+    ff_t *z = calloc(N, sizeof *z);
+    em_err err = {0};
+    for (int hiding = 0; hiding <= 1; hiding++) {
+        pcs_layout l;
+        CHECK_OK(pcs_layout_init(&l, &n, 1, 8, &err), &err);
+        if (hiding)
+            CHECK_OK(pcs_layout_set_hiding(&l, 1, &err), &err);
+        pcs_poly poly = {z, N};
+        pcs_prover *p = NULL;
+        uint8_t root[32], seed[32] = {9};
+        if (hiding)
+            CHECK_OK(pcs_commit_hiding(&l, &poly, seed, 1, &p, root, &err), &err);
+        else
+            CHECK_OK(pcs_commit(&l, &poly, 1, &p, root, &err), &err);
+        ff2_t pt[10];
+        for (unsigned j = 0; j < n; j++)
+            pt[j] = rnd_ff2();
+        pcs_claim c = {0, pt, ff2_zero()};
+        em_buf proof = {.max = (size_t)1 << 26};
+        CHECK_OK(open_verify(p, &l, root, &c, &c, 1, &proof), &err);
+        size_t C = 256, Cm = hiding ? 512 : 256, R = l.n_rows, Rt = R + (hiding ? 2 : 0);
+        size_t off = (hiding ? 16 : 0), zeros_rows = 0, zeros_cols = 0, n_cols = 0;
+        /* w and u: count zero coefficients among the data coefficients */
+        for (int row = 0; row < 2; row++, off += Cm * 16)
+            for (size_t i = 0; i < C; i++) {
+                uint64_t a = 0, b = 0;
+                memcpy(&a, proof.data + off + 16 * i, 8);
+                memcpy(&b, proof.data + off + 16 * i + 8, 8);
+                zeros_rows += (a | b) == 0;
+            }
+        /* the opened columns (PCS_QUERIES of them): data rows only */
+        for (size_t q = 0; q < PCS_QUERIES; q++, off += Rt * 8)
+            for (size_t i = 0; i < R; i++) {
+                uint64_t v;
+                memcpy(&v, proof.data + off + 8 * i, 8);
+                zeros_cols += v == 0;
+                n_cols++;
+            }
+        if (hiding) {
+            CHECK_EQ_U64(zeros_rows, 0);
+            CHECK_EQ_U64(zeros_cols, 0);
+        } else {
+            CHECK_EQ_U64(zeros_rows, 2 * C);
+            CHECK_EQ_U64(zeros_cols, n_cols);
+        }
+        em_buf_free(&proof);
+        pcs_prover_free(p);
+    }
+    free(z);
+}
+
 static void test_bad_layouts(void)
 {
     em_err err = {0};
@@ -290,6 +472,8 @@ int main(void)
     TH_RUN(test_batched);
     TH_RUN(test_tamper);
     TH_RUN(test_root_reference);
+    TH_RUN(test_hiding);
+    TH_RUN(test_hiding_blinds_zero);
     TH_RUN(test_bad_layouts);
     return th_finish();
 }

@@ -170,6 +170,7 @@ typedef struct corrupt {
     size_t layer; /* trace act index to corrupt (1 = output of layer 0) */
     int acc;      /* corrupt the accumulator instead */
     size_t pos;
+    int delta;    /* added to the activation (0 means +1) */
 } corrupt;
 
 static void corrupt_hook(nn_trace *t, void *ctx)
@@ -179,7 +180,7 @@ static void corrupt_hook(nn_trace *t, void *ctx)
         if (t->acc[c->layer])
             t->acc[c->layer][c->pos] += 3;
     } else {
-        t->act[c->layer][c->pos] += 1;
+        t->act[c->layer][c->pos] += c->delta ? c->delta : 1;
     }
 }
 
@@ -193,16 +194,18 @@ static void test_changed_intermediate(void)
     }
     em_err err = {0};
     corrupt cases[] = {
-        {1, 0, 0}, {1, 0, 17}, {2, 0, 5}, /* hidden activations */
-        {3, 0, 2},                        /* the final output (trace and claimed output agree) */
-        {0, 1, 4}, {1, 1, 0}, {2, 1, 3},  /* accumulators */
+        {1, 0, 0, 0}, {1, 0, 17, 0}, {2, 0, 5, 0}, /* hidden activations */
+        {3, 0, 2, 0},                           /* the final output (trace and claimed output agree) */
+        {0, 1, 4, 0}, {1, 1, 0, 0}, {2, 1, 3, 0},  /* accumulators */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         zk_prover_set_trace_hook(f.p, corrupt_hook, &cases[i]);
         int32_t *y2 = calloc(f.n * f.k, sizeof *y2);
         uint8_t *pr = NULL;
         size_t len = 0;
+        /* under the hook the prover proves whatever the trace says; the verifier must reject */
         em_status st = zk_prove(f.p, NULL, f.x, f.n, &f.ctx, y2, &pr, &len, NULL, &err);
+        CHECK_OK(st, &err);
         if (st == EM_OK) {
             st = fx_verify(&f, f.x, y2, &f.ctx, pr, len, &err);
             if (st == EM_OK)
@@ -372,11 +375,11 @@ static void test_vk_parser(void)
     fx_free(&f);
 }
 
-/* Conv/avgpool layers: changed conv weight or bias, corrupted conv accumulator, conv output,
+/* Conv/pool layers: changed conv weight or bias, corrupted conv accumulator, conv output,
  * pooled output, changed input and output -- all rejected. */
-static void test_cnn_tamper(void)
+static void cnn_tamper(int maxpool)
 {
-    nn_model *m = zt_cnn();
+    nn_model *m = zt_cnn2(maxpool);
     CHECK(m != NULL);
     if (!m)
         return;
@@ -432,13 +435,14 @@ static void test_cnn_tamper(void)
     }
     /* corrupted trace: conv1 acc, conv1 output (act[1]), pool1 output (act[2]), conv2 acc,
      * pool2 output (act[5]) */
-    corrupt cases[] = {{0, 1, 7}, {1, 0, 3}, {2, 0, 30}, {2, 1, 11}, {6, 0, 20}};
+    /* for the maxpool model act[2] is the pooled output: +1 breaks "equals some element",
+     * -1 breaks "at least every element" */
+    corrupt cases[] = {{0, 1, 7, 0}, {1, 0, 3, 0}, {2, 0, 30, 0}, {2, 1, 11, 0}, {6, 0, 20, 0}, {2, 0, 5, -1}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         zk_prover_set_trace_hook(p, corrupt_hook, &cases[c]);
         pr = NULL;
         em_status st = zk_prove(p, NULL, x, n, &ctx, y2, &pr, &len, NULL, &err);
-        if (st != EM_OK && getenv("ZK_TEST_VERBOSE"))
-            fprintf(stderr, "    cnn corruption %zu: prover refused: %s\n", c, err.msg);
+        CHECK_OK(st, &err);
         if (st == EM_OK) {
             st = zk_verify(zk_prover_vk(p), x, n, y2, &ctx, pr, len, NULL, &err);
             if (st == EM_OK)
@@ -457,6 +461,77 @@ static void test_cnn_tamper(void)
     nn_model_free(m);
 }
 
+static void test_cnn_tamper(void) { cnn_tamper(0); }
+
+/* A cheating maxpool output made consistent downstream: the hook raises one pooled value by 1
+ * (no longer equal to any window element, still >= all of them) and recomputes every later
+ * layer from it with a tail model, so requantization, later layers and the output all agree
+ * with the lie. Only the maxpool "equals some element" zero-check can catch it. */
+typedef struct tail_ctx {
+    nn_model *tail; /* layers 2.. of the CNN, input = the pooled activation */
+    size_t n, pos;
+} tail_ctx;
+
+static void tail_hook(nn_trace *t, void *vctx)
+{
+    tail_ctx *c = vctx;
+    t->act[2][c->pos] += 1;
+    nn_trace tt = {0};
+    em_err err = {0};
+    if (nn_model_run_trace(c->tail, NULL, t->act[2], c->n, &tt, &err) != EM_OK) {
+        fprintf(stderr, "tail run: %s\n", err.msg);
+        return;
+    }
+    for (size_t l = 0; l < tt.n_layers; l++) {
+        const nn_layer *L = nn_model_layer(c->tail, l);
+        memcpy(t->act[l + 3], tt.act[l + 1], c->n * nn_shape_size(L->out) * sizeof(int32_t));
+        if (tt.acc[l] && t->acc[l + 2])
+            memcpy(t->acc[l + 2], tt.acc[l], c->n * nn_shape_size(L->out) * sizeof(int64_t));
+    }
+    nn_trace_free(&tt);
+}
+
+static void test_maxpool_not_max(void)
+{
+    nn_model *m = zt_cnn2(1);
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    em_err err = {0};
+    const nn_layer *L2 = nn_model_layer(m, 2);
+    nn_model *tail = NULL;
+    CHECK_OK(nn_model_create("tail", L2->in, nn_model_act_bits(m), nn_model_weight_bits(m), L2->in_scale, &tail, &err),
+             &err);
+    for (size_t l = 2; tail && l < nn_model_n_layers(m); l++)
+        CHECK_OK(nn_model_add_layer(tail, nn_model_layer(m, l), &err), &err);
+    zk_prover *p = NULL;
+    CHECK_OK(zk_prover_create(m, &p, &err), &err);
+    size_t n = 2, k = nn_model_output_size(m);
+    int32_t *x = zt_input(m, n), *y = calloc(n * k, sizeof *y);
+    zk_context ctx = {.nonce = NONCE, .nonce_len = 4, .node_id = "pool"};
+    tail_ctx tc = {.tail = tail, .n = n, .pos = 9};
+    if (p && tail) {
+        zk_prover_set_trace_hook(p, tail_hook, &tc);
+        uint8_t *pr = NULL;
+        size_t len = 0;
+        CHECK_OK(zk_prove(p, NULL, x, n, &ctx, y, &pr, &len, NULL, &err), &err);
+        if (pr) {
+            em_status st = zk_verify(zk_prover_vk(p), x, n, y, &ctx, pr, len, NULL, &err);
+            CHECK_ST(st, EM_ERR_VERIFY, &err);
+            CHECK_STR_CONTAINS(err.msg, "maxpool");
+            if (getenv("ZK_TEST_VERBOSE"))
+                fprintf(stderr, "    non-max pooled value rejected: %s\n", err.msg);
+        }
+        free(pr);
+    }
+    free(x);
+    free(y);
+    zk_prover_free(p);
+    nn_model_free(tail);
+    nn_model_free(m);
+}
+static void test_cnn_maxpool_tamper(void) { cnn_tamper(1); }
+
 int main(void)
 {
     th_init("test_zk_soundness");
@@ -470,5 +545,7 @@ int main(void)
     TH_RUN(test_malformed);
     TH_RUN(test_vk_parser);
     TH_RUN(test_cnn_tamper);
+    TH_RUN(test_cnn_maxpool_tamper);
+    TH_RUN(test_maxpool_not_max);
     return th_finish();
 }

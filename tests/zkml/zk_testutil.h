@@ -153,9 +153,9 @@ static inline void zt_avgpool(nn_layer *L, nn_shape in, int32_t scale, uint32_t 
     snprintf(L->name, sizeof L->name, "avgpool%u", in.c);
 }
 
-/* Small CNN on 1x8x8: conv(4, 3x3, pad 1, ReLU) -> avgpool 2x2 -> conv(8, 3x3, pad 1) -> ReLU
- * (standalone) -> avgpool 2x2 -> flatten -> dense 32 -> 10. */
-static inline nn_model *zt_cnn(void)
+/* Small CNN on 1x8x8: conv(4, 3x3, pad 1, ReLU) -> avgpool 2x2 (or maxpool 2x2) -> conv(8, 3x3,
+ * pad 1) -> ReLU (standalone) -> avgpool 2x2 -> flatten -> dense 32 -> 10. */
+static inline nn_model *zt_cnn2(int maxpool)
 {
     nn_model *m = NULL;
     em_err err = {0};
@@ -171,6 +171,10 @@ static inline nn_model *zt_cnn(void)
     if (!zt_add(m, &L, "conv1"))
         goto fail;
     zt_avgpool(&L, (nn_shape){4, 8, 8}, sc, 0, 0);
+    if (maxpool) {
+        L.kind = NN_MAXPOOL;
+        L.shift = 0;
+    }
     if (!zt_add(m, &L, "pool1"))
         goto fail;
     zt_conv(&L, (nn_shape){4, 4, 4}, 8, 3, 1, sc, NN_ACT_NONE);
@@ -216,6 +220,8 @@ fail:
     nn_model_free(m);
     return NULL;
 }
+
+static inline nn_model *zt_cnn(void) { return zt_cnn2(0); }
 
 static inline int32_t *zt_input(const nn_model *m, size_t n)
 {

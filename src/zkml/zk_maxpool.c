@@ -1,0 +1,259 @@
+/* MaxPool layers (docs/PROOFS.md "Max pooling"): windows of K = kh*kw <= 4 positions without
+ * padding. The witness holds y and, per window slot w, d_w = y - x_w (x_w the slot's input),
+ * and the running products p_1 = d_0 d_1, p_t = p_(t-1) d_t. Proven:
+ *   - every d_w in [0, 2^act_bits) (range lookups, zk_requant.c)  => y >= every x_w;
+ *   - p_(K-2) d_(K-1) = 0 with the product chain                   => y equals some x_w;
+ *   - the link x_w = y - d_w to the previous activation: at a random point rho,
+ *     sum_w nu^w (y~ - d_w~)(rho) = sum_j A~(rho_b, j) sel(j), sel the public window selection
+ *     weighted by nu^w, which the verifier evaluates in O(C * P * K).
+ * The product chain is one zero-check sumcheck (sumcheck.h, degree 3) at a random point tau.
+ * So y = max_w x_w exactly: y is at least every element and equal to one of them. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "enclaveml/zkml/ml.h"
+#include "enclaveml/zkml/sumcheck.h"
+#include "zk_internal.h"
+
+static int64_t pool_idx(const zk_layer *L, uint32_t c, uint32_t p, uint32_t w)
+{
+    uint32_t oy = p / L->wo, ox = p % L->wo, ky = w / L->kw, kx = w % L->kw;
+    uint64_t iy = (uint64_t)oy * L->sh + ky, ix = (uint64_t)ox * L->sw + kx;
+    return (int64_t)(((uint64_t)c * L->hi + iy) * L->wi + ix);
+}
+
+em_status zk__maxpool_witness(const zk_layer *L, uint32_t i, const zk_wlayout *wl, const int32_t *in, size_t n,
+                              zk_wit *w, em_err *err)
+{
+    (void)err;
+    unsigned K = L->kh * L->kw;
+    size_t M = (size_t)1 << L->lv_out, P = (size_t)L->ho * L->wo;
+    const int32_t *Y = w->blk[wl->y_blk[i]];
+    for (size_t s = 0; s < n; s++)
+        for (uint32_t c = 0; c < L->co; c++)
+            for (uint32_t p = 0; p < P; p++) {
+                size_t e = s * M + c * P + p;
+                int64_t prod = 1;
+                for (unsigned t = 0; t < K; t++) {
+                    int64_t d = (int64_t)Y[e] - in[s * L->n_in + (size_t)pool_idx(L, c, p, t)];
+                    w->blk[wl->d_blk[i][t]][e] = (int32_t)d;
+                    prod = t == 0 ? d : prod * d;
+                    /* |prod| < 2^30 for an honest trace (vk check); a test hook may break it, and
+                     * then the truncated value simply fails the zero-check */
+                    prod = (int64_t)(int32_t)prod;
+                    if (t >= 1 && t + 1 < K)
+                        w->blk[wl->pp_blk[i][t]][e] = (int32_t)prod;
+                }
+            }
+    return EM_OK;
+}
+
+/* Window selection weighted by nu^w and eq(rho_c, c) eq(rho_p, p): scattered into a table
+ * (prover) or evaluated against eqj (verifier). */
+static ff2_t pool_selection(const zk_layer *L, const ff2_t *ep, const ff2_t *ec, const ff2_t *nu_pow, const ff2_t *eqj,
+                            ff2_t *scatter)
+{
+    ff2_t acc = ff2_zero();
+    unsigned K = L->kh * L->kw;
+    uint32_t P = L->ho * L->wo;
+    for (uint32_t c = 0; c < L->co; c++)
+        for (uint32_t p = 0; p < P; p++) {
+            ff2_t cp = zk__mul2(ec[c], ep[p]);
+            for (unsigned t = 0; t < K; t++) {
+                int64_t j = pool_idx(L, c, p, t);
+                ff2_t coef = zk__mul2(cp, nu_pow[t]);
+                if (scatter)
+                    scatter[j] = ff2_add(scatter[j], coef);
+                else
+                    acc = ff2_add(acc, zk__mul2(coef, eqj[j]));
+            }
+        }
+    return acc;
+}
+
+/* Zero-check shape: sum_x eq(tau, x) [chain(x)] = 0 with table 0 = eq, 1..K = d_w,
+ * K+t = p_t (t = 1..K-2), coefficients powers of nu2. */
+static void chain_shape(unsigned K, unsigned nv, ff2_t nu2, sc_shape *sh)
+{
+    memset(sh, 0, sizeof *sh);
+    sh->n_vars = nv;
+    sh->n_tables = 2 * K - 1;
+    ff2_t c = ff2_one();
+    unsigned n = 0;
+#define TERM(coef, ...)                                                                          \
+    do {                                                                                         \
+        unsigned f_[] = {__VA_ARGS__};                                                           \
+        sh->term[n].coeff = (coef);                                                              \
+        sh->term[n].n_factors = (unsigned)(sizeof f_ / sizeof f_[0]);                            \
+        memcpy(sh->term[n].factor, f_, sizeof f_);                                               \
+        n++;                                                                                     \
+    } while (0)
+    if (K == 2) {
+        TERM(c, 0, 1, 2);
+    } else {
+        TERM(c, 0, K + 1);
+        TERM(ff2_neg(c), 0, 1, 2);
+        for (unsigned t = 2; t + 1 < K; t++) {
+            c = zk__mul2(c, nu2);
+            TERM(c, 0, K + t);
+            TERM(ff2_neg(c), 0, K + t - 1, 1 + t);
+        }
+        c = zk__mul2(c, nu2);
+        TERM(c, 0, 2 * K - 2, K);
+    }
+#undef TERM
+    sh->n_terms = n;
+}
+
+static void nu_powers(ff2_t nu, unsigned K, ff2_t *out)
+{
+    out[0] = ff2_one();
+    for (unsigned t = 1; t < K; t++)
+        out[t] = zk__mul2(out[t - 1], nu);
+}
+
+static ff2_t link_claim(const ff2_t *ev, const ff2_t *nu_pow, unsigned K)
+{
+    ff2_t c = ff2_zero();
+    for (unsigned t = 0; t < K; t++)
+        c = ff2_add(c, zk__mul2(nu_pow[t], ff2_sub(ev[0], ev[1 + t])));
+    return c;
+}
+
+em_status zk__maxpool_prove(const zk_layer *L, uint32_t i, const zk_wlayout *wl, const zk_wit *w, const int32_t *a,
+                            size_t a_rows, size_t a_ld, zk_wr *wr, ff2_t *pt_a, ff2_t *a_claim, zk_claims *wc,
+                            em_err *err)
+{
+    unsigned K = L->kh * L->kw, lb = wl->lb, lo = L->lv_out, lp = L->lp, lc = L->lc, li = L->lv_in, nv = lo + lb;
+    size_t N = (size_t)1 << li, rows = (size_t)1 << lb, cols = (size_t)1 << lo;
+    ff2_t rho[ZK_MAX_VARS], tau[ZK_MAX_VARS], sigma[ZK_MAX_VARS], rho_j[ZK_MAX_VARS], nu_pow[ZK_MAX_POOL_WIN];
+    ff2_t ev[1 + ZK_MAX_POOL_WIN];
+    ff2_t *eqb = malloc(rows * sizeof *eqb), *ep = malloc(((size_t)1 << lp) * sizeof *ep);
+    ff2_t *ec = malloc(((size_t)1 << lc) * sizeof *ec), *ab = malloc(N * sizeof *ab), *sel = calloc(N, sizeof *sel);
+    ff2_t *eqt = malloc(rows * cols * sizeof *eqt);
+    em_status st = EM_OK;
+    if (!eqb || !ep || !ec || !ab || !sel || !eqt) {
+        st = em_errf(err, EM_ERR_NOMEM, "layer %u (maxpool): out of memory", i);
+        goto out;
+    }
+    nu_powers(tr_challenge_ff2(wr->tr, "pool-nu"), K, nu_pow);
+    tr_challenge_ff2_vec(wr->tr, "pool-point", rho, nv);
+    if ((st = zk__mle_i32(w->blk[wl->y_blk[i]], rows, cols, lb, lo, rho, &ev[0], err)) != EM_OK)
+        goto out;
+    for (unsigned t = 0; t < K; t++)
+        if ((st = zk__mle_i32(w->blk[wl->d_blk[i][t]], rows, cols, lb, lo, rho, &ev[1 + t], err)) != EM_OK)
+            goto out;
+    if ((st = zk__put_ff2(wr, "pool-evals", ev, 1 + K, err)) != EM_OK ||
+        (st = zk__claims_add(wc, wl->y_blk[i], rho, nv, ev[0], err)) != EM_OK)
+        goto out;
+    for (unsigned t = 0; t < K; t++)
+        if ((st = zk__claims_add(wc, wl->d_blk[i][t], rho, nv, ev[1 + t], err)) != EM_OK)
+            goto out;
+    /* link: sum_w nu^w (y - d_w)(rho) = sum_j A~(rho_b, j) sel(j) */
+    ml_eq_table(rho + lo, lb, ff2_one(), eqb);
+    ml_eq_table(rho, lp, ff2_one(), ep);
+    ml_eq_table(rho + lp, lc, ff2_one(), ec);
+    zk__fold_rows_i32(a, a_rows, L->n_in, a_ld, eqb, ab, N);
+    pool_selection(L, ep, ec, nu_pow, NULL, sel);
+    ff2_t s_ev;
+    if ((st = zk__matmul_prove(wr, ab, sel, li, link_claim(ev, nu_pow, K), rho_j, a_claim, &s_ev, err)) != EM_OK)
+        goto out;
+    memcpy(pt_a, rho_j, li * sizeof *pt_a);
+    memcpy(pt_a + li, rho + lo, lb * sizeof *pt_a);
+    /* zero-check of the product chain */
+    tr_challenge_ff2_vec(wr->tr, "pool-zero-point", tau, nv);
+    ff2_t nu2 = tr_challenge_ff2(wr->tr, "pool-zero-nu");
+    sc_shape sh;
+    chain_shape(K, nv, nu2, &sh);
+    sc_tables tb;
+    memset(&tb, 0, sizeof tb);
+    ml_eq_table(tau, nv, ff2_one(), eqt);
+    tb.ext[0] = eqt;
+    for (unsigned t = 0; t < K; t++)
+        tb.base[1 + t] = w->poly + wl->pack.off[wl->d_blk[i][t]];
+    for (unsigned t = 1; t + 1 < K; t++)
+        tb.base[K + t] = w->poly + wl->pack.off[wl->pp_blk[i][t]];
+    sc_proof pf;
+    st = sc_prove(&sh, &tb, ff2_zero(), wr->tr, NULL, &pf, sigma, err);
+    if (st == EM_ERR_ARG && wr->forge) /* see zk__matmul_prove */
+        st = EM_OK;
+    if (st != EM_OK || (st = sc_proof_write(&pf, wr->buf, err)) != EM_OK)
+        goto out;
+    for (unsigned t = 0; t < K; t++)
+        if ((st = zk__claims_add(wc, wl->d_blk[i][t], sigma, nv, pf.final_eval[1 + t], err)) != EM_OK)
+            goto out;
+    for (unsigned t = 1; t + 1 < K; t++)
+        if ((st = zk__claims_add(wc, wl->pp_blk[i][t], sigma, nv, pf.final_eval[K + t], err)) != EM_OK)
+            goto out;
+out:
+    free(eqb);
+    free(ep);
+    free(ec);
+    free(ab);
+    free(sel);
+    free(eqt);
+    return st;
+}
+
+em_status zk__maxpool_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl, zk_rd *rd, ff2_t *pt_a,
+                             ff2_t *a_claim, zk_claims *wc, em_err *err)
+{
+    unsigned K = L->kh * L->kw, lb = wl->lb, lo = L->lv_out, lp = L->lp, lc = L->lc, li = L->lv_in, nv = lo + lb;
+    ff2_t rho[ZK_MAX_VARS], tau[ZK_MAX_VARS], sigma[ZK_MAX_VARS], rho_j[ZK_MAX_VARS], nu_pow[ZK_MAX_POOL_WIN];
+    ff2_t ev[1 + ZK_MAX_POOL_WIN], fin[SC_MAX_TABLES];
+    ff2_t *ep = malloc(((size_t)1 << lp) * sizeof *ep), *ec = malloc(((size_t)1 << lc) * sizeof *ec);
+    ff2_t *eqj = malloc(((size_t)1 << li) * sizeof *eqj);
+    em_status st = EM_OK;
+    if (!ep || !ec || !eqj) {
+        st = em_errf(err, EM_ERR_NOMEM, "layer %u (maxpool): out of memory", i);
+        goto out;
+    }
+    nu_powers(tr_challenge_ff2(rd->tr, "pool-nu"), K, nu_pow);
+    tr_challenge_ff2_vec(rd->tr, "pool-point", rho, nv);
+    if ((st = zk__get_ff2(rd, "pool-evals", ev, 1 + K, err)) != EM_OK ||
+        (st = zk__claims_add(wc, wl->y_blk[i], rho, nv, ev[0], err)) != EM_OK)
+        goto out;
+    for (unsigned t = 0; t < K; t++)
+        if ((st = zk__claims_add(wc, wl->d_blk[i][t], rho, nv, ev[1 + t], err)) != EM_OK)
+            goto out;
+    ff2_t s_ev;
+    if ((st = zk__matmul_verify(rd, li, link_claim(ev, nu_pow, K), rho_j, a_claim, &s_ev, err)) != EM_OK) {
+        em_err_prefix(err, "layer %u (maxpool link): ", i);
+        goto out;
+    }
+    ml_eq_table(rho, lp, ff2_one(), ep);
+    ml_eq_table(rho + lp, lc, ff2_one(), ec);
+    ml_eq_table(rho_j, li, ff2_one(), eqj);
+    if (!ff2_eq(pool_selection(L, ep, ec, nu_pow, eqj, NULL), s_ev)) {
+        st = em_errf(err, EM_ERR_VERIFY, "layer %u (maxpool): the window selection does not match the proof", i);
+        goto out;
+    }
+    memcpy(pt_a, rho_j, li * sizeof *pt_a);
+    memcpy(pt_a + li, rho + lo, lb * sizeof *pt_a);
+    tr_challenge_ff2_vec(rd->tr, "pool-zero-point", tau, nv);
+    ff2_t nu2 = tr_challenge_ff2(rd->tr, "pool-zero-nu");
+    sc_shape sh;
+    chain_shape(K, nv, nu2, &sh);
+    sc_proof pf;
+    if ((st = sc_proof_read(&sh, rd->rd, &pf, err)) != EM_OK)
+        goto out;
+    if ((st = sc_verify(&sh, ff2_zero(), &pf, rd->tr, sigma, fin, err)) != EM_OK) {
+        em_err_prefix(err, "layer %u (maxpool max): ", i);
+        goto out;
+    }
+    if (!ff2_eq(fin[0], ml_eq_eval(tau, sigma, nv))) {
+        st = em_errf(err, EM_ERR_VERIFY, "layer %u (maxpool): eq evaluation does not match", i);
+        goto out;
+    }
+    for (unsigned t = 0; t < K; t++)
+        if ((st = zk__claims_add(wc, wl->d_blk[i][t], sigma, nv, fin[1 + t], err)) != EM_OK)
+            goto out;
+    for (unsigned t = 1; t + 1 < K; t++)
+        if ((st = zk__claims_add(wc, wl->pp_blk[i][t], sigma, nv, fin[K + t], err)) != EM_OK)
+            goto out;
+out:
+    free(ep);
+    free(ec);
+    free(eqj);
+    return st;
+}
