@@ -126,11 +126,10 @@ static void fold_input(const zk_layer *L, const int32_t *a, size_t rows, size_t 
 }
 
 em_status zk__conv_prove(const zk_layer *L, const nn_layer *NL, uint32_t i, const int32_t *a, size_t a_rows,
-                         size_t a_ld, unsigned lb, size_t n, const ff2_t *ev_acc, uint32_t n_ev, const ff2_t *rho,
+                         size_t a_ld, const zk_wlayout *wl, size_t n, const ff2_t *ev_acc, const ff2_t *rho,
                          zk_wr *wr, ff2_t *pt_a, ff2_t *a_claim, zk_claims *mc, em_err *err)
 {
-    (void)n_ev;
-    unsigned lp = L->lp, lc = L->lc, li = L->lv_in, lk = L->lk;
+    unsigned lb = wl->lb, lp = L->lp, lc = L->lc, li = L->lv_in, lk = L->lk;
     size_t N = (size_t)1 << li, K = (size_t)1 << lk, Pn = (size_t)1 << lp, Cn = (size_t)1 << lc;
     const ff2_t *rho_p = rho, *rho_c = rho + lp, *rho_b = rho + lp + lc;
     ff2_t *eqb = malloc(((size_t)1 << lb) * sizeof *eqb), *ep = malloc(Pn * sizeof *ep);
@@ -152,7 +151,7 @@ em_status zk__conv_prove(const zk_layer *L, const nn_layer *NL, uint32_t i, cons
         if ((st = zk__put_ff2(wr, "bias-eval", &bias_ev, 1, err)) != EM_OK ||
             (st = zk__claims_add(mc, 2 * i + 1, rho_c, lc, bias_ev, err)) != EM_OK)
             goto out;
-        claim = zk__acc_claim(L, ev_acc, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
+        claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev_acc, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
         /* a(k) = Xcol~(rho_b, rho_p, k) = sum_p ep[p] * Ab[idx(p, k)] */
         size_t Kr = (size_t)L->ci * L->kh * L->kw;
         for (size_t k = 0; k < K; k++)
@@ -179,7 +178,7 @@ em_status zk__conv_prove(const zk_layer *L, const nn_layer *NL, uint32_t i, cons
         selection(L, ep, ek, NULL, sel);
         claim = x_ev;
     } else {
-        claim = zk__acc_claim(L, ev_acc, ff2_zero(), ff2_zero());
+        claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev_acc, ff2_zero(), ff2_zero());
         selection(L, ep, ec, NULL, sel);
     }
     /* sum_j A~(rho_b, j) sel(j): the claim on A~ at (rho_j, rho_b) */
@@ -202,10 +201,10 @@ out:
 
 /* ---- verifier ------------------------------------------------------------------------------- */
 
-em_status zk__conv_verify(const zk_layer *L, uint32_t i, unsigned lb, size_t n, const ff2_t *ev_acc,
+em_status zk__conv_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl, size_t n, const ff2_t *ev_acc,
                           const ff2_t *rho, zk_rd *rd, ff2_t *pt_a, ff2_t *a_claim, zk_claims *mc, em_err *err)
 {
-    unsigned lp = L->lp, lc = L->lc, li = L->lv_in, lk = L->lk;
+    unsigned lb = wl->lb, lp = L->lp, lc = L->lc, li = L->lv_in, lk = L->lk;
     const ff2_t *rho_p = rho, *rho_c = rho + lp, *rho_b = rho + lp + lc;
     ff2_t kappa[ZK_MAX_VARS], pt[ZK_MAX_VARS], rho_j[ZK_MAX_VARS];
     ff2_t *ep = malloc(((size_t)1 << lp) * sizeof *ep), *ec = malloc(((size_t)1 << lc) * sizeof *ec);
@@ -223,7 +222,7 @@ em_status zk__conv_verify(const zk_layer *L, uint32_t i, unsigned lb, size_t n, 
         if ((st = zk__get_ff2(rd, "bias-eval", &bias_ev, 1, err)) != EM_OK ||
             (st = zk__claims_add(mc, 2 * i + 1, rho_c, lc, bias_ev, err)) != EM_OK)
             goto out;
-        claim = zk__acc_claim(L, ev_acc, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
+        claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev_acc, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
         ff2_t x_ev, w_ev;
         if ((st = zk__matmul_verify(rd, lk, claim, kappa, &x_ev, &w_ev, err)) != EM_OK) {
             em_err_prefix(err, "layer %u (conv): ", i);
@@ -236,7 +235,7 @@ em_status zk__conv_verify(const zk_layer *L, uint32_t i, unsigned lb, size_t n, 
         ml_eq_table(kappa, lk, ff2_one(), ek);
         claim = x_ev;
     } else {
-        claim = zk__acc_claim(L, ev_acc, ff2_zero(), ff2_zero());
+        claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev_acc, ff2_zero(), ff2_zero());
     }
     ff2_t s_ev;
     if ((st = zk__matmul_verify(rd, li, claim, rho_j, a_claim, &s_ev, err)) != EM_OK) {

@@ -3,7 +3,7 @@
  *   header (8)        "ZKML" | version u8 = 1 | flags u8 | reserved u16 = 0
  *   commitment        u32 len | model hash 32 | input hash 32 | output hash 32 | n_samples u64
  *                     | nonce_len u8 | nonce | node_id_len u8 | node id | witness_log u8
- *                     | table_bits u8 | wcommit_len u16 | witness commitment
+ *                     | table_bits u8 | limb_bits u8 | wcommit_len u16 | witness commitment
  *   computation       u32 len | lookup and sumcheck messages (ff2 values, 16 bytes each)
  *   consistency       u32 len | witness opening | model opening
  *
@@ -29,12 +29,12 @@ _Static_assert(offsetof(zk_proof_header, flags) == 5, "flags at byte 5");
 _Static_assert(ZK_COMMIT_FIXED == 104, "commitment section fixed prefix is 104 bytes");
 #define ZK_SECTION_MAX ZK_MAX_PROOF_BYTES
 
-em_status zk__proof_assemble(const zk_statement *s, unsigned witness_log, unsigned table_bits, const uint8_t *wcommit,
-                             size_t wcommit_len,
+em_status zk__proof_assemble(const zk_statement *s, unsigned witness_log, unsigned table_bits, unsigned limb_bits,
+                             const uint8_t *wcommit, size_t wcommit_len,
                              const em_buf *comp, const em_buf *cons, em_buf *out, em_err *err)
 {
     zk_proof_header h = {.magic = {'Z', 'K', 'M', 'L'}, .version = ZK_PROTOCOL_VERSION, .flags = 0};
-    size_t c1 = ZK_COMMIT_FIXED + 1 + s->nonce_len + 1 + s->node_id_len + 1 + 1 + 2 + wcommit_len;
+    size_t c1 = ZK_COMMIT_FIXED + 1 + s->nonce_len + 1 + s->node_id_len + 1 + 1 + 1 + 2 + wcommit_len;
     em_status st = EM_OK;
     if (wcommit_len > UINT16_MAX || comp->len > UINT32_MAX || cons->len > UINT32_MAX)
         return em_errf(err, EM_ERR_LIMIT, "proof section too large");
@@ -55,6 +55,7 @@ em_status zk__proof_assemble(const zk_statement *s, unsigned witness_log, unsign
     PUT(em_buf_append(out, s->node_id, s->node_id_len));
     PUT(em_buf_append_u8(out, (uint8_t)witness_log));
     PUT(em_buf_append_u8(out, (uint8_t)table_bits));
+    PUT(em_buf_append_u8(out, (uint8_t)limb_bits));
     PUT(em_buf_append_u8(out, (uint8_t)wcommit_len));
     PUT(em_buf_append_u8(out, (uint8_t)(wcommit_len >> 8)));
     PUT(em_buf_append(out, wcommit, wcommit_len));
@@ -103,7 +104,7 @@ em_status zk__proof_parse(const uint8_t *proof, size_t len, zk_proof_view *pv, e
         return st;
     if (em_reader_left(&r))
         return em_errf(err, EM_ERR_PARSE, "%zu trailing bytes after the proof", em_reader_left(&r));
-    uint8_t nl, il, wl, tb, cl0, cl1;
+    uint8_t nl, il, wl, tb, lbits, cl0, cl1;
     if (em_reader_bytes(&c, pv->model_hash, EM_HASH_LEN) != EM_OK ||
         em_reader_bytes(&c, pv->input_hash, EM_HASH_LEN) != EM_OK ||
         em_reader_bytes(&c, pv->output_hash, EM_HASH_LEN) != EM_OK || em_reader_u64le(&c, &pv->n_samples) != EM_OK ||
@@ -115,11 +116,12 @@ em_status zk__proof_parse(const uint8_t *proof, size_t len, zk_proof_view *pv, e
     if (em_reader_u8(&c, &il) != EM_OK || il > ZK_MAX_NODE_ID || em_reader_bytes(&c, pv->node_id, il) != EM_OK)
         return em_errf(err, EM_ERR_PARSE, "commitment section: bad node id");
     pv->node_id_len = il;
-    if (em_reader_u8(&c, &wl) != EM_OK || em_reader_u8(&c, &tb) != EM_OK || em_reader_u8(&c, &cl0) != EM_OK ||
-        em_reader_u8(&c, &cl1) != EM_OK)
+    if (em_reader_u8(&c, &wl) != EM_OK || em_reader_u8(&c, &tb) != EM_OK || em_reader_u8(&c, &lbits) != EM_OK ||
+        em_reader_u8(&c, &cl0) != EM_OK || em_reader_u8(&c, &cl1) != EM_OK)
         return em_errf(err, EM_ERR_PARSE, "commitment section truncated");
     pv->witness_log = wl;
     pv->table_bits = tb;
+    pv->limb_bits = lbits;
     pv->wcommit_len = (size_t)cl0 | ((size_t)cl1 << 8);
     if (pv->wcommit_len > ZK_MODEL_COMMIT_MAX || em_reader_view(&c, &pv->wcommit, pv->wcommit_len) != EM_OK)
         return em_errf(err, EM_ERR_PARSE, "commitment section: witness commitment of %zu bytes", pv->wcommit_len);

@@ -27,6 +27,8 @@
 #define ZK_FLAG_ZK_WEIGHTS 0x01u
 #define ZK_MODEL_COMMIT_MAX 256u
 #define ZK_MAX_POOL_WIN 4u /* maxpool windows of at most 4 positions (2x2) */
+#define ZK_MIN_LIMB_BITS 8u
+#define ZK_MAX_LIMBS 4u /* 32-bit shift / 8-bit limbs */
 #define ZK_MAX_BLOCKS (8 * ZK_MAX_LAYERS + ZK_RANGE_BITS + 8)  /* proof hides the weights; not set by this version */
 
 /* Blocks of a packed polynomial: block i holds 2^log[i] values at offset off[i]. */
@@ -52,7 +54,6 @@ typedef struct zk_layer {
     unsigned lv_in, lv_out;      /* log2 of padded n_in, n_out */
     unsigned lp, lc;             /* conv/avgpool: log2 output positions (exact), padded channels */
     unsigned lk;                 /* conv: log2 of the padded c_in*kh*kw */
-    unsigned n_limbs;            /* 16-bit limbs of the remainder (0 when k == 0) */
     uint64_t w_off, b_off;       /* offsets of W and bias in the model polynomial */
 } zk_layer;
 
@@ -100,7 +101,9 @@ void zk__claims_free(zk_claims *c);
 typedef struct zk_wlayout {
     unsigned lb;    /* log2 padded batch */
     unsigned tbits; /* T of this proof: q in [-2^(T-1), 2^(T-1)) */
-    uint32_t q_blk[ZK_MAX_LAYERS], r_blk[ZK_MAX_LAYERS][3], y_blk[ZK_MAX_LAYERS];
+    unsigned lbits;                /* remainder limb width of this proof (8..16) */
+    unsigned nl[ZK_MAX_LAYERS];    /* remainder limbs per layer: ceil(shift / lbits) */
+    uint32_t q_blk[ZK_MAX_LAYERS], r_blk[ZK_MAX_LAYERS][ZK_MAX_LIMBS], y_blk[ZK_MAX_LAYERS];
     /* maxpool: d_w = y - x_w >= 0 per window slot, and the running products of the d_w */
     uint32_t d_blk[ZK_MAX_LAYERS][ZK_MAX_POOL_WIN], pp_blk[ZK_MAX_LAYERS][ZK_MAX_POOL_WIN];
     uint32_t m_rng_blk[ZK_RANGE_BITS + 1]; /* multiplicities of [0, 2^b), by b */
@@ -110,11 +113,11 @@ typedef struct zk_wlayout {
 
 #define ZK_NO_BLOCK UINT32_MAX
 
-/* Bits of limb t of a remainder of `shift` bits (16 except possibly the last). */
-static inline unsigned zk__limb_bits(uint32_t shift, unsigned t)
+/* Bits of limb t of a remainder of `shift` bits (lbits except possibly the last). */
+static inline unsigned zk__limb_bits(uint32_t shift, unsigned lbits, unsigned t)
 {
-    unsigned rest = shift - 16 * t;
-    return rest > 16 ? 16 : rest;
+    unsigned rest = shift - lbits * t;
+    return rest > lbits ? lbits : rest;
 }
 
 /* Prover-side witness: one int32 array per block (full padded size), the packed polynomial,
@@ -232,20 +235,22 @@ typedef struct zk_proof_view {
     size_t node_id_len;
     unsigned witness_log;
     unsigned table_bits;
+    unsigned limb_bits;
     const uint8_t *wcommit;
     size_t wcommit_len;
     const uint8_t *comp, *cons;
     size_t comp_len, cons_len;
 } zk_proof_view;
 
-em_status zk__proof_assemble(const zk_statement *s, unsigned witness_log, unsigned table_bits, const uint8_t *wcommit,
+em_status zk__proof_assemble(const zk_statement *s, unsigned witness_log, unsigned table_bits, unsigned limb_bits,
+                             const uint8_t *wcommit,
                              size_t wcommit_len, const em_buf *comp, const em_buf *cons, em_buf *out,
                              em_err *err) EM_WARN_UNUSED;
 em_status zk__proof_parse(const uint8_t *proof, size_t len, zk_proof_view *pv, em_err *err) EM_WARN_UNUSED;
 em_status zk__proof_check_statement(const zk_proof_view *pv, const zk_statement *s, em_err *err) EM_WARN_UNUSED;
 
 /* ---- layers (zk_prove.c, zk_requant.c) ---- */
-ff2_t zk__acc_claim(const zk_layer *L, const ff2_t *ev, ff2_t valid, ff2_t bias_ev);
+ff2_t zk__acc_claim(const zk_layer *L, unsigned nl, unsigned lbits, const ff2_t *ev, ff2_t valid, ff2_t bias_ev);
 em_status zk__wit_poly(zk_wit *w, const zk_wlayout *wl, em_err *err) EM_WARN_UNUSED;
 void zk__wit_free(zk_wit *w, const zk_wlayout *wl);
 void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w);
@@ -268,9 +273,9 @@ em_status zk__avgpool_acc(const zk_layer *L, const int32_t *in, size_t n, int64_
 /* After the accumulator evaluations: proves the layer's linear map at rho = (p, c, b) vars and
  * returns the claim A~(pt_a) = *a_claim on its input (pt_a: lv_in + lb coordinates). */
 em_status zk__conv_prove(const zk_layer *L, const nn_layer *NL, uint32_t i, const int32_t *a, size_t a_rows,
-                         size_t a_ld, unsigned lb, size_t n, const ff2_t *ev_acc, uint32_t n_ev, const ff2_t *rho,
+                         size_t a_ld, const zk_wlayout *wl, size_t n, const ff2_t *ev_acc, const ff2_t *rho,
                          zk_wr *wr, ff2_t *pt_a, ff2_t *a_claim, zk_claims *mc, em_err *err) EM_WARN_UNUSED;
-em_status zk__conv_verify(const zk_layer *L, uint32_t i, unsigned lb, size_t n, const ff2_t *ev_acc,
+em_status zk__conv_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl, size_t n, const ff2_t *ev_acc,
                           const ff2_t *rho, zk_rd *rd, ff2_t *pt_a, ff2_t *a_claim, zk_claims *mc,
                           em_err *err) EM_WARN_UNUSED;
 
@@ -283,7 +288,8 @@ em_status zk__layer_geometry(zk_layer *L, uint32_t i, em_err *err) EM_WARN_UNUSE
 void zk__layer_fields(const zk_layer *L, uint32_t f[ZK_LAYER_U32]);
 void zk__layer_from_fields(zk_layer *L, const uint32_t f[ZK_LAYER_U32]);
 em_status zk__vk_finish(zk_vk *vk, em_err *err) EM_WARN_UNUSED;
-em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, zk_wlayout *w, em_err *err) EM_WARN_UNUSED;
+em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigned lbits, zk_wlayout *w,
+                      em_err *err) EM_WARN_UNUSED;
 /* The full point on the packed polynomial for a claim on block c->block. */
 void zk__pack_point(const zk_pack *p, const zk_claim *c, ff2_t *full);
 

@@ -52,9 +52,16 @@ static uint32_t add_block(zk_pack *p, unsigned log)
     return p->n++;
 }
 
-em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, zk_wlayout *w, em_err *err)
+em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigned lbits, zk_wlayout *w,
+                      em_err *err)
 {
     memset(w, 0, sizeof *w);
+    if (lbits < ZK_MIN_LIMB_BITS || lbits > ZK_RANGE_BITS)
+        return em_errf(err, EM_ERR_FORMAT, "remainder limbs of %u bits, expected %u..%u", lbits, ZK_MIN_LIMB_BITS,
+                       ZK_RANGE_BITS);
+    w->lbits = lbits;
+    for (uint32_t i = 0; i < vk->n_layers; i++)
+        w->nl[i] = (vk->layers[i].shift + lbits - 1) / lbits;
     if (tbits < vk->act_bits + 1 || tbits > vk->table_bits)
         return em_errf(err, EM_ERR_FORMAT, "requantization table of 2^%u entries, expected 2^%u..2^%u", tbits,
                        vk->act_bits + 1, vk->table_bits);
@@ -69,7 +76,7 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, zk_wlay
         if (L->kind == NN_MAXPOOL) {
             unsigned K = L->kh * L->kw;
             w->q_blk[i] = ZK_NO_BLOCK;
-            for (unsigned t = 0; t < 3; t++)
+            for (unsigned t = 0; t < ZK_MAX_LIMBS; t++)
                 w->r_blk[i][t] = ZK_NO_BLOCK;
             w->y_blk[i] = add_block(&w->pack, lg);
             for (unsigned t = 0; t < K; t++)
@@ -79,15 +86,15 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, zk_wlay
             continue;
         }
         w->q_blk[i] = add_block(&w->pack, lg);
-        for (unsigned t = 0; t < 3; t++)
-            w->r_blk[i][t] = t < L->n_limbs ? add_block(&w->pack, lg) : ZK_NO_BLOCK;
+        for (unsigned t = 0; t < ZK_MAX_LIMBS; t++)
+            w->r_blk[i][t] = t < w->nl[i] ? add_block(&w->pack, lg) : ZK_NO_BLOCK;
         w->y_blk[i] = i + 1 < vk->n_layers ? add_block(&w->pack, lg) : ZK_NO_BLOCK;
         used_act[L->act] = 1;
     }
     int used_bits[ZK_RANGE_BITS + 1] = {0};
     for (uint32_t i = 0; i < vk->n_layers; i++) {
-        for (unsigned t = 0; t < vk->layers[i].n_limbs; t++)
-            used_bits[zk__limb_bits(vk->layers[i].shift, t)] = 1;
+        for (unsigned t = 0; t < w->nl[i]; t++)
+            used_bits[zk__limb_bits(vk->layers[i].shift, lbits, t)] = 1;
         if (vk->layers[i].kind == NN_MAXPOOL)
             used_bits[vk->act_bits] = 1;
     }

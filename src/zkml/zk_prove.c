@@ -57,6 +57,27 @@ static unsigned table_bits_for(const zk_vk *vk, int64_t *const *accs, size_t n)
     return T;
 }
 
+/* The remainder limb width minimising the lookup leaves of this proof: every limb column costs
+ * its block size, every distinct limb width a range table of 2^width entries. */
+static unsigned limb_bits_for(const zk_vk *vk, size_t n, unsigned tbits)
+{
+    unsigned best = ZK_RANGE_BITS;
+    uint64_t best_cost = UINT64_MAX;
+    zk_wlayout wl;
+    for (unsigned lbits = ZK_RANGE_BITS; lbits >= ZK_MIN_LIMB_BITS; lbits--) {
+        if (zk__wlayout(vk, n, tbits, lbits, &wl, NULL) != EM_OK)
+            continue;
+        uint64_t cost = 0;
+        for (uint32_t b = 0; b < wl.pack.n; b++)
+            cost += (uint64_t)1 << wl.pack.log[b];
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = lbits;
+        }
+    }
+    return best;
+}
+
 /* Builds the witness tensors from the trace. Returns EM_ERR_RANGE when a pre-activation is
  * outside the table (unless checks are off for a test hook). */
 static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const *accs, size_t n,
@@ -87,8 +108,8 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const 
         }
         size_t M = (size_t)1 << L->lv_out;
         int32_t *Q = w->blk[wl->q_blk[i]];
-        int32_t *R[3] = {NULL, NULL, NULL};
-        for (unsigned t = 0; t < L->n_limbs; t++)
+        int32_t *R[ZK_MAX_LIMBS] = {NULL};
+        for (unsigned t = 0; t < wl->nl[i]; t++)
             R[t] = w->blk[wl->r_blk[i][t]];
         int32_t *Y = wl->y_blk[i] != ZK_NO_BLOCK ? w->blk[wl->y_blk[i]] : NULL;
         if (!acc)
@@ -107,8 +128,8 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const 
                 Q[s * M + j] = (int32_t)q;
                 if (L->shift) {
                     uint64_t r = (uint64_t)(a + ((int64_t)1 << (L->shift - 1)) - q * ((int64_t)1 << L->shift));
-                    for (unsigned t = 0; t < L->n_limbs; t++)
-                        R[t][s * M + j] = (int32_t)((r >> (16 * t)) & 0xFFFF);
+                    for (unsigned t = 0; t < wl->nl[i]; t++)
+                        R[t][s * M + j] = (int32_t)((r >> (wl->lbits * t)) & ((1u << wl->lbits) - 1));
                 }
                 int32_t yv = real ? y[s * L->n_out + j] : 0;
                 if (checks && yv != act_apply(q, L->act, amin, amax))
@@ -177,24 +198,25 @@ static em_status prove_dense(zk_prover *p, const zk_wlayout *wl, const zk_wit *w
     /* rho = (output vars j, batch vars b) on the lb+lo-variable accumulator */
     tr_challenge_ff2_vec(wr->tr, "acc-point", rho, lo + lb);
     const ff2_t *rho_j = rho, *rho_b = rho + lo;
-    ff2_t ev[4] = {ff2_zero(), ff2_zero(), ff2_zero(), ff2_zero()};
+    ff2_t ev[1 + ZK_MAX_LIMBS];
+    for (unsigned t = 0; t <= ZK_MAX_LIMBS; t++)
+        ev[t] = ff2_zero();
     if ((st = blk_eval(w, wl, wl->q_blk[i], lo, rho, &ev[0], err)) != EM_OK)
         goto out;
-    for (unsigned t = 0; t < L->n_limbs; t++)
+    for (unsigned t = 0; t < wl->nl[i]; t++)
         if ((st = blk_eval(w, wl, wl->r_blk[i][t], lo, rho, &ev[1 + t], err)) != EM_OK)
             goto out;
     if (L->kind != NN_DENSE) {
-        if ((st = zk__put_ff2(wr, "acc-evals", ev, 1 + L->n_limbs, err)) != EM_OK ||
+        if ((st = zk__put_ff2(wr, "acc-evals", ev, 1 + wl->nl[i], err)) != EM_OK ||
             (st = zk__claims_add(wc, wl->q_blk[i], rho, lo + lb, ev[0], err)) != EM_OK)
             goto out;
-        for (unsigned t = 0; t < L->n_limbs; t++)
+        for (unsigned t = 0; t < wl->nl[i]; t++)
             if ((st = zk__claims_add(wc, wl->r_blk[i][t], rho, lo + lb, ev[1 + t], err)) != EM_OK)
                 goto out;
         ff2_t a_ev;
         const int32_t *a = i == 0 ? input : w->blk[wl->y_blk[i - 1]];
         size_t a_rows = i == 0 ? n : bp, a_ld = i == 0 ? L->n_in : N;
-        if ((st = zk__conv_prove(L, NL, i, a, a_rows, a_ld, lb, n, ev, 1 + L->n_limbs, rho, wr, pt, &a_ev, mc, err)) !=
-            EM_OK)
+        if ((st = zk__conv_prove(L, NL, i, a, a_rows, a_ld, wl, n, ev, rho, wr, pt, &a_ev, mc, err)) != EM_OK)
             goto out;
         if (i > 0)
             st = zk__claims_add(wc, wl->y_blk[i - 1], pt, li + lb, a_ev, err);
@@ -212,17 +234,17 @@ static em_status prove_dense(zk_prover *p, const zk_wlayout *wl, const zk_wit *w
     ml_eq_table(rho_b, lb, ff2_one(), eqb);
     ff2_t bias_ev = zk__dot_i64(NL->bias, NL->n_bias, eqj);
     /* messages: q(rho), r_t(rho), bias(rho_j) */
-    if ((st = zk__put_ff2(wr, "acc-evals", ev, 1 + L->n_limbs, err)) != EM_OK ||
+    if ((st = zk__put_ff2(wr, "acc-evals", ev, 1 + wl->nl[i], err)) != EM_OK ||
         (st = zk__put_ff2(wr, "bias-eval", &bias_ev, 1, err)) != EM_OK)
         goto out;
     if ((st = zk__claims_add(wc, wl->q_blk[i], rho, lo + lb, ev[0], err)) != EM_OK)
         goto out;
-    for (unsigned t = 0; t < L->n_limbs; t++)
+    for (unsigned t = 0; t < wl->nl[i]; t++)
         if ((st = zk__claims_add(wc, wl->r_blk[i][t], rho, lo + lb, ev[1 + t], err)) != EM_OK)
             goto out;
     if ((st = zk__claims_add(mc, 2 * i + 1, rho_j, lo, bias_ev, err)) != EM_OK)
         goto out;
-    ff2_t claim = zk__acc_claim(L, ev, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
+    ff2_t claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
     if (i == 0)
         zk__fold_rows_i32(input, n, L->n_in, L->n_in, eqb, av, N);
     else
@@ -248,12 +270,12 @@ out:
     return st;
 }
 
-ff2_t zk__acc_claim(const zk_layer *L, const ff2_t *ev, ff2_t valid, ff2_t bias_ev)
+ff2_t zk__acc_claim(const zk_layer *L, unsigned nl, unsigned lbits, const ff2_t *ev, ff2_t valid, ff2_t bias_ev)
 {
-    /* sum_k A W = 2^k q + sum_t 2^(16t) r_t - 2^(k-1) - valid * bias */
+    /* sum_k A W = 2^k q + sum_t 2^(lbits t) r_t - 2^(k-1) - valid * bias */
     ff2_t c = ff2_mul_base(ev[0], ff_pow(2, L->shift));
-    for (unsigned t = 0; t < L->n_limbs; t++)
-        c = ff2_add(c, ff2_mul_base(ev[1 + t], ff_pow(2, 16 * t)));
+    for (unsigned t = 0; t < nl; t++)
+        c = ff2_add(c, ff2_mul_base(ev[1 + t], ff_pow(2, (uint64_t)lbits * t)));
     if (L->shift)
         c = ff2_sub(c, ff2_from_base(ff_pow(2, L->shift - 1)));
     return ff2_sub(c, ff2_mul(valid, bias_ev));
@@ -305,7 +327,8 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
             goto out;
         }
     }
-    if ((st = zk__wlayout(vk, n_samples, table_bits_for(vk, accs, n_samples), &wl, err)) != EM_OK)
+    unsigned tbits = table_bits_for(vk, accs, n_samples);
+    if ((st = zk__wlayout(vk, n_samples, tbits, limb_bits_for(vk, n_samples, tbits), &wl, err)) != EM_OK)
         goto out;
     if ((st = build_witness(p, &trace, accs, n_samples, &wl, &w, p->hook == NULL, err)) != EM_OK)
         goto out;
@@ -327,6 +350,7 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
                              &wcommit_len, err)) != EM_OK)
         goto out;
     tr_absorb_u64(&tr, "table-bits", wl.tbits);
+    tr_absorb_u64(&tr, "limb-bits", wl.lbits);
     tr_absorb_bytes(&tr, "witness-commitment", wcommit, wcommit_len);
     double t3 = em_now_ms();
     zk_wr wr = {.tr = &tr, .buf = &comp, .threads = zk__threads(opts ? opts->threads : 0), .forge = p->hook != NULL};
@@ -343,7 +367,7 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     EM_DEBUG("zk_prove: T=%u, witness 2^%u; infer %.1f, witness %.1f, commit %.1f, lookups %.1f, dense %.1f, "
              "openings %.1f ms",
              wl.tbits, wl.pack.total_log, t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, em_now_ms() - t5);
-    if ((st = zk__proof_assemble(&stmt, wl.pack.total_log, wl.tbits, wcommit, wcommit_len, &comp, &cons, &all, err)) != EM_OK)
+    if ((st = zk__proof_assemble(&stmt, wl.pack.total_log, wl.tbits, wl.lbits, wcommit, wcommit_len, &comp, &cons, &all, err)) != EM_OK)
         goto out;
     *proof = all.data;
     *proof_len = all.len;

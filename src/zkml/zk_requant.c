@@ -57,8 +57,8 @@ static em_status lu_layout_build(const zk_vk *vk, const zk_wlayout *wl, lu_layou
         L->seg[L->n] = (lu_seg){.kind = SEG_PAIR, .layer = i, .act = ly->act, .tag = tag_act(ly->act)};
         L->pack.log[L->n++] = lg;
         used_act[ly->act] = 1;
-        for (unsigned t = 0; t < ly->n_limbs; t++) {
-            unsigned b = zk__limb_bits(ly->shift, t);
+        for (unsigned t = 0; t < wl->nl[i]; t++) {
+            unsigned b = zk__limb_bits(ly->shift, wl->lbits, t);
             L->seg[L->n] = (lu_seg){.kind = SEG_RANGE, .layer = i, .limb = t, .bits = b, .tag = tag_range(b)};
             L->pack.log[L->n++] = lg;
             used_bits[b] = 1;
@@ -170,8 +170,8 @@ void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w)
             if (j >= 0 && j < 2 * off)
                 m[j]++;
         }
-        for (unsigned t = 0; t < ly->n_limbs; t++) {
-            unsigned b = zk__limb_bits(ly->shift, t);
+        for (unsigned t = 0; t < wl->nl[i]; t++) {
+            unsigned b = zk__limb_bits(ly->shift, wl->lbits, t);
             const int32_t *R = w->blk[wl->r_blk[i][t]];
             int32_t *mr = w->blk[wl->m_rng_blk[b]];
             for (size_t e = 0; e < n; e++)

@@ -29,17 +29,17 @@ static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32
     }
     tr_challenge_ff2_vec(rd->tr, "acc-point", rho, lo + lb);
     const ff2_t *rho_j = rho, *rho_b = rho + lo;
-    ff2_t ev[4], bias_ev;
+    ff2_t ev[1 + ZK_MAX_LIMBS], bias_ev;
     if (L->kind != NN_DENSE) {
-        if ((st = zk__get_ff2(rd, "acc-evals", ev, 1 + L->n_limbs, err)) != EM_OK)
+        if ((st = zk__get_ff2(rd, "acc-evals", ev, 1 + wl->nl[i], err)) != EM_OK)
             return em_err_prefix(err, "layer %u: ", i);
         if ((st = zk__claims_add(wc, wl->q_blk[i], rho, lo + lb, ev[0], err)) != EM_OK)
             return st;
-        for (unsigned t = 0; t < L->n_limbs; t++)
+        for (unsigned t = 0; t < wl->nl[i]; t++)
             if ((st = zk__claims_add(wc, wl->r_blk[i][t], rho, lo + lb, ev[1 + t], err)) != EM_OK)
                 return st;
         ff2_t a_ev, x_ev;
-        if ((st = zk__conv_verify(L, i, lb, n, ev, rho, rd, pt, &a_ev, mc, err)) != EM_OK)
+        if ((st = zk__conv_verify(L, i, wl, n, ev, rho, rd, pt, &a_ev, mc, err)) != EM_OK)
             return st;
         if (i > 0)
             return zk__claims_add(wc, wl->y_blk[i - 1], pt, li + lb, a_ev, err);
@@ -49,17 +49,17 @@ static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32
             return em_errf(err, EM_ERR_VERIFY, "layer 0: the proof's input evaluation does not match the input");
         return EM_OK;
     }
-    if ((st = zk__get_ff2(rd, "acc-evals", ev, 1 + L->n_limbs, err)) != EM_OK ||
+    if ((st = zk__get_ff2(rd, "acc-evals", ev, 1 + wl->nl[i], err)) != EM_OK ||
         (st = zk__get_ff2(rd, "bias-eval", &bias_ev, 1, err)) != EM_OK)
         return em_err_prefix(err, "layer %u: ", i);
     if ((st = zk__claims_add(wc, wl->q_blk[i], rho, lo + lb, ev[0], err)) != EM_OK)
         return st;
-    for (unsigned t = 0; t < L->n_limbs; t++)
+    for (unsigned t = 0; t < wl->nl[i]; t++)
         if ((st = zk__claims_add(wc, wl->r_blk[i][t], rho, lo + lb, ev[1 + t], err)) != EM_OK)
             return st;
     if ((st = zk__claims_add(mc, 2 * i + 1, rho_j, lo, bias_ev, err)) != EM_OK)
         return st;
-    ff2_t claim = zk__acc_claim(L, ev, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
+    ff2_t claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
     ff2_t a_ev, w_ev;
     if ((st = zk__matmul_verify(rd, li, claim, kappa, &a_ev, &w_ev, err)) != EM_OK)
         return em_err_prefix(err, "layer %u: ", i);
@@ -96,7 +96,7 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
         return st;
     if ((st = zk__proof_check_statement(&pv, &stmt, err)) != EM_OK)
         return st;
-    if ((st = zk__wlayout(vk, n_samples, pv.table_bits, &wl, err)) != EM_OK)
+    if ((st = zk__wlayout(vk, n_samples, pv.table_bits, pv.limb_bits, &wl, err)) != EM_OK)
         return em_err_prefix(err, "proof header: ");
     if (pv.witness_log != wl.pack.total_log)
         return em_errf(err, EM_ERR_VERIFY, "witness polynomial has 2^%u values, expected 2^%u for %zu samples",
@@ -108,6 +108,7 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
     tr_init(&tr, ZK_TRANSCRIPT_DOMAIN);
     zk__statement_absorb(&tr, &stmt);
     tr_absorb_u64(&tr, "table-bits", wl.tbits);
+    tr_absorb_u64(&tr, "limb-bits", wl.lbits);
     tr_absorb_bytes(&tr, "witness-commitment", pv.wcommit, pv.wcommit_len);
     em_reader comp, cons;
     em_reader_init(&comp, pv.comp, pv.comp_len);

@@ -135,7 +135,6 @@ em_status zk__vk_derive(zk_vk *vk, em_err *err)
             return em_errf(err, EM_ERR_FORMAT, "layer %u: activation %u unknown", i, L->act);
         L->lv_in = zk__log2_ceil(L->n_in);
         L->lv_out = zk__log2_ceil(L->n_out);
-        L->n_limbs = (L->shift + ZK_RANGE_BITS - 1) / ZK_RANGE_BITS;
         em_status st = zk__layer_geometry(L, i, err);
         if (st != EM_OK)
             return st;
