@@ -10,11 +10,11 @@
 #include "enclaveml/model.h"
 #include "enclaveml/zkml/zk.h"
 
-static zk_prover *g_p;
-static nn_model *g_m;
-static int32_t g_x[2 * 8], g_y[2 * 4];
-static uint8_t *g_proof;
-static size_t g_len;
+static zk_prover *g_p, *g_cp;
+static nn_model *g_m, *g_cm;
+static int32_t g_x[2 * 8], g_y[2 * 4], g_cx[2 * 16], g_cy[2 * 3];
+static uint8_t *g_proof, *g_cproof;
+static size_t g_len, g_clen;
 static const zk_context g_ctx = {.nonce = (const uint8_t *)"n", .nonce_len = 1, .node_id = "fuzz"};
 
 static void setup(void)
@@ -58,6 +58,68 @@ static void setup(void)
         g_x[i] = (i * 29) % 256 - 128;
     if (zk_prove(g_p, NULL, g_x, 2, &g_ctx, g_y, &g_proof, &g_len, NULL, &err) != EM_OK)
         abort();
+    /* a tiny CNN: conv 1->2 3x3 pad 1 on 4x4 (ReLU), maxpool 2x2, flatten 8, dense 8->3 */
+    if (nn_model_create("fuzz-cnn", (nn_shape){1, 4, 4}, 8, 8, 4, &g_cm, &err) != EM_OK)
+        abort();
+    nn_model_set_blinding_seed(g_cm, seed);
+    nn_layer L;
+    int32_t w[24];
+    int64_t b[3] = {10, -20, 30};
+    memset(&L, 0, sizeof L);
+    L.kind = NN_CONV2D;
+    L.in = (nn_shape){1, 4, 4};
+    L.out = (nn_shape){2, 4, 4};
+    L.kh = L.kw = 3;
+    L.sh = L.sw = 1;
+    L.pt = L.pl = L.pb = L.pr = 1;
+    for (int i = 0; i < 18; i++)
+        w[i] = (i * 41) % 255 - 127;
+    L.weight = w;
+    L.n_weight = 18;
+    L.bias = b;
+    L.n_bias = 2;
+    L.w_scale = 7;
+    L.in_scale = 4;
+    L.shift = 9;
+    L.out_scale = 2;
+    L.act = NN_ACT_RELU;
+    if (nn_model_add_layer(g_cm, &L, &err) != EM_OK)
+        abort();
+    memset(&L, 0, sizeof L);
+    L.kind = NN_MAXPOOL;
+    L.in = (nn_shape){2, 4, 4};
+    L.out = (nn_shape){2, 2, 2};
+    L.kh = L.kw = L.sh = L.sw = 2;
+    L.in_scale = L.out_scale = 2;
+    if (nn_model_add_layer(g_cm, &L, &err) != EM_OK)
+        abort();
+    memset(&L, 0, sizeof L);
+    L.kind = NN_RESHAPE;
+    L.in = (nn_shape){2, 2, 2};
+    L.out = (nn_shape){8, 1, 1};
+    L.in_scale = L.out_scale = 2;
+    if (nn_model_add_layer(g_cm, &L, &err) != EM_OK)
+        abort();
+    memset(&L, 0, sizeof L);
+    L.kind = NN_DENSE;
+    L.in = (nn_shape){8, 1, 1};
+    L.out = (nn_shape){3, 1, 1};
+    for (int i = 0; i < 24; i++)
+        w[i] = (i * 23) % 255 - 127;
+    L.weight = w;
+    L.n_weight = 24;
+    L.bias = b;
+    L.n_bias = 3;
+    L.w_scale = 7;
+    L.in_scale = 2;
+    L.shift = 8;
+    L.out_scale = 1;
+    if (nn_model_add_layer(g_cm, &L, &err) != EM_OK || zk_prover_create(g_cm, &g_cp, &err) != EM_OK)
+        abort();
+    for (int i = 0; i < 32; i++)
+        g_cx[i] = (i * 53) % 256 - 128;
+    if (zk_prove(g_cp, NULL, g_cx, 2, &g_ctx, g_cy, &g_cproof, &g_clen, NULL, &err) != EM_OK)
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -74,21 +136,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     if (data[0] & 2) {
-        /* structured mutation of the honest proof: (u32 offset, u8 xor) records, then an
-         * optional truncation given by the last two bytes */
-        uint8_t *p = malloc(g_len);
+        /* structured mutation of an honest proof (bit 2: the CNN's): (u32 offset, u8 xor)
+         * records, then an optional truncation given by the last two bytes */
+        int cnn = (data[0] & 4) != 0;
+        const uint8_t *src = cnn ? g_cproof : g_proof;
+        size_t g_len_used = cnn ? g_clen : g_len;
+        uint8_t *p = malloc(g_len_used);
         if (!p)
             return 0;
-        memcpy(p, g_proof, g_len);
-        size_t len = g_len, i = 1;
+        memcpy(p, src, g_len_used);
+        size_t len = g_len_used, i = 1;
         for (; i + 5 <= size; i += 5) {
             uint32_t off = (uint32_t)data[i] | (uint32_t)data[i + 1] << 8 | (uint32_t)data[i + 2] << 16 |
                            (uint32_t)data[i + 3] << 24;
-            p[off % g_len] ^= data[i + 4];
+            p[off % g_len_used] ^= data[i + 4];
         }
         if (size - i == 2)
-            len = g_len - ((size_t)data[i] | (size_t)data[i + 1] << 8) % g_len;
-        (void)zk_verify(zk_prover_vk(g_p), g_x, 2, g_y, &g_ctx, p, len, NULL, &err);
+            len = g_len_used - ((size_t)data[i] | (size_t)data[i + 1] << 8) % g_len_used;
+        if (cnn)
+            (void)zk_verify(zk_prover_vk(g_cp), g_cx, 2, g_cy, &g_ctx, p, len, NULL, &err);
+        else
+            (void)zk_verify(zk_prover_vk(g_p), g_x, 2, g_y, &g_ctx, p, len, NULL, &err);
         free(p);
         return 0;
     }

@@ -208,11 +208,14 @@ typedef struct zk_pcs zk_pcs;
 em_status zk__pcs_commit(const ff_t *poly, unsigned log, const uint8_t seed[32], int threads, zk_pcs **out,
                          uint8_t *commit, size_t *commit_len, em_err *err) EM_WARN_UNUSED;
 void zk__pcs_free(zk_pcs *p);
+/* fold: fold the claims into one point first (witness: yes; model: no, the fold would cost a
+ * pass over the whole model per proof). forge: test-hook mode, open even false claims (the
+ * proof then fails verification). */
 em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pack *pack, const zk_claims *c,
-                       em_buf *out, em_err *err) EM_WARN_UNUSED;
+                       int fold, int forge, em_buf *out, em_err *err) EM_WARN_UNUSED;
 em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned log, em_err *err) EM_WARN_UNUSED;
 em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, const zk_pack *pack,
-                         const zk_claims *c, em_reader *r, em_err *err) EM_WARN_UNUSED;
+                         const zk_claims *c, int fold, em_reader *r, em_err *err) EM_WARN_UNUSED;
 /* Checks the vk's model commitment bytes against its model_log. */
 em_status zk__vk_commit_check(const zk_vk *vk, em_err *err) EM_WARN_UNUSED;
 

@@ -3,11 +3,19 @@
  * Each packed polynomial (the model, or one proof's witness) is committed as a single pcs
  * polynomial with the default layout for its size. Commitment bytes (in the vk, or in the
  * proof's commitment section): log_cols u8 | Merkle root (32). The verifier accepts only the
- * default log_cols for the polynomial size, so a prover cannot pick an unusual matrix shape. */
+ * default log_cols for the polynomial size, so a prover cannot pick an unusual matrix shape.
+ *
+ * For the witness, several claims are first folded into one claim at a fresh point
+ * (sc_fold_prove, a product sumcheck over the packed polynomial), so it is opened at a single
+ * point: one combination row instead of one per distinct claim point. The model's claims are
+ * opened directly (a fold would cost a pass over the whole model in every proof). Wire format:
+ * [fold sumcheck (sumcheck.h format, product of two tables over log variables) when folding
+ * and >= 2 claims] then the pcs.h opening. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "enclaveml/zkml/pcs.h"
+#include "enclaveml/zkml/sumcheck.h"
 #include "zk_internal.h"
 
 #define ZK_PCS_COMMIT_LEN (1 + PCS_ROOT_LEN)
@@ -79,16 +87,49 @@ static em_status make_claims(const zk_pack *pack, const zk_claims *c, ff2_t **pt
 }
 
 em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pack *pack, const zk_claims *c,
-                       em_buf *out, em_err *err)
+                       int fold, int forge, em_buf *out, em_err *err)
 {
-    (void)poly;
-    ff2_t *pts = NULL;
+    ff2_t *pts = NULL, *vals = NULL;
+    const ff2_t **pp = NULL;
     pcs_claim *pc = NULL;
     em_status st = make_claims(pack, c, &pts, &pc, err);
-    if (st == EM_OK)
-        st = c->n ? pcs_open(p->pp, pc, c->n, tr, out, err) : em_errf(err, EM_ERR_INTERNAL, "opening without claims");
+    if (st == EM_OK && c->n == 0)
+        st = em_errf(err, EM_ERR_INTERNAL, "opening without claims");
+    if (st != EM_OK)
+        goto out;
+    if (c->n == 1 || !fold) {
+        st = pcs_open(p->pp, pc, c->n, tr, out, err);
+        goto out;
+    }
+    pp = malloc(c->n * sizeof *pp);
+    vals = malloc(c->n * sizeof *vals);
+    if (!pp || !vals) {
+        st = em_errf(err, EM_ERR_NOMEM, "opening: out of memory");
+        goto out;
+    }
+    for (size_t k = 0; k < c->n; k++) {
+        pp[k] = pc[k].point;
+        vals[k] = pc[k].value;
+    }
+    sc_proof pf;
+    ff2_t point[ZK_MAX_VARS], value;
+    st = sc_fold_prove(poly, (size_t)1 << pack->total_log, pack->total_log, pp, vals, c->n, tr, &pf, point, &value,
+                       err);
+    /* a false claim is reported after the whole fold proof was made and absorbed (sumcheck.c);
+     * under the test hook it is sent on so the verifier has to reject it */
+    if (st == EM_ERR_ARG && forge) {
+        value = pf.final_eval[0];
+        st = EM_OK;
+    }
+    if (st != EM_OK || (st = sc_proof_write(&pf, out, err)) != EM_OK)
+        goto out;
+    pcs_claim one = {.poly = 0, .point = point, .value = value};
+    st = pcs_open(p->pp, &one, 1, tr, out, err);
+out:
     free(pts);
     free(pc);
+    free(pp);
+    free(vals);
     return st;
 }
 
@@ -112,7 +153,7 @@ em_status zk__vk_commit_check(const zk_vk *vk, em_err *err)
 }
 
 em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, const zk_pack *pack,
-                         const zk_claims *c, em_reader *r, em_err *err)
+                         const zk_claims *c, int fold, em_reader *r, em_err *err)
 {
     pcs_layout l;
     em_status st;
@@ -121,11 +162,38 @@ em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, con
         return st;
     if (c->n == 0)
         return em_errf(err, EM_ERR_INTERNAL, "opening without claims");
-    ff2_t *pts = NULL;
+    ff2_t *pts = NULL, *vals = NULL;
+    const ff2_t **pp = NULL;
     pcs_claim *pc = NULL;
-    if ((st = make_claims(pack, c, &pts, &pc, err)) == EM_OK)
+    if ((st = make_claims(pack, c, &pts, &pc, err)) != EM_OK)
+        goto out;
+    if (c->n == 1 || !fold) {
         st = pcs_verify(&l, commit + 1, pc, c->n, tr, r, err);
+        goto out;
+    }
+    pp = malloc(c->n * sizeof *pp);
+    vals = malloc(c->n * sizeof *vals);
+    if (!pp || !vals) {
+        st = em_errf(err, EM_ERR_NOMEM, "opening: out of memory");
+        goto out;
+    }
+    for (size_t k = 0; k < c->n; k++) {
+        pp[k] = pc[k].point;
+        vals[k] = pc[k].value;
+    }
+    sc_shape sh;
+    sc_shape_product2(&sh, pack->total_log);
+    sc_proof pf;
+    ff2_t point[ZK_MAX_VARS], value;
+    if ((st = sc_proof_read(&sh, r, &pf, err)) != EM_OK ||
+        (st = sc_fold_verify(pack->total_log, pp, vals, c->n, &pf, tr, point, &value, err)) != EM_OK)
+        goto out;
+    pcs_claim one = {.poly = 0, .point = point, .value = value};
+    st = pcs_verify(&l, commit + 1, &one, 1, tr, r, err);
+out:
     free(pts);
     free(pc);
+    free(pp);
+    free(vals);
     return st;
 }

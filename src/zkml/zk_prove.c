@@ -361,8 +361,8 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
         if ((st = prove_dense(p, &wl, &w, input, n_samples, i, &wr, &wc, &mc, err)) != EM_OK)
             goto out;
     double t5 = em_now_ms();
-    if ((st = zk__pcs_open(wpcs, w.poly, &tr, &wl.pack, &wc, &cons, err)) != EM_OK ||
-        (st = zk__pcs_open(p->mpcs, p->mpoly, &tr, &vk->mpack, &mc, &cons, err)) != EM_OK)
+    if ((st = zk__pcs_open(wpcs, w.poly, &tr, &wl.pack, &wc, 1, wr.forge, &cons, err)) != EM_OK ||
+        (st = zk__pcs_open(p->mpcs, p->mpoly, &tr, &vk->mpack, &mc, 0, wr.forge, &cons, err)) != EM_OK)
         goto out;
     EM_DEBUG("zk_prove: T=%u, witness 2^%u; infer %.1f, witness %.1f, commit %.1f, lookups %.1f, dense %.1f, "
              "openings %.1f ms",

@@ -123,11 +123,11 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
         st = em_errf(err, EM_ERR_PARSE, "computation section has %zu unread bytes", em_reader_left(&comp));
         goto out;
     }
-    if ((st = zk__pcs_verify(pv.wcommit, pv.wcommit_len, &tr, &wl.pack, &wc, &cons, err)) != EM_OK) {
+    if ((st = zk__pcs_verify(pv.wcommit, pv.wcommit_len, &tr, &wl.pack, &wc, 1, &cons, err)) != EM_OK) {
         em_err_prefix(err, "witness opening: ");
         goto out;
     }
-    if ((st = zk__pcs_verify(vk->model_commit, vk->model_commit_len, &tr, &vk->mpack, &mc, &cons, err)) != EM_OK) {
+    if ((st = zk__pcs_verify(vk->model_commit, vk->model_commit_len, &tr, &vk->mpack, &mc, 0, &cons, err)) != EM_OK) {
         em_err_prefix(err, "model opening: ");
         goto out;
     }
