@@ -18,6 +18,12 @@ void agg__registry_init(agg_registry *r, const em_agg_config *cfg)
         r->pinned = 1;
         r->hash_from_config = 1;
         memcpy(r->model_hash, cfg->model_hash, EM_HASH_LEN);
+    } else {
+        /* Trust-on-first-use: whoever registers first decides which model every proof is checked
+         * against. Fine on a private cluster, but say so where operators look. */
+        EM_WARN("model_hash is null: the first worker to register pins the model hash, so that worker "
+                "chooses the model all proofs are verified against; set model_hash (enclaveml model "
+                "hash FILE.eml) in production");
     }
 }
 

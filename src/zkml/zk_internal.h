@@ -22,7 +22,7 @@
 #define ZK_MAX_SAMPLES ((size_t)1 << 20)
 #define ZK_RANGE_BITS 16u         /* range-check table: [0, 2^16) */
 #define ZK_MAX_SHIFT 32u          /* requantization shift k <= 32 (2 limbs of 16 bits) */
-#define ZK_MAX_LOG_LOOKUP 27u     /* fraction-tree leaves <= 2^27 keeps the lookup error < 2^-100 */
+#define ZK_MAX_LOG_LOOKUP 25u     /* fraction-tree leaves <= 2^25 keeps the lookup error <= 2^-102 */
 #define ZK_MAX_TABLE_BITS 20u     /* requant table holds q in [-2^(T-1), 2^(T-1)) */
 #define ZK_FLAG_ZK_WEIGHTS 0x01u
 #define ZK_MODEL_COMMIT_MAX 256u

@@ -203,59 +203,57 @@ static inline __attribute__((always_inline)) ff2_t fr(ff2_t p0, ff2_t p1, ff2_t 
 
 /* One level: proves sum_x eq(r,x) [P0 Q1 + P1 Q0 + lam Q0 Q1] = claim over d variables; the
  * arrays (2^d each, consumed) are the children halves. On return r holds the new point (d+1). */
-/* One level's sumcheck state: E (eq table) and the children halves P0, P1, Q0, Q1, folded
- * out of place (in -> out) so that chunks can run on several threads. The bottom level of a
- * witness segment has all numerators 1 (p_one): the summand is Q0 + Q1 + lam Q0 Q1 and the
- * numerator tables are neither read nor folded. */
+/* One level's sumcheck state. The eq factor is kept outside the summand (Gruen's trick): in round
+ * t the round polynomial is g(X) = pref * eq1(r_t, X) * h(X), with pref the eq factors of the
+ * variables already bound, eq1(r, X) = (1-r)(1-X) + rX, and h of degree 2 summed against the eq
+ * table of the remaining variables er; h is evaluated at 0 and 2 only (h(1) follows from the
+ * claim), and only P0, P1, Q0, Q1 are folded, out of place (in -> out) so chunks can run on
+ * several threads. The bottom level of a witness segment has all numerators 1 (p_one): the
+ * summand is Q0 + Q1 + lam Q0 Q1 and the numerator tables are neither read nor folded. */
 typedef struct lvl_ctx {
-    ff2_t *in[5], *out[5]; /* E, P0, P1, Q0, Q1 */
+    ff2_t *in[5], *out[5]; /* unused, P0, P1, Q0, Q1 */
+    const ff2_t *er;
     ff2_t lam, c;
-    int p_one;
+    int p_one, with_one;  /* with_one: also evaluate h(1) (degenerate challenges) */
     ff2_t part[ZK_MAX_THREADS][3];
 } lvl_ctx;
 
 static void lvl_eval(void *vctx, size_t b, size_t e, unsigned tid)
 {
     lvl_ctx *x = vctx;
-    const ff2_t *E = x->in[0], *P0 = x->in[1], *P1 = x->in[2], *Q0 = x->in[3], *Q1 = x->in[4];
-    ff2_t lam = x->lam, s0 = ff2_zero(), s2 = ff2_zero(), s3 = ff2_zero();
+    const ff2_t *er = x->er, *P0 = x->in[1], *P1 = x->in[2], *Q0 = x->in[3], *Q1 = x->in[4];
+    ff2_t lam = x->lam, s0 = ff2_zero(), s1 = ff2_zero(), s2 = ff2_zero();
     if (x->p_one) {
         for (size_t i = b; i < e; i++) {
-            ff2_t e0 = E[2 * i], e1 = E[2 * i + 1], c0 = Q0[2 * i], c1 = Q0[2 * i + 1], d0 = Q1[2 * i],
-                  d1 = Q1[2 * i + 1];
-            s0 = ff2_add(s0, zk__mul2(e0, ff2_add(ff2_add(c0, d0), zk__mul2(lam, zk__mul2(c0, d0)))));
-            ff2_t de = ff2_sub(e1, e0), dc = ff2_sub(c1, c0), dd = ff2_sub(d1, d0);
-            ff2_t e2 = ff2_add(e1, de), c2 = ff2_add(c1, dc), d2 = ff2_add(d1, dd);
-            s2 = ff2_add(s2, zk__mul2(e2, ff2_add(ff2_add(c2, d2), zk__mul2(lam, zk__mul2(c2, d2)))));
-            ff2_t e3 = ff2_add(e2, de), c3 = ff2_add(c2, dc), d3 = ff2_add(d2, dd);
-            s3 = ff2_add(s3, zk__mul2(e3, ff2_add(ff2_add(c3, d3), zk__mul2(lam, zk__mul2(c3, d3)))));
+            ff2_t c0 = Q0[2 * i], c1 = Q0[2 * i + 1], d0 = Q1[2 * i], d1 = Q1[2 * i + 1];
+            s0 = ff2_add(s0, zk__mul2(er[i], ff2_add(ff2_add(c0, d0), zk__mul2(lam, zk__mul2(c0, d0)))));
+            if (x->with_one)
+                s1 = ff2_add(s1, zk__mul2(er[i], ff2_add(ff2_add(c1, d1), zk__mul2(lam, zk__mul2(c1, d1)))));
+            ff2_t c2 = ff2_sub(ff2_add(c1, c1), c0), d2 = ff2_sub(ff2_add(d1, d1), d0);
+            s2 = ff2_add(s2, zk__mul2(er[i], ff2_add(ff2_add(c2, d2), zk__mul2(lam, zk__mul2(c2, d2)))));
         }
     } else {
         for (size_t i = b; i < e; i++) {
-            ff2_t e0 = E[2 * i], e1 = E[2 * i + 1], a0 = P0[2 * i], a1 = P0[2 * i + 1];
-            ff2_t b0 = P1[2 * i], b1 = P1[2 * i + 1], c0 = Q0[2 * i], c1 = Q0[2 * i + 1];
-            ff2_t d0 = Q1[2 * i], d1 = Q1[2 * i + 1];
-            s0 = ff2_add(s0, zk__mul2(e0, fr(a0, b0, c0, d0, lam)));
-            ff2_t de = ff2_sub(e1, e0), da = ff2_sub(a1, a0), db = ff2_sub(b1, b0), dc = ff2_sub(c1, c0),
-                  dd = ff2_sub(d1, d0);
-            ff2_t e2 = ff2_add(e1, de), a2 = ff2_add(a1, da), b2 = ff2_add(b1, db), c2 = ff2_add(c1, dc),
-                  d2 = ff2_add(d1, dd);
-            s2 = ff2_add(s2, zk__mul2(e2, fr(a2, b2, c2, d2, lam)));
-            ff2_t e3 = ff2_add(e2, de), a3 = ff2_add(a2, da), b3 = ff2_add(b2, db), c3 = ff2_add(c2, dc),
-                  d3 = ff2_add(d2, dd);
-            s3 = ff2_add(s3, zk__mul2(e3, fr(a3, b3, c3, d3, lam)));
+            ff2_t a0 = P0[2 * i], a1 = P0[2 * i + 1], b0 = P1[2 * i], b1 = P1[2 * i + 1];
+            ff2_t c0 = Q0[2 * i], c1 = Q0[2 * i + 1], d0 = Q1[2 * i], d1 = Q1[2 * i + 1];
+            s0 = ff2_add(s0, zk__mul2(er[i], fr(a0, b0, c0, d0, lam)));
+            if (x->with_one)
+                s1 = ff2_add(s1, zk__mul2(er[i], fr(a1, b1, c1, d1, lam)));
+            ff2_t a2 = ff2_sub(ff2_add(a1, a1), a0), b2 = ff2_sub(ff2_add(b1, b1), b0);
+            ff2_t c2 = ff2_sub(ff2_add(c1, c1), c0), d2 = ff2_sub(ff2_add(d1, d1), d0);
+            s2 = ff2_add(s2, zk__mul2(er[i], fr(a2, b2, c2, d2, lam)));
         }
     }
     x->part[tid][0] = s0;
-    x->part[tid][1] = s2;
-    x->part[tid][2] = s3;
+    x->part[tid][1] = s1;
+    x->part[tid][2] = s2;
 }
 
 static void lvl_fold(void *vctx, size_t b, size_t e, unsigned tid)
 {
     (void)tid;
     lvl_ctx *x = vctx;
-    for (unsigned k = 0; k < 5; k++) {
+    for (unsigned k = 1; k < 5; k++) {
         if (x->p_one && (k == 1 || k == 2))
             continue;
         const ff2_t *in = x->in[k];
@@ -267,8 +265,16 @@ static void lvl_fold(void *vctx, size_t b, size_t e, unsigned tid)
 
 #define ZK_PAR_MIN 4096 /* pairs per thread below which a round runs inline */
 
-/* buf[0..5) hold E, P0, P1, Q0, Q1 (2^d each, P/Q filled by the caller); alt[0..5) are
- * scratch of the same size. */
+/* eq1(r, X) = (1 - r)(1 - X) + r X at X = v */
+static ff2_t eq1(ff2_t r, uint64_t v)
+{
+    /* 1 - r - v + 2 r v */
+    ff2_t t = ff2_sub(ff2_sub(ff2_one(), r), ff2_from_base(v));
+    return ff2_add(t, ff2_mul_base(r, 2 * v));
+}
+
+/* buf[1..5) hold P0, P1, Q0, Q1 (2^d each, filled by the caller); alt[1..5) are their fold
+ * targets and alt[0] holds the eq table of the remaining variables. */
 static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, ff2_t **buf, ff2_t **alt, ff2_t *cp,
                              ff2_t *cq, em_err *err)
 {
@@ -276,24 +282,39 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, ff2_t **
     x.lam = tr_challenge_ff2(w->tr, "gkr-lambda");
     x.p_one = p_one;
     ff2_t claim = ff2_add(*cp, zk__mul2(x.lam, *cq));
-    ml_eq_table(r, d, ff2_one(), buf[0]);
     for (unsigned k = 0; k < 5; k++) {
         x.in[k] = buf[k];
         x.out[k] = alt[k];
     }
+    ff2_t *er = alt[0]; /* slot 0 is never a fold target */
+    x.er = er;
     size_t n = (size_t)1 << d;
-    ff2_t s[ZK_MAX_VARS + 2];
+    ff2_t s[ZK_MAX_VARS + 2], pref = ff2_one();
     em_status st;
     for (unsigned t = 0; t < d; t++) {
         size_t h = n >> 1;
+        ff2_t rt = r[t];
+        ml_eq_table(r + t + 1, d - t - 1, ff2_one(), er);
+        /* h(1) comes from the claim unless r_t or pref is 0 (then evaluate it) */
+        x.with_one = ff2_is_zero(rt) || ff2_is_zero(pref);
         memset(x.part, 0, sizeof x.part);
         unsigned nc = zk__par_for(w->threads, h, ZK_PAR_MIN, lvl_eval, &x);
-        ff2_t g0 = ff2_zero(), g2 = ff2_zero(), g3 = ff2_zero();
+        ff2_t H0 = ff2_zero(), H1 = ff2_zero(), H2 = ff2_zero();
         for (unsigned k = 0; k < nc; k++) {
-            g0 = ff2_add(g0, x.part[k][0]);
-            g2 = ff2_add(g2, x.part[k][1]);
-            g3 = ff2_add(g3, x.part[k][2]);
+            H0 = ff2_add(H0, x.part[k][0]);
+            H1 = ff2_add(H1, x.part[k][1]);
+            H2 = ff2_add(H2, x.part[k][2]);
         }
+        if (!x.with_one) {
+            /* claim = pref * ((1 - r_t) H0 + r_t H1) */
+            ff2_t rest = ff2_sub(zk__mul2(claim, ff2_inv(pref)), zk__mul2(ff2_sub(ff2_one(), rt), H0));
+            H1 = zk__mul2(rest, ff2_inv(rt));
+        }
+        /* h has degree 2: h(3) = h(0) - 3 h(1) + 3 h(2) */
+        ff2_t H3 = ff2_add(ff2_sub(H0, ff2_mul_base(H1, 3)), ff2_mul_base(H2, 3));
+        ff2_t g0 = zk__mul2(pref, zk__mul2(eq1(rt, 0), H0));
+        ff2_t g2 = zk__mul2(pref, zk__mul2(eq1(rt, 2), H2));
+        ff2_t g3 = zk__mul2(pref, zk__mul2(eq1(rt, 3), H3));
         ff2_t msg[3] = {g0, g2, g3};
         if ((st = zk__put_ff2(w, "gkr-round", msg, 3, err)) != EM_OK)
             return st;
@@ -301,8 +322,10 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, ff2_t **
         s[t] = x.c;
         ff2_t g[4] = {g0, ff2_sub(claim, g0), g2, g3};
         claim = interp3(g, x.c);
+        ff2_t e1c = ff2_add(ff2_sub(ff2_sub(ff2_one(), rt), x.c), ff2_add(zk__mul2(rt, x.c), zk__mul2(rt, x.c)));
+        pref = zk__mul2(pref, e1c);
         zk__par_for(w->threads, h, ZK_PAR_MIN, lvl_fold, &x);
-        for (unsigned k = 0; k < 5; k++) {
+        for (unsigned k = 1; k < 5; k++) {
             ff2_t *tmp = x.in[k];
             x.in[k] = x.out[k];
             x.out[k] = tmp;

@@ -239,7 +239,7 @@ static void rnd_point(ff2_t *z, unsigned n)
         z[i] = rnd_ff2();
 }
 
-/* log_cols 5: N = 128, every column opened; log_cols 7: N = 512, 148 sampled columns. */
+/* log_cols 5: N = 128, every column opened; log_cols 7: N = 512, PCS_QUERIES sampled columns. */
 static const unsigned LOG_COLS[] = {5, 7};
 
 static void test_forger_honest_accepted(void)

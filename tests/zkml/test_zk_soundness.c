@@ -99,7 +99,7 @@ static void test_changed_weight(void)
     for (size_t li = 0; li < 3; li++) {
         const nn_layer *L = nn_model_layer(f.m, li);
         int32_t old = L->weight[1];
-        L->weight[1] = old == 0 ? 1 : -old;
+        L->weight[1] = old == 0 ? 1 : old > 0 ? -old : old + 1; /* stays in the 8-bit range */
         int32_t *y2 = calloc(f.n * f.k, sizeof *y2);
         uint8_t *pr = NULL;
         size_t len = 0;
@@ -427,7 +427,7 @@ static void cnn_tamper(int maxpool)
             int32_t ow = L->weight[5];
             int64_t ob = L->bias[1];
             if (which == 0)
-                L->weight[5] = ow == 0 ? 3 : -ow;
+                L->weight[5] = ow == 0 ? 3 : ow > 0 ? -ow : ow + 1;
             else
                 L->bias[1] += 500;
             pr = NULL;

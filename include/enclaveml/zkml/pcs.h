@@ -18,7 +18,7 @@
  *   the prover sends those columns (n_rows base elements each) and one Merkle multi-opening.
  * The verifier re-encodes w and each u_g, checks them against the opened columns, and checks
  * <u_g, eq(z_col)> = sum_{k in g} rho_k v_k. See docs/PROOFS.md for the soundness argument
- * (rate 1/4, 148 queries, proven unique-decoding proximity gap, >= 100 bits).
+ * (rate 1/4, 160 queries, proven unique-decoding proximity gap: 2^-108 query error).
  *
  * Wire format (no length prefixes; the layout and the claims fix every length): [hiding only:
  * y_g per group (16 B each)], w (Cm x 16 B, Cm = C, or 2C when hiding), u_g for each group in
@@ -47,7 +47,7 @@
 #include "enclaveml/zkml/transcript.h"
 
 #define PCS_RATE_BITS 2
-#define PCS_QUERIES 148
+#define PCS_QUERIES 160
 #define PCS_MAX_POLYS 256
 #define PCS_MAX_VARS 30      /* per polynomial */
 #define PCS_MAX_LOG_ROWS 20  /* total stacked rows <= 2^20 */
