@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Known-answer vectors for the Fiat-Shamir transcript and the Merkle tree.
+"""Known-answer vectors for the Fiat-Shamir transcript, the Merkle tree and the polynomial commitment.
 
-An independent pure-Python implementation (hashlib) of the encodings documented in
-docs/PROOFS.md; it shares no code with src/zkml. Writes tests/vectors/transcript.json and
-tests/vectors/merkle.json (64-bit values as decimal strings, bytes as lowercase hex).
+An independent pure-Python implementation (hashlib, plain integers mod p) of the encodings
+documented in docs/PROOFS.md; it shares no code with src/zkml. Writes tests/vectors/transcript.json,
+tests/vectors/merkle.json and tests/vectors/pcs.json (64-bit values as decimal strings, bytes as
+lowercase hex).
 
 Usage: tools/gen-vectors.py [--out-dir DIR]
 """
@@ -233,13 +234,290 @@ def merkle_vectors():
             "column_trees": trees, "row_trees": rows_trees}
 
 
+# ---- polynomial commitment (pcs.h, docs/PROOFS.md "Polynomial commitment") ------------------
+# Written from the definitions: each stacked row is the coefficient vector of a polynomial f,
+# its codeword is f evaluated at w^j (j = 0..N-1, w of order N = 4 * message length, w = 7^((p-1)/N)),
+# computed here by a textbook recursive FFT; the Merkle leaves are the codeword columns.
+
+RATE_BITS = 2
+QUERIES = 160
+
+
+def f2_add(x, y):
+    return ((x[0] + y[0]) % P, (x[1] + y[1]) % P)
+
+
+def f2_sub(x, y):
+    return ((x[0] - y[0]) % P, (x[1] - y[1]) % P)
+
+
+def f2_mul(x, y):
+    """F_p[X]/(X^2 - 7)."""
+    return ((x[0] * y[0] + 7 * x[1] * y[1]) % P, (x[0] * y[1] + x[1] * y[0]) % P)
+
+
+def f2_mul_base(x, c):
+    return (x[0] * c % P, x[1] * c % P)
+
+
+def eq_table(r, scale=(1, 0)):
+    """t[i] = scale * prod_j (r_j if bit j of i else 1 - r_j)."""
+    t = [scale]
+    for j, rj in enumerate(r):  # bit j is the new high bit of the index
+        one_minus = f2_sub((1, 0), rj)
+        t = [f2_mul(v, one_minus) for v in t] + [f2_mul(v, rj) for v in t]
+    return t
+
+
+def ml_eval(vals, n, r):
+    """Multilinear extension (x_j = bit j of the index) of vals (zero-padded to 2^n) at r."""
+    acc = (0, 0)
+    for i, e in enumerate(eq_table(r)):
+        if i < len(vals) and vals[i]:
+            acc = f2_add(acc, f2_mul_base(e, vals[i]))
+    return acc
+
+
+def fft_eval(coeffs, w):
+    """[f(w^j) for j < len(coeffs)], f = sum coeffs[i] X^i, len a power of two, w of that order."""
+    n = len(coeffs)
+    if n == 1:
+        return [coeffs[0] % P]
+    even = fft_eval(coeffs[0::2], w * w % P)
+    odd = fft_eval(coeffs[1::2], w * w % P)
+    out = [0] * n
+    x = 1
+    for j in range(n // 2):
+        t = x * odd[j] % P
+        out[j] = (even[j] + t) % P
+        out[j + n // 2] = (even[j] - t) % P
+        x = x * w % P
+    return out
+
+
+def rs_encode(msg):
+    """Rate-1/4 Reed-Solomon codeword of the polynomial with coefficients msg."""
+    n_cw = len(msg) << RATE_BITS
+    w = pow(7, (P - 1) // n_cw, P)
+    assert pow(w, n_cw // 2, P) == P - 1  # primitive
+    return fft_eval(list(msg) + [0] * (n_cw - len(msg)), w)
+
+
+class BlindRng:
+    """SHA-256 counter mode: block i = H("EMPCSBLD" || seed || u64le(i)), four u64le words each,
+    words >= p rejected."""
+
+    def __init__(self, seed):
+        self.seed, self.ctr, self.words = seed, 0, []
+
+    def next(self):
+        while True:
+            if not self.words:
+                blk = h(b"EMPCSBLD", self.seed, u64(self.ctr))
+                self.ctr += 1
+                self.words = [struct.unpack("<Q", blk[8 * k:8 * k + 8])[0] for k in range(4)]
+            v = self.words.pop(0)
+            if v < P:
+                return v
+
+
+def ceil_log2(x):
+    k = 0
+    while (1 << k) < x:
+        k += 1
+    return k
+
+
+class PcsCommitment:
+    def __init__(self, n_vars, polys, log_cols=0, hiding_groups=0, seed=None):
+        if log_cols == 0:  # default: balances column openings against combination rows
+            log_cols = min((ceil_log2(sum(1 << n for n in n_vars)) + 6) // 2, min(n_vars))
+        self.n_vars, self.log_cols = list(n_vars), log_cols
+        self.hiding, self.n_masks = (1, hiding_groups) if hiding_groups else (0, 0)
+        C = 1 << log_cols
+        self.C = C
+        self.msg_len = 2 * C if self.hiding else C
+        self.row_off, rows = [], 0
+        for n in n_vars:
+            self.row_off.append(rows)
+            rows += 1 << (n - log_cols)
+        self.n_rows = rows
+        self.total_rows = rows + (1 + self.n_masks if self.hiding else 0)
+        # message matrix: poly p's evaluation e sits in row row_off[p] + e // C, column e % C
+        self.m = [[0] * self.msg_len for _ in range(self.total_rows)]
+        for p, vals in enumerate(polys):
+            for e, v in enumerate(vals):
+                self.m[self.row_off[p] + e // C][e % C] = v
+        if self.hiding:
+            rng = BlindRng(seed)
+            for r in range(self.total_rows):
+                for c in range(C if r < self.n_rows else 0, self.msg_len):
+                    self.m[r][c] = rng.next()
+        self.enc = [rs_encode(row) for row in self.m]
+        self.N = self.msg_len << RATE_BITS
+        leaves = [leaf_hash([row[j] for row in self.enc]) for j in range(self.N)]
+        self.nodes = build(leaves)
+        self.root = self.nodes[1]
+
+    def combine(self, weights):
+        out = [(0, 0)] * self.msg_len
+        for wi, row in zip(weights, self.m):
+            if wi != (0, 0):
+                out = [f2_add(o, f2_mul_base(wi, v)) for o, v in zip(out, row)]
+        return out
+
+    def open(self, claims, tr):
+        """claims: (poly, point, value). Returns the proof bytes (pcs.h wire format)."""
+        lc, R = self.log_cols, self.n_rows
+        tr.absorb_bytes(b"pcs/root", self.root)
+        tr.absorb_u64(b"pcs/layout", lc)
+        tr.absorb_u64(b"pcs/layout", len(self.n_vars))
+        tr.absorb_u64(b"pcs/layout", self.n_masks)
+        tr.absorb_bytes(b"pcs/layout", bytes(self.n_vars))
+        tr.absorb_u64(b"pcs/nclaims", len(claims))
+        for p, pt, v in claims:
+            tr.absorb_u64(b"pcs/claim", p)
+            tr.absorb_ff2(b"pcs/claim", pt)
+            tr.absorb_ff2(b"pcs/claim", [v])
+        # claims sharing their column sub-point form one group, numbered by first appearance
+        col_points, group = [], []
+        for p, pt, v in claims:
+            cp = tuple(pt[:lc])
+            if cp not in col_points:
+                col_points.append(cp)
+            group.append(col_points.index(cp))
+        ng = len(col_points)
+        proof = b""
+        enc2 = lambda vs: b"".join(u64(a) + u64(b) for a, b in vs)
+        mask = lambda i: [(0, 0)] * (1 + self.n_masks) if not self.hiding else \
+            [(1, 0) if k == i else (0, 0) for k in range(1 + self.n_masks)]
+        if self.hiding:
+            y = []
+            for g, cp in enumerate(col_points):
+                eqc = eq_table(list(cp))
+                row = self.m[R + 1 + g][:self.C]
+                acc = (0, 0)
+                for e, v in zip(eqc, row):
+                    acc = f2_add(acc, f2_mul_base(e, v))
+                y.append(acc)
+            tr.absorb_ff2(b"pcs/y", y)
+            proof += enc2(y)
+        gamma = [tr.challenge_ff2(b"pcs/gamma") for _ in range(R)]
+        wts = gamma + (mask(0) if self.hiding else [])
+        w = self.combine(wts)
+        tr.absorb_ff2(b"pcs/w", w)
+        proof += enc2(w)
+        rho = [tr.challenge_ff2(b"pcs/rho") for _ in claims]
+        for g in range(ng):
+            a = [(0, 0)] * R
+            for k, (p, pt, v) in enumerate(claims):
+                if group[k] != g:
+                    continue
+                for i, e in enumerate(eq_table(pt[lc:], rho[k])):
+                    a[self.row_off[p] + i] = f2_add(a[self.row_off[p] + i], e)
+            if self.hiding:
+                a += mask(1 + g)
+            u = self.combine(a)
+            tr.absorb_ff2(b"pcs/u", u)
+            proof += enc2(u)
+            # the verifier's evaluation check holds for honest claims
+            want = (0, 0)
+            for k, (p, pt, v) in enumerate(claims):
+                if group[k] == g:
+                    want = f2_add(want, f2_mul(rho[k], v))
+            if self.hiding:
+                want = f2_add(want, y[g])
+            got = (0, 0)
+            for e, x in zip(eq_table(list(col_points[g])), u[:self.C]):
+                got = f2_add(got, f2_mul(e, x))
+            assert got == want
+        if self.N <= 2 * QUERIES:
+            idx = list(range(self.N))
+        else:
+            idx = []
+            while len(idx) < QUERIES:
+                j = tr.challenge_index(b"pcs/query", self.N)
+                if j not in idx:
+                    idx.append(j)
+            idx.sort()
+        for j in idx:
+            proof += b"".join(u64(row[j]) for row in self.enc)
+        proof += opening(self.nodes, self.N, idx)
+        return proof
+
+
+def ff2_seq(n, seed):
+    """n extension elements: pairs of consecutive field_seq(2n, seed) values."""
+    s = field_seq(2 * n, seed)
+    return [(s[2 * j], s[2 * j + 1]) for j in range(n)]
+
+
+PCS_DOMAIN = "enclaveml/vectors/pcs"
+
+
+def pcs_vectors():
+    # (name, n_vars, lens, seeds, log_cols argument, hiding groups, claims)
+    # a claim is (poly, point seed, k): coordinates 0..k-1 copied from the previous claim's point
+    # (to share its column sub-point), the rest ff2_seq(n_vars, point seed).
+    cases = [
+        ("one poly 2^6, C = 8 (all columns opened)", [6], [64], [21], 3, 0, [(0, 101, 0)]),
+        ("one poly 2^10, default log_cols, sampled columns, two column points", [10], [1024], [22], 0, 0,
+         [(0, 102, 0), (0, 103, 0)]),
+        ("three polys stacked (2^4, 2^6 padded from 41, 2^5), C = 4", [4, 6, 5], [16, 41, 32], [23, 24, 25], 2,
+         0, [(0, 104, 0), (1, 105, 2), (2, 106, 0), (1, 107, 0)]),
+        ("several 2^10/2^8 polys stacked, C = 16", [10, 8, 8], [1024, 256, 200], [26, 27, 28], 4, 0,
+         [(0, 108, 0), (2, 109, 4)]),
+        ("constant polynomial, C = 1", [0], [1], [29], 0, 0, [(0, 110, 0)]),
+        ("hiding, 2^8 + 2^9 (padded from 300), two mask groups", [8, 9], [256, 300], [30, 31], 8, 2,
+         [(0, 111, 0), (1, 112, 0)]),
+    ]
+    out = []
+    blind_seed = bytes(range(32))
+    for name, n_vars, lens, seeds, lc_arg, groups, claims in cases:
+        polys = [field_seq(n, s) for n, s in zip(lens, seeds)]
+        com = PcsCommitment(n_vars, polys, lc_arg, groups, blind_seed if groups else None)
+        cl, prev = [], None
+        for p, ps, share in claims:
+            pt = ff2_seq(n_vars[p], ps)
+            if share:
+                pt[:share] = prev[:share]
+            prev = pt
+            cl.append((p, pt, ml_eval(polys[p], n_vars[p], pt)))
+        proof = com.open(cl, Transcript(PCS_DOMAIN.encode()))
+        case = {
+            "name": name, "n_vars": n_vars, "lens": lens, "seeds": seeds, "log_cols_arg": lc_arg,
+            "log_cols": com.log_cols, "n_rows": com.n_rows, "hiding_groups": groups,
+            "row0_codeword_head": [str(v) for v in com.enc[0][:16]],
+            "root": com.root.hex(),
+            "opening": {
+                "domain": PCS_DOMAIN,
+                "claims": [{"poly": p, "point": [[str(a), str(b)] for a, b in pt],
+                            "value": [str(v[0]), str(v[1])]} for p, pt, v in cl],
+                "proof_len": len(proof), "proof_sha256": hashlib.sha256(proof).hexdigest(),
+                "proof_head": proof[:256].hex(),
+            },
+        }
+        if groups:
+            case["blind_seed"] = blind_seed.hex()
+        out.append(case)
+    return {"description": "Polynomial commitment known answers (tools/gen-vectors.py): poly i has lens[i] "
+            "evaluations field_seq(lens[i], seeds[i]) (element e = ((e + seed) * 0x9E3779B97F4A7C15 mod 2^64) "
+            "reduced below p), zero-padded to 2^n_vars[i]; layout pcs_layout_init(n_vars, log_cols_arg) "
+            "(+ pcs_layout_set_hiding(hiding_groups) and pcs_commit_hiding(blind_seed) when hiding_groups > 0); "
+            "row0_codeword_head: the first 16 symbols of the Reed-Solomon codeword of stacked row 0; "
+            "opening: pcs_open of the claims on a transcript tr_init(domain), proof summarised by length, "
+            "SHA-256 and its first 256 bytes",
+            "cases": out}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--out-dir", default=os.path.join(root, "tests", "vectors"))
     a = ap.parse_args()
     os.makedirs(a.out_dir, exist_ok=True)
-    for name, data in (("transcript.json", transcript_vectors()), ("merkle.json", merkle_vectors())):
+    for name, data in (("transcript.json", transcript_vectors()), ("merkle.json", merkle_vectors()),
+                       ("pcs.json", pcs_vectors())):
         with open(os.path.join(a.out_dir, name), "w") as f:
             json.dump(data, f, indent=1)
             f.write("\n")

@@ -19,6 +19,12 @@ int cli_fail_err(const char *context, const em_err *err);
 /* True if any argument is -h or --help. */
 int cli_wants_help(int argc, char **argv);
 
+/* Writes the output document of `model run` / `prove` for n samples of integer outputs to path
+ * (NULL = standard output): {"result", "output_size", "output_q", "output_scale", "predictions"}. */
+typedef struct nn_model nn_model;
+em_status cli_output_write(const char *path, const nn_model *m, const int32_t *out_q, size_t n,
+                           em_err *err) EM_WARN_UNUSED;
+
 /* Commands (defined in cmd_*.c). */
 extern const cli_command cli_cmd_model;
 extern const cli_command cli_cmd_prove;

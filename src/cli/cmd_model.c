@@ -296,9 +296,6 @@ static int cmd_run(int argc, char **argv)
     nn_model *m = NULL;
     em_input in = {0};
     int32_t *q = NULL, *oq = NULL;
-    double *res = NULL;
-    uint32_t *pred = NULL;
-    json_t *o = NULL;
     int rc = 1;
     if (nn_model_load(path, &m, &err) != EM_OK) {
         rc = cli_fail_err("model run", &err);
@@ -311,9 +308,7 @@ static int cmd_run(int argc, char **argv)
     size_t k = nn_model_output_size(m), n = in.n_samples;
     q = malloc(n * in.sample_size * sizeof *q);
     oq = malloc(n * k * sizeof *oq);
-    res = malloc(n * k * sizeof *res);
-    pred = malloc(n * sizeof *pred);
-    if (!q || !oq || !res || !pred) {
+    if (!q || !oq) {
         rc = cli_fail("model run: out of memory for %zu samples", n);
         goto out;
     }
@@ -323,46 +318,14 @@ static int cmd_run(int argc, char **argv)
         rc = cli_fail_err("model run", &err);
         goto out;
     }
-    nn_model_postprocess(m, oq, n, res);
-    nn_argmax(oq, n, k, pred);
-    o = json_object();
-    json_t *jr = json_array(), *jq = json_array(), *jp = json_array();
-    for (size_t i = 0; i < n * k; i++) {
-        json_array_append_new(jr, json_real(res[i]));
-        json_array_append_new(jq, json_integer(oq[i]));
-    }
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(jp, json_integer(pred[i]));
-    json_object_set_new(o, "result", jr);
-    json_object_set_new(o, "output_size", json_integer((json_int_t)k));
-    json_object_set_new(o, "output_q", jq);
-    json_object_set_new(o, "output_scale", json_integer(nn_model_output_scale(m)));
-    json_object_set_new(o, "predictions", jp);
-    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
-    if (!s) {
-        rc = cli_fail("model run: out of memory");
+    if (cli_output_write(outp, m, oq, n, &err) != EM_OK) {
+        rc = cli_fail_err(outp ? outp : "model run", &err);
         goto out;
-    }
-    if (outp) {
-        size_t sl = strlen(s);
-        s[sl] = '\n';
-        em_status st = em_file_write(outp, s, sl + 1, &err);
-        free(s);
-        if (st != EM_OK) {
-            rc = cli_fail_err(outp, &err);
-            goto out;
-        }
-    } else {
-        printf("%s\n", s);
-        free(s);
     }
     rc = 0;
 out:
-    json_decref(o);
     free(q);
     free(oq);
-    free(res);
-    free(pred);
     em_input_free(&in);
     nn_model_free(m);
     return rc;

@@ -34,59 +34,6 @@ static int parse_nonce(const char *hex, uint8_t *out, size_t *len)
     return 0;
 }
 
-static em_status write_output_json(const char *path, const nn_model *m, const int32_t *out_q,
-                                   size_t n, em_err *err)
-{
-    size_t k = nn_model_output_size(m);
-    em_status st = EM_OK;
-    double *res = malloc(n * k * sizeof *res);
-    uint32_t *pred = malloc(n * sizeof *pred);
-    json_t *root = json_object(), *jr = json_array(), *jq = json_array(), *jp = json_array();
-    char *text = NULL;
-    if (!res || !pred || !root || !jr || !jq || !jp) {
-        st = em_errf(err, EM_ERR_NOMEM, "writing %s: out of memory", path);
-        goto out;
-    }
-    nn_model_postprocess(m, out_q, n, res);
-    nn_argmax(out_q, n, k, pred);
-    for (size_t i = 0; i < n * k; i++) {
-        json_array_append_new(jr, json_real(res[i]));
-        json_array_append_new(jq, json_integer(out_q[i]));
-    }
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(jp, json_integer(pred[i]));
-    json_object_set_new(root, "result", jr);
-    json_object_set_new(root, "output_size", json_integer((json_int_t)k));
-    json_object_set_new(root, "output_q", jq);
-    json_object_set_new(root, "output_scale", json_integer(nn_model_output_scale(m)));
-    json_object_set_new(root, "predictions", jp);
-    jr = jq = jp = NULL;
-    text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17));
-    if (!text) {
-        st = em_errf(err, EM_ERR_NOMEM, "writing %s: out of memory", path);
-        goto out;
-    }
-    size_t tl = strlen(text);
-    char *line = malloc(tl + 1);
-    if (!line) {
-        st = em_errf(err, EM_ERR_NOMEM, "writing %s: out of memory", path);
-        goto out;
-    }
-    memcpy(line, text, tl);
-    line[tl] = '\n';
-    st = em_file_write(path, line, tl + 1, err);
-    free(line);
-out:
-    free(text);
-    json_decref(root);
-    json_decref(jr);
-    json_decref(jq);
-    json_decref(jp);
-    free(res);
-    free(pred);
-    return st;
-}
-
 static int prove_run(int argc, char **argv)
 {
     const char *model_path = NULL, *input_path = NULL, *proof_path = NULL, *out_path = NULL;
@@ -169,7 +116,7 @@ static int prove_run(int argc, char **argv)
         rc = cli_fail_err(proof_path, &err);
         goto out;
     }
-    if (write_output_json(out_path, m, out, n, &err) != EM_OK) {
+    if (cli_output_write(out_path, m, out, n, &err) != EM_OK) {
         rc = cli_fail_err(out_path, &err);
         goto out;
     }

@@ -27,6 +27,11 @@
 #define ZK_FLAG_ZK_WEIGHTS 0x01u
 #define ZK_MODEL_COMMIT_MAX 256u
 #define ZK_MAX_POOL_WIN 4u /* maxpool windows of at most 4 positions (2x2) */
+/* The verifier evaluates each conv/avgpool selection polynomial term by term: positions x
+ * channels x window entries per layer. A verifying key comes from whoever publishes the model,
+ * so these caps bound the verifier's work on a hostile key (and refuse such models up front). */
+#define ZK_MAX_SELECTION_LOG 26u       /* per layer */
+#define ZK_MAX_SELECTION_TOTAL_LOG 28u /* whole model */
 #define ZK_MIN_LIMB_BITS 8u
 #define ZK_MAX_LIMBS 4u /* 32-bit shift / 8-bit limbs */
 #define ZK_MAX_BLOCKS (8 * ZK_MAX_LAYERS + ZK_RANGE_BITS + 8)  /* proof hides the weights; not set by this version */

@@ -96,6 +96,11 @@ em_status zk__layer_geometry(zk_layer *L, uint32_t i, em_err *err)
     if (P & (P - 1))
         return em_errf(err, EM_ERR_UNSUPPORTED,
                        "layer %u: proofs need a power-of-two number of output positions, got %ux%u", i, L->ho, L->wo);
+    uint64_t sel = P * (L->kind == NN_CONV2D ? L->ci : L->co) * (uint64_t)L->kh * L->kw;
+    if (sel > ((uint64_t)1 << ZK_MAX_SELECTION_LOG))
+        return em_errf(err, EM_ERR_LIMIT,
+                       "layer %u: window selection of %llu terms (positions x channels x window) exceeds 2^%u", i,
+                       (unsigned long long)sel, ZK_MAX_SELECTION_LOG);
     L->lp = zk__log2_ceil(P);
     L->lc = zk__log2_ceil(L->co);
     L->lk = L->kind == NN_CONV2D ? zk__log2_ceil((uint64_t)L->ci * L->kh * L->kw) : 0;
@@ -149,6 +154,15 @@ em_status zk__vk_derive(zk_vk *vk, em_err *err)
             logs[2 * i + 1] = L->lv_out;
         }
     }
+    uint64_t sel_total = 0;
+    for (uint32_t i = 0; i < vk->n_layers; i++) {
+        const zk_layer *L = &vk->layers[i];
+        if (L->kind == NN_CONV2D || L->kind == NN_AVGPOOL)
+            sel_total += (uint64_t)L->ho * L->wo * (L->kind == NN_CONV2D ? L->ci : L->co) * L->kh * L->kw;
+    }
+    if (sel_total > ((uint64_t)1 << ZK_MAX_SELECTION_TOTAL_LOG))
+        return em_errf(err, EM_ERR_LIMIT, "window selections of %llu terms in all exceed 2^%u",
+                       (unsigned long long)sel_total, ZK_MAX_SELECTION_TOTAL_LOG);
     for (uint32_t i = 0; i < vk->n_layers; i++)
         if (vk->layers[i].kind == NN_MAXPOOL &&
             (i + 1 == vk->n_layers || vk->act_bits * (vk->layers[i].kh * vk->layers[i].kw - 1) > 30))
