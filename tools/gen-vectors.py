@@ -389,8 +389,10 @@ class PcsCommitment:
         ng = len(col_points)
         proof = b""
         enc2 = lambda vs: b"".join(u64(a) + u64(b) for a, b in vs)
-        mask = lambda i: [(0, 0)] * (1 + self.n_masks) if not self.hiding else \
-            [(1, 0) if k == i else (0, 0) for k in range(1 + self.n_masks)]
+
+        def mask(i):  # hiding: weights of the 1 + n_masks mask rows (row i of them has weight 1)
+            return [(1, 0) if k == i else (0, 0) for k in range(1 + self.n_masks)]
+
         if self.hiding:
             y = []
             for g, cp in enumerate(col_points):

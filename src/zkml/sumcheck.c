@@ -6,6 +6,7 @@
 
 #include "enclaveml/zkml/ml.h"
 #include "sc_internal.h"
+#include "zk_internal.h"
 
 em_status sc_shape_check(const sc_shape *s, em_err *err)
 {
@@ -394,12 +395,157 @@ static em_status fold_start(unsigned n_vars, const ff2_t *const *points, const f
     return EM_OK;
 }
 
-em_status sc_fold_prove(const ff_t *table, size_t len, unsigned n_vars, const ff2_t *const *points,
-                        const ff2_t *values, size_t n_claims, tr_t *tr, sc_proof *proof, ff2_t *point, ff2_t *value,
-                        em_err *err)
+/* The fold's product sumcheck sum_x P(x) G(x) (P base, G ext), with the same transcript and
+ * proof as sc_prove on sc_shape_product2. Each pass binds the round's challenge and, in the same
+ * sweep, sums the next round's g(0) and g(2) over the freshly folded pairs; chunks of output
+ * pairs run on several threads (out of place, so chunks never overlap), and the per-chunk sums
+ * are added in chunk order (exact field arithmetic: the same values for any thread count). */
+typedef struct fold_ctx {
+    const ff_t *pb;      /* round 0: P as base values */
+    const ff2_t *pe, *g; /* later rounds: P and G (ext) */
+    ff2_t *po, *go;      /* fold targets */
+    ff2_t r;
+    int eval;            /* also sum the next round over the folded pairs */
+    ff2_t part[ZK_MAX_THREADS][2];
+} fold_ctx;
+
+static inline __attribute__((always_inline)) void acc_pair(ff2_t a0, ff2_t a1, ff2_t b0, ff2_t b1, ff2_t *s0,
+                                                           ff2_t *s2)
+{
+    *s0 = ff2_add(*s0, zk__mul2(a0, b0));
+    ff2_t a2 = ff2_sub(ff2_add(a1, a1), a0), b2 = ff2_sub(ff2_add(b1, b1), b0);
+    *s2 = ff2_add(*s2, zk__mul2(a2, b2));
+}
+
+/* Round 0 sums over pairs [b, e): P base, G ext. */
+static void fold_first_eval(void *vctx, size_t b, size_t e, unsigned tid)
+{
+    fold_ctx *x = vctx;
+    const ff_t *p = x->pb;
+    const ff2_t *g = x->g;
+    ff2_t s0 = ff2_zero(), s2 = ff2_zero();
+    for (size_t i = b; i < e; i++) {
+        ff_t a0 = p[2 * i], a1 = p[2 * i + 1];
+        ff2_t b0 = g[2 * i], b1 = g[2 * i + 1];
+        s0 = ff2_add(s0, ff2_mul_base(b0, a0));
+        ff_t a2 = ff_sub(ff_add(a1, a1), a0);
+        ff2_t b2 = ff2_sub(ff2_add(b1, b1), b0);
+        s2 = ff2_add(s2, ff2_mul_base(b2, a2));
+    }
+    x->part[tid][0] = s0;
+    x->part[tid][1] = s2;
+}
+
+/* Binds r over output pairs [b, e) (outputs 2j, 2j+1 from inputs 4j..4j+3); with eval, sums the
+ * next round over those pairs. A single output (j == 0, the last round) is handled by the
+ * caller. */
+static void fold_bind(void *vctx, size_t b, size_t e, unsigned tid)
+{
+    fold_ctx *x = vctx;
+    const ff2_t *g = x->g;
+    ff2_t r = x->r, s0 = ff2_zero(), s2 = ff2_zero();
+    for (size_t j = b; j < e; j++) {
+        ff2_t a0, a1;
+        if (x->pb) {
+            const ff_t *p = x->pb + 4 * j;
+            a0 = ff2_add(ff2_from_base(p[0]), ff2_mul_base(r, ff_sub(p[1], p[0])));
+            a1 = ff2_add(ff2_from_base(p[2]), ff2_mul_base(r, ff_sub(p[3], p[2])));
+        } else {
+            const ff2_t *p = x->pe + 4 * j;
+            a0 = ff2_add(p[0], zk__mul2(r, ff2_sub(p[1], p[0])));
+            a1 = ff2_add(p[2], zk__mul2(r, ff2_sub(p[3], p[2])));
+        }
+        const ff2_t *q = g + 4 * j;
+        ff2_t b0 = ff2_add(q[0], zk__mul2(r, ff2_sub(q[1], q[0])));
+        ff2_t b1 = ff2_add(q[2], zk__mul2(r, ff2_sub(q[3], q[2])));
+        x->po[2 * j] = a0;
+        x->po[2 * j + 1] = a1;
+        x->go[2 * j] = b0;
+        x->go[2 * j + 1] = b1;
+        if (x->eval)
+            acc_pair(a0, a1, b0, b1, &s0, &s2);
+    }
+    x->part[tid][0] = s0;
+    x->part[tid][1] = s2;
+}
+
+#define SC_PAR_MIN 4096 /* pairs per thread below which a pass runs inline */
+
+static ff2_t fold_sums(fold_ctx *x, unsigned nc, ff2_t *msg)
+{
+    msg[0] = msg[1] = ff2_zero();
+    for (unsigned k = 0; k < nc; k++) {
+        msg[0] = ff2_add(msg[0], x->part[k][0]);
+        msg[1] = ff2_add(msg[1], x->part[k][1]);
+    }
+    return msg[0];
+}
+
+/* scratch: 3 * 2^(n-2) ff2 (n >= 1) for the folded tables. */
+static em_status fold_sumcheck(const ff_t *p, ff2_t *g, unsigned n, ff2_t claim, tr_t *tr, ff2_t *scratch,
+                               unsigned threads, sc_proof *proof, ff2_t *point, em_err *err)
+{
+    sc_shape s;
+    sc_shape_product2(&s, n);
+    memset(proof, 0, sizeof *proof);
+    proof->n_vars = n;
+    proof->degree = 2;
+    proof->n_tables = 2;
+    sc__absorb_shape(tr, &s, 2, claim);
+    size_t N = (size_t)1 << n;
+    /* ping: 2^(n-1) each for P and G (round 0 targets); pong: 2^(n-2) each */
+    ff2_t *ping_p = scratch, *ping_g = scratch + N / 2;
+    ff2_t *pong_p = scratch + N, *pong_g = pong_p + (n >= 2 ? N / 4 : 1);
+    fold_ctx x;
+    memset(&x, 0, sizeof x);
+    x.pb = p;
+    x.g = g;
+    unsigned nc = zk__par_for(threads, N / 2, SC_PAR_MIN, fold_first_eval, &x);
+    fold_sums(&x, nc, proof->round[0]);
+    ff2_t cur = claim, fp = ff2_zero(), fg = ff2_zero();
+    size_t len = N;
+    for (unsigned j = 0; j < n; j++) {
+        ff2_t *msg = proof->round[j];
+        tr_absorb_ff2(tr, "sc/round", msg, 2);
+        ff2_t r = tr_challenge_ff2(tr, "sc/r");
+        point[j] = r;
+        ff2_t gv[3];
+        sc__full_round(msg, 2, cur, gv);
+        cur = sc__interp(gv, 2, r);
+        if (len == 2) { /* the last binding leaves one value per table */
+            if (x.pb)
+                fp = ff2_add(ff2_from_base(x.pb[0]), ff2_mul_base(r, ff_sub(x.pb[1], x.pb[0])));
+            else
+                fp = ff2_add(x.pe[0], zk__mul2(r, ff2_sub(x.pe[1], x.pe[0])));
+            fg = ff2_add(x.g[0], zk__mul2(r, ff2_sub(x.g[1], x.g[0])));
+            break;
+        }
+        x.r = r;
+        x.eval = 1;
+        x.po = j % 2 == 0 ? ping_p : pong_p;
+        x.go = j % 2 == 0 ? ping_g : pong_g;
+        nc = zk__par_for(threads, len / 4, SC_PAR_MIN, fold_bind, &x);
+        fold_sums(&x, nc, proof->round[j + 1]);
+        x.pb = NULL;
+        x.pe = x.po;
+        x.g = x.go;
+        len /= 2;
+    }
+    em_status st = EM_OK;
+    proof->final_eval[0] = fp;
+    proof->final_eval[1] = fg;
+    if (!ff2_eq(zk__mul2(fp, fg), cur))
+        st = em_errf(err, EM_ERR_ARG, "sumcheck: claim is not the sum of the instance");
+    tr_absorb_ff2(tr, "sc/final", proof->final_eval, 2);
+    return st;
+}
+
+em_status sc__fold_prove_mt(const ff_t *table, size_t len, unsigned n_vars, const ff2_t *const *points,
+                            const ff2_t *values, size_t n_claims, unsigned threads, tr_t *tr, sc_proof *proof,
+                            ff2_t *point, ff2_t *value, em_err *err)
 {
     em_status st;
-    ff2_t *rho = NULL, *g = NULL, *eq = NULL;
+    ff2_t *rho = NULL, *g = NULL, *scratch = NULL;
     ff_t *pad = NULL;
     if (n_claims < 1 || n_claims > (1u << 20))
         return em_errf(err, EM_ERR_ARG, "sumcheck fold: %zu claims (1..2^20)", n_claims);
@@ -408,10 +554,10 @@ em_status sc_fold_prove(const ff_t *table, size_t len, unsigned n_vars, const ff
     size_t N = (size_t)1 << n_vars;
     rho = malloc(n_claims * sizeof *rho);
     g = calloc(N, sizeof *g);
-    eq = malloc(N * sizeof *eq);
+    scratch = malloc((N + N / 2 + 2) * sizeof *scratch);
     if (len < N)
         pad = calloc(N, sizeof *pad);
-    if (!rho || !g || !eq || (len < N && !pad)) {
+    if (!rho || !g || !scratch || (len < N && !pad)) {
         st = em_errf(err, EM_ERR_NOMEM, "sumcheck fold: tables of 2^%u", n_vars);
         goto out;
     }
@@ -430,19 +576,21 @@ em_status sc_fold_prove(const ff_t *table, size_t len, unsigned n_vars, const ff
             off |= (size_t)points[k][low - 1].a << (low - 1);
             low--;
         }
-        size_t sub = (size_t)1 << low;
-        ml_eq_table(points[k], low, rho[k], eq);
-        for (size_t i = 0; i < sub; i++)
-            g[off + i] = ff2_add(g[off + i], eq[i]);
+        zk__eq_table(points[k], low, rho[k], g + off, 1, threads);
     }
-    sc_shape s;
-    sc_shape_product2(&s, n_vars);
-    sc_tables t;
-    memset(&t, 0, sizeof t);
-    t.base[0] = pad ? pad : table;
-    t.ext[1] = g;
-    /* eq doubles as the prover scratch: 2 * 2^(n-1) = 2^n elements */
-    if ((st = sc_prove(&s, &t, claim, tr, n_vars ? eq : NULL, proof, point, err)) != EM_OK) {
+    const ff_t *p = pad ? pad : table;
+    if (n_vars == 0) {
+        sc_shape s;
+        sc_shape_product2(&s, 0);
+        sc_tables t;
+        memset(&t, 0, sizeof t);
+        t.base[0] = p;
+        t.ext[1] = g;
+        st = sc_prove(&s, &t, claim, tr, NULL, proof, point, err);
+    } else {
+        st = fold_sumcheck(p, g, n_vars, claim, tr, scratch, threads, proof, point, err);
+    }
+    if (st != EM_OK) {
         em_err_prefix(err, "sumcheck fold (a claimed value is false?): ");
         goto out;
     }
@@ -450,9 +598,16 @@ em_status sc_fold_prove(const ff_t *table, size_t len, unsigned n_vars, const ff
 out:
     free(rho);
     free(g);
-    free(eq);
+    free(scratch);
     free(pad);
     return st;
+}
+
+em_status sc_fold_prove(const ff_t *table, size_t len, unsigned n_vars, const ff2_t *const *points,
+                        const ff2_t *values, size_t n_claims, tr_t *tr, sc_proof *proof, ff2_t *point, ff2_t *value,
+                        em_err *err)
+{
+    return sc__fold_prove_mt(table, len, n_vars, points, values, n_claims, 1, tr, proof, point, value, err);
 }
 
 em_status sc_fold_verify(unsigned n_vars, const ff2_t *const *points, const ff2_t *values, size_t n_claims,

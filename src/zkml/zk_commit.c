@@ -124,13 +124,15 @@ em_status zk_prover_create(const nn_model *m, zk_prover **out, em_err *err)
         const nn_layer *L = nn_model_layer(m, z->src);
         if (z->kind == NN_AVGPOOL || z->kind == NN_MAXPOOL)
             continue; /* no weights */
-        /* dense: n_out rows of n_in; conv: c_out rows of c_in*kh*kw (the weight layout as is) */
+        /* dense: n_out rows of n_in, each column at its (position-padded) input index; conv:
+         * c_out rows of c_in*kh*kw (the weight layout as is) */
         size_t rows = z->kind == NN_CONV2D ? z->co : z->n_out;
         size_t cols = z->kind == NN_CONV2D ? (size_t)z->ci * z->kh * z->kw : z->n_in;
         size_t ld = (size_t)1 << (z->kind == NN_CONV2D ? z->lk : z->lv_in);
+        uint32_t ip = z->kind == NN_CONV2D ? 1 : z->ip, ips = z->kind == NN_CONV2D ? 1 : z->ips;
         for (size_t j = 0; j < rows; j++)
             for (size_t k = 0; k < cols; k++)
-                p->mpoly[z->w_off + j * ld + k] = ff_from_i64(L->weight[j * cols + k]);
+                p->mpoly[z->w_off + j * ld + zk__pad_idx(ip, ips, k)] = ff_from_i64(L->weight[j * cols + k]);
         for (size_t j = 0; j < L->n_bias; j++)
             p->mpoly[z->b_off + j] = ff_from_i64(L->bias[j]);
     }

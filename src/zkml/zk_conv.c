@@ -1,7 +1,9 @@
 /* Conv2d and AvgPool layers (docs/PROOFS.md "Convolution and average pooling").
  *
- * Activations are [sample][channel][position] with a power-of-two number of positions P, so an
- * output block's variables split into (p, c, b). Both layers are linear maps of the previous
+ * Activations are [sample][channel][position], each channel's P positions padded to a slot of
+ * 2^lp (zk_internal.h zk__pad_idx), so an output block's variables split into (p, c, b). The
+ * selections below have no entries for padded positions, and the bias term is weighted by
+ * valid(b) valid(p), so padded positions have acc = 0 and the lookups force q = 0, y = 0 there. Both layers are linear maps of the previous
  * activation A followed by the same requantization lookups as dense layers:
  *
  *   conv:    acc(b, co, p) = sum_k Xcol(b, p, k) W(co, k) + bias(co),
@@ -49,6 +51,9 @@ static int64_t win_idx(const zk_layer *L, uint32_t c, uint32_t oy, uint32_t ox, 
     return ((int64_t)c * L->hi + iy) * L->wi + ix;
 }
 
+/* Where engine input index j lives in the (possibly position-padded) input block. */
+static uint64_t in_idx(const zk_layer *L, int64_t j) { return zk__pad_idx(L->ip, L->ips, (uint64_t)j); }
+
 /* acc of an avgpool layer for n samples: m(p) * (sum over the window), layout [s][c][p]. */
 em_status zk__avgpool_acc(const zk_layer *L, const int32_t *in, size_t n, int64_t **out, em_err *err)
 {
@@ -92,10 +97,11 @@ static ff2_t selection(const zk_layer *L, const ff2_t *ep, const ff2_t *ek_or_ec
                         if (j < 0)
                             continue;
                         ff2_t coef = zk__mul2(ep[p], ek_or_ec[k]);
+                        uint64_t x = in_idx(L, j);
                         if (scatter)
-                            scatter[j] = ff2_add(scatter[j], coef);
+                            scatter[x] = ff2_add(scatter[x], coef);
                         else
-                            acc = ff2_add(acc, zk__mul2(coef, eqj[j]));
+                            acc = ff2_add(acc, zk__mul2(coef, eqj[x]));
                     }
         } else {
             ff2_t pm = ff2_mul_base(ep[p], ff_from_i64(pool_mult(L, oy, ox)));
@@ -106,10 +112,11 @@ static ff2_t selection(const zk_layer *L, const ff2_t *ep, const ff2_t *ek_or_ec
                         int64_t j = win_idx(L, c, oy, ox, ky, kx);
                         if (j < 0)
                             continue;
+                        uint64_t x = in_idx(L, j);
                         if (scatter)
-                            scatter[j] = ff2_add(scatter[j], coef);
+                            scatter[x] = ff2_add(scatter[x], coef);
                         else
-                            acc = ff2_add(acc, zk__mul2(coef, eqj[j]));
+                            acc = ff2_add(acc, zk__mul2(coef, eqj[x]));
                     }
             }
         }
@@ -119,10 +126,17 @@ static ff2_t selection(const zk_layer *L, const ff2_t *ep, const ff2_t *ek_or_ec
 
 /* ---- prover --------------------------------------------------------------------------------- */
 
-/* A~(rho_b, .) for layer i: the folded previous activation (public input or witness block). */
+/* A~(rho_b, .) for layer i: the folded previous activation (public input: ld = n_in, or a
+ * witness block in its padded layout: ld = 2^lv_in). */
 static void fold_input(const zk_layer *L, const int32_t *a, size_t rows, size_t ld, const ff2_t *eqb, ff2_t *out)
 {
-    zk__fold_rows_i32(a, rows, L->n_in, ld, eqb, out, (size_t)1 << L->lv_in);
+    zk__fold_rows_i32(a, rows, ld, ld, eqb, out, (size_t)1 << L->lv_in);
+}
+
+/* valid(b) valid(p): the bias reaches real samples at real positions only */
+static ff2_t bias_weight(const zk_layer *L, size_t n, unsigned lb, const ff2_t *rho_b, const ff2_t *rho_p)
+{
+    return ff2_mul(ml_prefix_indicator_eval(n, lb, rho_b), ml_prefix_indicator_eval(L->op, L->lp, rho_p));
 }
 
 em_status zk__conv_prove(const zk_layer *L, const nn_layer *NL, uint32_t i, const int32_t *a, size_t a_rows,
@@ -151,7 +165,7 @@ em_status zk__conv_prove(const zk_layer *L, const nn_layer *NL, uint32_t i, cons
         if ((st = zk__put_ff2(wr, "bias-eval", &bias_ev, 1, err)) != EM_OK ||
             (st = zk__claims_add(mc, 2 * i + 1, rho_c, lc, bias_ev, err)) != EM_OK)
             goto out;
-        claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev_acc, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
+        claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev_acc, bias_weight(L, n, lb, rho_b, rho_p), bias_ev);
         /* a(k) = Xcol~(rho_b, rho_p, k) = sum_p ep[p] * Ab[idx(p, k)] */
         size_t Kr = (size_t)L->ci * L->kh * L->kw;
         for (size_t k = 0; k < K; k++)
@@ -163,7 +177,7 @@ em_status zk__conv_prove(const zk_layer *L, const nn_layer *NL, uint32_t i, cons
                     for (uint32_t kx = 0; kx < L->kw; kx++, k++) {
                         int64_t j = win_idx(L, c, oy, ox, ky, kx);
                         if (j >= 0)
-                            av[k] = ff2_add(av[k], zk__mul2(ep[p], ab[j]));
+                            av[k] = ff2_add(av[k], zk__mul2(ep[p], ab[in_idx(L, j)]));
                     }
         }
         zk__fold_rows_i32(NL->weight, L->co, Kr, Kr, ec, wv, K);
@@ -222,7 +236,7 @@ em_status zk__conv_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl, s
         if ((st = zk__get_ff2(rd, "bias-eval", &bias_ev, 1, err)) != EM_OK ||
             (st = zk__claims_add(mc, 2 * i + 1, rho_c, lc, bias_ev, err)) != EM_OK)
             goto out;
-        claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev_acc, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
+        claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev_acc, bias_weight(L, n, lb, rho_b, rho_p), bias_ev);
         ff2_t x_ev, w_ev;
         if ((st = zk__matmul_verify(rd, lk, claim, kappa, &x_ev, &w_ev, err)) != EM_OK) {
             em_err_prefix(err, "layer %u (conv): ", i);

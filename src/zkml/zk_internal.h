@@ -57,7 +57,13 @@ typedef struct zk_layer {
     uint32_t last;  /* index of the last nn layer fused into this one (its act[last+1] is y) */
     /* derived */
     unsigned lv_in, lv_out;      /* log2 of padded n_in, n_out */
-    unsigned lp, lc;             /* conv/avgpool: log2 output positions (exact), padded channels */
+    unsigned lp, lc;             /* conv/pool: log2 of the padded output positions, padded channels */
+    /* Position padding (docs/PROOFS.md "Convolution and average pooling"): a conv/pool output
+     * keeps each channel's P = ho*wo positions in a slot of 2^lp, so the engine's flat index
+     * c*P + p sits at c*2^lp + p. op/ops: real positions and slot size of the output (n_out/n_out
+     * for dense: identity); ip/ips: the same for the input (the previous conv/pool layer's, or
+     * identity). */
+    uint32_t op, ops, ip, ips;
     unsigned lk;                 /* conv: log2 of the padded c_in*kh*kw */
     uint64_t w_off, b_off;       /* offsets of W and bias in the model polynomial */
 } zk_layer;
@@ -174,6 +180,9 @@ typedef void (*zk_par_fn)(void *ctx, size_t begin, size_t end, unsigned tid);
 unsigned zk__par_for(unsigned n_threads, size_t n, size_t min_chunk, zk_par_fn fn, void *ctx);
 /* requested > 0: that many (capped); 0: the online CPUs. */
 unsigned zk__threads(int requested);
+/* ml_eq_table(r, n, scale, .) over up to n_threads threads, written to out (acc = 0) or added
+ * to it (acc = 1); the same values whatever the thread count. */
+void zk__eq_table(const ff2_t *r, unsigned n, ff2_t scale, ff2_t *out, int acc, unsigned n_threads);
 /* Verifier side: values come from rd (canonical checks) and go into the transcript. */
 typedef struct zk_rd {
     tr_t *tr;
@@ -231,6 +240,11 @@ struct zk_prover {
     zk_pcs *mpcs;
     zk_trace_hook hook;
     void *hook_ctx;
+    /* Test hook (tests include this header): rewrites the witness blocks after they are built
+     * from the trace, before the lookup multiplicities are counted; the prover then proves
+     * whatever the witness holds, like under the trace hook. */
+    void (*wit_hook)(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w, void *ctx);
+    void *wit_hook_ctx;
 };
 
 /* ---- proof format (zk_format.c) ---- */
@@ -297,6 +311,22 @@ void zk__layer_fields(const zk_layer *L, uint32_t f[ZK_LAYER_U32]);
 void zk__layer_from_fields(zk_layer *L, const uint32_t f[ZK_LAYER_U32]);
 em_status zk__vk_finish(zk_vk *vk, em_err *err) EM_WARN_UNUSED;
 em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigned lbits, zk_wlayout *w,
+                      em_err *err) EM_WARN_UNUSED;
+/* Engine flat index -> padded index (zk_layout.c). */
+static inline uint64_t zk__pad_idx(uint32_t pos, uint32_t slot, uint64_t j)
+{
+    return pos == slot ? j : (j / pos) * slot + j % pos;
+}
+/* Padded output column j of layer L: its engine index, or -1 for a padded position/channel. */
+int64_t zk__out_col(const zk_layer *L, uint64_t j);
+/* The public output of the last layer at padded (row, column), zero in the padding. */
+int32_t zk__out_at(const zk_layer *L, const int32_t *out, size_t n, size_t row, size_t col);
+/* v[0..n) holds values by engine index (pos real positions per slot of `slot`); moves them to
+ * their padded indices and zeroes the rest of v[0..total). */
+void zk__spread_ff2(ff2_t *v, uint64_t n, uint32_t pos, uint32_t slot, uint64_t total);
+/* MLE of the public output (n x n_out, engine layout) in the padded layout: 2^lb rows of
+ * 2^lv_out columns, at (column vars, row vars). */
+em_status zk__out_mle(const zk_layer *L, const int32_t *out, size_t n, unsigned lb, const ff2_t *pt, ff2_t *val,
                       em_err *err) EM_WARN_UNUSED;
 /* The full point on the packed polynomial for a claim on block c->block. */
 void zk__pack_point(const zk_pack *p, const zk_claim *c, ff2_t *full);

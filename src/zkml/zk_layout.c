@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enclaveml/zkml/ml.h"
 #include "zk_internal.h"
 
 em_status zk__claims_add(zk_claims *c, uint32_t block, const ff2_t *pt, uint32_t nv, ff2_t val, em_err *err)
@@ -107,4 +108,62 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigne
         return em_errf(err, EM_ERR_LIMIT, "witness of 2^%u values exceeds 2^%u (batch too large for this model)",
                        w->pack.total_log, ZK_MAX_LOG_WITNESS);
     return EM_OK;
+}
+
+int64_t zk__out_col(const zk_layer *L, uint64_t j)
+{
+    uint64_t c = j / L->ops, p = j % L->ops, ch = L->n_out / L->op;
+    if (p >= L->op || c >= ch)
+        return -1;
+    return (int64_t)(c * L->op + p);
+}
+
+int32_t zk__out_at(const zk_layer *L, const int32_t *out, size_t n, size_t row, size_t col)
+{
+    int64_t e = row < n ? zk__out_col(L, col) : -1;
+    return e < 0 ? 0 : out[row * L->n_out + (size_t)e];
+}
+
+void zk__spread_ff2(ff2_t *v, uint64_t n, uint32_t pos, uint32_t slot, uint64_t total)
+{
+    if (pos == slot) {
+        for (uint64_t e = n; e < total; e++)
+            v[e] = ff2_zero();
+        return;
+    }
+    /* padded indices are >= engine indices and increasing, so moving from the top down never
+     * overwrites a value not yet moved */
+    for (uint64_t e = n; e-- > 0;)
+        v[zk__pad_idx(pos, slot, e)] = v[e];
+    uint64_t end = zk__pad_idx(pos, slot, n - 1) + 1;
+    for (uint64_t j = 0; j < total; j++)
+        if (j >= end || j % slot >= pos)
+            v[j] = ff2_zero();
+}
+
+em_status zk__out_mle(const zk_layer *L, const int32_t *out, size_t n, unsigned lb, const ff2_t *pt, ff2_t *val,
+                      em_err *err)
+{
+    if (L->op == L->ops)
+        return zk__mle_i32(out, n, L->n_out, lb, L->lv_out, pt, val, err);
+    /* position-padded conv/pool output: fold the rows, then move each column to its slot */
+    size_t nr = (size_t)1 << lb, nc = (size_t)1 << L->lv_out;
+    if (n > nr)
+        return em_errf(err, EM_ERR_INTERNAL, "public output of %zu rows for 2^%u", n, lb);
+    ff2_t *eqr = malloc(nr * sizeof *eqr), *eqc = malloc(nc * sizeof *eqc), *fold = malloc(nc * sizeof *fold);
+    em_status st = EM_OK;
+    if (!eqr || !eqc || !fold) {
+        st = em_errf(err, EM_ERR_NOMEM, "public output evaluation: out of memory");
+        goto out;
+    }
+    ml_eq_table(pt + L->lv_out, lb, ff2_one(), eqr);
+    ml_eq_table(pt, L->lv_out, ff2_one(), eqc);
+    zk__fold_rows_i32(out, n, L->n_out, L->n_out, eqr, fold, L->n_out);
+    zk__spread_ff2(fold, L->n_out, L->op, L->ops, nc);
+    *val = zk__dot_ff2(fold, eqc, nc);
+out:
+    free(eqr);
+    free(eqc);
+    free(fold);
+    return st;
 }

@@ -5,7 +5,9 @@
  *   - p_(K-2) d_(K-1) = 0 with the product chain                   => y equals some x_w;
  *   - the link x_w = y - d_w to the previous activation: at a random point rho,
  *     sum_w nu^w (y~ - d_w~)(rho) = sum_j A~(rho_b, j) sel(j), sel the public window selection
- *     weighted by nu^w, which the verifier evaluates in O(C * P * K).
+ *     weighted by nu^w, which the verifier evaluates in O(C * P * K). Padded positions (each
+ *     channel's P positions sit in a slot of 2^lp) have no selection entries, so x_w = 0 there
+ *     and y = d_w = 0 like any padding.
  * The product chain is one zero-check sumcheck (sumcheck.h, degree 3) at a random point tau.
  * So y = max_w x_w exactly: y is at least every element and equal to one of them. */
 #include <stdlib.h>
@@ -32,7 +34,7 @@ em_status zk__maxpool_witness(const zk_layer *L, uint32_t i, const zk_wlayout *w
     for (size_t s = 0; s < n; s++)
         for (uint32_t c = 0; c < L->co; c++)
             for (uint32_t p = 0; p < P; p++) {
-                size_t e = s * M + c * P + p;
+                size_t e = s * M + (size_t)c * L->ops + p; /* padded output layout */
                 int64_t prod = 1;
                 for (unsigned t = 0; t < K; t++) {
                     int64_t d = (int64_t)Y[e] - in[s * L->n_in + (size_t)pool_idx(L, c, p, t)];
@@ -60,7 +62,8 @@ static ff2_t pool_selection(const zk_layer *L, const ff2_t *ep, const ff2_t *ec,
         for (uint32_t p = 0; p < P; p++) {
             ff2_t cp = zk__mul2(ec[c], ep[p]);
             for (unsigned t = 0; t < K; t++) {
-                int64_t j = pool_idx(L, c, p, t);
+                /* the input block's (possibly position-padded) index */
+                uint64_t j = zk__pad_idx(L->ip, L->ips, (uint64_t)pool_idx(L, c, p, t));
                 ff2_t coef = zk__mul2(cp, nu_pow[t]);
                 if (scatter)
                     scatter[j] = ff2_add(scatter[j], coef);
@@ -153,7 +156,7 @@ em_status zk__maxpool_prove(const zk_layer *L, uint32_t i, const zk_wlayout *wl,
     ml_eq_table(rho + lo, lb, ff2_one(), eqb);
     ml_eq_table(rho, lp, ff2_one(), ep);
     ml_eq_table(rho + lp, lc, ff2_one(), ec);
-    zk__fold_rows_i32(a, a_rows, L->n_in, a_ld, eqb, ab, N);
+    zk__fold_rows_i32(a, a_rows, a_ld, a_ld, eqb, ab, N); /* a_ld: n_in (public input) or N */
     pool_selection(L, ep, ec, nu_pow, NULL, sel);
     ff2_t s_ev;
     if ((st = zk__matmul_prove(wr, ab, sel, li, link_claim(ev, nu_pow, K), rho_j, a_claim, &s_ev, err)) != EM_OK)

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "enclaveml/zkml/ml.h"
 #include "zk_internal.h"
 
 typedef struct par_arg {

@@ -16,12 +16,14 @@
 
 #include "enclaveml/zkml/pcs.h"
 #include "enclaveml/zkml/sumcheck.h"
+#include "sc_internal.h"
 #include "zk_internal.h"
 
 #define ZK_PCS_COMMIT_LEN (1 + PCS_ROOT_LEN)
 
 struct zk_pcs {
     pcs_prover *pp;
+    unsigned threads; /* for the claim fold */
 };
 
 static em_status layout_for(unsigned log, pcs_layout *l, em_err *err)
@@ -46,6 +48,7 @@ em_status zk__pcs_commit(const ff_t *poly, unsigned log, const uint8_t seed[32],
     zk_pcs *p = calloc(1, sizeof *p);
     if (!p)
         return em_errf(err, EM_ERR_NOMEM, "commitment: out of memory");
+    p->threads = zk__threads(threads);
     pcs_poly pp = {.evals = poly, .len = (size_t)1 << log};
     uint8_t root[PCS_ROOT_LEN];
     if ((st = pcs_commit(&l, &pp, threads > 0 ? (unsigned)threads : 0, &p->pp, root, err)) != EM_OK) {
@@ -113,8 +116,8 @@ em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pac
     }
     sc_proof pf;
     ff2_t point[ZK_MAX_VARS], value;
-    st = sc_fold_prove(poly, (size_t)1 << pack->total_log, pack->total_log, pp, vals, c->n, tr, &pf, point, &value,
-                       err);
+    st = sc__fold_prove_mt(poly, (size_t)1 << pack->total_log, pack->total_log, pp, vals, c->n, p->threads, tr, &pf,
+                           point, &value, err);
     /* a false claim is reported after the whole fold proof was made and absorbed (sumcheck.c);
      * under the test hook it is sent on so the verifier has to reject it */
     if (st == EM_ERR_ARG && forge) {

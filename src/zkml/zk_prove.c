@@ -100,7 +100,8 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const 
             size_t M = (size_t)1 << L->lv_out;
             int32_t *Y = w->blk[wl->y_blk[i]];
             for (size_t s = 0; s < n; s++)
-                memcpy(Y + s * M, y + s * L->n_out, L->n_out * sizeof *Y);
+                for (size_t e = 0; e < L->n_out; e++)
+                    Y[s * M + zk__pad_idx(L->op, L->ops, e)] = y[s * L->n_out + e];
             em_status st = zk__maxpool_witness(L, i, wl, tr->act[L->src], n, w, err);
             if (st != EM_OK)
                 return st;
@@ -116,8 +117,10 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const 
             return em_errf(err, EM_ERR_INTERNAL, "trace has no accumulators for layer %u", L->src);
         for (size_t s = 0; s < bp; s++)
             for (size_t j = 0; j < M; j++) {
-                int real = s < n && j < L->n_out;
-                int64_t a = real ? acc[s * L->n_out + j] : 0;
+                /* padded rows, channels and positions have acc = 0 */
+                int64_t col = zk__out_col(L, j);
+                int real = s < n && col >= 0;
+                int64_t a = real ? acc[s * L->n_out + (size_t)col] : 0;
                 int64_t q = floor_shift(a, L->shift);
                 if (checks && (q < tmin || q > tmax))
                     return em_errf(err, EM_ERR_RANGE,
@@ -131,7 +134,7 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const 
                     for (unsigned t = 0; t < wl->nl[i]; t++)
                         R[t][s * M + j] = (int32_t)((r >> (wl->lbits * t)) & ((1u << wl->lbits) - 1));
                 }
-                int32_t yv = real ? y[s * L->n_out + j] : 0;
+                int32_t yv = real ? y[s * L->n_out + (size_t)col] : 0;
                 if (checks && yv != act_apply(q, L->act, amin, amax))
                     return em_errf(err, EM_ERR_INTERNAL, "layer %u: trace output disagrees with the contract", L->src);
                 if (Y)
@@ -249,7 +252,9 @@ static em_status prove_dense(zk_prover *p, const zk_wlayout *wl, const zk_wit *w
         zk__fold_rows_i32(input, n, L->n_in, L->n_in, eqb, av, N);
     else
         zk__fold_rows_i32(w->blk[wl->y_blk[i - 1]], bp, N, N, eqb, av, N);
-    zk__fold_rows_i32(NL->weight, L->n_out, L->n_in, L->n_in, eqj, wv, N);
+    /* W's columns sit at the input's (position-padded) indices, as in the model commitment */
+    zk__fold_rows_i32(NL->weight, L->n_out, L->n_in, L->n_in, eqj, wv, L->n_in);
+    zk__spread_ff2(wv, L->n_in, L->ip, L->ips, N);
     ff2_t a_ev, w_ev;
     if ((st = zk__matmul_prove(wr, av, wv, li, claim, kappa, &a_ev, &w_ev, err)) != EM_OK)
         goto out;
@@ -330,9 +335,12 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     unsigned tbits = table_bits_for(vk, accs, n_samples);
     if ((st = zk__wlayout(vk, n_samples, tbits, limb_bits_for(vk, n_samples, tbits), &wl, err)) != EM_OK)
         goto out;
-    if ((st = build_witness(p, &trace, accs, n_samples, &wl, &w, p->hook == NULL, err)) != EM_OK)
+    int forge = p->hook != NULL || p->wit_hook != NULL;
+    if ((st = build_witness(p, &trace, accs, n_samples, &wl, &w, !forge, err)) != EM_OK)
         goto out;
     w.n_samples = n_samples;
+    if (p->wit_hook)
+        p->wit_hook(vk, &wl, &w, p->wit_hook_ctx);
     zk__requant_mults(vk, &wl, &w);
     memcpy(output, w.out, n_samples * vk->output_size * sizeof *output);
     double t2 = em_now_ms();
@@ -353,7 +361,7 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     tr_absorb_u64(&tr, "limb-bits", wl.lbits);
     tr_absorb_bytes(&tr, "witness-commitment", wcommit, wcommit_len);
     double t3 = em_now_ms();
-    zk_wr wr = {.tr = &tr, .buf = &comp, .threads = zk__threads(opts ? opts->threads : 0), .forge = p->hook != NULL};
+    zk_wr wr = {.tr = &tr, .buf = &comp, .threads = zk__threads(opts ? opts->threads : 0), .forge = forge};
     if ((st = zk__requant_prove(vk, &wl, &w, n_samples, &wr, &wc, err)) != EM_OK)
         goto out;
     double t4 = em_now_ms();

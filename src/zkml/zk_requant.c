@@ -207,60 +207,86 @@ static inline __attribute__((always_inline)) ff2_t fr(ff2_t p0, ff2_t p1, ff2_t 
  * t the round polynomial is g(X) = pref * eq1(r_t, X) * h(X), with pref the eq factors of the
  * variables already bound, eq1(r, X) = (1-r)(1-X) + rX, and h of degree 2 summed against the eq
  * table of the remaining variables er; h is evaluated at 0 and 2 only (h(1) follows from the
- * claim), and only P0, P1, Q0, Q1 are folded, out of place (in -> out) so chunks can run on
- * several threads. The bottom level of a witness segment has all numerators 1 (p_one): the
- * summand is Q0 + Q1 + lam Q0 Q1 and the numerator tables are neither read nor folded. */
+ * claim), and only P0, P1, Q0, Q1 are folded. The bottom level of a witness segment has all
+ * numerators 1 (p_one): the summand is Q0 + Q1 + lam Q0 Q1 and the numerator tables are neither
+ * read nor folded.
+ * Round 0 sums over the children halves in place; every later round is one pass (lvl_step) that
+ * binds the previous challenge, halves the eq table (er'[j] = er[2j] + er[2j+1]: summing out the
+ * next variable) and sums the new round over the folded pairs. Passes write out of place and
+ * split into chunks of pairs over the threads; chunk sums are added in chunk order (exact field
+ * arithmetic, so the proof does not depend on the thread count). */
 typedef struct lvl_ctx {
-    ff2_t *in[5], *out[5]; /* unused, P0, P1, Q0, Q1 */
-    const ff2_t *er;
+    const ff2_t *in[5]; /* er, P0, P1, Q0, Q1 */
+    ff2_t *out[5];
     ff2_t lam, c;
-    int p_one, with_one;  /* with_one: also evaluate h(1) (degenerate challenges) */
+    int p_one, with_one, eval; /* with_one: also evaluate h(1) (degenerate challenges) */
     ff2_t part[ZK_MAX_THREADS][3];
 } lvl_ctx;
 
+/* h's summand at one point, weighted by the eq entry e */
+static inline __attribute__((always_inline)) void lvl_acc(const lvl_ctx *x, ff2_t e, const ff2_t v0[4],
+                                                          const ff2_t v1[4], ff2_t *s)
+{
+    ff2_t lam = x->lam;
+    if (x->p_one) {
+        ff2_t c0 = v0[2], c1 = v1[2], d0 = v0[3], d1 = v1[3];
+        s[0] = ff2_add(s[0], zk__mul2(e, ff2_add(ff2_add(c0, d0), zk__mul2(lam, zk__mul2(c0, d0)))));
+        if (x->with_one)
+            s[1] = ff2_add(s[1], zk__mul2(e, ff2_add(ff2_add(c1, d1), zk__mul2(lam, zk__mul2(c1, d1)))));
+        ff2_t c2 = ff2_sub(ff2_add(c1, c1), c0), d2 = ff2_sub(ff2_add(d1, d1), d0);
+        s[2] = ff2_add(s[2], zk__mul2(e, ff2_add(ff2_add(c2, d2), zk__mul2(lam, zk__mul2(c2, d2)))));
+    } else {
+        ff2_t a0 = v0[0], a1 = v1[0], b0 = v0[1], b1 = v1[1];
+        ff2_t c0 = v0[2], c1 = v1[2], d0 = v0[3], d1 = v1[3];
+        s[0] = ff2_add(s[0], zk__mul2(e, fr(a0, b0, c0, d0, lam)));
+        if (x->with_one)
+            s[1] = ff2_add(s[1], zk__mul2(e, fr(a1, b1, c1, d1, lam)));
+        ff2_t a2 = ff2_sub(ff2_add(a1, a1), a0), b2 = ff2_sub(ff2_add(b1, b1), b0);
+        ff2_t c2 = ff2_sub(ff2_add(c1, c1), c0), d2 = ff2_sub(ff2_add(d1, d1), d0);
+        s[2] = ff2_add(s[2], zk__mul2(e, fr(a2, b2, c2, d2, lam)));
+    }
+}
+
+/* Round 0 over pairs [b, e). */
 static void lvl_eval(void *vctx, size_t b, size_t e, unsigned tid)
 {
     lvl_ctx *x = vctx;
-    const ff2_t *er = x->er, *P0 = x->in[1], *P1 = x->in[2], *Q0 = x->in[3], *Q1 = x->in[4];
-    ff2_t lam = x->lam, s0 = ff2_zero(), s1 = ff2_zero(), s2 = ff2_zero();
-    if (x->p_one) {
-        for (size_t i = b; i < e; i++) {
-            ff2_t c0 = Q0[2 * i], c1 = Q0[2 * i + 1], d0 = Q1[2 * i], d1 = Q1[2 * i + 1];
-            s0 = ff2_add(s0, zk__mul2(er[i], ff2_add(ff2_add(c0, d0), zk__mul2(lam, zk__mul2(c0, d0)))));
-            if (x->with_one)
-                s1 = ff2_add(s1, zk__mul2(er[i], ff2_add(ff2_add(c1, d1), zk__mul2(lam, zk__mul2(c1, d1)))));
-            ff2_t c2 = ff2_sub(ff2_add(c1, c1), c0), d2 = ff2_sub(ff2_add(d1, d1), d0);
-            s2 = ff2_add(s2, zk__mul2(er[i], ff2_add(ff2_add(c2, d2), zk__mul2(lam, zk__mul2(c2, d2)))));
+    ff2_t s[3] = {ff2_zero(), ff2_zero(), ff2_zero()}, v0[4], v1[4];
+    unsigned k0 = x->p_one ? 3 : 1;
+    for (size_t i = b; i < e; i++) {
+        for (unsigned k = k0; k < 5; k++) {
+            v0[k - 1] = x->in[k][2 * i];
+            v1[k - 1] = x->in[k][2 * i + 1];
         }
-    } else {
-        for (size_t i = b; i < e; i++) {
-            ff2_t a0 = P0[2 * i], a1 = P0[2 * i + 1], b0 = P1[2 * i], b1 = P1[2 * i + 1];
-            ff2_t c0 = Q0[2 * i], c1 = Q0[2 * i + 1], d0 = Q1[2 * i], d1 = Q1[2 * i + 1];
-            s0 = ff2_add(s0, zk__mul2(er[i], fr(a0, b0, c0, d0, lam)));
-            if (x->with_one)
-                s1 = ff2_add(s1, zk__mul2(er[i], fr(a1, b1, c1, d1, lam)));
-            ff2_t a2 = ff2_sub(ff2_add(a1, a1), a0), b2 = ff2_sub(ff2_add(b1, b1), b0);
-            ff2_t c2 = ff2_sub(ff2_add(c1, c1), c0), d2 = ff2_sub(ff2_add(d1, d1), d0);
-            s2 = ff2_add(s2, zk__mul2(er[i], fr(a2, b2, c2, d2, lam)));
-        }
+        lvl_acc(x, x->in[0][i], v0, v1, s);
     }
-    x->part[tid][0] = s0;
-    x->part[tid][1] = s1;
-    x->part[tid][2] = s2;
+    memcpy(x->part[tid], s, sizeof s);
 }
 
-static void lvl_fold(void *vctx, size_t b, size_t e, unsigned tid)
+/* Binds c over new pairs [b, e) (new entries 2j, 2j+1 from 4j..4j+3) and, with eval, sums the
+ * next round over them. */
+static void lvl_step(void *vctx, size_t b, size_t e, unsigned tid)
 {
-    (void)tid;
     lvl_ctx *x = vctx;
-    for (unsigned k = 1; k < 5; k++) {
-        if (x->p_one && (k == 1 || k == 2))
-            continue;
-        const ff2_t *in = x->in[k];
-        ff2_t *out = x->out[k], c = x->c;
-        for (size_t i = b; i < e; i++)
-            out[i] = ff2_add(in[2 * i], zk__mul2(c, ff2_sub(in[2 * i + 1], in[2 * i])));
+    ff2_t s[3] = {ff2_zero(), ff2_zero(), ff2_zero()}, v0[4], v1[4], c = x->c;
+    unsigned k0 = x->p_one ? 3 : 1;
+    const ff2_t *er = x->in[0];
+    for (size_t j = b; j < e; j++) {
+        for (unsigned k = k0; k < 5; k++) {
+            const ff2_t *t = x->in[k] + 4 * j;
+            ff2_t o0 = ff2_add(t[0], zk__mul2(c, ff2_sub(t[1], t[0])));
+            ff2_t o1 = ff2_add(t[2], zk__mul2(c, ff2_sub(t[3], t[2])));
+            x->out[k][2 * j] = o0;
+            x->out[k][2 * j + 1] = o1;
+            v0[k - 1] = o0;
+            v1[k - 1] = o1;
+        }
+        ff2_t en = ff2_add(er[2 * j], er[2 * j + 1]);
+        x->out[0][j] = en;
+        if (x->eval)
+            lvl_acc(x, en, v0, v1, s);
     }
+    memcpy(x->part[tid], s, sizeof s);
 }
 
 #define ZK_PAR_MIN 4096 /* pairs per thread below which a round runs inline */
@@ -273,66 +299,78 @@ static ff2_t eq1(ff2_t r, uint64_t v)
     return ff2_add(t, ff2_mul_base(r, 2 * v));
 }
 
-/* buf[1..5) hold P0, P1, Q0, Q1 (2^d each, filled by the caller); alt[1..5) are their fold
- * targets and alt[0] holds the eq table of the remaining variables. */
-static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, ff2_t **buf, ff2_t **alt, ff2_t *cp,
-                             ff2_t *cq, em_err *err)
+static void lvl_sums(const lvl_ctx *x, unsigned nc, ff2_t H[3])
+{
+    H[0] = H[1] = H[2] = ff2_zero();
+    for (unsigned k = 0; k < nc; k++)
+        for (unsigned i = 0; i < 3; i++)
+            H[i] = ff2_add(H[i], x->part[k][i]);
+}
+
+/* src[1..5): P0, P1, Q0, Q1 (2^d each, read only; P0, P1 unused when p_one). buf and alt: 5
+ * scratch arrays of 2^(d-1) entries each (slot 0 for the eq table). */
+static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const ff2_t *const *src, ff2_t **buf,
+                             ff2_t **alt, ff2_t *cp, ff2_t *cq, em_err *err)
 {
     lvl_ctx x;
+    memset(&x, 0, sizeof x);
     x.lam = tr_challenge_ff2(w->tr, "gkr-lambda");
     x.p_one = p_one;
     ff2_t claim = ff2_add(*cp, zk__mul2(x.lam, *cq));
-    for (unsigned k = 0; k < 5; k++) {
-        x.in[k] = buf[k];
-        x.out[k] = alt[k];
-    }
-    ff2_t *er = alt[0]; /* slot 0 is never a fold target */
-    x.er = er;
-    size_t n = (size_t)1 << d;
-    ff2_t s[ZK_MAX_VARS + 2], pref = ff2_one();
+    ff2_t s[ZK_MAX_VARS + 2], pref = ff2_one(), fin[4];
     em_status st;
-    for (unsigned t = 0; t < d; t++) {
-        size_t h = n >> 1;
-        ff2_t rt = r[t];
-        ml_eq_table(r + t + 1, d - t - 1, ff2_one(), er);
-        /* h(1) comes from the claim unless r_t or pref is 0 (then evaluate it) */
-        x.with_one = ff2_is_zero(rt) || ff2_is_zero(pref);
-        memset(x.part, 0, sizeof x.part);
-        unsigned nc = zk__par_for(w->threads, h, ZK_PAR_MIN, lvl_eval, &x);
-        ff2_t H0 = ff2_zero(), H1 = ff2_zero(), H2 = ff2_zero();
-        for (unsigned k = 0; k < nc; k++) {
-            H0 = ff2_add(H0, x.part[k][0]);
-            H1 = ff2_add(H1, x.part[k][1]);
-            H2 = ff2_add(H2, x.part[k][2]);
+    if (d == 0) {
+        for (unsigned k = 1; k < 5; k++)
+            fin[k - 1] = p_one && k < 3 ? ff2_one() : src[k][0];
+    } else {
+        zk__eq_table(r + 1, d - 1, ff2_one(), buf[0], 0, w->threads);
+        x.in[0] = buf[0];
+        for (unsigned k = 1; k < 5; k++)
+            x.in[k] = src[k];
+        x.with_one = ff2_is_zero(r[0]);
+        ff2_t H[3];
+        lvl_sums(&x, zk__par_for(w->threads, (size_t)1 << (d - 1), ZK_PAR_MIN, lvl_eval, &x), H);
+        size_t n = (size_t)1 << d; /* entries per table this round */
+        for (unsigned t = 0; t < d; t++) {
+            ff2_t rt = r[t];
+            if (!x.with_one) {
+                /* claim = pref * ((1 - r_t) H0 + r_t H1) */
+                ff2_t rest = ff2_sub(zk__mul2(claim, ff2_inv(pref)), zk__mul2(ff2_sub(ff2_one(), rt), H[0]));
+                H[1] = zk__mul2(rest, ff2_inv(rt));
+            }
+            /* h has degree 2: h(3) = h(0) - 3 h(1) + 3 h(2) */
+            ff2_t H3 = ff2_add(ff2_sub(H[0], ff2_mul_base(H[1], 3)), ff2_mul_base(H[2], 3));
+            ff2_t g0 = zk__mul2(pref, zk__mul2(eq1(rt, 0), H[0]));
+            ff2_t g2 = zk__mul2(pref, zk__mul2(eq1(rt, 2), H[2]));
+            ff2_t g3 = zk__mul2(pref, zk__mul2(eq1(rt, 3), H3));
+            ff2_t msg[3] = {g0, g2, g3};
+            if ((st = zk__put_ff2(w, "gkr-round", msg, 3, err)) != EM_OK)
+                return st;
+            x.c = tr_challenge_ff2(w->tr, "gkr-chal");
+            s[t] = x.c;
+            ff2_t g[4] = {g0, ff2_sub(claim, g0), g2, g3};
+            claim = interp3(g, x.c);
+            ff2_t e1c = ff2_add(ff2_sub(ff2_sub(ff2_one(), rt), x.c), ff2_add(zk__mul2(rt, x.c), zk__mul2(rt, x.c)));
+            pref = zk__mul2(pref, e1c);
+            if (n == 2) { /* the last binding: one value per table */
+                for (unsigned k = 1; k < 5; k++) {
+                    const ff2_t *v = x.in[k];
+                    fin[k - 1] = p_one && k < 3 ? ff2_one() : ff2_add(v[0], zk__mul2(x.c, ff2_sub(v[1], v[0])));
+                }
+                break;
+            }
+            /* outputs alternate between alt and buf; round 0 reads src (never written) */
+            ff2_t **dst = t % 2 == 0 ? alt : buf;
+            for (unsigned k = 0; k < 5; k++)
+                x.out[k] = dst[k];
+            x.eval = 1;
+            x.with_one = ff2_is_zero(r[t + 1]) || ff2_is_zero(pref);
+            lvl_sums(&x, zk__par_for(w->threads, n / 4, ZK_PAR_MIN / 2, lvl_step, &x), H);
+            for (unsigned k = 0; k < 5; k++)
+                x.in[k] = x.out[k];
+            n /= 2;
         }
-        if (!x.with_one) {
-            /* claim = pref * ((1 - r_t) H0 + r_t H1) */
-            ff2_t rest = ff2_sub(zk__mul2(claim, ff2_inv(pref)), zk__mul2(ff2_sub(ff2_one(), rt), H0));
-            H1 = zk__mul2(rest, ff2_inv(rt));
-        }
-        /* h has degree 2: h(3) = h(0) - 3 h(1) + 3 h(2) */
-        ff2_t H3 = ff2_add(ff2_sub(H0, ff2_mul_base(H1, 3)), ff2_mul_base(H2, 3));
-        ff2_t g0 = zk__mul2(pref, zk__mul2(eq1(rt, 0), H0));
-        ff2_t g2 = zk__mul2(pref, zk__mul2(eq1(rt, 2), H2));
-        ff2_t g3 = zk__mul2(pref, zk__mul2(eq1(rt, 3), H3));
-        ff2_t msg[3] = {g0, g2, g3};
-        if ((st = zk__put_ff2(w, "gkr-round", msg, 3, err)) != EM_OK)
-            return st;
-        x.c = tr_challenge_ff2(w->tr, "gkr-chal");
-        s[t] = x.c;
-        ff2_t g[4] = {g0, ff2_sub(claim, g0), g2, g3};
-        claim = interp3(g, x.c);
-        ff2_t e1c = ff2_add(ff2_sub(ff2_sub(ff2_one(), rt), x.c), ff2_add(zk__mul2(rt, x.c), zk__mul2(rt, x.c)));
-        pref = zk__mul2(pref, e1c);
-        zk__par_for(w->threads, h, ZK_PAR_MIN, lvl_fold, &x);
-        for (unsigned k = 1; k < 5; k++) {
-            ff2_t *tmp = x.in[k];
-            x.in[k] = x.out[k];
-            x.out[k] = tmp;
-        }
-        n = h;
     }
-    ff2_t fin[4] = {p_one ? ff2_one() : x.in[1][0], p_one ? ff2_one() : x.in[2][0], x.in[3][0], x.in[4][0]};
     if ((st = zk__put_ff2(w, "gkr-final", fin, 4, err)) != EM_OK)
         return st;
     ff2_t mu = tr_challenge_ff2(w->tr, "gkr-mu");
@@ -452,7 +490,7 @@ static void fill_leaves(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, 
                 yv = yy[e];
             } else {
                 size_t row = e / M, col = e % M;
-                yv = (row < w->n_samples && col < ly->n_out) ? w->out[row * ly->n_out + col] : 0;
+                yv = zk__out_at(ly, w->out, w->n_samples, row, col); /* position-padded layout */
             }
             p[e] = ff2_one();
             q[e] = ff2_sub(am, ff2_add(ff2_from_base(ff_from_i64(qq[e])), ff2_mul_base(ch->beta, ff_from_i64(yv))));
@@ -542,13 +580,8 @@ static em_status tree_prove(zk_wr *wr, unsigned G, int leaves_p_one, ff2_t **P, 
     for (unsigned d = 0; d < G; d++) {
         size_t h = (size_t)1 << d;
         int p_one = leaves_p_one && d + 1 == G;
-        if (!p_one) {
-            memcpy(buf[1], P[d + 1], h * sizeof **buf);
-            memcpy(buf[2], P[d + 1] + h, h * sizeof **buf);
-        }
-        memcpy(buf[3], Q[d + 1], h * sizeof **buf);
-        memcpy(buf[4], Q[d + 1] + h, h * sizeof **buf);
-        if ((st = level_prove(wr, d, p_one, r, buf, alt, &cp, &cq, err)) != EM_OK)
+        const ff2_t *src[5] = {NULL, P[d + 1], P[d + 1] + h, Q[d + 1], Q[d + 1] + h};
+        if ((st = level_prove(wr, d, p_one, r, src, buf, alt, &cp, &cq, err)) != EM_OK)
             return st;
     }
     return EM_OK;
@@ -653,7 +686,7 @@ em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_
                 return st;
         if (s->kind == SEG_PAIR && s->layer + 1 == vk->n_layers) {
             const zk_layer *ly = &vk->layers[s->layer];
-            if ((st = zk__mle_i32(output, n_samples, ly->n_out, wl->lb, ly->lv_out, r, &ylast, err)) != EM_OK)
+            if ((st = zk__out_mle(ly, output, n_samples, wl->lb, r, &ylast, err)) != EM_OK)
                 return st;
         }
         leaf_eval(vk, s, G, &ch, r, vals, ylast, &lp, &lq);

@@ -55,15 +55,17 @@ static uint32_t window_out(uint32_t in, uint32_t k, uint32_t s, uint32_t p0, uin
     return span < k || s == 0 ? 0 : (uint32_t)((span - k) / s + 1);
 }
 
-/* Checks a layer's geometry against its sizes and derives lp, lc, lk. Conv/avgpool outputs must
- * have a power-of-two number of positions (h_out*w_out), so the activation layout
- * [sample][channel][position] factors into position and channel variables. */
+/* Checks a layer's geometry against its sizes and derives lp, lc, lk, lv_out, op, ops. The
+ * conv/pool activation layout [sample][channel][position] is padded per channel to 2^lp
+ * positions, so an output block's variables split into (position, channel, sample). */
 em_status zk__layer_geometry(zk_layer *L, uint32_t i, em_err *err)
 {
     if (L->kind == NN_DENSE) {
         if (L->ci || L->hi || L->wi || L->co || L->ho || L->wo || L->kh || L->kw || L->sh || L->sw || L->pt ||
             L->pl || L->pb || L->pr || L->cip)
             return em_errf(err, EM_ERR_FORMAT, "layer %u: dense layer with window geometry", i);
+        L->op = L->ops = L->n_out;
+        L->lv_out = zk__log2_ceil(L->n_out);
         return EM_OK;
     }
     if (L->kind != NN_CONV2D && L->kind != NN_AVGPOOL && L->kind != NN_MAXPOOL)
@@ -93,9 +95,6 @@ em_status zk__layer_geometry(zk_layer *L, uint32_t i, em_err *err)
                            "pads %u,%u,%u,%u)", i, ZK_MAX_POOL_WIN, L->kh, L->kw, L->pt, L->pl, L->pb, L->pr);
     }
     uint64_t P = (uint64_t)L->ho * L->wo;
-    if (P & (P - 1))
-        return em_errf(err, EM_ERR_UNSUPPORTED,
-                       "layer %u: proofs need a power-of-two number of output positions, got %ux%u", i, L->ho, L->wo);
     uint64_t sel = P * (L->kind == NN_CONV2D ? L->ci : L->co) * (uint64_t)L->kh * L->kw;
     if (sel > ((uint64_t)1 << ZK_MAX_SELECTION_LOG))
         return em_errf(err, EM_ERR_LIMIT,
@@ -104,8 +103,12 @@ em_status zk__layer_geometry(zk_layer *L, uint32_t i, em_err *err)
     L->lp = zk__log2_ceil(P);
     L->lc = zk__log2_ceil(L->co);
     L->lk = L->kind == NN_CONV2D ? zk__log2_ceil((uint64_t)L->ci * L->kh * L->kw) : 0;
-    if (L->lp + L->lc != L->lv_out)
-        return em_errf(err, EM_ERR_INTERNAL, "layer %u: layout mismatch", i);
+    L->lv_out = L->lp + L->lc;
+    L->op = (uint32_t)P;
+    L->ops = (uint32_t)1 << L->lp;
+    if (L->lv_out > ZK_MAX_LOG_WITNESS)
+        return em_errf(err, EM_ERR_LIMIT, "layer %u: padded output of 2^%u values exceeds 2^%u", i, L->lv_out,
+                       ZK_MAX_LOG_WITNESS);
     return EM_OK;
 }
 
@@ -138,8 +141,16 @@ em_status zk__vk_derive(zk_vk *vk, em_err *err)
                            ZK_MAX_SHIFT);
         if (L->act > NN_ACT_RELU)
             return em_errf(err, EM_ERR_FORMAT, "layer %u: activation %u unknown", i, L->act);
-        L->lv_in = zk__log2_ceil(L->n_in);
-        L->lv_out = zk__log2_ceil(L->n_out);
+        /* the input is laid out as the previous layer's output (position-padded after a conv/pool
+         * layer), or as the public input */
+        if (i > 0 && vk->layers[i - 1].op != vk->layers[i - 1].ops) {
+            L->ip = vk->layers[i - 1].op;
+            L->ips = vk->layers[i - 1].ops;
+            L->lv_in = vk->layers[i - 1].lv_out;
+        } else {
+            L->ip = L->ips = L->n_in;
+            L->lv_in = zk__log2_ceil(L->n_in);
+        }
         em_status st = zk__layer_geometry(L, i, err);
         if (st != EM_OK)
             return st;

@@ -310,6 +310,170 @@ static void test_cnn_maxpool(void)
     nn_model_free(m);
 }
 
+/* ---- CNNs whose conv/pool outputs have a number of positions that is not a power of two ---- */
+
+typedef struct cnnb {
+    nn_model *m;
+    nn_shape s; /* current activation shape */
+    int32_t sc;
+    int ok;
+} cnnb;
+
+static void cb_start(cnnb *b, nn_shape in)
+{
+    em_err err = {0};
+    memset(b, 0, sizeof *b);
+    b->ok = nn_model_create("zk-test-padcnn", in, 8, 8, 4, &b->m, &err) == EM_OK;
+    if (!b->ok)
+        fprintf(stderr, "nn_model_create: %s\n", err.msg);
+    else {
+        uint8_t seed[32] = {9};
+        nn_model_set_blinding_seed(b->m, seed);
+    }
+    b->s = in;
+    b->sc = 4;
+}
+
+static void cb_conv(cnnb *b, uint32_t co, uint32_t k, uint32_t pad, uint32_t stride, uint32_t act)
+{
+    if (!b->ok)
+        return;
+    nn_layer L;
+    zt_conv(&L, b->s, co, k, pad, b->sc, act);
+    L.sh = L.sw = stride;
+    L.out = (nn_shape){co, (b->s.h + 2 * pad - k) / stride + 1, (b->s.w + 2 * pad - k) / stride + 1};
+    b->sc = L.out_scale;
+    b->s = L.out;
+    b->ok = zt_add(b->m, &L, "conv");
+}
+
+/* 2x2 stride-2 pooling; avgpool may pad bottom/right by `pad`, maxpool never pads */
+static void cb_pool(cnnb *b, nn_layer_kind kind, uint32_t pad)
+{
+    if (!b->ok)
+        return;
+    nn_layer L;
+    zt_avgpool(&L, b->s, b->sc, 0, pad);
+    if (kind == NN_MAXPOOL) {
+        L.kind = NN_MAXPOOL;
+        L.shift = 0;
+    }
+    b->s = L.out;
+    b->ok = zt_add(b->m, &L, "pool");
+}
+
+static void cb_dense(cnnb *b, uint32_t no, uint32_t act)
+{
+    if (!b->ok)
+        return;
+    uint32_t ni = (uint32_t)nn_shape_size(b->s);
+    nn_layer L;
+    if (b->s.h != 1 || b->s.w != 1) {
+        memset(&L, 0, sizeof L);
+        L.kind = NN_RESHAPE;
+        L.in = b->s;
+        L.out = (nn_shape){ni, 1, 1};
+        L.in_scale = L.out_scale = b->sc;
+        if (!(b->ok = zt_add(b->m, &L, "flatten")))
+            return;
+    }
+    memset(&L, 0, sizeof L);
+    L.kind = NN_DENSE;
+    L.in = (nn_shape){ni, 1, 1};
+    L.out = (nn_shape){no, 1, 1};
+    L.n_weight = (size_t)ni * no;
+    L.n_bias = no;
+    L.weight = malloc(L.n_weight * sizeof *L.weight);
+    L.bias = malloc(no * sizeof *L.bias);
+    for (size_t i = 0; i < L.n_weight; i++)
+        L.weight[i] = (int32_t)(th_rand() % 256) - 128;
+    for (size_t i = 0; i < no; i++)
+        L.bias[i] = (int64_t)(th_rand() % 2001) - 1000;
+    unsigned lg = 0;
+    while ((1u << lg) < ni)
+        lg++;
+    L.shift = 7 + (lg + 1) / 2;
+    L.w_scale = 7;
+    L.in_scale = b->sc;
+    L.out_scale = b->sc + 7 - (int32_t)L.shift;
+    L.act = act;
+    snprintf(L.name, sizeof L.name, "fc%u", no);
+    b->sc = L.out_scale;
+    b->s = L.out;
+    b->ok = zt_add(b->m, &L, "fc");
+}
+
+/* Reshape a flat activation into c x h x w (a dense layer feeding a conv layer). */
+static void cb_reshape(cnnb *b, nn_shape to)
+{
+    if (!b->ok)
+        return;
+    nn_layer L;
+    memset(&L, 0, sizeof L);
+    L.kind = NN_RESHAPE;
+    L.in = b->s;
+    L.out = to;
+    L.in_scale = L.out_scale = b->sc;
+    b->s = to;
+    b->ok = zt_add(b->m, &L, "reshape");
+}
+
+static void cb_prove(cnnb *b, const char *what)
+{
+    CHECK(b->ok);
+    if (b->ok) {
+        prove_and_verify(b->m, 1, what);
+        prove_and_verify(b->m, 5, what);
+    }
+    nn_model_free(b->m);
+}
+
+/* Position padding (docs/PROOFS.md "Convolution and average pooling"): 3x3, 5x5, 6x6, 12x12,
+ * 14x14 and 28x28 outputs, strides, avgpool with padding, maxpool, conv after conv, a padded
+ * conv as the last layer (the public output in the padded layout) and a dense layer feeding a
+ * conv. Every case must prove, verify and give the engine's output. */
+static void test_cnn_padded_positions(void)
+{
+    cnnb b;
+    cb_start(&b, (nn_shape){1, 5, 5}); /* conv -> 3x3 -> dense */
+    cb_conv(&b, 3, 3, 0, 1, NN_ACT_RELU);
+    cb_dense(&b, 10, NN_ACT_NONE);
+    cb_prove(&b, "conv 3x3 out, fc");
+
+    cb_start(&b, (nn_shape){2, 7, 7}); /* conv -> 5x5, avgpool pad 1 -> 3x3, conv -> 3x3, fc */
+    cb_conv(&b, 4, 3, 0, 1, NN_ACT_RELU);
+    cb_pool(&b, NN_AVGPOOL, 1);
+    cb_conv(&b, 3, 3, 1, 1, NN_ACT_RELU);
+    cb_dense(&b, 6, NN_ACT_NONE);
+    cb_prove(&b, "conv 5x5, avgpool 3x3, conv 3x3, fc");
+
+    cb_start(&b, (nn_shape){1, 14, 14}); /* conv -> 12x12, maxpool -> 6x6, conv s2 -> 3x3, fc */
+    cb_conv(&b, 2, 3, 0, 1, NN_ACT_RELU);
+    cb_pool(&b, NN_MAXPOOL, 0);
+    cb_conv(&b, 4, 3, 1, 2, NN_ACT_RELU);
+    cb_dense(&b, 5, NN_ACT_NONE);
+    cb_prove(&b, "conv 12x12, maxpool 6x6, conv stride 2 3x3, fc");
+
+    cb_start(&b, (nn_shape){1, 11, 11}); /* conv s2 -> 5x5, conv -> 3x3 (last layer) */
+    cb_conv(&b, 2, 3, 0, 2, NN_ACT_RELU);
+    cb_conv(&b, 3, 3, 0, 1, NN_ACT_NONE);
+    cb_prove(&b, "conv stride 2 5x5, conv 3x3 as output");
+
+    cb_start(&b, (nn_shape){1, 28, 28}); /* conv -> 28x28, avgpool -> 14x14, maxpool -> 7x7, fc */
+    cb_conv(&b, 2, 3, 1, 1, NN_ACT_RELU);
+    cb_pool(&b, NN_AVGPOOL, 0);
+    cb_pool(&b, NN_MAXPOOL, 0);
+    cb_dense(&b, 10, NN_ACT_NONE);
+    cb_prove(&b, "conv 28x28, avgpool 14x14, maxpool 7x7, fc");
+
+    cb_start(&b, (nn_shape){12, 1, 1}); /* dense -> reshape 1x7x7 -> conv -> 5x5 -> avgpool last */
+    cb_dense(&b, 49, NN_ACT_RELU);
+    cb_reshape(&b, (nn_shape){1, 7, 7});
+    cb_conv(&b, 2, 3, 0, 1, NN_ACT_RELU);
+    cb_pool(&b, NN_AVGPOOL, 1);
+    cb_prove(&b, "fc, conv 5x5, avgpool 3x3 as output");
+}
+
 int main(void)
 {
     th_init("test_zk_prove");
@@ -321,5 +485,6 @@ int main(void)
     TH_RUN(test_cnn);
     TH_RUN(test_cnn_maxpool);
     TH_RUN(test_cnn_example);
+    TH_RUN(test_cnn_padded_positions);
     return th_finish();
 }
