@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enclaveml/zkml/ff_vec.h"
 #include "enclaveml/zkml/ml.h"
 #include "sc_internal.h"
 #include "zk_internal.h"
@@ -409,61 +410,68 @@ typedef struct fold_ctx {
     ff2_t part[ZK_MAX_THREADS][2];
 } fold_ctx;
 
-static inline __attribute__((always_inline)) void acc_pair(ff2_t a0, ff2_t a1, ff2_t b0, ff2_t b1, ff2_t *s0,
-                                                           ff2_t *s2)
-{
-    *s0 = ff2_add(*s0, zk__mul2(a0, b0));
-    ff2_t a2 = ff2_sub(ff2_add(a1, a1), a0), b2 = ff2_sub(ff2_add(b1, b1), b0);
-    *s2 = ff2_add(*s2, zk__mul2(a2, b2));
-}
+enum { FOLD_BLK = 256 }; /* pairs per block of a vectorised pass (stays in L1/L2) */
 
-/* Round 0 sums over pairs [b, e): P base, G ext. */
+/* Round 0 sums over pairs [b, e): P base, G ext; each block is split into even/odd arrays so
+ * the sums run on the ff_vec / ff2_vec kernels. */
 static void fold_first_eval(void *vctx, size_t b, size_t e, unsigned tid)
 {
     fold_ctx *x = vctx;
-    const ff_t *p = x->pb;
-    const ff2_t *g = x->g;
+    ff_t pa[3][FOLD_BLK];
+    ff2_t ga[3][FOLD_BLK];
     ff2_t s0 = ff2_zero(), s2 = ff2_zero();
-    for (size_t i = b; i < e; i++) {
-        ff_t a0 = p[2 * i], a1 = p[2 * i + 1];
-        ff2_t b0 = g[2 * i], b1 = g[2 * i + 1];
-        s0 = ff2_add(s0, ff2_mul_base(b0, a0));
-        ff_t a2 = ff_sub(ff_add(a1, a1), a0);
-        ff2_t b2 = ff2_sub(ff2_add(b1, b1), b0);
-        s2 = ff2_add(s2, ff2_mul_base(b2, a2));
+    for (size_t i0 = b; i0 < e; i0 += FOLD_BLK) {
+        size_t nb = e - i0 < FOLD_BLK ? e - i0 : FOLD_BLK;
+        const ff_t *p = x->pb + 2 * i0;
+        const ff2_t *g = x->g + 2 * i0;
+        for (size_t j = 0; j < nb; j++) {
+            pa[0][j] = p[2 * j];
+            pa[1][j] = p[2 * j + 1];
+            ga[0][j] = g[2 * j];
+            ga[1][j] = g[2 * j + 1];
+        }
+        /* values at 2: 2 hi - lo */
+        ff_vec_add(pa[2], pa[1], pa[1], nb);
+        ff_vec_sub(pa[2], pa[2], pa[0], nb);
+        ff_vec_add((ff_t *)ga[2], (const ff_t *)ga[1], (const ff_t *)ga[1], 2 * nb);
+        ff_vec_sub((ff_t *)ga[2], (const ff_t *)ga[2], (const ff_t *)ga[0], 2 * nb);
+        s0 = ff2_add(s0, ff2_vec_dot_base(ga[0], pa[0], nb));
+        s2 = ff2_add(s2, ff2_vec_dot_base(ga[2], pa[2], nb));
     }
     x->part[tid][0] = s0;
     x->part[tid][1] = s2;
 }
 
-/* Binds r over output pairs [b, e) (outputs 2j, 2j+1 from inputs 4j..4j+3); with eval, sums the
- * next round over those pairs. A single output (j == 0, the last round) is handled by the
- * caller. */
+/* Binds r over output pairs [b, e) (outputs 2j, 2j+1 from inputs 4j..4j+3) with the ff2_vec
+ * fold kernels, block by block; with eval, sums the next round over each block while it is
+ * still in cache. A single output (the last round) is handled by the caller. */
 static void fold_bind(void *vctx, size_t b, size_t e, unsigned tid)
 {
     fold_ctx *x = vctx;
-    const ff2_t *g = x->g;
     ff2_t r = x->r, s0 = ff2_zero(), s2 = ff2_zero();
-    for (size_t j = b; j < e; j++) {
-        ff2_t a0, a1;
-        if (x->pb) {
-            const ff_t *p = x->pb + 4 * j;
-            a0 = ff2_add(ff2_from_base(p[0]), ff2_mul_base(r, ff_sub(p[1], p[0])));
-            a1 = ff2_add(ff2_from_base(p[2]), ff2_mul_base(r, ff_sub(p[3], p[2])));
-        } else {
-            const ff2_t *p = x->pe + 4 * j;
-            a0 = ff2_add(p[0], zk__mul2(r, ff2_sub(p[1], p[0])));
-            a1 = ff2_add(p[2], zk__mul2(r, ff2_sub(p[3], p[2])));
+    ff2_t pa[3][FOLD_BLK], ga[3][FOLD_BLK];
+    for (size_t j0 = b; j0 < e; j0 += FOLD_BLK) {
+        size_t nb = e - j0 < FOLD_BLK ? e - j0 : FOLD_BLK;
+        ff2_t *po = x->po + 2 * j0, *go = x->go + 2 * j0;
+        if (x->pb)
+            ff_vec_fold_base(po, x->pb + 4 * j0, 2 * nb, r);
+        else
+            ff2_vec_fold(po, x->pe + 4 * j0, 2 * nb, r);
+        ff2_vec_fold(go, x->g + 4 * j0, 2 * nb, r);
+        if (!x->eval)
+            continue;
+        for (size_t j = 0; j < nb; j++) {
+            pa[0][j] = po[2 * j];
+            pa[1][j] = po[2 * j + 1];
+            ga[0][j] = go[2 * j];
+            ga[1][j] = go[2 * j + 1];
         }
-        const ff2_t *q = g + 4 * j;
-        ff2_t b0 = ff2_add(q[0], zk__mul2(r, ff2_sub(q[1], q[0])));
-        ff2_t b1 = ff2_add(q[2], zk__mul2(r, ff2_sub(q[3], q[2])));
-        x->po[2 * j] = a0;
-        x->po[2 * j + 1] = a1;
-        x->go[2 * j] = b0;
-        x->go[2 * j + 1] = b1;
-        if (x->eval)
-            acc_pair(a0, a1, b0, b1, &s0, &s2);
+        ff_vec_add((ff_t *)pa[2], (const ff_t *)pa[1], (const ff_t *)pa[1], 2 * nb);
+        ff_vec_sub((ff_t *)pa[2], (const ff_t *)pa[2], (const ff_t *)pa[0], 2 * nb);
+        ff_vec_add((ff_t *)ga[2], (const ff_t *)ga[1], (const ff_t *)ga[1], 2 * nb);
+        ff_vec_sub((ff_t *)ga[2], (const ff_t *)ga[2], (const ff_t *)ga[0], 2 * nb);
+        s0 = ff2_add(s0, ff2_vec_dot(pa[0], ga[0], nb));
+        s2 = ff2_add(s2, ff2_vec_dot(pa[2], ga[2], nb));
     }
     x->part[tid][0] = s0;
     x->part[tid][1] = s2;
@@ -481,7 +489,8 @@ static ff2_t fold_sums(fold_ctx *x, unsigned nc, ff2_t *msg)
     return msg[0];
 }
 
-/* scratch: 3 * 2^(n-2) ff2 (n >= 1) for the folded tables. */
+/* scratch: 2^n ff2 (n >= 1) for the round-0 fold targets; later rounds alternate between
+ * scratch and g (no longer read after round 0). */
 static em_status fold_sumcheck(const ff_t *p, ff2_t *g, unsigned n, ff2_t claim, tr_t *tr, ff2_t *scratch,
                                unsigned threads, sc_proof *proof, ff2_t *point, em_err *err)
 {
@@ -493,9 +502,9 @@ static em_status fold_sumcheck(const ff_t *p, ff2_t *g, unsigned n, ff2_t claim,
     proof->n_tables = 2;
     sc__absorb_shape(tr, &s, 2, claim);
     size_t N = (size_t)1 << n;
-    /* ping: 2^(n-1) each for P and G (round 0 targets); pong: 2^(n-2) each */
+    /* ping: 2^(n-1) each for P and G (round 0 targets); pong (in g): 2^(n-2) each */
     ff2_t *ping_p = scratch, *ping_g = scratch + N / 2;
-    ff2_t *pong_p = scratch + N, *pong_g = pong_p + (n >= 2 ? N / 4 : 1);
+    ff2_t *pong_p = g, *pong_g = g + N / 4;
     fold_ctx x;
     memset(&x, 0, sizeof x);
     x.pb = p;
@@ -553,16 +562,20 @@ em_status sc__fold_prove_mt(const ff_t *table, size_t len, unsigned n_vars, cons
         return em_errf(err, EM_ERR_ARG, "sumcheck fold: table of %zu entries for %u variables", len, n_vars);
     size_t N = (size_t)1 << n_vars;
     rho = malloc(n_claims * sizeof *rho);
-    g = calloc(N, sizeof *g);
-    scratch = malloc((N + N / 2 + 2) * sizeof *scratch);
+    g = zk__big_alloc(N * sizeof *g);
+    scratch = zk__big_alloc(N * sizeof *scratch);
     if (len < N)
-        pad = calloc(N, sizeof *pad);
+        pad = zk__big_alloc(N * sizeof *pad);
     if (!rho || !g || !scratch || (len < N && !pad)) {
         st = em_errf(err, EM_ERR_NOMEM, "sumcheck fold: tables of 2^%u", n_vars);
         goto out;
     }
-    if (pad && len)
-        memcpy(pad, table, len * sizeof *pad);
+    memset(g, 0, N * sizeof *g);
+    if (pad) {
+        memset(pad, 0, N * sizeof *pad);
+        if (len)
+            memcpy(pad, table, len * sizeof *pad);
+    }
     ff2_t claim;
     if ((st = fold_start(n_vars, points, values, n_claims, tr, rho, &claim, err)) != EM_OK)
         goto out;

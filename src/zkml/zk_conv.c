@@ -3,8 +3,9 @@
  * Activations are [sample][channel][position], each channel's P positions padded to a slot of
  * 2^lp (zk_internal.h zk__pad_idx), so an output block's variables split into (p, c, b). The
  * selections below have no entries for padded positions, and the bias term is weighted by
- * valid(b) valid(p), so padded positions have acc = 0 and the lookups force q = 0, y = 0 there. Both layers are linear maps of the previous
- * activation A followed by the same requantization lookups as dense layers:
+ * valid(b) valid(p), so padded positions have acc = 0 and the lookups force q = 0, y = 0 there.
+ * Both layers are linear maps of the previous activation A followed by the same requantization
+ * lookups as dense layers:
  *
  *   conv:    acc(b, co, p) = sum_k Xcol(b, p, k) W(co, k) + bias(co),
  *            Xcol(b, p, k) = sum_j A(b, j) S((p, k), j)        (S: the public im2col selection)

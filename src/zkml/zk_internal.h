@@ -175,14 +175,18 @@ typedef struct zk_wr {
 /* ---- parallel-for (zk_par.c) ---- */
 #define ZK_MAX_THREADS 64u
 typedef void (*zk_par_fn)(void *ctx, size_t begin, size_t end, unsigned tid);
-/* Runs fn over [0, n) in up to n_threads chunks (each >= min_chunk); returns the chunk count
- * (chunk t covers [t*ceil(n/count), ...)). */
+/* Runs fn over [0, n) in chunks of >= min_chunk indices (their number, at most 16, depends only
+ * on n and min_chunk) on up to n_threads threads; fn's last argument is the chunk index (the
+ * slot for its partial results, < ZK_MAX_THREADS). Returns the chunk count (chunk t covers
+ * [t*ceil(n/count), ...)). */
 unsigned zk__par_for(unsigned n_threads, size_t n, size_t min_chunk, zk_par_fn fn, void *ctx);
 /* requested > 0: that many (capped); 0: the online CPUs. */
 unsigned zk__threads(int requested);
 /* ml_eq_table(r, n, scale, .) over up to n_threads threads, written to out (acc = 0) or added
  * to it (acc = 1); the same values whatever the thread count. */
 void zk__eq_table(const ff2_t *r, unsigned n, ff2_t scale, ff2_t *out, int acc, unsigned n_threads);
+/* malloc for the prover's large per-proof tables (huge pages where available); free() it. */
+void *zk__big_alloc(size_t bytes);
 /* Verifier side: values come from rd (canonical checks) and go into the transcript. */
 typedef struct zk_rd {
     tr_t *tr;

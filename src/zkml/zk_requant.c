@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enclaveml/zkml/ff_vec.h"
 #include "enclaveml/zkml/ml.h"
 #include "zk_internal.h"
 
@@ -223,27 +224,42 @@ typedef struct lvl_ctx {
     ff2_t part[ZK_MAX_THREADS][3];
 } lvl_ctx;
 
-/* h's summand at one point, weighted by the eq entry e */
-static inline __attribute__((always_inline)) void lvl_acc(const lvl_ctx *x, ff2_t e, const ff2_t v0[4],
-                                                          const ff2_t v1[4], ff2_t *s)
+enum { STEP_BLK = 128 }; /* pairs per block of a vectorised pass */
+
+/* Adds the round sums over nb pairs whose tables start at t[1..5) (interleaved: pair j is
+ * entries 2j, 2j+1; P0, P1 unused when p_one) with eq weights er[0..nb). The pairs are split
+ * into even/odd arrays so the products and eq-weighted sums run on the ff2_vec kernels; lam
+ * multiplies each block's Q0 Q1 sum once. */
+static void lvl_block(const lvl_ctx *x, const ff2_t *const *t, const ff2_t *er, size_t nb, ff2_t *s)
 {
-    ff2_t lam = x->lam;
-    if (x->p_one) {
-        ff2_t c0 = v0[2], c1 = v1[2], d0 = v0[3], d1 = v1[3];
-        s[0] = ff2_add(s[0], zk__mul2(e, ff2_add(ff2_add(c0, d0), zk__mul2(lam, zk__mul2(c0, d0)))));
-        if (x->with_one)
-            s[1] = ff2_add(s[1], zk__mul2(e, ff2_add(ff2_add(c1, d1), zk__mul2(lam, zk__mul2(c1, d1)))));
-        ff2_t c2 = ff2_sub(ff2_add(c1, c1), c0), d2 = ff2_sub(ff2_add(d1, d1), d0);
-        s[2] = ff2_add(s[2], zk__mul2(e, ff2_add(ff2_add(c2, d2), zk__mul2(lam, zk__mul2(c2, d2)))));
-    } else {
-        ff2_t a0 = v0[0], a1 = v1[0], b0 = v0[1], b1 = v1[1];
-        ff2_t c0 = v0[2], c1 = v1[2], d0 = v0[3], d1 = v1[3];
-        s[0] = ff2_add(s[0], zk__mul2(e, fr(a0, b0, c0, d0, lam)));
-        if (x->with_one)
-            s[1] = ff2_add(s[1], zk__mul2(e, fr(a1, b1, c1, d1, lam)));
-        ff2_t a2 = ff2_sub(ff2_add(a1, a1), a0), b2 = ff2_sub(ff2_add(b1, b1), b0);
-        ff2_t c2 = ff2_sub(ff2_add(c1, c1), c0), d2 = ff2_sub(ff2_add(d1, d1), d0);
-        s[2] = ff2_add(s[2], zk__mul2(e, fr(a2, b2, c2, d2, lam)));
+    ff2_t v[3][4][STEP_BLK], pr[3][STEP_BLK]; /* v[point][table][j] */
+    unsigned k0 = x->p_one ? 3 : 1;
+    for (unsigned k = k0; k < 5; k++) {
+        const ff2_t *src = t[k];
+        for (size_t j = 0; j < nb; j++) {
+            v[0][k - 1][j] = src[2 * j];
+            v[1][k - 1][j] = src[2 * j + 1];
+        }
+        /* value at 2: 2 hi - lo, coordinatewise */
+        ff_t *v2 = (ff_t *)v[2][k - 1];
+        const ff_t *lo = (const ff_t *)v[0][k - 1], *hi = (const ff_t *)v[1][k - 1];
+        ff_vec_add(v2, hi, hi, 2 * nb);
+        ff_vec_sub(v2, v2, lo, 2 * nb);
+    }
+    for (unsigned pt = 0; pt < 3; pt++) {
+        if (pt == 1 && !x->with_one)
+            continue;
+        const ff2_t *P0 = v[pt][0], *P1 = v[pt][1], *Q0 = v[pt][2], *Q1 = v[pt][3];
+        ff2_vec_mul(pr[0], Q0, Q1, nb);
+        if (x->p_one) {
+            ff_vec_add((ff_t *)pr[1], (const ff_t *)Q0, (const ff_t *)Q1, 2 * nb);
+        } else {
+            ff2_vec_mul(pr[1], P0, Q1, nb);
+            ff2_vec_mul(pr[2], P1, Q0, nb);
+            ff_vec_add((ff_t *)pr[1], (const ff_t *)pr[1], (const ff_t *)pr[2], 2 * nb);
+        }
+        ff2_t num = ff2_vec_dot(er, pr[1], nb), den = ff2_vec_dot(er, pr[0], nb);
+        s[pt] = ff2_add(s[pt], ff2_add(num, zk__mul2(x->lam, den)));
     }
 }
 
@@ -251,40 +267,38 @@ static inline __attribute__((always_inline)) void lvl_acc(const lvl_ctx *x, ff2_
 static void lvl_eval(void *vctx, size_t b, size_t e, unsigned tid)
 {
     lvl_ctx *x = vctx;
-    ff2_t s[3] = {ff2_zero(), ff2_zero(), ff2_zero()}, v0[4], v1[4];
-    unsigned k0 = x->p_one ? 3 : 1;
-    for (size_t i = b; i < e; i++) {
-        for (unsigned k = k0; k < 5; k++) {
-            v0[k - 1] = x->in[k][2 * i];
-            v1[k - 1] = x->in[k][2 * i + 1];
-        }
-        lvl_acc(x, x->in[0][i], v0, v1, s);
+    ff2_t s[3] = {ff2_zero(), ff2_zero(), ff2_zero()};
+    for (size_t j0 = b; j0 < e; j0 += STEP_BLK) {
+        size_t nb = e - j0 < STEP_BLK ? e - j0 : STEP_BLK;
+        const ff2_t *t[5];
+        for (unsigned k = 1; k < 5; k++)
+            t[k] = x->in[k] + 2 * j0;
+        lvl_block(x, t, x->in[0] + j0, nb, s);
     }
     memcpy(x->part[tid], s, sizeof s);
 }
 
-/* Binds c over new pairs [b, e) (new entries 2j, 2j+1 from 4j..4j+3) and, with eval, sums the
- * next round over them. */
+/* Binds c over new pairs [b, e) (new entries 2j, 2j+1 from 4j..4j+3) with the ff2_vec fold
+ * kernel, block by block, halves the eq table and, with eval, sums the next round over the
+ * block while it is in cache. */
 static void lvl_step(void *vctx, size_t b, size_t e, unsigned tid)
 {
     lvl_ctx *x = vctx;
-    ff2_t s[3] = {ff2_zero(), ff2_zero(), ff2_zero()}, v0[4], v1[4], c = x->c;
+    ff2_t s[3] = {ff2_zero(), ff2_zero(), ff2_zero()}, c = x->c;
     unsigned k0 = x->p_one ? 3 : 1;
     const ff2_t *er = x->in[0];
-    for (size_t j = b; j < e; j++) {
+    for (size_t j0 = b; j0 < e; j0 += STEP_BLK) {
+        size_t nb = e - j0 < STEP_BLK ? e - j0 : STEP_BLK;
+        const ff2_t *t[5];
         for (unsigned k = k0; k < 5; k++) {
-            const ff2_t *t = x->in[k] + 4 * j;
-            ff2_t o0 = ff2_add(t[0], zk__mul2(c, ff2_sub(t[1], t[0])));
-            ff2_t o1 = ff2_add(t[2], zk__mul2(c, ff2_sub(t[3], t[2])));
-            x->out[k][2 * j] = o0;
-            x->out[k][2 * j + 1] = o1;
-            v0[k - 1] = o0;
-            v1[k - 1] = o1;
+            ff2_vec_fold(x->out[k] + 2 * j0, x->in[k] + 4 * j0, 2 * nb, c);
+            t[k] = x->out[k] + 2 * j0;
         }
-        ff2_t en = ff2_add(er[2 * j], er[2 * j + 1]);
-        x->out[0][j] = en;
+        ff2_t *en = x->out[0] + j0;
+        for (size_t j = 0; j < nb; j++)
+            en[j] = ff2_add(er[2 * (j0 + j)], er[2 * (j0 + j) + 1]);
         if (x->eval)
-            lvl_acc(x, en, v0, v1, s);
+            lvl_block(x, t, en, nb, s);
     }
     memcpy(x->part[tid], s, sizeof s);
 }
@@ -472,6 +486,7 @@ static void leaf_eval(const zk_vk *vk, const lu_seg *s, unsigned log, const lu_c
     }
 }
 
+/* Witness segments' numerators are all 1 and never read (p_one), so p is left unwritten. */
 static void fill_leaves(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, const lu_seg *s, unsigned log,
                         const lu_chal *ch, ff2_t *p, ff2_t *q)
 {
@@ -492,7 +507,6 @@ static void fill_leaves(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, 
                 size_t row = e / M, col = e % M;
                 yv = zk__out_at(ly, w->out, w->n_samples, row, col); /* position-padded layout */
             }
-            p[e] = ff2_one();
             q[e] = ff2_sub(am, ff2_add(ff2_from_base(ff_from_i64(qq[e])), ff2_mul_base(ch->beta, ff_from_i64(yv))));
         }
         break;
@@ -501,7 +515,6 @@ static void fill_leaves(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, 
     case SEG_DRANGE: {
         const int32_t *rr = w->blk[seg_block(wl, s, 0)];
         for (size_t e = 0; e < n; e++) {
-            p[e] = ff2_one();
             q[e] = ff2_sub(am, ff2_from_base(ff_from_i64(rr[e])));
         }
         break;
@@ -547,17 +560,30 @@ typedef struct build_ctx {
     const ff2_t *P1, *Q1; /* level d+1 */
     ff2_t *P0, *Q0;       /* level d */
     size_t h;
+    int p_one; /* level d+1 has all numerators 1: P0 = q0 + q1 */
 } build_ctx;
 
+enum { VBLK = 256 }; /* block of a vectorised pass (stays in L1) */
+
+/* Parent (P0, Q0)[i] = (p0 q1 + p1 q0, q0 q1) of children i and i + h: whole-array products,
+ * so the ff2_vec kernels apply. */
 static void build_level(void *vctx, size_t b, size_t e, unsigned tid)
 {
     (void)tid;
     build_ctx *x = vctx;
     size_t h = x->h;
-    for (size_t i = b; i < e; i++) {
-        ff2_t p0 = x->P1[i], p1 = x->P1[i + h], q0 = x->Q1[i], q1 = x->Q1[i + h];
-        x->P0[i] = ff2_add(zk__mul2(p0, q1), zk__mul2(p1, q0));
-        x->Q0[i] = zk__mul2(q0, q1);
+    ff2_t tmp[VBLK];
+    for (size_t i = b; i < e; i += VBLK) {
+        size_t n = e - i < VBLK ? e - i : VBLK;
+        const ff2_t *q0 = x->Q1 + i, *q1 = x->Q1 + i + h;
+        ff2_vec_mul(x->Q0 + i, q0, q1, n);
+        if (x->p_one) {
+            ff_vec_add((ff_t *)(x->P0 + i), (const ff_t *)q0, (const ff_t *)q1, 2 * n);
+        } else {
+            ff2_vec_mul(x->P0 + i, x->P1 + i, q1, n);
+            ff2_vec_mul(tmp, x->P1 + i + h, q0, n);
+            ff_vec_add((ff_t *)(x->P0 + i), (const ff_t *)(x->P0 + i), (const ff_t *)tmp, 2 * n);
+        }
     }
 }
 
@@ -569,10 +595,11 @@ static em_status tree_prove(zk_wr *wr, unsigned G, int leaves_p_one, ff2_t **P, 
 {
     em_status st;
     for (unsigned d = G; d-- > 0;) {
-        build_ctx b = {.P1 = P[d + 1], .Q1 = Q[d + 1], .P0 = P[d], .Q0 = Q[d], .h = (size_t)1 << d};
+        build_ctx b = {.P1 = P[d + 1], .Q1 = Q[d + 1], .P0 = P[d], .Q0 = Q[d], .h = (size_t)1 << d,
+                       .p_one = leaves_p_one && d + 1 == G};
         zk__par_for(wr->threads, b.h, ZK_PAR_MIN, build_level, &b);
     }
-    root[0] = P[0][0];
+    root[0] = leaves_p_one && G == 0 ? ff2_one() : P[0][0]; /* fill_leaves leaves p_one numerators unset */
     root[1] = Q[0][0];
     if ((st = zk__put_ff2(wr, "lookup-root", root, 2, err)) != EM_OK)
         return st;
@@ -604,15 +631,15 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
         gmax = L.pack.log[i] > gmax ? L.pack.log[i] : gmax;
     draw_chal(wr->tr, &ch);
     for (unsigned d = 0; d <= gmax; d++) {
-        P[d] = malloc(((size_t)1 << d) * sizeof **P);
-        Q[d] = malloc(((size_t)1 << d) * sizeof **Q);
+        P[d] = zk__big_alloc(((size_t)1 << d) * sizeof **P);
+        Q[d] = zk__big_alloc(((size_t)1 << d) * sizeof **Q);
         if (!P[d] || !Q[d]) {
             st = em_errf(err, EM_ERR_NOMEM, "lookup: out of memory (fraction tree of 2^%u leaves)", gmax);
             goto out;
         }
     }
     size_t maxh = gmax ? (size_t)1 << (gmax - 1) : 1;
-    tmp = malloc(10 * maxh * sizeof *tmp);
+    tmp = zk__big_alloc(10 * maxh * sizeof *tmp);
     if (!tmp) {
         st = em_errf(err, EM_ERR_NOMEM, "lookup: out of memory");
         goto out;

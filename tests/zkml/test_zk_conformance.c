@@ -78,7 +78,8 @@ static void prove_batches(const char *name, nn_model *m, zk_prover *p, const flo
                 xs[s * in_size + j] = s ? x[j] * (1.0f + 0.05f * (float)((s * 7 + j) % 11) - 0.25f) : x[j];
         CHECK_OK(nn_model_quantize_input(m, xs, n, q, &err), &err);
         zk_context ctx = {.nonce = (const uint8_t *)"conformance", .nonce_len = 11, .node_id = "w-conf"};
-        em_status st = zk_prove(p, NULL, q, n, &ctx, y, &proof, &plen, NULL, &err);
+        zk_stats ps = {0}, vs = {0};
+        em_status st = zk_prove(p, NULL, q, n, &ctx, y, &proof, &plen, &ps, &err);
         if (st != EM_OK) {
             fprintf(stderr, "  %s batch %zu: prove failed: %s\n", name, n, err.msg);
             CHECK_OK(st, &err);
@@ -88,7 +89,15 @@ static void prove_batches(const char *name, nn_model *m, zk_prover *p, const flo
         CHECK_OK(nn_model_run(m, NULL, q, n, ref, &err), &err);
         CHECK(ref && !memcmp(ref, y, n * k * sizeof *y)); /* the proved output is the engine's */
         free(ref);
-        CHECK_OK(zk_verify(vk, q, n, y, &ctx, proof, plen, NULL, &err), &err);
+        st = zk_verify(vk, q, n, y, &ctx, proof, plen, &vs, &err);
+        if (st != EM_OK)
+            fprintf(stderr, "  %s batch %zu: honest proof rejected: %s\n", name, n, err.msg);
+        CHECK_OK(st, &err);
+        if (n == 64) {
+            char line[160];
+            snprintf(line, sizeof line, "prove %.1f ms, verify %.1f ms, %zu bytes", ps.prove_ms, vs.verify_ms, plen);
+            note("  %-18s batch 64: %s\n", name, line);
+        }
         y[(n * k) / 2] += 1; /* one output value changed after proving */
         CHECK(zk_verify(vk, q, n, y, &ctx, proof, plen, NULL, NULL) != EM_OK);
     next:

@@ -56,6 +56,18 @@ static void test_mlp_threads(void)
     nn_model_free(m);
 }
 
+/* tiny trees (a single leaf: 2^0) take the inline paths */
+static void test_tiny_threads(void)
+{
+    uint32_t dims[] = {5, 1};
+    nn_model *m = zt_mlp(dims, 2, 8, 8, 0, 0);
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    prove_threads(m, 1, "mlp 5-1");
+    nn_model_free(m);
+}
+
 static void test_cnn_threads(void)
 {
     nn_model *m = zt_cnn2(1);
@@ -71,5 +83,6 @@ int main(void)
     th_init("test_zk_threads");
     TH_RUN(test_mlp_threads);
     TH_RUN(test_cnn_threads);
+    TH_RUN(test_tiny_threads);
     return th_finish();
 }
