@@ -127,7 +127,7 @@ static void help_info(void)
            "bit widths, input/output sizes and the architecture hash.\n");
 }
 
-static const char *WEIGHT_NOTE = "proofs give integrity only: weights are not hidden (weight privacy not implemented)";
+static const char *WEIGHT_NOTE = "proofs give integrity only: they do not hide the weights (no weight privacy yet)";
 
 static void shape_str(nn_shape s, char *buf, size_t n) { snprintf(buf, n, "%ux%ux%u", s.c, s.h, s.w); }
 

@@ -4,19 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Weak references let a command's file be absent from a build (e.g. cluster commands before the
- * node/aggregator modules exist) without a placeholder implementation: absent commands are simply
- * not listed. */
-#pragma weak cli_cmd_model
-#pragma weak cli_cmd_prove
-#pragma weak cli_cmd_verify
-#pragma weak cli_cmd_start_aggregator
-#pragma weak cli_cmd_start_node
-#pragma weak cli_cmd_inference
-#pragma weak cli_cmd_status
-#pragma weak cli_cmd_demo
-#pragma weak cli_cmd_devices
-
 static const cli_command *const commands[] = {
     &cli_cmd_demo,   &cli_cmd_start_aggregator, &cli_cmd_start_node, &cli_cmd_inference,
     &cli_cmd_status, &cli_cmd_model,            &cli_cmd_prove,      &cli_cmd_verify,
@@ -54,8 +41,7 @@ static void usage(FILE *f)
                "usage: enclaveml <command> [options]   (enclaveml <command> --help for details)\n\n"
                "commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
-        if (commands[i])
-            fprintf(f, "  %-18s %s\n", commands[i]->name, commands[i]->summary);
+        fprintf(f, "  %-18s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(f, "\nenvironment: EM_LOG=error|warn|info|debug sets the log level.\n");
 }
 
@@ -75,7 +61,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < N_COMMANDS; i++) {
         const cli_command *c = commands[i];
-        if (c && !strcmp(argv[1], c->name)) {
+        if (!strcmp(argv[1], c->name)) {
             if (cli_wants_help(argc - 1, argv + 1) && c->help) {
                 c->help();
                 return 0;

@@ -73,8 +73,8 @@ static em_status map_layers(const nn_model *m, zk_vk *vk, em_err *err)
         case NN_ACT:
             if (!have || vk->layers[vk->n_layers - 1].kind == NN_MAXPOOL)
                 return em_errf(err, EM_ERR_UNSUPPORTED,
-                               "layer %zu (%s): proofs for a standalone ReLU that does not follow a dense, conv or "
-                               "avgpool layer are not implemented yet", i, L->name);
+                               "layer %zu (%s): the prover supports a ReLU only fused into the dense, conv or "
+                               "avgpool layer before it (a standalone ReLU is unsupported)", i, L->name);
             /* max(clamp(q, lo, hi), 0) == clamp(q, 0, hi): the dense layer's act becomes ReLU */
             vk->layers[vk->n_layers - 1].act = NN_ACT_RELU;
             vk->layers[vk->n_layers - 1].last = (uint32_t)i;

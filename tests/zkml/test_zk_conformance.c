@@ -20,10 +20,10 @@ static const struct {
     {"1l_flatten", "no dense layer"},
     {"1l_identity", "no dense layer"},
     {"1l_max_pool", "maxpool"},
-    {"1l_relu", "standalone ReLU"},
+    {"1l_relu", "standalone ReLU is unsupported"},
     {"1l_reshape", "no dense layer"},
     {"1l_softmax", "no dense layer"},
-    {"2l_relu_small", "standalone ReLU"},
+    {"2l_relu_small", "standalone ReLU is unsupported"},
 };
 
 static const char *expected_refusal(const char *name)
