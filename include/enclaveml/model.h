@@ -138,6 +138,25 @@ em_status nn_onnx_import(const char *path, const nn_import_opts *opts, nn_model 
 em_status nn_onnx_import_mem(const uint8_t *data, size_t len, const nn_import_opts *opts,
                              nn_model **out, em_err *err) EM_WARN_UNUSED;
 
+/* The float reference of an ONNX file: the chain the importer extracts, before quantization,
+ * evaluated in double precision. `model import` quantizes it; `model compare` and the
+ * conformance tests measure the quantized model against it. Opaque; nn_onnx_free releases it. */
+typedef struct nn_onnx nn_onnx;
+em_status nn_onnx_load(const char *path, nn_onnx **out, em_err *err) EM_WARN_UNUSED;
+size_t nn_onnx_input_size(const nn_onnx *g);
+size_t nn_onnx_output_size(const nn_onnx *g);
+/* n samples (n x input size floats) -> out (n x output size): logits, softmax not applied. */
+em_status nn_onnx_forward(const nn_onnx *g, const float *x, size_t n, double *out, em_err *err) EM_WARN_UNUSED;
+/* Quantizes the reference into an integer model, as nn_onnx_import does. */
+em_status nn_onnx_quantize(const nn_onnx *g, const nn_import_opts *opts, nn_model **out,
+                           em_err *err) EM_WARN_UNUSED;
+void nn_onnx_free(nn_onnx *g);
+
+/* True if the model was calibrated on synthetic inputs (no calibration data at import). */
+int nn_model_synthetic_calibration(const nn_model *m);
+/* Short name of a layer kind ("dense", "conv2d", ...). */
+const char *nn_layer_kind_name(nn_layer_kind k);
+
 /* ---- inference ----------------------------------------------------------------------------- */
 /* A backend is a table of kernels (ggml-style {iface, context}); the scalar reference is always
  * available. "auto" picks the fastest available on this CPU. */

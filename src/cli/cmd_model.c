@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../model/model_internal.h"
-#include "../model/onnx_graph.h"
 #include "cli.h"
 #include "enclaveml/zkml/zk.h"
 #include "enclaveml/input.h"
@@ -77,14 +75,14 @@ static int cmd_import(int argc, char **argv)
     if (!in || !outp)
         return cli_fail("usage: enclaveml model import IN.onnx -o OUT.eml [options] (see --help)");
     em_err err = {0};
-    nn_fgraph g;
+    nn_onnx *g = NULL;
     em_input ci = {0};
     nn_model *m = NULL;
     int rc = 1;
-    if (nn__onnx_parse_file(in, &g, &err) != EM_OK)
+    if (nn_onnx_load(in, &g, &err) != EM_OK)
         return cli_fail_err("importing", &err);
     if (calib) {
-        if (em_input_load(calib, nn_shape_size(g.input), &ci, &err) != EM_OK) {
+        if (em_input_load(calib, nn_onnx_input_size(g), &ci, &err) != EM_OK) {
             rc = cli_fail_err(calib, &err);
             goto out;
         }
@@ -99,7 +97,7 @@ static int cmd_import(int argc, char **argv)
     if (dot && dot != defname && !strcmp(dot, ".onnx"))
         *dot = 0;
     o.name = name ? name : defname;
-    if (nn__fgraph_quantize(&g, &o, &m, &err) != EM_OK) {
+    if (nn_onnx_quantize(g, &o, &m, &err) != EM_OK) {
         rc = cli_fail_err("quantizing", &err);
         goto out;
     }
@@ -114,7 +112,7 @@ static int cmd_import(int argc, char **argv)
 out:
     nn_model_free(m);
     em_input_free(&ci);
-    nn__fgraph_free(&g);
+    nn_onnx_free(g);
     return rc;
 }
 
@@ -168,7 +166,7 @@ static int cmd_info(int argc, char **argv)
         em_hex_encode(mhb, EM_HASH_LEN, mh);
         zk_prover_free(zp);
     }
-    const char *calib = m->synthetic_calib ? "synthetic (uniform [-1, 1]); accuracy on real data may be lower"
+    const char *calib = nn_model_synthetic_calibration(m) ? "synthetic (uniform [-1, 1]); accuracy on real data may be lower"
                                            : "calibration data";
     int rc = 0;
     if (as_json) {
@@ -187,7 +185,7 @@ static int cmd_info(int argc, char **argv)
         if (!mh[0])
             json_object_set_new(o, "proofs_unavailable", json_string(em_err_msg(&zerr)));
         json_object_set_new(o, "digest", json_string(dh));
-        json_object_set_new(o, "calibration", json_string(m->synthetic_calib ? "synthetic" : "data"));
+        json_object_set_new(o, "calibration", json_string(nn_model_synthetic_calibration(m) ? "synthetic" : "data"));
         json_object_set_new(o, "note", json_string(WEIGHT_NOTE));
         for (size_t i = 0; i < nn_model_n_layers(m); i++) {
             const nn_layer *l = nn_model_layer(m, i);
@@ -195,7 +193,7 @@ static int cmd_info(int argc, char **argv)
             shape_str(l->in, si, sizeof si);
             shape_str(l->out, so, sizeof so);
             json_object_set_new(j, "name", json_string(l->name));
-            json_object_set_new(j, "kind", json_string(nn__layer_kind_name(l->kind)));
+            json_object_set_new(j, "kind", json_string(nn_layer_kind_name(l->kind)));
             json_object_set_new(j, "in", json_string(si));
             json_object_set_new(j, "out", json_string(so));
             json_object_set_new(j, "params", json_integer((json_int_t)(l->n_weight + l->n_bias)));
@@ -236,7 +234,7 @@ static int cmd_info(int argc, char **argv)
             const nn_layer *l = nn_model_layer(m, i);
             shape_str(l->in, si, sizeof si);
             shape_str(l->out, so, sizeof so);
-            printf("%3zu  %-8s %-20.20s %-12s %-12s %9zu %5d %5d %5d %5u %s\n", i, nn__layer_kind_name(l->kind),
+            printf("%3zu  %-8s %-20.20s %-12s %-12s %9zu %5d %5d %5d %5u %s\n", i, nn_layer_kind_name(l->kind),
                    l->name, si, so, l->n_weight + l->n_bias, l->in_scale, l->w_scale, l->out_scale, l->shift,
                    l->act == NN_ACT_RELU ? "relu" : "-");
         }
@@ -364,7 +362,7 @@ static int cmd_compare(int argc, char **argv)
     if (!onnx || !eml || !inp)
         return cli_fail("usage: enclaveml model compare IN.onnx FILE.eml --input INPUT.json [--labels L.json]");
     em_err err = {0};
-    nn_fgraph g = {0};
+    nn_onnx *g = NULL;
     nn_model *m = NULL;
     em_input in = {0};
     int32_t *q = NULL, *oq = NULL;
@@ -372,7 +370,7 @@ static int cmd_compare(int argc, char **argv)
     uint32_t *pred = NULL;
     json_t *labels = NULL;
     int rc = 1;
-    if (nn__onnx_parse_file(onnx, &g, &err) != EM_OK) {
+    if (nn_onnx_load(onnx, &g, &err) != EM_OK) {
         rc = cli_fail_err("model compare", &err);
         goto out;
     }
@@ -381,7 +379,7 @@ static int cmd_compare(int argc, char **argv)
         goto out;
     }
     size_t k = nn_model_output_size(m);
-    if (nn_shape_size(g.input) != nn_model_input_size(m) || nn__fgraph_output_size(&g) != k) {
+    if (nn_onnx_input_size(g) != nn_model_input_size(m) || nn_onnx_output_size(g) != k) {
         rc = cli_fail("model compare: %s and %s have different input/output sizes", onnx, eml);
         goto out;
     }
@@ -423,7 +421,7 @@ static int cmd_compare(int argc, char **argv)
         rc = cli_fail("model compare: out of memory");
         goto out;
     }
-    if (nn__fgraph_forward(&g, in.data, n, fo, NULL, &err) != EM_OK ||
+    if (nn_onnx_forward(g, in.data, n, fo, &err) != EM_OK ||
         nn_model_quantize_input(m, in.data, n, q, &err) != EM_OK || nn_model_run(m, NULL, q, n, oq, &err) != EM_OK) {
         rc = cli_fail_err("model compare", &err);
         goto out;
@@ -465,7 +463,7 @@ out:
     free(pred);
     em_input_free(&in);
     nn_model_free(m);
-    nn__fgraph_free(&g);
+    nn_onnx_free(g);
     return rc;
 }
 
