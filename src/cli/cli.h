@@ -25,6 +25,11 @@ typedef struct nn_model nn_model;
 em_status cli_output_write(const char *path, const nn_model *m, const int32_t *out_q, size_t n,
                            em_err *err) EM_WARN_UNUSED;
 
+/* Parses --nonce HEX into nonce (caller-owned, ZK_MAX_NONCE bytes) and checks --node-id
+ * (either may be NULL), filling ctx. Returns 0, or the exit status after printing the reason. */
+typedef struct zk_context zk_context;
+int cli_proof_context(const char *nonce_hex, const char *node_id, uint8_t *nonce, zk_context *ctx);
+
 /* Commands (defined in cmd_*.c). */
 extern const cli_command cli_cmd_model;
 extern const cli_command cli_cmd_prove;

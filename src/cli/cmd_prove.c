@@ -22,18 +22,6 @@ static void prove_help(void)
            "weights (proof flags bit 0 = 0).\n");
 }
 
-/* Parses the shared --nonce HEX option (at most ZK_MAX_NONCE bytes). */
-static int parse_nonce(const char *hex, uint8_t *out, size_t *len)
-{
-    size_t n = strlen(hex);
-    if (n % 2 || n / 2 > ZK_MAX_NONCE)
-        return cli_fail("--nonce: expected an even number of hex digits, at most %d bytes", ZK_MAX_NONCE);
-    if (em_hex_decode(hex, out, n / 2) != EM_OK)
-        return cli_fail("--nonce: '%s' is not hexadecimal", hex);
-    *len = n / 2;
-    return 0;
-}
-
 static int prove_run(int argc, char **argv)
 {
     const char *model_path = NULL, *input_path = NULL, *proof_path = NULL, *out_path = NULL;
@@ -69,11 +57,9 @@ static int prove_run(int argc, char **argv)
     if (!model_path || !input_path || !proof_path || !out_path)
         return cli_fail("prove: need FILE.eml, --input, --proof and --output (see enclaveml prove --help)");
     uint8_t nonce[ZK_MAX_NONCE];
-    size_t nonce_len = 0;
-    if (nonce_hex && parse_nonce(nonce_hex, nonce, &nonce_len))
+    zk_context ctx;
+    if (cli_proof_context(nonce_hex, node_id, nonce, &ctx))
         return 1;
-    if (node_id && strlen(node_id) > ZK_MAX_NODE_ID)
-        return cli_fail("--node-id: at most %d bytes", ZK_MAX_NODE_ID);
 
     em_err err = {0};
     nn_model *m = NULL;
@@ -106,7 +92,6 @@ static int prove_run(int argc, char **argv)
         goto out;
     }
     nn_run_opts ro = {.backend = NULL, .threads = threads};
-    zk_context ctx = {.nonce = nonce, .nonce_len = nonce_len, .node_id = node_id};
     zk_stats stats = {0};
     if (zk_prove(p, &ro, q, n, &ctx, out, &proof, &proof_len, &stats, &err) != EM_OK) {
         rc = cli_fail_err("proving", &err);

@@ -152,15 +152,9 @@ static int verify_run(int argc, char **argv)
     if (!input_path || !out_path || !proof_path)
         return cli_fail("verify: need --input, --output and --proof (see enclaveml verify --help)");
     uint8_t nonce[ZK_MAX_NONCE];
-    size_t nonce_len = 0;
-    if (nonce_hex) {
-        size_t hl = strlen(nonce_hex);
-        if (hl % 2 || hl / 2 > ZK_MAX_NONCE || em_hex_decode(nonce_hex, nonce, hl / 2) != EM_OK)
-            return cli_fail("--nonce: expected at most %d bytes as hex digits", ZK_MAX_NONCE);
-        nonce_len = hl / 2;
-    }
-    if (node_id && strlen(node_id) > ZK_MAX_NODE_ID)
-        return cli_fail("--node-id: at most %d bytes", ZK_MAX_NODE_ID);
+    zk_context ctx;
+    if (cli_proof_context(nonce_hex, node_id, nonce, &ctx))
+        return 1;
 
     em_err err = {0};
     int rc = 1;
@@ -209,7 +203,6 @@ static int verify_run(int argc, char **argv)
         rc = cli_fail_err(proof_path, &err);
         goto out;
     }
-    zk_context ctx = {.nonce = nonce, .nonce_len = nonce_len, .node_id = node_id};
     zk_stats stats = {0};
     if (zk_verify(vk, q, in.n_samples, out_q, &ctx, proof, proof_len, &stats, &err) != EM_OK) {
         rc = cli_fail_err("proof rejected", &err);

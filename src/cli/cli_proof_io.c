@@ -1,6 +1,6 @@
-/* The output document of `enclaveml model run` and `enclaveml prove` (the CLI contract):
+/* What `model run`, `prove` and `verify` share: the output document (the CLI contract)
  *   {"result", "output_size", "output_q", "output_scale", "predictions"}
- * `enclaveml verify` reads it back and checks `result` and `predictions` against output_q. */
+ * which `verify` reads back and checks against output_q, and the --nonce/--node-id options. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "enclaveml/model.h"
+#include "enclaveml/zkml/zk.h"
 
 em_status cli_output_write(const char *path, const nn_model *m, const int32_t *out_q, size_t n, em_err *err)
 {
@@ -66,4 +67,21 @@ out:
     free(res);
     free(pred);
     return st;
+}
+
+int cli_proof_context(const char *nonce_hex, const char *node_id, uint8_t *nonce, zk_context *ctx)
+{
+    size_t len = 0;
+    if (nonce_hex) {
+        size_t n = strlen(nonce_hex);
+        if (n % 2 || n / 2 > ZK_MAX_NONCE)
+            return cli_fail("--nonce: expected an even number of hex digits, at most %d bytes", ZK_MAX_NONCE);
+        if (em_hex_decode(nonce_hex, nonce, n / 2) != EM_OK)
+            return cli_fail("--nonce: '%s' is not hexadecimal", nonce_hex);
+        len = n / 2;
+    }
+    if (node_id && strlen(node_id) > ZK_MAX_NODE_ID)
+        return cli_fail("--node-id: at most %d bytes", ZK_MAX_NODE_ID);
+    *ctx = (zk_context){.nonce = nonce, .nonce_len = len, .node_id = node_id};
+    return 0;
 }
