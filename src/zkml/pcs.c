@@ -12,11 +12,13 @@
 #include "enclaveml/zkml/merkle.h"
 #include "enclaveml/zkml/ml.h"
 #include "enclaveml/zkml/ntt.h"
+#include "zk_internal.h"
 
 struct pcs_prover {
     pcs_layout layout;
     ff_t *m;   /* total_rows x msg_len messages: the evaluations (+ blinding, hiding mode) */
     ff_t *enc; /* total_rows x N codewords */
+    uint8_t *zero; /* per row: 1 when the row is known to be all zero (past a poly's evaluations) */
     mt_tree *tree;
     uint8_t root[PCS_ROOT_LEN];
 };
@@ -177,18 +179,24 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
     if (!p)
         return em_errf(err, EM_ERR_NOMEM, "pcs: prover");
     p->layout = *l;
-    p->m = calloc(Rt * Cm, sizeof *p->m);
-    p->enc = malloc(Rt * N * sizeof *p->enc);
-    if (!p->m || !p->enc) {
+    p->m = zk__big_alloc(Rt * Cm * sizeof *p->m);
+    p->enc = zk__big_alloc(Rt * N * sizeof *p->enc);
+    p->zero = calloc(Rt, 1);
+    if (!p->m || !p->enc || !p->zero) {
         st = em_errf(err, EM_ERR_NOMEM, "pcs: matrix of %zu x %zu", Rt, N);
         goto out;
     }
     if (!l->hiding) {
-        for (unsigned i = 0; i < l->n_polys; i++)
+        for (unsigned i = 0; i < l->n_polys; i++) {
+            ff_t *dst = p->m + l->row_off[i] * C;
+            size_t cap = (size_t)1 << l->n_vars[i];
             if (polys[i].len)
-                memcpy(p->m + l->row_off[i] * C, polys[i].evals, polys[i].len * sizeof(ff_t));
+                memcpy(dst, polys[i].evals, polys[i].len * sizeof(ff_t));
+            memset(dst + polys[i].len, 0, (cap - polys[i].len) * sizeof(ff_t));
+        }
     } else {
         /* data row: C values then C random coefficients; mask rows: 2C random coefficients */
+        memset(p->m, 0, Rt * Cm * sizeof *p->m);
         for (unsigned i = 0; i < l->n_polys; i++)
             for (size_t e = 0; e < polys[i].len; e++)
                 p->m[(l->row_off[i] + e / C) * Cm + e % C] = polys[i].evals[e];
@@ -198,9 +206,23 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
     }
     if ((st = ntt_plan_create(msg_log(l) + PCS_RATE_BITS, &plan, err)) != EM_OK)
         goto out;
-    if ((st = ntt_rs_encode_rows(plan, NULL, PCS_RATE_BITS, 1, NTT_RS_COEFFS, p->m, Rt, p->enc, n_threads, err)) !=
-        EM_OK)
-        goto out;
+    if (l->hiding) {
+        if ((st = ntt_rs_encode_rows(plan, NULL, PCS_RATE_BITS, 1, NTT_RS_COEFFS, p->m, Rt, p->enc, n_threads,
+                                     err)) != EM_OK)
+            goto out;
+    } else {
+        /* rows past a polynomial's evaluations are zero and so are their codewords: encode only
+         * each polynomial's leading rows that hold data (a packed witness is often 3/4 full) */
+        for (unsigned i = 0; i < l->n_polys; i++) {
+            size_t rows = (size_t)1 << (l->n_vars[i] - l->log_cols), used = (polys[i].len + C - 1) / C;
+            ff_t *enc = p->enc + l->row_off[i] * N;
+            if (used && (st = ntt_rs_encode_rows(plan, NULL, PCS_RATE_BITS, 1, NTT_RS_COEFFS, p->m + l->row_off[i] * C,
+                                                 used, enc, n_threads, err)) != EM_OK)
+                goto out;
+            memset(enc + used * N, 0, (rows - used) * N * sizeof *enc);
+            memset(p->zero + l->row_off[i] + used, 1, rows - used);
+        }
+    }
     if ((st = mt_tree_build_cols(p->enc, Rt, N, &p->tree, err)) != EM_OK)
         goto out;
     mt_tree_root(p->tree, p->root);
@@ -257,8 +279,9 @@ void pcs_prover_free(pcs_prover *p)
         return;
     if (p->m && p->layout.hiding)
         wipe(p->m, total_rows(&p->layout) * msg_len(&p->layout) * sizeof *p->m);
-    free(p->m);
-    free(p->enc);
+    zk__big_free(p->m);
+    zk__big_free(p->enc);
+    free(p->zero);
     mt_tree_free(p->tree);
     free(p);
 }
@@ -393,13 +416,15 @@ static size_t sample_queries(tr_t *tr, size_t N, uint64_t *idx)
 }
 
 /* out = weight^T M (C ff2) with the SIMD axpy on the two coordinates kept apart (acc holds
- * 2C base elements). Rows with a zero weight are skipped (claims touch few polynomials). */
-static void combine_rows(const ff_t *m, size_t C, size_t R, const ff2_t *weight, ff_t *acc, ff2_t *out)
+ * 2C base elements). Rows with a zero weight (claims touch few polynomials) and rows known to be
+ * zero are skipped. */
+static void combine_rows(const ff_t *m, size_t C, size_t R, const ff2_t *weight, const uint8_t *zero, ff_t *acc,
+                         ff2_t *out)
 {
     ff_t *acc_a = acc, *acc_b = acc + C;
     memset(acc, 0, 2 * C * sizeof *acc);
     for (size_t i = 0; i < R; i++) {
-        if (ff2_is_zero(weight[i]))
+        if (ff2_is_zero(weight[i]) || zero[i])
             continue;
         ff_vec_axpy(acc_a, weight[i].a, m + i * C, C);
         ff_vec_axpy(acc_b, weight[i].b, m + i * C, C);
@@ -489,7 +514,7 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
     /* Proximity row w = gamma^T M (+ its mask row). */
     tr_challenge_ff2_vec(tr, "pcs/gamma", gamma, R);
     set_mask_weights(l, gamma, R);
-    combine_rows(p->m, Cm, Rt, gamma, acc, rows);
+    combine_rows(p->m, Cm, Rt, gamma, p->zero, acc, rows);
     tr_absorb_ff2(tr, "pcs/w", rows, Cm);
     if ((st = put_ff2s(out, rows, Cm, err)) != EM_OK)
         goto out;
@@ -498,7 +523,7 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
     for (size_t g = 0; g < ng; g++) {
         group_weights(l, claims, n_claims, group, g, rho, a, tmp);
         set_mask_weights(l, a, R + 1 + g);
-        combine_rows(p->m, Cm, Rt, a, acc, rows);
+        combine_rows(p->m, Cm, Rt, a, p->zero, acc, rows);
         tr_absorb_ff2(tr, "pcs/u", rows, Cm);
         if ((st = put_ff2s(out, rows, Cm, err)) != EM_OK)
             goto out;

@@ -490,9 +490,12 @@ static ff2_t fold_sums(fold_ctx *x, unsigned nc, ff2_t *msg)
 }
 
 /* scratch: 2^n ff2 (n >= 1) for the round-0 fold targets; later rounds alternate between
- * scratch and g (no longer read after round 0). */
-static em_status fold_sumcheck(const ff_t *p, ff2_t *g, unsigned n, ff2_t claim, tr_t *tr, ff2_t *scratch,
-                               unsigned threads, sc_proof *proof, ff2_t *point, em_err *err)
+ * scratch and g (no longer read after round 0). Only the first cur entries of the current tables
+ * can be nonzero (cur = live, a multiple of 4, in round 0): passes cover those, and the entries
+ * up to the next multiple of 4 (or the table end) are kept zero so a pass reads no stale values.
+ * Skipped terms are zero, so the proof is the same as over the whole tables. */
+static em_status fold_sumcheck(const ff_t *p, ff2_t *g, unsigned n, size_t live, ff2_t claim, tr_t *tr,
+                               ff2_t *scratch, unsigned threads, sc_proof *proof, ff2_t *point, em_err *err)
 {
     sc_shape s;
     sc_shape_product2(&s, n);
@@ -509,10 +512,10 @@ static em_status fold_sumcheck(const ff_t *p, ff2_t *g, unsigned n, ff2_t claim,
     memset(&x, 0, sizeof x);
     x.pb = p;
     x.g = g;
-    unsigned nc = zk__par_for(threads, N / 2, SC_PAR_MIN, fold_first_eval, &x);
+    unsigned nc = zk__par_for(threads, live / 2, SC_PAR_MIN, fold_first_eval, &x);
     fold_sums(&x, nc, proof->round[0]);
     ff2_t cur = claim, fp = ff2_zero(), fg = ff2_zero();
-    size_t len = N;
+    size_t len = N, used = live;
     for (unsigned j = 0; j < n; j++) {
         ff2_t *msg = proof->round[j];
         tr_absorb_ff2(tr, "sc/round", msg, 2);
@@ -533,12 +536,16 @@ static em_status fold_sumcheck(const ff_t *p, ff2_t *g, unsigned n, ff2_t claim,
         x.eval = 1;
         x.po = j % 2 == 0 ? ping_p : pong_p;
         x.go = j % 2 == 0 ? ping_g : pong_g;
-        nc = zk__par_for(threads, len / 4, SC_PAR_MIN, fold_bind, &x);
+        size_t pairs = (used + 3) / 4;
+        nc = zk__par_for(threads, pairs, SC_PAR_MIN, fold_bind, &x);
         fold_sums(&x, nc, proof->round[j + 1]);
         x.pb = NULL;
         x.pe = x.po;
         x.g = x.go;
         len /= 2;
+        used = 2 * pairs;
+        for (size_t e = used; e < len && e % 4 != 0; e++)
+            x.po[e] = x.go[e] = ff2_zero();
     }
     em_status st = EM_OK;
     proof->final_eval[0] = fp;
@@ -561,16 +568,39 @@ em_status sc__fold_prove_mt(const ff_t *table, size_t len, unsigned n_vars, cons
     if (n_vars > 30 || len > ((size_t)1 << n_vars))
         return em_errf(err, EM_ERR_ARG, "sumcheck fold: table of %zu entries for %u variables", len, n_vars);
     size_t N = (size_t)1 << n_vars;
+    /* live: entries [live, N) of both tables are zero, so the rounds skip them (a packed witness
+     * is often only 3/4 full). It needs a table of a multiple of 4 entries (passes read 4 at a
+     * time) and every claim's sub-cube inside it; otherwise the table is padded to N. */
+    size_t live = len % 4 == 0 && len >= 4 ? len : N;
+    size_t *off = malloc(n_claims * sizeof *off);
+    unsigned *low = malloc(n_claims * sizeof *low);
     rho = malloc(n_claims * sizeof *rho);
+    if (!off || !low || !rho) {
+        st = em_errf(err, EM_ERR_NOMEM, "sumcheck fold: %zu claims", n_claims);
+        goto out;
+    }
+    for (size_t k = 0; k < n_claims; k++) {
+        /* Top coordinates that are Boolean constants (block selectors of packed polynomials)
+         * restrict eq(z_k, .) to one sub-cube: build only that part, so packed claims cost
+         * their block size, not 2^n_vars. */
+        low[k] = n_vars;
+        off[k] = 0;
+        while (low[k] > 0 && points[k][low[k] - 1].b == 0 && points[k][low[k] - 1].a <= 1) {
+            off[k] |= (size_t)points[k][low[k] - 1].a << (low[k] - 1);
+            low[k]--;
+        }
+        if (off[k] + ((size_t)1 << low[k]) > live)
+            live = N;
+    }
     g = zk__big_alloc(N * sizeof *g);
     scratch = zk__big_alloc(N * sizeof *scratch);
-    if (len < N)
+    if (live > len)
         pad = zk__big_alloc(N * sizeof *pad);
-    if (!rho || !g || !scratch || (len < N && !pad)) {
+    if (!g || !scratch || (live > len && !pad)) {
         st = em_errf(err, EM_ERR_NOMEM, "sumcheck fold: tables of 2^%u", n_vars);
         goto out;
     }
-    memset(g, 0, N * sizeof *g);
+    memset(g, 0, live * sizeof *g);
     if (pad) {
         memset(pad, 0, N * sizeof *pad);
         if (len)
@@ -579,18 +609,8 @@ em_status sc__fold_prove_mt(const ff_t *table, size_t len, unsigned n_vars, cons
     ff2_t claim;
     if ((st = fold_start(n_vars, points, values, n_claims, tr, rho, &claim, err)) != EM_OK)
         goto out;
-    for (size_t k = 0; k < n_claims; k++) {
-        /* Top coordinates that are Boolean constants (block selectors of packed polynomials)
-         * restrict eq(z_k, .) to one sub-cube: build only that part, so packed claims cost
-         * their block size, not 2^n_vars. */
-        unsigned low = n_vars;
-        size_t off = 0;
-        while (low > 0 && points[k][low - 1].b == 0 && points[k][low - 1].a <= 1) {
-            off |= (size_t)points[k][low - 1].a << (low - 1);
-            low--;
-        }
-        zk__eq_table(points[k], low, rho[k], g + off, 1, threads);
-    }
+    for (size_t k = 0; k < n_claims; k++)
+        zk__eq_table(points[k], low[k], rho[k], g + off[k], 1, threads);
     const ff_t *p = pad ? pad : table;
     if (n_vars == 0) {
         sc_shape s;
@@ -601,7 +621,7 @@ em_status sc__fold_prove_mt(const ff_t *table, size_t len, unsigned n_vars, cons
         t.ext[1] = g;
         st = sc_prove(&s, &t, claim, tr, NULL, proof, point, err);
     } else {
-        st = fold_sumcheck(p, g, n_vars, claim, tr, scratch, threads, proof, point, err);
+        st = fold_sumcheck(p, g, n_vars, live, claim, tr, scratch, threads, proof, point, err);
     }
     if (st != EM_OK) {
         em_err_prefix(err, "sumcheck fold (a claimed value is false?): ");
@@ -609,10 +629,12 @@ em_status sc__fold_prove_mt(const ff_t *table, size_t len, unsigned n_vars, cons
     }
     *value = proof->final_eval[0];
 out:
+    free(off);
+    free(low);
     free(rho);
-    free(g);
-    free(scratch);
-    free(pad);
+    zk__big_free(g);
+    zk__big_free(scratch);
+    zk__big_free(pad);
     return st;
 }
 

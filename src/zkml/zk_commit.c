@@ -99,6 +99,7 @@ em_status zk_prover_create(const nn_model *m, zk_prover **out, em_err *err)
     zk_prover *p = calloc(1, sizeof *p);
     if (!p)
         return em_errf(err, EM_ERR_NOMEM, "zk_prover_create: out of memory");
+    zk__big_cache_hold(1); /* released by zk_prover_free, on every path */
     em_status st;
     zk_vk *vk = &p->vk;
     p->m = m;
@@ -155,4 +156,5 @@ void zk_prover_free(zk_prover *p)
     zk__pcs_free(p->mpcs);
     free(p->mpoly);
     free(p);
+    zk__big_cache_hold(0);
 }

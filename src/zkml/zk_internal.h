@@ -185,8 +185,14 @@ unsigned zk__threads(int requested);
 /* ml_eq_table(r, n, scale, .) over up to n_threads threads, written to out (acc = 0) or added
  * to it (acc = 1); the same values whatever the thread count. */
 void zk__eq_table(const ff2_t *r, unsigned n, ff2_t scale, ff2_t *out, int acc, unsigned n_threads);
-/* malloc for the prover's large per-proof tables (huge pages where available); free() it. */
+/* malloc semantics (contents undefined) for the prover's large per-proof tables: huge pages
+ * where available, reused across proofs while a prover is alive (zk_par.c). Release with
+ * zk__big_free, never free(). */
 void *zk__big_alloc(size_t bytes);
+void zk__big_free(void *p);
+/* zk_prover_create holds the buffer cache (1), zk_prover_free releases it (0); the last
+ * release frees every cached buffer. */
+void zk__big_cache_hold(int hold);
 /* Verifier side: values come from rd (canonical checks) and go into the transcript. */
 typedef struct zk_rd {
     tr_t *tr;
@@ -225,6 +231,10 @@ em_status zk__matmul_verify(zk_rd *r, unsigned nv, ff2_t claim, ff2_t *point, ff
 typedef struct zk_pcs zk_pcs;
 em_status zk__pcs_commit(const ff_t *poly, unsigned log, const uint8_t seed[32], int threads, zk_pcs **out,
                          uint8_t *commit, size_t *commit_len, em_err *err) EM_WARN_UNUSED;
+/* The same commitment when only poly[0, len) can be nonzero (the rest is not read): the zero
+ * rows' codewords are not computed. */
+em_status zk__pcs_commit_prefix(const ff_t *poly, size_t len, unsigned log, const uint8_t seed[32], int threads,
+                                zk_pcs **out, uint8_t *commit, size_t *commit_len, em_err *err) EM_WARN_UNUSED;
 void zk__pcs_free(zk_pcs *p);
 /* fold: fold the claims into one point first (witness: yes; model: no, the fold would cost a
  * pass over the whole model per proof). forge: test-hook mode, open even false claims (the
@@ -333,6 +343,8 @@ void zk__spread_ff2(ff2_t *v, uint64_t n, uint32_t pos, uint32_t slot, uint64_t 
 em_status zk__out_mle(const zk_layer *L, const int32_t *out, size_t n, unsigned lb, const ff2_t *pt, ff2_t *val,
                       em_err *err) EM_WARN_UNUSED;
 /* The full point on the packed polynomial for a claim on block c->block. */
+/* End of the last block: entries from there to 2^total_log are padding zeros. */
+uint64_t zk__pack_used(const zk_pack *p);
 void zk__pack_point(const zk_pack *p, const zk_claim *c, ff2_t *full);
 
 #endif

@@ -47,6 +47,16 @@ void zk__pack_point(const zk_pack *p, const zk_claim *c, ff2_t *full)
         full[t] = ((idx >> (t - l)) & 1) ? ff2_one() : ff2_zero();
 }
 
+uint64_t zk__pack_used(const zk_pack *p)
+{
+    uint64_t end = 0;
+    for (uint32_t b = 0; b < p->n; b++) {
+        uint64_t e = p->off[b] + ((uint64_t)1 << p->log[b]);
+        end = e > end ? e : end;
+    }
+    return end;
+}
+
 static uint32_t add_block(zk_pack *p, unsigned log)
 {
     p->log[p->n] = log;

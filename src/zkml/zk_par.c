@@ -142,22 +142,105 @@ void zk__eq_table(const ff2_t *r, unsigned n, ff2_t scale, ff2_t *out, int acc, 
 }
 
 /* ---- large prover buffers ----------------------------------------------------------------
- * The prover's big tables (fraction trees, fold tables) are written once per proof into fresh
- * memory; with 4 KiB pages the first-touch faults cost ~20% of a large proof. Buffers of at
- * least ZK_HUGE_MIN bytes are 2 MiB aligned and marked for transparent huge pages (the kernel's
- * "madvise" mode), which cuts those faults ~500-fold where THP is available. Freed with free(). */
+ * The prover's big tables (witness polynomial, codewords, fraction trees, fold tables) add up to
+ * several times the witness size per proof. Fresh memory costs a page fault and a kernel page
+ * clear per page, which measured ~25% of a large proof's CPU time. Buffers of at least
+ * ZK_HUGE_MIN bytes are therefore 2 MiB aligned, marked for transparent huge pages, and, once
+ * released, kept in a small process-wide cache while any prover is alive, so a worker proving
+ * chunk after chunk reuses the same memory. The cache never holds more than one proof's worth
+ * of buffers (it only keeps what the last proof released, up to ZK_CACHE_SLOTS blocks and
+ * ZK_CACHE_MAX_BYTES) and is emptied when the last prover is freed. Cached memory is not
+ * zeroed on reuse: zk__big_alloc has malloc semantics. */
 #define ZK_HUGE_MIN ((size_t)4 << 20)
 #define ZK_HUGE_PAGE ((size_t)2 << 20)
+#define ZK_CACHE_SLOTS 48u
+#define ZK_CACHE_MAX_BYTES ((size_t)4 << 30)
+
+typedef struct big_slot {
+    void *p;
+    size_t cap;
+    int cached; /* 1: free for reuse; 0: handed out */
+} big_slot;
+
+static pthread_mutex_t big_mu = PTHREAD_MUTEX_INITIALIZER;
+static big_slot big_slots[ZK_CACHE_SLOTS];
+static size_t big_cached_bytes;
+static unsigned big_holders;
 
 void *zk__big_alloc(size_t bytes)
 {
     if (bytes < ZK_HUGE_MIN)
         return malloc(bytes ? bytes : 1);
     size_t len = (bytes + ZK_HUGE_PAGE - 1) & ~(ZK_HUGE_PAGE - 1);
+    pthread_mutex_lock(&big_mu);
+    /* best fit among cached blocks no more than twice the request */
+    big_slot *best = NULL;
+    for (unsigned i = 0; i < ZK_CACHE_SLOTS; i++) {
+        big_slot *b = &big_slots[i];
+        if (b->p && b->cached && b->cap >= len && b->cap / 2 <= len && (!best || b->cap < best->cap))
+            best = b;
+    }
+    if (best) {
+        best->cached = 0;
+        big_cached_bytes -= best->cap;
+        pthread_mutex_unlock(&big_mu);
+        return best->p;
+    }
+    pthread_mutex_unlock(&big_mu);
     void *p = aligned_alloc(ZK_HUGE_PAGE, len);
+    if (!p)
+        return NULL;
 #ifdef MADV_HUGEPAGE
-    if (p)
-        (void)madvise(p, len, MADV_HUGEPAGE); /* advisory: failure only costs speed */
+    (void)madvise(p, len, MADV_HUGEPAGE); /* advisory: failure only costs speed */
 #endif
+    pthread_mutex_lock(&big_mu);
+    for (unsigned i = 0; i < ZK_CACHE_SLOTS; i++)
+        if (!big_slots[i].p) {
+            big_slots[i] = (big_slot){.p = p, .cap = len, .cached = 0};
+            break;
+        }
+    pthread_mutex_unlock(&big_mu); /* no free slot: the block is simply not cached later */
     return p;
+}
+
+void zk__big_free(void *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&big_mu);
+    for (unsigned i = 0; i < ZK_CACHE_SLOTS; i++) {
+        big_slot *b = &big_slots[i];
+        if (b->p != p)
+            continue;
+        if (big_holders > 0 && big_cached_bytes + b->cap <= ZK_CACHE_MAX_BYTES) {
+            b->cached = 1;
+            big_cached_bytes += b->cap;
+            pthread_mutex_unlock(&big_mu);
+            return;
+        }
+        *b = (big_slot){0};
+        break;
+    }
+    pthread_mutex_unlock(&big_mu);
+    free(p);
+}
+
+void zk__big_cache_hold(int hold)
+{
+    void *drop[ZK_CACHE_SLOTS];
+    unsigned n = 0;
+    pthread_mutex_lock(&big_mu);
+    if (hold) {
+        big_holders++;
+    } else if (big_holders > 0 && --big_holders == 0) {
+        for (unsigned i = 0; i < ZK_CACHE_SLOTS; i++)
+            if (big_slots[i].p && big_slots[i].cached) {
+                drop[n++] = big_slots[i].p;
+                big_slots[i] = (big_slot){0};
+            }
+        big_cached_bytes = 0;
+    }
+    pthread_mutex_unlock(&big_mu);
+    for (unsigned i = 0; i < n; i++)
+        free(drop[i]);
 }

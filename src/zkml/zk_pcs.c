@@ -38,6 +38,12 @@ static em_status layout_for(unsigned log, pcs_layout *l, em_err *err)
 em_status zk__pcs_commit(const ff_t *poly, unsigned log, const uint8_t seed[32], int threads, zk_pcs **out,
                          uint8_t *commit, size_t *commit_len, em_err *err)
 {
+    return zk__pcs_commit_prefix(poly, (size_t)1 << log, log, seed, threads, out, commit, commit_len, err);
+}
+
+em_status zk__pcs_commit_prefix(const ff_t *poly, size_t len, unsigned log, const uint8_t seed[32], int threads,
+                                zk_pcs **out, uint8_t *commit, size_t *commit_len, em_err *err)
+{
     /* The commitment is not hiding yet (pcs.h), so the blinding seed has no randomness to
      * derive; it is accepted here so hiding can be added without changing callers. */
     (void)seed;
@@ -49,7 +55,11 @@ em_status zk__pcs_commit(const ff_t *poly, unsigned log, const uint8_t seed[32],
     if (!p)
         return em_errf(err, EM_ERR_NOMEM, "commitment: out of memory");
     p->threads = zk__threads(threads);
-    pcs_poly pp = {.evals = poly, .len = (size_t)1 << log};
+    if (len > ((size_t)1 << log)) {
+        free(p);
+        return em_errf(err, EM_ERR_INTERNAL, "commitment of %zu values for 2^%u", len, log);
+    }
+    pcs_poly pp = {.evals = poly, .len = len};
     uint8_t root[PCS_ROOT_LEN];
     if ((st = pcs_commit(&l, &pp, threads > 0 ? (unsigned)threads : 0, &p->pp, root, err)) != EM_OK) {
         free(p);
@@ -116,7 +126,7 @@ em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pac
     }
     sc_proof pf;
     ff2_t point[ZK_MAX_VARS], value;
-    st = sc__fold_prove_mt(poly, (size_t)1 << pack->total_log, pack->total_log, pp, vals, c->n, p->threads, tr, &pf,
+    st = sc__fold_prove_mt(poly, (size_t)zk__pack_used(pack), pack->total_log, pp, vals, c->n, p->threads, tr, &pf,
                            point, &value, err);
     /* a false claim is reported after the whole fold proof was made and absorbed (sumcheck.c);
      * under the test hook it is sent on so the verifier has to reject it */

@@ -23,13 +23,11 @@ static int64_t floor_shift(int64_t acc, uint32_t k)
 {
     if (k == 0)
         return acc;
-    /* floor((acc + 2^(k-1)) / 2^k) without relying on signed shifts */
+    /* floor((acc + 2^(k-1)) / 2^k), shifting only non-negative values (no __int128 division:
+     * this runs once per pre-activation) */
     __int128 v = (__int128)acc + ((__int128)1 << (k - 1));
-    __int128 d = (__int128)1 << k;
-    __int128 q = v / d;
-    if (v % d != 0 && v < 0)
-        q--;
-    return (int64_t)q;
+    __int128 m = ((__int128)1 << k) - 1;
+    return v >= 0 ? (int64_t)(v >> k) : -(int64_t)((-v + m) >> k);
 }
 
 static int32_t act_apply(int64_t q, uint32_t act, int32_t amin, int32_t amax)
@@ -78,14 +76,80 @@ static unsigned limb_bits_for(const zk_vk *vk, size_t n, unsigned tbits)
     return best;
 }
 
+/* One dense/conv/avgpool layer's q, remainder limbs and y rows, split over threads by rows.
+ * A chunk stops at its first bad entry and records it; the caller reports the first one. */
+typedef struct wit_ctx {
+    const zk_layer *L;
+    const int64_t *acc;
+    const int32_t *y;
+    int32_t *Q, *R[ZK_MAX_LIMBS], *Y;
+    size_t n, M;
+    unsigned nl, lbits;
+    int checks;
+    int32_t amin, amax;
+    int64_t tmin, tmax;
+    struct {
+        size_t at; /* flat index of the first bad entry, SIZE_MAX: none */
+        int64_t q;
+        int range; /* 1: q outside the table, 0: y disagrees with the contract */
+    } bad[ZK_MAX_THREADS];
+} wit_ctx;
+
+static void wit_rows(void *vctx, size_t b, size_t e, unsigned tid)
+{
+    wit_ctx *x = vctx;
+    const zk_layer *L = x->L;
+    x->bad[tid].at = SIZE_MAX;
+    int dense = L->op == L->ops;
+    for (size_t s = b; s < e; s++)
+        for (size_t j = 0; j < x->M; j++) {
+            /* padded rows, channels and positions have acc = 0 */
+            int64_t col = dense ? (j < L->n_out ? (int64_t)j : -1) : zk__out_col(L, j);
+            int real = s < x->n && col >= 0;
+            int64_t a = real ? x->acc[s * L->n_out + (size_t)col] : 0;
+            int64_t q = floor_shift(a, L->shift);
+            size_t at = s * x->M + j;
+            if (x->checks && (q < x->tmin || q > x->tmax)) {
+                x->bad[tid].at = at;
+                x->bad[tid].q = q;
+                x->bad[tid].range = 1;
+                return;
+            }
+            if (q < INT32_MIN || q > INT32_MAX)
+                q = q < 0 ? INT32_MIN : INT32_MAX; /* only reachable with a test hook */
+            x->Q[at] = (int32_t)q;
+            if (L->shift) {
+                uint64_t r = (uint64_t)(a + ((int64_t)1 << (L->shift - 1)) - q * ((int64_t)1 << L->shift));
+                for (unsigned t = 0; t < x->nl; t++)
+                    x->R[t][at] = (int32_t)((r >> (x->lbits * t)) & ((1u << x->lbits) - 1));
+            }
+            int32_t yv = real ? x->y[s * L->n_out + (size_t)col] : 0;
+            if (x->checks && yv != act_apply(q, L->act, x->amin, x->amax)) {
+                x->bad[tid].at = at;
+                x->bad[tid].q = q;
+                x->bad[tid].range = 0;
+                return;
+            }
+            if (x->Y)
+                x->Y[at] = yv;
+        }
+}
+
 /* Builds the witness tensors from the trace. Returns EM_ERR_RANGE when a pre-activation is
  * outside the table (unless checks are off for a test hook). */
 static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const *accs, size_t n,
-                               const zk_wlayout *wl, zk_wit *w, int checks, em_err *err)
+                               const zk_wlayout *wl, zk_wit *w, int checks, unsigned threads, em_err *err)
 {
     const zk_vk *vk = &p->vk;
-    int32_t amin = -(int32_t)(1u << (vk->act_bits - 1)), amax = (int32_t)(1u << (vk->act_bits - 1)) - 1;
-    int64_t tmin = -((int64_t)1 << (wl->tbits - 1)), tmax = ((int64_t)1 << (wl->tbits - 1)) - 1;
+    wit_ctx x;
+    memset(&x, 0, sizeof x);
+    x.amin = -(int32_t)(1u << (vk->act_bits - 1));
+    x.amax = (int32_t)(1u << (vk->act_bits - 1)) - 1;
+    x.tmin = -((int64_t)1 << (wl->tbits - 1));
+    x.tmax = ((int64_t)1 << (wl->tbits - 1)) - 1;
+    x.n = n;
+    x.checks = checks;
+    x.lbits = wl->lbits;
     size_t bp = (size_t)1 << wl->lb;
     for (uint32_t b = 0; b < wl->pack.n; b++) {
         w->blk[b] = calloc((size_t)1 << wl->pack.log[b], sizeof(int32_t));
@@ -94,7 +158,6 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const 
     }
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *L = &vk->layers[i];
-        const int64_t *acc = accs[i];
         const int32_t *y = tr->act[L->last + 1];
         if (L->kind == NN_MAXPOOL) {
             size_t M = (size_t)1 << L->lv_out;
@@ -107,39 +170,32 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const 
                 return st;
             continue;
         }
-        size_t M = (size_t)1 << L->lv_out;
-        int32_t *Q = w->blk[wl->q_blk[i]];
-        int32_t *R[ZK_MAX_LIMBS] = {NULL};
-        for (unsigned t = 0; t < wl->nl[i]; t++)
-            R[t] = w->blk[wl->r_blk[i][t]];
-        int32_t *Y = wl->y_blk[i] != ZK_NO_BLOCK ? w->blk[wl->y_blk[i]] : NULL;
-        if (!acc)
+        if (!accs[i])
             return em_errf(err, EM_ERR_INTERNAL, "trace has no accumulators for layer %u", L->src);
-        for (size_t s = 0; s < bp; s++)
-            for (size_t j = 0; j < M; j++) {
-                /* padded rows, channels and positions have acc = 0 */
-                int64_t col = zk__out_col(L, j);
-                int real = s < n && col >= 0;
-                int64_t a = real ? acc[s * L->n_out + (size_t)col] : 0;
-                int64_t q = floor_shift(a, L->shift);
-                if (checks && (q < tmin || q > tmax))
-                    return em_errf(err, EM_ERR_RANGE,
-                                   "layer %u (%s): pre-activation %lld out of the provable range [%lld, %lld]", L->src,
-                                   nn_model_layer(p->m, L->src)->name, (long long)q, (long long)tmin, (long long)tmax);
-                if (q < INT32_MIN || q > INT32_MAX)
-                    q = q < 0 ? INT32_MIN : INT32_MAX; /* only reachable with a test hook */
-                Q[s * M + j] = (int32_t)q;
-                if (L->shift) {
-                    uint64_t r = (uint64_t)(a + ((int64_t)1 << (L->shift - 1)) - q * ((int64_t)1 << L->shift));
-                    for (unsigned t = 0; t < wl->nl[i]; t++)
-                        R[t][s * M + j] = (int32_t)((r >> (wl->lbits * t)) & ((1u << wl->lbits) - 1));
-                }
-                int32_t yv = real ? y[s * L->n_out + (size_t)col] : 0;
-                if (checks && yv != act_apply(q, L->act, amin, amax))
-                    return em_errf(err, EM_ERR_INTERNAL, "layer %u: trace output disagrees with the contract", L->src);
-                if (Y)
-                    Y[s * M + j] = yv;
+        x.L = L;
+        x.acc = accs[i];
+        x.y = y;
+        x.M = (size_t)1 << L->lv_out;
+        x.Q = w->blk[wl->q_blk[i]];
+        x.nl = wl->nl[i];
+        for (unsigned t = 0; t < ZK_MAX_LIMBS; t++)
+            x.R[t] = t < wl->nl[i] ? w->blk[wl->r_blk[i][t]] : NULL;
+        x.Y = wl->y_blk[i] != ZK_NO_BLOCK ? w->blk[wl->y_blk[i]] : NULL;
+        unsigned nc = zk__par_for(threads, bp, 64, wit_rows, &x);
+        size_t first = SIZE_MAX;
+        unsigned at = 0;
+        for (unsigned c = 0; c < nc; c++)
+            if (x.bad[c].at < first) {
+                first = x.bad[c].at;
+                at = c;
             }
+        if (first != SIZE_MAX && x.bad[at].range)
+            return em_errf(err, EM_ERR_RANGE,
+                           "layer %u (%s): pre-activation %lld out of the provable range [%lld, %lld]", L->src,
+                           nn_model_layer(p->m, L->src)->name, (long long)x.bad[at].q, (long long)x.tmin,
+                           (long long)x.tmax);
+        if (first != SIZE_MAX)
+            return em_errf(err, EM_ERR_INTERNAL, "layer %u: trace output disagrees with the contract", L->src);
         w->out = y;
     }
     return EM_OK;
@@ -147,10 +203,12 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const 
 
 em_status zk__wit_poly(zk_wit *w, const zk_wlayout *wl, em_err *err)
 {
-    size_t total = (size_t)1 << wl->pack.total_log;
-    w->poly = calloc(total, sizeof *w->poly);
+    size_t total = (size_t)1 << wl->pack.total_log, used = (size_t)zk__pack_used(&wl->pack);
+    w->poly = zk__big_alloc(total * sizeof *w->poly);
     if (!w->poly)
         return em_errf(err, EM_ERR_NOMEM, "witness polynomial of 2^%u values: out of memory", wl->pack.total_log);
+    /* the blocks tile [0, used) (largest first, each aligned to its size) */
+    memset(w->poly + used, 0, (total - used) * sizeof *w->poly);
     for (uint32_t b = 0; b < wl->pack.n; b++) {
         size_t n = (size_t)1 << wl->pack.log[b];
         ff_t *dst = w->poly + wl->pack.off[b];
@@ -165,7 +223,7 @@ void zk__wit_free(zk_wit *w, const zk_wlayout *wl)
 {
     for (uint32_t b = 0; b < wl->pack.n; b++)
         free(w->blk[b]);
-    free(w->poly);
+    zk__big_free(w->poly);
     memset(w, 0, sizeof *w);
 }
 
@@ -336,7 +394,8 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     if ((st = zk__wlayout(vk, n_samples, tbits, limb_bits_for(vk, n_samples, tbits), &wl, err)) != EM_OK)
         goto out;
     int forge = p->hook != NULL || p->wit_hook != NULL;
-    if ((st = build_witness(p, &trace, accs, n_samples, &wl, &w, !forge, err)) != EM_OK)
+    if ((st = build_witness(p, &trace, accs, n_samples, &wl, &w, !forge, zk__threads(opts ? opts->threads : 0),
+                            err)) != EM_OK)
         goto out;
     w.n_samples = n_samples;
     if (p->wit_hook)
@@ -354,8 +413,8 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     uint8_t wcommit[ZK_MODEL_COMMIT_MAX];
     size_t wcommit_len = 0;
     if ((st = zk__wit_poly(&w, &wl, err)) != EM_OK ||
-        (st = zk__pcs_commit(w.poly, wl.pack.total_log, NULL, opts ? opts->threads : 0, &wpcs, wcommit,
-                             &wcommit_len, err)) != EM_OK)
+        (st = zk__pcs_commit_prefix(w.poly, (size_t)zk__pack_used(&wl.pack), wl.pack.total_log, NULL,
+                                    opts ? opts->threads : 0, &wpcs, wcommit, &wcommit_len, err)) != EM_OK)
         goto out;
     tr_absorb_u64(&tr, "table-bits", wl.tbits);
     tr_absorb_u64(&tr, "limb-bits", wl.lbits);

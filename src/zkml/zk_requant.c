@@ -671,10 +671,10 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
     }
 out:
     for (unsigned d = 0; d <= ZK_MAX_LOG_LOOKUP; d++) {
-        free(P[d]);
-        free(Q[d]);
+        zk__big_free(P[d]);
+        zk__big_free(Q[d]);
     }
-    free(tmp);
+    zk__big_free(tmp);
     return st;
 }
 
