@@ -91,8 +91,9 @@ em_status zk__layer_geometry(zk_layer *L, uint32_t i, em_err *err)
         /* every window must hold a real input (the engine's rule): a padded slot reads the nearest
          * real input of its window (zk_maxpool.c) */
         if (L->pt >= L->kh || L->pb >= L->kh || L->pl >= L->kw || L->pr >= L->kw)
-            return em_errf(err, EM_ERR_FORMAT, "layer %u: maxpool pads %u,%u,%u,%u must be smaller than the window %ux%u",
-                           i, L->pt, L->pl, L->pb, L->pr, L->kh, L->kw);
+            return em_errf(err, EM_ERR_FORMAT,
+                           "layer %u: maxpool pads %u,%u,%u,%u must be smaller than the window %ux%u", i, L->pt,
+                           L->pl, L->pb, L->pr, L->kh, L->kw);
         if (L->kh * L->kw > ZK_MAX_POOL_WIN)
             return em_errf(err, EM_ERR_UNSUPPORTED, "layer %u: proofs support maxpool windows of at most %u positions "
                            "(got %ux%u)", i, ZK_MAX_POOL_WIN, L->kh, L->kw);
