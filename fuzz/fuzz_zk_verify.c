@@ -10,11 +10,11 @@
 #include "enclaveml/model.h"
 #include "enclaveml/zkml/zk.h"
 
-static zk_prover *g_p, *g_cp;
-static nn_model *g_m, *g_cm;
-static int32_t g_x[2 * 8], g_y[2 * 4], g_cx[2 * 16], g_cy[2 * 3];
-static uint8_t *g_proof, *g_cproof;
-static size_t g_len, g_clen;
+static zk_prover *g_p, *g_cp, *g_pp;
+static nn_model *g_m, *g_cm, *g_pm;
+static int32_t g_x[2 * 8], g_y[2 * 4], g_cx[2 * 16], g_cy[2 * 3], g_px[2 * 50], g_py[2 * 18];
+static uint8_t *g_proof, *g_cproof, *g_pproof;
+static size_t g_len, g_clen, g_plen;
 static const zk_context g_ctx = {.nonce = (const uint8_t *)"n", .nonce_len = 1, .node_id = "fuzz"};
 
 static void setup(void)
@@ -120,6 +120,24 @@ static void setup(void)
         g_cx[i] = (i * 53) % 256 - 128;
     if (zk_prove(g_cp, NULL, g_cx, 2, &g_ctx, g_cy, &g_cproof, &g_clen, NULL, &err) != EM_OK)
         abort();
+    /* a padded maxpool as the only (so the last) layer: 2x5x5, 3x3 window, stride 2, pad 1 */
+    if (nn_model_create("fuzz-pool", (nn_shape){2, 5, 5}, 8, 8, 4, &g_pm, &err) != EM_OK)
+        abort();
+    nn_model_set_blinding_seed(g_pm, seed);
+    memset(&L, 0, sizeof L);
+    L.kind = NN_MAXPOOL;
+    L.in = (nn_shape){2, 5, 5};
+    L.out = (nn_shape){2, 3, 3};
+    L.kh = L.kw = 3;
+    L.sh = L.sw = 2;
+    L.pt = L.pl = L.pb = L.pr = 1;
+    L.in_scale = L.out_scale = 4;
+    if (nn_model_add_layer(g_pm, &L, &err) != EM_OK || zk_prover_create(g_pm, &g_pp, &err) != EM_OK)
+        abort();
+    for (int i = 0; i < 100; i++)
+        g_px[i] = (i * 71) % 256 - 128;
+    if (zk_prove(g_pp, NULL, g_px, 2, &g_ctx, g_py, &g_pproof, &g_plen, NULL, &err) != EM_OK)
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -136,11 +154,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     if (data[0] & 2) {
-        /* structured mutation of an honest proof (bit 2: the CNN's): (u32 offset, u8 xor)
-         * records, then an optional truncation given by the last two bytes */
-        int cnn = (data[0] & 4) != 0;
-        const uint8_t *src = cnn ? g_cproof : g_proof;
-        size_t g_len_used = cnn ? g_clen : g_len;
+        /* structured mutation of an honest proof (bit 2: the CNN's, else bit 3: the padded
+         * maxpool's): (u32 offset, u8 xor) records, then an optional truncation given by the
+         * last two bytes */
+        int cnn = (data[0] & 4) != 0, pool = !cnn && (data[0] & 8) != 0;
+        const uint8_t *src = cnn ? g_cproof : pool ? g_pproof : g_proof;
+        size_t g_len_used = cnn ? g_clen : pool ? g_plen : g_len;
         uint8_t *p = malloc(g_len_used);
         if (!p)
             return 0;
@@ -155,6 +174,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             len = g_len_used - ((size_t)data[i] | (size_t)data[i + 1] << 8) % g_len_used;
         if (cnn)
             (void)zk_verify(zk_prover_vk(g_cp), g_cx, 2, g_cy, &g_ctx, p, len, NULL, &err);
+        else if (pool)
+            (void)zk_verify(zk_prover_vk(g_pp), g_px, 2, g_py, &g_ctx, p, len, NULL, &err);
         else
             (void)zk_verify(zk_prover_vk(g_p), g_x, 2, g_y, &g_ctx, p, len, NULL, &err);
         free(p);

@@ -26,7 +26,7 @@
 #define ZK_MAX_TABLE_BITS 20u     /* requant table holds q in [-2^(T-1), 2^(T-1)) */
 #define ZK_FLAG_ZK_WEIGHTS 0x01u
 #define ZK_MODEL_COMMIT_MAX 256u
-#define ZK_MAX_POOL_WIN 4u /* maxpool windows of at most 4 positions (2x2) */
+#define ZK_MAX_POOL_WIN 16u /* maxpool windows of at most 16 positions (4x4) */
 /* The verifier evaluates each conv/avgpool selection polynomial term by term: positions x
  * channels x window entries per layer. A verifying key comes from whoever publishes the model,
  * so these caps bound the verifier's work on a hostile key (and refuse such models up front). */
@@ -34,7 +34,9 @@
 #define ZK_MAX_SELECTION_TOTAL_LOG 28u /* whole model */
 #define ZK_MIN_LIMB_BITS 8u
 #define ZK_MAX_LIMBS 4u /* 32-bit shift / 8-bit limbs */
-#define ZK_MAX_BLOCKS (8 * ZK_MAX_LAYERS + ZK_RANGE_BITS + 8)  /* proof hides the weights; not set by this version */
+/* witness blocks: per layer q, limbs, y (<= 2 + ZK_MAX_LIMBS) or, for maxpool, y and K differences;
+ * then the multiplicity tables */
+#define ZK_MAX_BLOCKS ((1 + ZK_MAX_POOL_WIN) * ZK_MAX_LAYERS + ZK_RANGE_BITS + 8)
 
 /* Blocks of a packed polynomial: block i holds 2^log[i] values at offset off[i]. */
 typedef struct zk_pack {
@@ -115,8 +117,8 @@ typedef struct zk_wlayout {
     unsigned lbits;                /* remainder limb width of this proof (8..16) */
     unsigned nl[ZK_MAX_LAYERS];    /* remainder limbs per layer: ceil(shift / lbits) */
     uint32_t q_blk[ZK_MAX_LAYERS], r_blk[ZK_MAX_LAYERS][ZK_MAX_LIMBS], y_blk[ZK_MAX_LAYERS];
-    /* maxpool: d_w = y - x_w >= 0 per window slot, and the running products of the d_w */
-    uint32_t d_blk[ZK_MAX_LAYERS][ZK_MAX_POOL_WIN], pp_blk[ZK_MAX_LAYERS][ZK_MAX_POOL_WIN];
+    /* maxpool: d_w = y - x_w >= 0 per window slot */
+    uint32_t d_blk[ZK_MAX_LAYERS][ZK_MAX_POOL_WIN];
     uint32_t m_rng_blk[ZK_RANGE_BITS + 1]; /* multiplicities of [0, 2^b), by b */
     uint32_t m_act_blk[2];                 /* multiplicities of the requant table, by act */
     zk_pack pack;
@@ -301,8 +303,16 @@ em_status zk__maxpool_witness(const zk_layer *L, uint32_t i, const zk_wlayout *w
 em_status zk__maxpool_prove(const zk_layer *L, uint32_t i, const zk_wlayout *wl, const zk_wit *w, const int32_t *a,
                             size_t a_rows, size_t a_ld, zk_wr *wr, ff2_t *pt_a, ff2_t *a_claim, zk_claims *wc,
                             em_err *err) EM_WARN_UNUSED;
-em_status zk__maxpool_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl, zk_rd *rd, ff2_t *pt_a,
-                             ff2_t *a_claim, zk_claims *wc, em_err *err) EM_WARN_UNUSED;
+/* output: the public output when L is the last layer (its y is then bound to it), else NULL */
+em_status zk__maxpool_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl, const int32_t *output, size_t n,
+                             zk_rd *rd, ff2_t *pt_a, ff2_t *a_claim, zk_claims *wc, em_err *err) EM_WARN_UNUSED;
+/* Product zero-check (zk_prodzero.c): proves sum_x eq(tau, x) prod_w D_w(x) = 0 for K <=
+ * ZK_MAX_POOL_WIN base tables of 2^nv values; point receives the nv challenges, evals the
+ * D_w~(point) that the caller must bind (claims on the committed blocks). */
+em_status zk__prodzero_prove(zk_wr *wr, const ff_t *const *tab, unsigned K, unsigned nv, const ff2_t *tau,
+                             ff2_t *point, ff2_t *evals, em_err *err) EM_WARN_UNUSED;
+em_status zk__prodzero_verify(zk_rd *rd, unsigned K, unsigned nv, const ff2_t *tau, ff2_t *point, ff2_t *evals,
+                              em_err *err) EM_WARN_UNUSED;
 
 /* ---- conv2d / avgpool (zk_conv.c) ---- */
 em_status zk__avgpool_acc(const zk_layer *L, const int32_t *in, size_t n, int64_t **out, em_err *err) EM_WARN_UNUSED;

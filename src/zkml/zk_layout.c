@@ -83,7 +83,7 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigne
         const zk_layer *L = &vk->layers[i];
         unsigned lg = w->lb + L->lv_out;
         for (unsigned t = 0; t < ZK_MAX_POOL_WIN; t++)
-            w->d_blk[i][t] = w->pp_blk[i][t] = ZK_NO_BLOCK;
+            w->d_blk[i][t] = ZK_NO_BLOCK;
         if (L->kind == NN_MAXPOOL) {
             unsigned K = L->kh * L->kw;
             w->q_blk[i] = ZK_NO_BLOCK;
@@ -92,8 +92,6 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigne
             w->y_blk[i] = add_block(&w->pack, lg);
             for (unsigned t = 0; t < K; t++)
                 w->d_blk[i][t] = add_block(&w->pack, lg);
-            for (unsigned t = 1; t + 1 < K; t++)
-                w->pp_blk[i][t] = add_block(&w->pack, lg);
             continue;
         }
         w->q_blk[i] = add_block(&w->pack, lg);

@@ -1,26 +1,32 @@
-/* MaxPool layers (docs/PROOFS.md "Max pooling"): windows of K = kh*kw <= 4 positions without
- * padding. The witness holds y and, per window slot w, d_w = y - x_w (x_w the slot's input),
- * and the running products p_1 = d_0 d_1, p_t = p_(t-1) d_t. Proven:
- *   - every d_w in [0, 2^act_bits) (range lookups, zk_requant.c)  => y >= every x_w;
- *   - p_(K-2) d_(K-1) = 0 with the product chain                   => y equals some x_w;
+/* MaxPool layers (docs/PROOFS.md "Max pooling"): windows of K = kh*kw <= ZK_MAX_POOL_WIN
+ * positions, with padding, anywhere in the model. The witness holds y and, per window slot w,
+ * d_w = y - x_w, x_w the slot's input. A slot in the padding reads the nearest real input of its
+ * window instead (coordinates clamped to the input), so it only repeats a real candidate: the
+ * maximum over the slots is the engine's maximum over the real positions. Proven:
+ *   - every d_w in [0, 2^act_bits) (range lookups, zk_requant.c)    => y >= every x_w;
+ *   - sum_x eq(tau, x) prod_w d_w(x) = 0 (zk_prodzero.c)              => some d_w = 0 at every x
+ *     (a product of field elements is zero only if a factor is, and 0 <= d_w < 2^16 < p);
  *   - the link x_w = y - d_w to the previous activation: at a random point rho,
  *     sum_w nu^w (y~ - d_w~)(rho) = sum_j A~(rho_b, j) sel(j), sel the public window selection
- *     weighted by nu^w, which the verifier evaluates in O(C * P * K). Padded positions (each
- *     channel's P positions sit in a slot of 2^lp) have no selection entries, so x_w = 0 there
- *     and y = d_w = 0 like any padding.
- * The product chain is one zero-check sumcheck (sumcheck.h, degree 3) at a random point tau.
- * So y = max_w x_w exactly: y is at least every element and equal to one of them. */
+ *     weighted by nu^w, which the verifier evaluates in O(C * P * K). Padded output positions
+ *     (each channel's P positions sit in a slot of 2^lp) have no selection entries, so x_w = 0
+ *     there and y = d_w = 0 like any padding.
+ * So y = max_w x_w exactly. When the layer is the last one, y~(rho) must also equal the public
+ * output's evaluation, which binds the committed y to the statement. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "enclaveml/zkml/ml.h"
-#include "enclaveml/zkml/sumcheck.h"
 #include "zk_internal.h"
 
+static uint64_t clamp_coord(int64_t v, uint32_t n) { return v < 0 ? 0 : v >= (int64_t)n ? n - 1 : (uint64_t)v; }
+
+/* Engine index of the input read by window slot w of output position p in channel c. */
 static int64_t pool_idx(const zk_layer *L, uint32_t c, uint32_t p, uint32_t w)
 {
     uint32_t oy = p / L->wo, ox = p % L->wo, ky = w / L->kw, kx = w % L->kw;
-    uint64_t iy = (uint64_t)oy * L->sh + ky, ix = (uint64_t)ox * L->sw + kx;
+    uint64_t iy = clamp_coord((int64_t)oy * L->sh - L->pt + ky, L->hi);
+    uint64_t ix = clamp_coord((int64_t)ox * L->sw - L->pl + kx, L->wi);
     return (int64_t)(((uint64_t)c * L->hi + iy) * L->wi + ix);
 }
 
@@ -35,16 +41,11 @@ em_status zk__maxpool_witness(const zk_layer *L, uint32_t i, const zk_wlayout *w
         for (uint32_t c = 0; c < L->co; c++)
             for (uint32_t p = 0; p < P; p++) {
                 size_t e = s * M + (size_t)c * L->ops + p; /* padded output layout */
-                int64_t prod = 1;
                 for (unsigned t = 0; t < K; t++) {
+                    /* honest: 0 <= d < 2^act_bits; a test hook may break the range, which the
+                     * lookup then rejects */
                     int64_t d = (int64_t)Y[e] - in[s * L->n_in + (size_t)pool_idx(L, c, p, t)];
                     w->blk[wl->d_blk[i][t]][e] = (int32_t)d;
-                    prod = t == 0 ? d : prod * d;
-                    /* |prod| < 2^30 for an honest trace (vk check); a test hook may break it, and
-                     * then the truncated value simply fails the zero-check */
-                    prod = (int64_t)(int32_t)prod;
-                    if (t >= 1 && t + 1 < K)
-                        w->blk[wl->pp_blk[i][t]][e] = (int32_t)prod;
                 }
             }
     return EM_OK;
@@ -74,40 +75,6 @@ static ff2_t pool_selection(const zk_layer *L, const ff2_t *ep, const ff2_t *ec,
     return acc;
 }
 
-/* Zero-check shape: sum_x eq(tau, x) [chain(x)] = 0 with table 0 = eq, 1..K = d_w,
- * K+t = p_t (t = 1..K-2), coefficients powers of nu2. */
-static void chain_shape(unsigned K, unsigned nv, ff2_t nu2, sc_shape *sh)
-{
-    memset(sh, 0, sizeof *sh);
-    sh->n_vars = nv;
-    sh->n_tables = 2 * K - 1;
-    ff2_t c = ff2_one();
-    unsigned n = 0;
-#define TERM(coef, ...)                                                                          \
-    do {                                                                                         \
-        unsigned f_[] = {__VA_ARGS__};                                                           \
-        sh->term[n].coeff = (coef);                                                              \
-        sh->term[n].n_factors = (unsigned)(sizeof f_ / sizeof f_[0]);                            \
-        memcpy(sh->term[n].factor, f_, sizeof f_);                                               \
-        n++;                                                                                     \
-    } while (0)
-    if (K == 2) {
-        TERM(c, 0, 1, 2);
-    } else {
-        TERM(c, 0, K + 1);
-        TERM(ff2_neg(c), 0, 1, 2);
-        for (unsigned t = 2; t + 1 < K; t++) {
-            c = zk__mul2(c, nu2);
-            TERM(c, 0, K + t);
-            TERM(ff2_neg(c), 0, K + t - 1, 1 + t);
-        }
-        c = zk__mul2(c, nu2);
-        TERM(c, 0, 2 * K - 2, K);
-    }
-#undef TERM
-    sh->n_terms = n;
-}
-
 static void nu_powers(ff2_t nu, unsigned K, ff2_t *out)
 {
     out[0] = ff2_one();
@@ -133,9 +100,8 @@ em_status zk__maxpool_prove(const zk_layer *L, uint32_t i, const zk_wlayout *wl,
     ff2_t ev[1 + ZK_MAX_POOL_WIN];
     ff2_t *eqb = malloc(rows * sizeof *eqb), *ep = malloc(((size_t)1 << lp) * sizeof *ep);
     ff2_t *ec = malloc(((size_t)1 << lc) * sizeof *ec), *ab = malloc(N * sizeof *ab), *sel = calloc(N, sizeof *sel);
-    ff2_t *eqt = malloc(rows * cols * sizeof *eqt);
     em_status st = EM_OK;
-    if (!eqb || !ep || !ec || !ab || !sel || !eqt) {
+    if (!eqb || !ep || !ec || !ab || !sel) {
         st = em_errf(err, EM_ERR_NOMEM, "layer %u (maxpool): out of memory", i);
         goto out;
     }
@@ -163,30 +129,15 @@ em_status zk__maxpool_prove(const zk_layer *L, uint32_t i, const zk_wlayout *wl,
         goto out;
     memcpy(pt_a, rho_j, li * sizeof *pt_a);
     memcpy(pt_a + li, rho + lo, lb * sizeof *pt_a);
-    /* zero-check of the product chain */
+    /* some d_w is zero at every entry: the product zero-check at a random tau */
     tr_challenge_ff2_vec(wr->tr, "pool-zero-point", tau, nv);
-    ff2_t nu2 = tr_challenge_ff2(wr->tr, "pool-zero-nu");
-    sc_shape sh;
-    chain_shape(K, nv, nu2, &sh);
-    sc_tables tb;
-    memset(&tb, 0, sizeof tb);
-    ml_eq_table(tau, nv, ff2_one(), eqt);
-    tb.ext[0] = eqt;
+    const ff_t *tabs[ZK_MAX_POOL_WIN];
     for (unsigned t = 0; t < K; t++)
-        tb.base[1 + t] = w->poly + wl->pack.off[wl->d_blk[i][t]];
-    for (unsigned t = 1; t + 1 < K; t++)
-        tb.base[K + t] = w->poly + wl->pack.off[wl->pp_blk[i][t]];
-    sc_proof pf;
-    st = sc_prove(&sh, &tb, ff2_zero(), wr->tr, NULL, &pf, sigma, err);
-    if (st == EM_ERR_ARG && wr->forge) /* see zk__matmul_prove */
-        st = EM_OK;
-    if (st != EM_OK || (st = sc_proof_write(&pf, wr->buf, err)) != EM_OK)
+        tabs[t] = w->poly + wl->pack.off[wl->d_blk[i][t]];
+    if ((st = zk__prodzero_prove(wr, tabs, K, nv, tau, sigma, ev, err)) != EM_OK)
         goto out;
     for (unsigned t = 0; t < K; t++)
-        if ((st = zk__claims_add(wc, wl->d_blk[i][t], sigma, nv, pf.final_eval[1 + t], err)) != EM_OK)
-            goto out;
-    for (unsigned t = 1; t + 1 < K; t++)
-        if ((st = zk__claims_add(wc, wl->pp_blk[i][t], sigma, nv, pf.final_eval[K + t], err)) != EM_OK)
+        if ((st = zk__claims_add(wc, wl->d_blk[i][t], sigma, nv, ev[t], err)) != EM_OK)
             goto out;
 out:
     free(eqb);
@@ -194,16 +145,15 @@ out:
     free(ec);
     free(ab);
     free(sel);
-    free(eqt);
     return st;
 }
 
-em_status zk__maxpool_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl, zk_rd *rd, ff2_t *pt_a,
-                             ff2_t *a_claim, zk_claims *wc, em_err *err)
+em_status zk__maxpool_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl, const int32_t *output, size_t n,
+                             zk_rd *rd, ff2_t *pt_a, ff2_t *a_claim, zk_claims *wc, em_err *err)
 {
     unsigned K = L->kh * L->kw, lb = wl->lb, lo = L->lv_out, lp = L->lp, lc = L->lc, li = L->lv_in, nv = lo + lb;
     ff2_t rho[ZK_MAX_VARS], tau[ZK_MAX_VARS], sigma[ZK_MAX_VARS], rho_j[ZK_MAX_VARS], nu_pow[ZK_MAX_POOL_WIN];
-    ff2_t ev[1 + ZK_MAX_POOL_WIN], fin[SC_MAX_TABLES];
+    ff2_t ev[1 + ZK_MAX_POOL_WIN];
     ff2_t *ep = malloc(((size_t)1 << lp) * sizeof *ep), *ec = malloc(((size_t)1 << lc) * sizeof *ec);
     ff2_t *eqj = malloc(((size_t)1 << li) * sizeof *eqj);
     em_status st = EM_OK;
@@ -216,6 +166,16 @@ em_status zk__maxpool_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl
     if ((st = zk__get_ff2(rd, "pool-evals", ev, 1 + K, err)) != EM_OK ||
         (st = zk__claims_add(wc, wl->y_blk[i], rho, nv, ev[0], err)) != EM_OK)
         goto out;
+    if (output) { /* the last layer: the committed y is the public output */
+        ff2_t y_pub;
+        if ((st = zk__out_mle(L, output, n, lb, rho, &y_pub, err)) != EM_OK)
+            goto out;
+        if (!ff2_eq(y_pub, ev[0])) {
+            st = em_errf(err, EM_ERR_VERIFY, "layer %u (maxpool): the pooled output does not match the public output",
+                         i);
+            goto out;
+        }
+    }
     for (unsigned t = 0; t < K; t++)
         if ((st = zk__claims_add(wc, wl->d_blk[i][t], rho, nv, ev[1 + t], err)) != EM_OK)
             goto out;
@@ -234,25 +194,12 @@ em_status zk__maxpool_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl
     memcpy(pt_a, rho_j, li * sizeof *pt_a);
     memcpy(pt_a + li, rho + lo, lb * sizeof *pt_a);
     tr_challenge_ff2_vec(rd->tr, "pool-zero-point", tau, nv);
-    ff2_t nu2 = tr_challenge_ff2(rd->tr, "pool-zero-nu");
-    sc_shape sh;
-    chain_shape(K, nv, nu2, &sh);
-    sc_proof pf;
-    if ((st = sc_proof_read(&sh, rd->rd, &pf, err)) != EM_OK)
-        goto out;
-    if ((st = sc_verify(&sh, ff2_zero(), &pf, rd->tr, sigma, fin, err)) != EM_OK) {
+    if ((st = zk__prodzero_verify(rd, K, nv, tau, sigma, ev, err)) != EM_OK) {
         em_err_prefix(err, "layer %u (maxpool max): ", i);
         goto out;
     }
-    if (!ff2_eq(fin[0], ml_eq_eval(tau, sigma, nv))) {
-        st = em_errf(err, EM_ERR_VERIFY, "layer %u (maxpool): eq evaluation does not match", i);
-        goto out;
-    }
     for (unsigned t = 0; t < K; t++)
-        if ((st = zk__claims_add(wc, wl->d_blk[i][t], sigma, nv, fin[1 + t], err)) != EM_OK)
-            goto out;
-    for (unsigned t = 1; t + 1 < K; t++)
-        if ((st = zk__claims_add(wc, wl->pp_blk[i][t], sigma, nv, fin[K + t], err)) != EM_OK)
+        if ((st = zk__claims_add(wc, wl->d_blk[i][t], sigma, nv, ev[t], err)) != EM_OK)
             goto out;
 out:
     free(ep);

@@ -398,6 +398,8 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
                             err)) != EM_OK)
         goto out;
     w.n_samples = n_samples;
+    if (vk->layers[vk->n_layers - 1].kind == NN_MAXPOOL) /* build_witness takes it from the others */
+        w.out = trace.act[vk->layers[vk->n_layers - 1].last + 1];
     if (p->wit_hook)
         p->wit_hook(vk, &wl, &w, p->wit_hook_ctx);
     zk__requant_mults(vk, &wl, &w);
@@ -429,7 +431,8 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
             goto out;
     double t5 = em_now_ms();
     if ((st = zk__pcs_open(wpcs, w.poly, &tr, &wl.pack, &wc, 1, wr.forge, &cons, err)) != EM_OK ||
-        (st = zk__pcs_open(p->mpcs, p->mpoly, &tr, &vk->mpack, &mc, 0, wr.forge, &cons, err)) != EM_OK)
+        /* a model of pooling layers only has no weights to open */
+        (mc.n && (st = zk__pcs_open(p->mpcs, p->mpoly, &tr, &vk->mpack, &mc, 0, wr.forge, &cons, err)) != EM_OK))
         goto out;
     EM_DEBUG("zk_prove: T=%u, witness 2^%u; infer %.1f, witness %.1f, commit %.1f, lookups %.1f, dense %.1f, "
              "openings %.1f ms",

@@ -8,8 +8,8 @@
 #include "enclaveml/zkml/ml.h"
 #include "zk_internal.h"
 
-static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32_t *input, size_t n, uint32_t i,
-                              zk_rd *rd, zk_claims *wc, zk_claims *mc, em_err *err)
+static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32_t *input, const int32_t *output,
+                              size_t n, uint32_t i, zk_rd *rd, zk_claims *wc, zk_claims *mc, em_err *err)
 {
     const zk_layer *L = &vk->layers[i];
     unsigned lb = wl->lb, lo = L->lv_out, li = L->lv_in;
@@ -17,7 +17,8 @@ static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32
     em_status st;
     if (L->kind == NN_MAXPOOL) {
         ff2_t a_ev, x_ev;
-        if ((st = zk__maxpool_verify(L, i, wl, rd, pt, &a_ev, wc, err)) != EM_OK)
+        if ((st = zk__maxpool_verify(L, i, wl, i + 1 == vk->n_layers ? output : NULL, n, rd, pt, &a_ev, wc, err)) !=
+            EM_OK)
             return st;
         if (i > 0)
             return zk__claims_add(wc, wl->y_blk[i - 1], pt, li + lb, a_ev, err);
@@ -117,7 +118,7 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
     if ((st = zk__requant_verify(vk, &wl, output, n_samples, &rd, &wc, err)) != EM_OK)
         goto out;
     for (uint32_t i = vk->n_layers; i-- > 0;)
-        if ((st = verify_dense(vk, &wl, input, n_samples, i, &rd, &wc, &mc, err)) != EM_OK)
+        if ((st = verify_dense(vk, &wl, input, output, n_samples, i, &rd, &wc, &mc, err)) != EM_OK)
             goto out;
     if (em_reader_left(&comp)) {
         st = em_errf(err, EM_ERR_PARSE, "computation section has %zu unread bytes", em_reader_left(&comp));
@@ -127,7 +128,8 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
         em_err_prefix(err, "witness opening: ");
         goto out;
     }
-    if ((st = zk__pcs_verify(vk->model_commit, vk->model_commit_len, &tr, &vk->mpack, &mc, 0, &cons, err)) != EM_OK) {
+    if (mc.n && /* no model opening for a model of pooling layers only (no weights) */
+        (st = zk__pcs_verify(vk->model_commit, vk->model_commit_len, &tr, &vk->mpack, &mc, 0, &cons, err)) != EM_OK) {
         em_err_prefix(err, "model opening: ");
         goto out;
     }

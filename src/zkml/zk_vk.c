@@ -88,11 +88,15 @@ em_status zk__layer_geometry(zk_layer *L, uint32_t i, em_err *err)
     if (L->kind == NN_MAXPOOL) {
         if (L->co != L->ci || L->shift || L->act || L->cip)
             return em_errf(err, EM_ERR_FORMAT, "layer %u: maxpool keeps the channels, no shift or activation", i);
-        uint32_t K = L->kh * L->kw;
-        if (K < 2 || K > ZK_MAX_POOL_WIN || L->pt || L->pl || L->pb || L->pr)
-            return em_errf(err, EM_ERR_UNSUPPORTED,
-                           "layer %u: proofs support maxpool windows of 2..%u positions without padding (got %ux%u, "
-                           "pads %u,%u,%u,%u)", i, ZK_MAX_POOL_WIN, L->kh, L->kw, L->pt, L->pl, L->pb, L->pr);
+        /* every window must hold a real input (the engine's rule): a padded slot reads the nearest
+         * real input of its window (zk_maxpool.c) */
+        if (L->pt >= L->kh || L->pb >= L->kh || L->pl >= L->kw || L->pr >= L->kw)
+            return em_errf(err, EM_ERR_FORMAT,
+                           "layer %u: maxpool pads %u,%u,%u,%u must be smaller than the window %ux%u", i, L->pt,
+                           L->pl, L->pb, L->pr, L->kh, L->kw);
+        if (L->kh * L->kw > ZK_MAX_POOL_WIN)
+            return em_errf(err, EM_ERR_UNSUPPORTED, "layer %u: proofs support maxpool windows of at most %u positions "
+                           "(got %ux%u)", i, ZK_MAX_POOL_WIN, L->kh, L->kw);
     }
     uint64_t P = (uint64_t)L->ho * L->wo;
     uint64_t sel = P * (L->kind == NN_CONV2D ? L->ci : L->co) * (uint64_t)L->kh * L->kw;
@@ -168,18 +172,12 @@ em_status zk__vk_derive(zk_vk *vk, em_err *err)
     uint64_t sel_total = 0;
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *L = &vk->layers[i];
-        if (L->kind == NN_CONV2D || L->kind == NN_AVGPOOL)
+        if (L->kind != NN_DENSE)
             sel_total += (uint64_t)L->ho * L->wo * (L->kind == NN_CONV2D ? L->ci : L->co) * L->kh * L->kw;
     }
     if (sel_total > ((uint64_t)1 << ZK_MAX_SELECTION_TOTAL_LOG))
         return em_errf(err, EM_ERR_LIMIT, "window selections of %llu terms in all exceed 2^%u",
                        (unsigned long long)sel_total, ZK_MAX_SELECTION_TOTAL_LOG);
-    for (uint32_t i = 0; i < vk->n_layers; i++)
-        if (vk->layers[i].kind == NN_MAXPOOL &&
-            (i + 1 == vk->n_layers || vk->act_bits * (vk->layers[i].kh * vk->layers[i].kw - 1) > 30))
-            return em_errf(err, EM_ERR_UNSUPPORTED,
-                           "layer %u: proofs support maxpool only before another layer and for act_bits * (window "
-                           "- 1) <= 30", i);
     if (vk->layers[vk->n_layers - 1].n_out != vk->output_size)
         return em_errf(err, EM_ERR_FORMAT, "last layer size %u != output size %u",
                        vk->layers[vk->n_layers - 1].n_out, vk->output_size);

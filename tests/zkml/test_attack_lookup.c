@@ -145,14 +145,11 @@ static em_status run_lookup(lfx *f, int recount, em_err *err)
     }
     /* every block the lookup speaks about must be handed to the commitment (a leaf value that
      * is never opened would let a forger finish the fraction trees with invented values):
-     * all blocks except the maxpool output and product chain are lookup blocks */
+     * all blocks except the maxpool output are lookup blocks */
     for (uint32_t b = 0; b < f->wl.pack.n; b++) {
         int is_pp = 0, found = 0;
-        for (uint32_t i = 0; i < f->vk->n_layers; i++) {
-            for (unsigned t = 0; t < ZK_MAX_POOL_WIN; t++)
-                is_pp |= f->wl.pp_blk[i][t] == b;
+        for (uint32_t i = 0; i < f->vk->n_layers; i++)
             is_pp |= f->vk->layers[i].kind == NN_MAXPOOL && f->wl.y_blk[i] == b;
-        }
         for (size_t k = 0; k < vc.n; k++)
             found |= vc.v[k].block == b && vc.v[k].nv == f->wl.pack.log[b];
         if (!is_pp && !found) {

@@ -168,6 +168,11 @@ static void test_pool_geometries(void)
         {NN_MAXPOOL, 0, 2, 2, 2, 2, 0, 0, 0, 0, 0, "maxpool k2 s2"},
         {NN_MAXPOOL, 0, 1, 2, 1, 2, 0, 0, 0, 0, 0, "maxpool k1x2 s1x2"},
         {NN_MAXPOOL, 0, 2, 1, 2, 1, 0, 0, 0, 0, 0, "maxpool k2x1 s2x1"},
+        {NN_MAXPOOL, 0, 2, 2, 2, 2, 1, 1, 1, 1, 0, "maxpool k2 s2 pad 1"},
+        {NN_MAXPOOL, 0, 3, 3, 2, 2, 1, 1, 1, 1, 0, "maxpool k3 s2 pad 1"},
+        {NN_MAXPOOL, 0, 3, 3, 1, 1, 1, 1, 1, 1, 0, "maxpool k3 s1 same"},
+        {NN_MAXPOOL, 0, 3, 2, 3, 1, 2, 0, 1, 1, 0, "maxpool k3x2 s3x1 pads 2,0,1,1"},
+        {NN_MAXPOOL, 0, 4, 4, 3, 2, 3, 1, 0, 2, 0, "maxpool k4 s3x2 pads 3,1,0,2"},
     };
     for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++)
         check_geometry((nn_shape){3, 8, 8}, &gs[i]);

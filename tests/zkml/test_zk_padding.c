@@ -76,8 +76,6 @@ static void forge_hook(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w, void *v
             w->blk[wl->y_blk[i]][e] = 5;
             for (unsigned t = 0; t < L->kh * L->kw; t++)
                 w->blk[wl->d_blk[i][t]][e] = t == 0 ? 0 : 5;
-            for (unsigned t = 1; t + 1 < L->kh * L->kw; t++)
-                w->blk[wl->pp_blk[i][t]][e] = 0; /* d_0 * d_1 * ... = 0 */
             f->touched++;
         }
     }
