@@ -166,6 +166,15 @@ static void check_tamper_io(const zk_vk *vk, proved *r, size_t out_size, size_t 
         CHECK(zk_verify(vk, r->x, r->n, r->y, &CTX, r->proof, r->plen, NULL, &err) != EM_OK);
         r->x[j] = old;
     }
+    /* another input with the same image under the ReLU: the statement binds the exact input */
+    for (size_t j = 0; j < r->n * in_size; j++)
+        if (r->x[j] < -1) {
+            r->x[j] += 1;
+            CHECK(zk_verify(vk, r->x, r->n, r->y, &CTX, r->proof, r->plen, NULL, &err) == EM_ERR_VERIFY);
+            CHECK_STR_CONTAINS(err.msg, "another input");
+            r->x[j] -= 1;
+            break;
+        }
     CHECK_OK(zk_verify(vk, r->x, r->n, r->y, &CTX, r->proof, r->plen, NULL, &err), &err);
 }
 
@@ -548,6 +557,38 @@ static void test_mid_relu(void)
             if (prove_ok(m, p, 64, &r))
                 check_tamper_io(zk_prover_vk(p), &r, NO, NI);
             proved_free(&r);
+        }
+        zk_prover_free(p);
+        nn_model_free(m);
+    }
+    /* conv -> avgpool -> ReLU -> flatten -> dense: the ReLU is fused into the avgpool */
+    {
+        nn_model *m = NULL;
+        em_err err = {0};
+        uint8_t seed[32] = {9};
+        CHECK_OK(nn_model_create("avgpool-relu", (nn_shape){1, 4, 4}, 8, 8, 4, &m, &err), &err);
+        nn_layer L;
+        int ok = m != NULL;
+        if (ok) {
+            nn_model_set_blinding_seed(m, seed);
+            zt_conv(&L, (nn_shape){1, 4, 4}, 2, 3, 1, 4, NN_ACT_NONE);
+            int32_t sc = L.out_scale;
+            ok = zt_add(m, &L, "conv");
+            zt_avgpool(&L, (nn_shape){2, 4, 4}, sc, 0, 0);
+            ok = ok && zt_add(m, &L, "avgpool");
+            ok = ok && add_shape_op(m, NN_ACT, (nn_shape){2, 2, 2}, (nn_shape){2, 2, 2}, sc);
+            ok = ok && add_shape_op(m, NN_RESHAPE, (nn_shape){2, 2, 2}, (nn_shape){8, 1, 1}, sc);
+            ok = ok && add_dense(m, 8, NO, W.w2, W.b2, &sc, NN_ACT_NONE);
+        }
+        CHECK(ok);
+        zk_prover *p = NULL;
+        if (ok) {
+            CHECK_OK(zk_prover_create(m, &p, &err), &err);
+            proved r;
+            if (p && prove_ok(m, p, 64, &r))
+                check_tamper_io(zk_prover_vk(p), &r, NO, 16);
+            if (p)
+                proved_free(&r);
         }
         zk_prover_free(p);
         nn_model_free(m);
