@@ -329,7 +329,7 @@ void zk__prefix_apply(const zk_vk *vk, const int32_t *in, size_t n, int32_t *out
 /* The input of the first proven layer: in itself, or a malloc'd prefix(in) in *own. */
 em_status zk__prefix_input(const zk_vk *vk, const int32_t *in, size_t n, const int32_t **x, int32_t **own,
                            em_err *err) EM_WARN_UNUSED;
-/* A model without proven layers: checks output == prefix(input) value by value. */
+/* Checks out == prefix(in) value by value (the output of a model without proven layers). */
 em_status zk__prefix_check_output(const zk_vk *vk, const int32_t *in, size_t n, const int32_t *out,
                                   em_err *err) EM_WARN_UNUSED;
 

@@ -98,9 +98,8 @@ em_status zk__prefix_check_output(const zk_vk *vk, const int32_t *in, size_t n, 
     for (size_t i = 0; i < k; i++) {
         int32_t want = vk->prefix_relu && in[i] < 0 ? 0 : in[i];
         if (out[i] != want)
-            return em_errf(err, EM_ERR_VERIFY,
-                           "output value %zu (sample %zu) is %d, but the model (no proven layer) gives %d for the input",
-                           i, i / vk->input_size, (int)out[i], (int)want);
+            return em_errf(err, EM_ERR_VERIFY, "value %zu (sample %zu) is %d, but the prefix of the input gives %d", i,
+                           i / vk->input_size, (int)out[i], (int)want);
     }
     return EM_OK;
 }

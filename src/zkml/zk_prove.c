@@ -297,8 +297,9 @@ static em_status prove_prefix_only(zk_prover *p, const nn_trace *trace, const in
     em_buf empty = {.max = 0}, all = {.max = ZK_MAX_PROOF_BYTES};
     memcpy(output, trace->act[trace->n_layers], n * vk->output_size * sizeof *output);
     em_status st;
-    if (!p->hook && (st = zk__prefix_check_output(vk, input, n, output, err)) != EM_OK)
-        return em_errf(err, EM_ERR_INTERNAL, "the engine's output disagrees with the contract: %s", err->msg);
+    em_err why = {0};
+    if (!p->hook && zk__prefix_check_output(vk, input, n, output, &why) != EM_OK)
+        return em_errf(err, EM_ERR_INTERNAL, "the engine's output disagrees with the contract: %s", why.msg);
     if ((st = zk__statement_build(vk, input, output, n, ctx, &stmt, err)) != EM_OK ||
         (st = zk__proof_assemble(&stmt, 0, 0, 0, NULL, 0, &empty, &empty, &all, err)) != EM_OK) {
         em_buf_free(&all);
@@ -353,9 +354,9 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     const int32_t *xin = input;
     if (vk->prefix_relu) {
         xin = trace.act[vk->layers[0].src];
-        if (!p->hook && !p->wit_hook &&
-            (st = zk__prefix_check_output(vk, input, n_samples, xin, err)) != EM_OK) {
-            st = em_errf(err, EM_ERR_INTERNAL, "the engine's prefix disagrees with the contract: %s", err->msg);
+        em_err why = {0};
+        if (!p->hook && !p->wit_hook && zk__prefix_check_output(vk, input, n_samples, xin, &why) != EM_OK) {
+            st = em_errf(err, EM_ERR_INTERNAL, "the engine's prefix disagrees with the contract: %s", why.msg);
             goto out;
         }
     }

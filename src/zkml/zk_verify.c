@@ -89,6 +89,8 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
     zk_proof_view pv;
     zk_wlayout wl;
     zk_claims wc = {0}, mc = {0};
+    const int32_t *xin = input;
+    int32_t *own_xin = NULL; /* prefix(input) when the prefix changes values */
     em_status st;
     if ((st = zk__statement_build(vk, input, output, n_samples, ctx, &stmt, err)) != EM_OK)
         return st;
@@ -98,14 +100,12 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
         return st;
     if (vk->n_layers == 0) { /* parameter-free model: the statement binding is the whole proof */
         if (pv.witness_log || pv.table_bits || pv.limb_bits || pv.wcommit_len || pv.comp_len || pv.cons_len)
-            return em_errf(err, EM_ERR_VERIFY, "a model without proven layers takes a proof with no witness "
-                           "and empty sections");
-        if ((st = zk__prefix_check_output(vk, input, n_samples, output, err)) != EM_OK)
-            return st;
-        goto done;
+            st = em_errf(err, EM_ERR_VERIFY, "a model without proven layers takes a proof with no witness "
+                         "and empty sections");
+        else if ((st = zk__prefix_check_output(vk, input, n_samples, output, err)) != EM_OK)
+            em_err_prefix(err, "output ");
+        goto out;
     }
-    const int32_t *xin;
-    int32_t *own_xin = NULL;
     if ((st = zk__wlayout(vk, n_samples, pv.table_bits, pv.limb_bits, &wl, err)) != EM_OK)
         return em_err_prefix(err, "proof header: ");
     if (pv.witness_log != wl.pack.total_log)
@@ -152,12 +152,9 @@ out:
     zk__claims_free(&wc);
     zk__claims_free(&mc);
     free(own_xin);
-    if (st != EM_OK)
-        return st;
-done:
-    if (stats) {
+    if (st == EM_OK && stats) {
         stats->verify_ms = em_now_ms() - t0;
         stats->proof_bytes = proof_len;
     }
-    return EM_OK;
+    return st;
 }
