@@ -160,10 +160,12 @@ static int cmd_info(int argc, char **argv)
     char mh[2 * EM_HASH_LEN + 1] = "";
     em_err zerr = {0};
     zk_prover *zp = NULL;
+    int param_free = 0; /* no proven layer: the verifier recomputes the output from the input */
     if (zk_prover_create(m, &zp, &zerr) == EM_OK) {
         uint8_t mhb[EM_HASH_LEN];
         zk_vk_model_hash(zk_prover_vk(zp), mhb);
         em_hex_encode(mhb, EM_HASH_LEN, mh);
+        param_free = zk_vk_n_proven_layers(zk_prover_vk(zp)) == 0;
         zk_prover_free(zp);
     }
     const char *calib = nn_model_synthetic_calibration(m) ? "synthetic (uniform [-1, 1]); accuracy on real data may be lower"
@@ -224,7 +226,9 @@ static int cmd_info(int argc, char **argv)
         printf("calibration:  %s\n", calib);
         printf("arch hash:    %s\n", hh);
         if (mh[0])
-            printf("model hash:   %s (architecture + scales + weight commitment)\n", mh);
+            printf("model hash:   %s (%s)\n", mh,
+                   param_free ? "architecture + scales; no weights: the verifier recomputes the output from the input"
+                              : "architecture + scales + weight commitment");
         else
             printf("model hash:   unavailable: %s\n", em_err_msg(&zerr));
         printf("digest:       %s\n\n", dh);

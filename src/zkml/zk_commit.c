@@ -1,5 +1,6 @@
 /* zk_prover_create: maps the model onto proven layers (dense + fused activation; Flatten and
- * Reshape are free; a standalone ReLU after a dense layer is folded into it), packs every
+ * Reshape are free; a standalone ReLU after a dense layer is folded into it; the reshapes and
+ * ReLUs before the first of them are the public prefix, zk_prefix.c), packs every
  * weight matrix and bias vector into one multilinear polynomial and commits to it with
  * randomness derived from the model's blinding seed, so every worker loading the same file gets
  * the same verifying key and model hash. */
@@ -10,9 +11,12 @@
 
 static em_status map_layers(const nn_model *m, zk_vk *vk, em_err *err)
 {
-    size_t n = nn_model_n_layers(m);
+    size_t n = nn_model_n_layers(m), first;
     int have = 0; /* a dense layer was mapped and only reshapes/ReLUs followed it */
-    for (size_t i = 0; i < n; i++) {
+    em_status st = zk__prefix_map(m, vk, &first, err);
+    if (st != EM_OK)
+        return st;
+    for (size_t i = first; i < n; i++) {
         const nn_layer *L = nn_model_layer(m, i);
         switch (L->kind) {
         case NN_DENSE:
@@ -73,9 +77,10 @@ static em_status map_layers(const nn_model *m, zk_vk *vk, em_err *err)
         case NN_ACT:
             if (!have || vk->layers[vk->n_layers - 1].kind == NN_MAXPOOL)
                 return em_errf(err, EM_ERR_UNSUPPORTED,
-                               "layer %zu (%s): the prover supports a ReLU only fused into the dense, conv or "
-                               "avgpool layer before it (a standalone ReLU is unsupported)", i, L->name);
-            /* max(clamp(q, lo, hi), 0) == clamp(q, 0, hi): the dense layer's act becomes ReLU */
+                               "layer %zu (%s): the prover supports a standalone ReLU only at the input or fused "
+                               "into the dense, conv or avgpool layer before it (not after a maxpool)", i, L->name);
+            /* max(clamp(q, lo, hi), 0) == clamp(q, 0, hi), and a ReLU after a ReLU changes nothing:
+             * the layer's act becomes ReLU, bit for bit what the engine computes */
             vk->layers[vk->n_layers - 1].act = NN_ACT_RELU;
             vk->layers[vk->n_layers - 1].last = (uint32_t)i;
             break;
@@ -85,10 +90,40 @@ static em_status map_layers(const nn_model *m, zk_vk *vk, em_err *err)
         }
     }
     if (vk->n_layers == 0)
-        return em_errf(err, EM_ERR_UNSUPPORTED, "the model has no dense layer to prove");
+        return first == n ? EM_OK : em_errf(err, EM_ERR_INTERNAL, "layer mapping lost track at layer %zu", first);
     if (vk->layers[vk->n_layers - 1].last != n - 1)
         return em_errf(err, EM_ERR_INTERNAL, "layer mapping does not end at the last layer");
     return EM_OK;
+}
+
+/* Packs every weight matrix and bias vector into the model polynomial and commits to it. */
+static em_status commit_weights(zk_prover *p, em_err *err)
+{
+    zk_vk *vk = &p->vk;
+    const nn_model *m = p->m;
+    size_t total = (size_t)1 << vk->model_log;
+    p->mpoly = calloc(total, sizeof *p->mpoly);
+    if (!p->mpoly)
+        return em_errf(err, EM_ERR_NOMEM, "model polynomial of 2^%u entries: out of memory", vk->model_log);
+    for (uint32_t i = 0; i < vk->n_layers; i++) {
+        const zk_layer *z = &vk->layers[i];
+        const nn_layer *L = nn_model_layer(m, z->src);
+        if (z->kind == NN_AVGPOOL || z->kind == NN_MAXPOOL)
+            continue; /* no weights */
+        /* dense: n_out rows of n_in, each column at its (position-padded) input index; conv:
+         * c_out rows of c_in*kh*kw (the weight layout as is) */
+        size_t rows = z->kind == NN_CONV2D ? z->co : z->n_out;
+        size_t cols = z->kind == NN_CONV2D ? (size_t)z->ci * z->kh * z->kw : z->n_in;
+        size_t ld = (size_t)1 << (z->kind == NN_CONV2D ? z->lk : z->lv_in);
+        uint32_t ip = z->kind == NN_CONV2D ? 1 : z->ip, ips = z->kind == NN_CONV2D ? 1 : z->ips;
+        for (size_t j = 0; j < rows; j++)
+            for (size_t k = 0; k < cols; k++)
+                p->mpoly[z->w_off + j * ld + zk__pad_idx(ip, ips, k)] = ff_from_i64(L->weight[j * cols + k]);
+        for (size_t j = 0; j < L->n_bias; j++)
+            p->mpoly[z->b_off + j] = ff_from_i64(L->bias[j]);
+    }
+    return zk__pcs_commit(p->mpoly, vk->model_log, nn_model_blinding_seed(m), 0, &p->mpcs, vk->model_commit,
+                          &vk->model_commit_len, err);
 }
 
 em_status zk_prover_create(const nn_model *m, zk_prover **out, em_err *err)
@@ -114,31 +149,8 @@ em_status zk_prover_create(const nn_model *m, zk_prover **out, em_err *err)
     vk->table_bits = zk__table_bits(vk->act_bits);
     if ((st = map_layers(m, vk, err)) != EM_OK || (st = zk__vk_derive(vk, err)) != EM_OK)
         goto out;
-    size_t total = (size_t)1 << vk->model_log;
-    p->mpoly = calloc(total, sizeof *p->mpoly);
-    if (!p->mpoly) {
-        st = em_errf(err, EM_ERR_NOMEM, "model polynomial of 2^%u entries: out of memory", vk->model_log);
-        goto out;
-    }
-    for (uint32_t i = 0; i < vk->n_layers; i++) {
-        const zk_layer *z = &vk->layers[i];
-        const nn_layer *L = nn_model_layer(m, z->src);
-        if (z->kind == NN_AVGPOOL || z->kind == NN_MAXPOOL)
-            continue; /* no weights */
-        /* dense: n_out rows of n_in, each column at its (position-padded) input index; conv:
-         * c_out rows of c_in*kh*kw (the weight layout as is) */
-        size_t rows = z->kind == NN_CONV2D ? z->co : z->n_out;
-        size_t cols = z->kind == NN_CONV2D ? (size_t)z->ci * z->kh * z->kw : z->n_in;
-        size_t ld = (size_t)1 << (z->kind == NN_CONV2D ? z->lk : z->lv_in);
-        uint32_t ip = z->kind == NN_CONV2D ? 1 : z->ip, ips = z->kind == NN_CONV2D ? 1 : z->ips;
-        for (size_t j = 0; j < rows; j++)
-            for (size_t k = 0; k < cols; k++)
-                p->mpoly[z->w_off + j * ld + zk__pad_idx(ip, ips, k)] = ff_from_i64(L->weight[j * cols + k]);
-        for (size_t j = 0; j < L->n_bias; j++)
-            p->mpoly[z->b_off + j] = ff_from_i64(L->bias[j]);
-    }
-    if ((st = zk__pcs_commit(p->mpoly, vk->model_log, nn_model_blinding_seed(m), 0, &p->mpcs, vk->model_commit,
-                             &vk->model_commit_len, err)) != EM_OK)
+    /* a parameter-free model (no proven layer) has nothing to commit to */
+    if (vk->n_layers && (st = commit_weights(p, err)) != EM_OK)
         goto out;
     if ((st = zk__vk_finish(vk, err)) != EM_OK)
         goto out;

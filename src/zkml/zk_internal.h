@@ -72,6 +72,15 @@ typedef struct zk_layer {
 
 #define ZK_LAYER_U32 20u /* serialized u32 fields per layer */
 
+/* The parameter-free prefix (docs/PROOFS.md "Public prefix"): the reshapes and standalone ReLUs
+ * before the first proven layer. The input is public, so the verifier applies them itself. */
+#define ZK_MAX_PREFIX 64u
+#define ZK_VK_FLAG_PREFIX 0x01u /* vk byte 5: a prefix section follows n_layers */
+typedef struct zk_prefix_op {
+    uint32_t kind;    /* NN_ACT (ReLU) or NN_RESHAPE */
+    uint32_t c, h, w; /* output shape of the op */
+} zk_prefix_op;
+
 struct zk_vk {
     uint8_t arch_hash[EM_HASH_LEN]; /* nn_model_arch_hash of the source model */
     uint32_t act_bits, weight_bits;
@@ -79,7 +88,10 @@ struct zk_vk {
     uint32_t softmax;
     uint32_t input_size, output_size;
     uint32_t table_bits; /* cap on the per-proof requant table bits T */
-    uint32_t n_layers;
+    uint32_t n_prefix; /* 0: no prefix section (none, or reshapes only before a proven layer) */
+    zk_prefix_op prefix[ZK_MAX_PREFIX];
+    uint32_t prefix_relu; /* derived: the prefix holds a ReLU */
+    uint32_t n_layers;    /* 0: no proven layer, output = prefix(input) */
     zk_layer layers[ZK_MAX_LAYERS];
     unsigned model_log; /* log2 size of the model polynomial */
     zk_pack mpack;      /* block 2i = W of layer i, block 2i+1 = its bias */
@@ -324,6 +336,22 @@ em_status zk__conv_prove(const zk_layer *L, const nn_layer *NL, uint32_t i, cons
 em_status zk__conv_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl, size_t n, const ff2_t *ev_acc,
                           const ff2_t *rho, zk_rd *rd, ff2_t *pt_a, ff2_t *a_claim, zk_claims *mc,
                           em_err *err) EM_WARN_UNUSED;
+
+/* ---- public prefix (zk_prefix.c) ---- */
+/* Records the layers before the first proven layer (vk->n_prefix, 0 when they are reshapes only
+ * and a proven layer follows: those leave the data unchanged and the vk as it was). Returns the
+ * index of the first proven nn layer (n_layers of m when there is none). */
+em_status zk__prefix_map(const nn_model *m, zk_vk *vk, size_t *first, em_err *err) EM_WARN_UNUSED;
+/* Checks the prefix records against the header and derives prefix_relu. */
+em_status zk__prefix_check(zk_vk *vk, em_err *err) EM_WARN_UNUSED;
+/* out = prefix(in) over n samples (out may not alias in). */
+void zk__prefix_apply(const zk_vk *vk, const int32_t *in, size_t n, int32_t *out);
+/* The input of the first proven layer: in itself, or a malloc'd prefix(in) in *own. */
+em_status zk__prefix_input(const zk_vk *vk, const int32_t *in, size_t n, const int32_t **x, int32_t **own,
+                           em_err *err) EM_WARN_UNUSED;
+/* Checks out == prefix(in) value by value (the output of a model without proven layers). */
+em_status zk__prefix_check_output(const zk_vk *vk, const int32_t *in, size_t n, const int32_t *out,
+                                  em_err *err) EM_WARN_UNUSED;
 
 /* ---- vk and layout (zk_vk.c, zk_layout.c) ---- */
 unsigned zk__log2_ceil(uint64_t n);

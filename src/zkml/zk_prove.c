@@ -344,6 +344,30 @@ ff2_t zk__acc_claim(const zk_layer *L, unsigned nl, unsigned lbits, const ff2_t 
     return ff2_sub(c, ff2_mul(valid, bias_ev));
 }
 
+/* A model without proven layers: the output is the engine's last activation (a test hook may
+ * change it) and the proof is the statement binding alone (docs/PROOFS.md "Public prefix"). */
+static em_status prove_prefix_only(zk_prover *p, const nn_trace *trace, const int32_t *input, size_t n,
+                                   const zk_context *ctx, int32_t *output, uint8_t **proof, size_t *proof_len,
+                                   em_err *err)
+{
+    const zk_vk *vk = &p->vk;
+    zk_statement stmt;
+    em_buf empty = {.max = 0}, all = {.max = ZK_MAX_PROOF_BYTES};
+    memcpy(output, trace->act[trace->n_layers], n * vk->output_size * sizeof *output);
+    em_status st;
+    em_err why = {0};
+    if (!p->hook && zk__prefix_check_output(vk, input, n, output, &why) != EM_OK)
+        return em_errf(err, EM_ERR_INTERNAL, "the engine's output disagrees with the contract: %s", why.msg);
+    if ((st = zk__statement_build(vk, input, output, n, ctx, &stmt, err)) != EM_OK ||
+        (st = zk__proof_assemble(&stmt, 0, 0, 0, NULL, 0, &empty, &empty, &all, err)) != EM_OK) {
+        em_buf_free(&all);
+        return st;
+    }
+    *proof = all.data;
+    *proof_len = all.len;
+    return EM_OK;
+}
+
 em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, size_t n_samples,
                    const zk_context *ctx, int32_t *output, uint8_t **proof, size_t *proof_len, zk_stats *stats,
                    em_err *err)
@@ -374,6 +398,26 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     double t1 = em_now_ms();
     if (p->hook)
         p->hook(&trace, p->hook_ctx);
+    if (vk->n_layers == 0) {
+        st = prove_prefix_only(p, &trace, input, n_samples, ctx, output, proof, proof_len, err);
+        if (st == EM_OK && stats) {
+            stats->infer_ms = t1 - t0;
+            stats->prove_ms = em_now_ms() - t0;
+            stats->proof_bytes = *proof_len;
+        }
+        goto out;
+    }
+    /* the proven layers start from prefix(input): the engine's value (a test hook may change it),
+     * checked against the prefix applied here */
+    const int32_t *xin = input;
+    if (vk->prefix_relu) {
+        xin = trace.act[vk->layers[0].src];
+        em_err why = {0};
+        if (!p->hook && !p->wit_hook && zk__prefix_check_output(vk, input, n_samples, xin, &why) != EM_OK) {
+            st = em_errf(err, EM_ERR_INTERNAL, "the engine's prefix disagrees with the contract: %s", why.msg);
+            goto out;
+        }
+    }
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *L = &vk->layers[i];
         if (L->kind == NN_AVGPOOL) {
@@ -427,7 +471,7 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
         goto out;
     double t4 = em_now_ms();
     for (uint32_t i = vk->n_layers; i-- > 0;)
-        if ((st = prove_dense(p, &wl, &w, input, n_samples, i, &wr, &wc, &mc, err)) != EM_OK)
+        if ((st = prove_dense(p, &wl, &w, xin, n_samples, i, &wr, &wc, &mc, err)) != EM_OK)
             goto out;
     double t5 = em_now_ms();
     if ((st = zk__pcs_open(wpcs, w.poly, &tr, &wl.pack, &wc, 1, wr.forge, &cons, err)) != EM_OK ||

@@ -90,6 +90,8 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
     zk_proof_view pv;
     zk_wlayout wl;
     zk_claims wc = {0}, mc = {0};
+    const int32_t *xin = input;
+    int32_t *own_xin = NULL; /* prefix(input) when the prefix changes values */
     em_status st;
     if ((st = zk__statement_build(vk, input, output, n_samples, ctx, &stmt, err)) != EM_OK)
         return st;
@@ -97,6 +99,14 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
         return st;
     if ((st = zk__proof_check_statement(&pv, &stmt, err)) != EM_OK)
         return st;
+    if (vk->n_layers == 0) { /* parameter-free model: the statement binding is the whole proof */
+        if (pv.witness_log || pv.table_bits || pv.limb_bits || pv.wcommit_len || pv.comp_len || pv.cons_len)
+            st = em_errf(err, EM_ERR_VERIFY, "a model without proven layers takes a proof with no witness "
+                         "and empty sections");
+        else if ((st = zk__prefix_check_output(vk, input, n_samples, output, err)) != EM_OK)
+            em_err_prefix(err, "output ");
+        goto out;
+    }
     if ((st = zk__wlayout(vk, n_samples, pv.table_bits, pv.limb_bits, &wl, err)) != EM_OK)
         return em_err_prefix(err, "proof header: ");
     if (pv.witness_log != wl.pack.total_log)
@@ -104,6 +114,9 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
                        pv.witness_log, wl.pack.total_log, n_samples);
     if ((st = zk__pcs_check_commitment(pv.wcommit, pv.wcommit_len, wl.pack.total_log, err)) != EM_OK)
         return em_err_prefix(err, "witness commitment: ");
+    /* the first proven layer reads prefix(input), computed here from the input the statement binds */
+    if ((st = zk__prefix_input(vk, input, n_samples, &xin, &own_xin, err)) != EM_OK)
+        return st;
 
     tr_t tr;
     tr_init(&tr, ZK_TRANSCRIPT_DOMAIN);
@@ -118,7 +131,7 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
     if ((st = zk__requant_verify(vk, &wl, output, n_samples, &rd, &wc, err)) != EM_OK)
         goto out;
     for (uint32_t i = vk->n_layers; i-- > 0;)
-        if ((st = verify_dense(vk, &wl, input, output, n_samples, i, &rd, &wc, &mc, err)) != EM_OK)
+        if ((st = verify_dense(vk, &wl, xin, output, n_samples, i, &rd, &wc, &mc, err)) != EM_OK)
             goto out;
     if (em_reader_left(&comp)) {
         st = em_errf(err, EM_ERR_PARSE, "computation section has %zu unread bytes", em_reader_left(&comp));
@@ -137,12 +150,13 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
         st = em_errf(err, EM_ERR_PARSE, "consistency section has %zu unread bytes", em_reader_left(&cons));
         goto out;
     }
-    if (stats) {
-        stats->verify_ms = em_now_ms() - t0;
-        stats->proof_bytes = proof_len;
-    }
 out:
     zk__claims_free(&wc);
     zk__claims_free(&mc);
+    free(own_xin);
+    if (st == EM_OK && stats) {
+        stats->verify_ms = em_now_ms() - t0;
+        stats->proof_bytes = proof_len;
+    }
     return st;
 }

@@ -121,8 +121,8 @@ em_status zk__vk_derive(zk_vk *vk, em_err *err)
 {
     unsigned logs[2 * ZK_MAX_LAYERS];
     uint64_t offs[2 * ZK_MAX_LAYERS];
-    if (vk->n_layers == 0 || vk->n_layers > ZK_MAX_LAYERS)
-        return em_errf(err, EM_ERR_FORMAT, "%u proven layers, expected 1..%u", vk->n_layers, ZK_MAX_LAYERS);
+    if (vk->n_layers > ZK_MAX_LAYERS)
+        return em_errf(err, EM_ERR_FORMAT, "%u proven layers, expected at most %u", vk->n_layers, ZK_MAX_LAYERS);
     if (vk->act_bits < 2 || vk->act_bits > 16)
         return em_errf(err, EM_ERR_FORMAT, "act_bits %u, expected 2..16", vk->act_bits);
     if (vk->table_bits != zk__table_bits(vk->act_bits))
@@ -132,6 +132,14 @@ em_status zk__vk_derive(zk_vk *vk, em_err *err)
         return em_errf(err, EM_ERR_FORMAT, "scales out of range (-64..64)");
     if (vk->softmax > 1)
         return em_errf(err, EM_ERR_FORMAT, "softmax flag %u, expected 0 or 1", vk->softmax);
+    em_status pst = zk__prefix_check(vk, err);
+    if (pst != EM_OK)
+        return pst;
+    if (vk->n_layers == 0) { /* output = prefix(input): no model polynomial */
+        vk->model_log = 0;
+        memset(&vk->mpack, 0, sizeof vk->mpack);
+        return EM_OK;
+    }
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         zk_layer *L = &vk->layers[i];
         if (L->n_in == 0 || L->n_in > ZK_MAX_DIM || L->n_out == 0 || L->n_out > ZK_MAX_DIM)
@@ -241,7 +249,8 @@ static em_status vk_encode(const zk_vk *vk, em_buf *b, em_err *err)
     } while (0)
     PUT(em_buf_append(b, ZK_VK_MAGIC, 4));
     PUT(em_buf_append_u8(b, (uint8_t)ZK_PROTOCOL_VERSION));
-    PUT(em_buf_append(b, "\0\0\0", 3));
+    PUT(em_buf_append_u8(b, vk->n_prefix ? ZK_VK_FLAG_PREFIX : 0));
+    PUT(em_buf_append(b, "\0\0", 2));
     PUT(em_buf_append(b, vk->arch_hash, EM_HASH_LEN));
     PUT(em_buf_append_u32le(b, vk->act_bits));
     PUT(em_buf_append_u32le(b, vk->weight_bits));
@@ -252,6 +261,15 @@ static em_status vk_encode(const zk_vk *vk, em_buf *b, em_err *err)
     PUT(em_buf_append_u32le(b, vk->output_size));
     PUT(em_buf_append_u32le(b, vk->table_bits));
     PUT(em_buf_append_u32le(b, vk->n_layers));
+    if (vk->n_prefix) {
+        PUT(em_buf_append_u32le(b, vk->n_prefix));
+        for (uint32_t k = 0; k < vk->n_prefix; k++) {
+            PUT(em_buf_append_u32le(b, vk->prefix[k].kind));
+            PUT(em_buf_append_u32le(b, vk->prefix[k].c));
+            PUT(em_buf_append_u32le(b, vk->prefix[k].h));
+            PUT(em_buf_append_u32le(b, vk->prefix[k].w));
+        }
+    }
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         uint32_t f[ZK_LAYER_U32];
         zk__layer_fields(&vk->layers[i], f);
@@ -321,9 +339,9 @@ em_status zk_vk_deserialize(const uint8_t *data, size_t len, zk_vk **out, em_err
         st = em_errf(err, EM_ERR_UNSUPPORTED, "verifying key: version %u, expected %u", ver, ZK_PROTOCOL_VERSION);
         goto out;
     }
-    if (em_reader_bytes(&r, resv, 3) != EM_OK || resv[0] || resv[1] || resv[2] ||
+    if (em_reader_bytes(&r, resv, 3) != EM_OK || (resv[0] & ~ZK_VK_FLAG_PREFIX) || resv[1] || resv[2] ||
         em_reader_bytes(&r, vk->arch_hash, EM_HASH_LEN) != EM_OK) {
-        st = em_errf(err, EM_ERR_PARSE, "verifying key: truncated or non-zero reserved bytes");
+        st = em_errf(err, EM_ERR_PARSE, "verifying key: truncated, unknown flags or non-zero reserved bytes");
         goto out;
     }
     for (int i = 0; i < 9; i++)
@@ -340,9 +358,25 @@ em_status zk_vk_deserialize(const uint8_t *data, size_t len, zk_vk **out, em_err
     vk->output_size = u[6];
     vk->table_bits = u[7];
     vk->n_layers = u[8];
-    if (vk->n_layers == 0 || vk->n_layers > ZK_MAX_LAYERS) {
-        st = em_errf(err, EM_ERR_FORMAT, "verifying key: %u layers, expected 1..%u", vk->n_layers, ZK_MAX_LAYERS);
+    if (vk->n_layers > ZK_MAX_LAYERS) {
+        st = em_errf(err, EM_ERR_FORMAT, "verifying key: %u layers, expected at most %u", vk->n_layers,
+                     ZK_MAX_LAYERS);
         goto out;
+    }
+    if (resv[0] & ZK_VK_FLAG_PREFIX) {
+        if (em_reader_u32le(&r, &vk->n_prefix) != EM_OK || vk->n_prefix == 0 || vk->n_prefix > ZK_MAX_PREFIX) {
+            st = em_errf(err, EM_ERR_FORMAT, "verifying key: prefix of %u layers, expected 1..%u", vk->n_prefix,
+                         ZK_MAX_PREFIX);
+            goto out;
+        }
+        for (uint32_t k = 0; k < vk->n_prefix; k++) {
+            zk_prefix_op *o = &vk->prefix[k];
+            if (em_reader_u32le(&r, &o->kind) != EM_OK || em_reader_u32le(&r, &o->c) != EM_OK ||
+                em_reader_u32le(&r, &o->h) != EM_OK || em_reader_u32le(&r, &o->w) != EM_OK) {
+                st = em_errf(err, EM_ERR_PARSE, "verifying key: truncated in prefix layer %u", k);
+                goto out;
+            }
+        }
     }
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         uint32_t f[ZK_LAYER_U32];
@@ -375,7 +409,11 @@ em_status zk_vk_deserialize(const uint8_t *data, size_t len, zk_vk **out, em_err
         st = em_errf(err, EM_ERR_PARSE, "verifying key: %zu trailing bytes", em_reader_left(&r));
         goto out;
     }
-    if ((st = zk__vk_commit_check(vk, err)) != EM_OK || (st = zk__vk_finish(vk, err)) != EM_OK)
+    if (vk->n_layers == 0 && clen != 0) {
+        st = em_errf(err, EM_ERR_FORMAT, "verifying key: %u commitment bytes for a model without weights", clen);
+        goto out;
+    }
+    if ((vk->n_layers && (st = zk__vk_commit_check(vk, err)) != EM_OK) || (st = zk__vk_finish(vk, err)) != EM_OK)
         goto out;
     *out = vk;
     vk = NULL;
@@ -389,6 +427,7 @@ void zk_vk_free(zk_vk *vk) { free(vk); }
 void zk_vk_model_hash(const zk_vk *vk, uint8_t out[EM_HASH_LEN]) { memcpy(out, vk->model_hash, EM_HASH_LEN); }
 size_t zk_vk_input_size(const zk_vk *vk) { return vk->input_size; }
 size_t zk_vk_output_size(const zk_vk *vk) { return vk->output_size; }
+size_t zk_vk_n_proven_layers(const zk_vk *vk) { return vk->n_layers; }
 int32_t zk_vk_output_scale(const zk_vk *vk) { return vk->out_scale; }
 int zk_vk_has_softmax(const zk_vk *vk) { return (int)vk->softmax; }
 

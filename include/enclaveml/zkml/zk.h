@@ -37,6 +37,9 @@ em_status zk_vk_deserialize(const uint8_t *data, size_t len, zk_vk **out, em_err
 void zk_vk_free(zk_vk *vk);
 size_t zk_vk_input_size(const zk_vk *vk);
 size_t zk_vk_output_size(const zk_vk *vk);
+/* Proven (dense/conv/pool) layers. 0 for a parameter-free model (reshapes and ReLUs only): its
+ * proof binds the statement and the verifier recomputes the output from the public input. */
+size_t zk_vk_n_proven_layers(const zk_vk *vk);
 
 /* What a client holding only the vk needs to check an output file: the output scale, whether
  * the model ends in softmax, the input quantization (identical to nn_model_quantize_input) and
