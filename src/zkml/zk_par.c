@@ -12,7 +12,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "enclaveml/zkml/ff_vec.h"
@@ -145,14 +144,16 @@ void zk__eq_table(const ff2_t *r, unsigned n, ff2_t scale, ff2_t *out, int acc, 
  * The prover's big tables (witness polynomial, codewords, fraction trees, fold tables) add up to
  * several times the witness size per proof. Fresh memory costs a page fault and a kernel page
  * clear per page, which measured ~25% of a large proof's CPU time. Buffers of at least
- * ZK_HUGE_MIN bytes are therefore 2 MiB aligned, marked for transparent huge pages, and, once
- * released, kept in a small process-wide cache while any prover is alive, so a worker proving
- * chunk after chunk reuses the same memory. The cache never holds more than one proof's worth
+ * ZK_BIG_MIN bytes are therefore, once released, kept in a small process-wide cache while any
+ * prover is alive, so a worker proving chunk after chunk reuses the same memory. (Transparent
+ * huge pages, madvise'd here before the cache existed, made the first proof ~2x slower on our VM
+ * -- the kernel clears and the hypervisor backs 2 MiB at a time -- and gain nothing on reused
+ * memory, so they are not requested.) The cache never holds more than one proof's worth
  * of buffers (it only keeps what the last proof released, up to ZK_CACHE_SLOTS blocks and
  * ZK_CACHE_MAX_BYTES) and is emptied when the last prover is freed. Cached memory is not
  * zeroed on reuse: zk__big_alloc has malloc semantics. */
-#define ZK_HUGE_MIN ((size_t)4 << 20)
-#define ZK_HUGE_PAGE ((size_t)2 << 20)
+#define ZK_BIG_MIN ((size_t)4 << 20)
+#define ZK_BIG_ALIGN ((size_t)4 << 10) /* size granule and alignment of cached buffers */
 #define ZK_CACHE_SLOTS 48u
 #define ZK_CACHE_MAX_BYTES ((size_t)4 << 30)
 
@@ -169,9 +170,9 @@ static unsigned big_holders;
 
 void *zk__big_alloc(size_t bytes)
 {
-    if (bytes < ZK_HUGE_MIN)
+    if (bytes < ZK_BIG_MIN)
         return malloc(bytes ? bytes : 1);
-    size_t len = (bytes + ZK_HUGE_PAGE - 1) & ~(ZK_HUGE_PAGE - 1);
+    size_t len = (bytes + ZK_BIG_ALIGN - 1) & ~(ZK_BIG_ALIGN - 1);
     pthread_mutex_lock(&big_mu);
     /* best fit among cached blocks no more than twice the request */
     big_slot *best = NULL;
@@ -187,12 +188,9 @@ void *zk__big_alloc(size_t bytes)
         return best->p;
     }
     pthread_mutex_unlock(&big_mu);
-    void *p = aligned_alloc(ZK_HUGE_PAGE, len);
+    void *p = aligned_alloc(ZK_BIG_ALIGN, len);
     if (!p)
         return NULL;
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p, len, MADV_HUGEPAGE); /* advisory: failure only costs speed */
-#endif
     pthread_mutex_lock(&big_mu);
     for (unsigned i = 0; i < ZK_CACHE_SLOTS; i++)
         if (!big_slots[i].p) {
