@@ -46,22 +46,32 @@ static void msleep(long ms)
     nanosleep(&ts, NULL);
 }
 
-static int free_port(uint16_t *out)
+/* n distinct free loopback ports: every socket stays bound until all are chosen, so the
+ * kernel cannot hand the same port out twice. */
+static int free_ports(uint16_t *out, int n)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &len)) {
-        if (fd >= 0)
-            close(fd);
+    int fds[2 + DEMO_WORKERS], rc = 0;
+    if (n > 2 + DEMO_WORKERS)
         return -1;
+    for (int i = 0; i < n; i++)
+        fds[i] = -1;
+    for (int i = 0; i < n && rc == 0; i++) {
+        struct sockaddr_in a;
+        socklen_t len = sizeof a;
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&a, sizeof a) ||
+            getsockname(fds[i], (struct sockaddr *)&a, &len))
+            rc = -1;
+        else
+            out[i] = ntohs(a.sin_port);
     }
-    *out = ntohs(a.sin_port);
-    close(fd);
-    return 0;
+    for (int i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    return rc;
 }
 
 /* fork + exec of this binary with argv; output to LOG; optional extra environment "K=V". */
@@ -232,8 +242,13 @@ static int start_worker(demo *d, int i, const char *fault)
 static int setup(demo *d)
 {
     char path[PATH_MAX + 64], text[PATH_MAX + 2048];
-    if (free_port(&d->agg_port) || free_port(&d->agg_grpc))
+    uint16_t ports[2 + DEMO_WORKERS];
+    if (free_ports(ports, 2 + DEMO_WORKERS))
         return cli_fail("demo: no free loopback port");
+    d->agg_port = ports[0];
+    d->agg_grpc = ports[1];
+    for (int i = 0; i < DEMO_WORKERS; i++)
+        d->wport[i] = ports[2 + i];
     snprintf(d->url, sizeof d->url, "http://127.0.0.1:%u", (unsigned)d->agg_port);
     snprintf(path, sizeof path, "%s/aggregator.yaml", d->dir);
     snprintf(text, sizeof text,
@@ -244,8 +259,6 @@ static int setup(demo *d)
     if (write_text(path, text))
         return 1;
     for (int i = 0; i < DEMO_WORKERS; i++) {
-        if (free_port(&d->wport[i]))
-            return cli_fail("demo: no free loopback port");
         snprintf(path, sizeof path, "%s/%s.yaml", d->dir, DEMO_W[i].id);
         if (snprintf(text, sizeof text,
                  "worker:\n  node_id: %s\n  bind: 127.0.0.1\n  port: %u\n  advertise_address: \"127.0.0.1:%u\"\n"

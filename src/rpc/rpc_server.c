@@ -185,7 +185,7 @@ em_status rpc_server_start(const char *bind, uint16_t port, const rpc_method *me
     s->n_methods = n_methods;
     s->n_threads = threads;
 
-    grpc_arg args[2];
+    grpc_arg args[3];
     memset(args, 0, sizeof args);
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
@@ -193,7 +193,13 @@ em_status rpc_server_start(const char *bind, uint16_t port, const rpc_method *me
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
     args[1].value.integer = (int)max_message;
-    grpc_channel_args cargs = {2, args};
+    /* gRPC binds with SO_REUSEPORT by default: a second process on our port would then bind
+     * too and silently take part of our connections (a worker answering for another). Off, a
+     * port in use is a bind error. */
+    args[2].type = GRPC_ARG_INTEGER;
+    args[2].key = GRPC_ARG_ALLOW_REUSEPORT;
+    args[2].value.integer = 0;
+    grpc_channel_args cargs = {3, args};
     s->server = grpc_server_create(&cargs, NULL);
     s->shutdown_cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(s->server, s->shutdown_cq, NULL);

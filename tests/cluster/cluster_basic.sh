@@ -80,6 +80,14 @@ for a in "$T"/p*.args; do
         "! '$EM_BIN' verify --model '$T/model.eml' --input '$T/${i}_in.json' --output '$T/${i}_out.json' --proof '$T/$i.bin' --nonce $nonce --node-id impostor 2>/dev/null"
 done
 
+# A second process on a worker's port must not bind too (gRPC's default SO_REUSEPORT would let
+# it take part of wa's connections): it fails with a clear error instead.
+sed -e "s/node_id: wa/node_id: wa-twin/" "$T/wa.yaml" > "$T/wa-twin.yaml"
+timeout 20 "$EM_BIN" start-node --config "$T/wa-twin.yaml" > "$T/wa-twin.log" 2>&1; rc=$?
+check "second worker on a taken port exits non-zero (rc $rc)" [ $rc != 0 ] && [ $rc != 124 ]
+check "second worker on a taken port says why" grep -q "cannot listen on 127.0.0.1:$WPORT_wa" "$T/wa-twin.log"
+check "the first worker still answers alone" [ "$(worker_field wa state)" = healthy ]
+
 # Graceful shutdown: SIGTERM makes a worker deregister.
 kill -TERM "$WPID_wc"; wait "$WPID_wc"; rc=$?
 check "SIGTERM: worker exits 0 (rc $rc)" [ $rc = 0 ]

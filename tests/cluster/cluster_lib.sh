@@ -27,8 +27,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# A port the kernel just freed can be handed out again: never give the same one twice here
+# (the record is a file because callers run this in a $(...) subshell).
 free_port() {
-    $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    local p
+    while :; do
+        p=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+        grep -qx "$p" "$T/ports.used" 2>/dev/null || break
+    done
+    echo "$p" >> "$T/ports.used"
+    echo "$p"
 }
 
 ok() { CHECKS=$((CHECKS+1)); echo "  ok   $*"; }
