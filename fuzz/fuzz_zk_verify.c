@@ -142,11 +142,11 @@ static void setup(void)
 
 /* Public-prefix models (docs/PROOFS.md "Public prefix"): ReLU -> dense 8->4, and a
  * parameter-free ReLU -> flatten whose proof is the statement binding alone. */
-static zk_prover *g_pp[2];
-static nn_model *g_pm[2];
-static int32_t g_px[2][2 * 8], g_py[2][2 * 8];
-static uint8_t *g_pproof[2];
-static size_t g_plen[2];
+static zk_prover *g_fp[2];
+static nn_model *g_fm[2];
+static int32_t g_fx[2][2 * 8], g_fy[2][2 * 8];
+static uint8_t *g_fproof[2];
+static size_t g_flen[2];
 
 static void setup_prefix(void)
 {
@@ -154,16 +154,16 @@ static void setup_prefix(void)
     uint8_t seed[32] = {5};
     for (int k = 0; k < 2; k++) {
         if (nn_model_create(k ? "fuzz-relu" : "fuzz-prefix", k ? (nn_shape){2, 2, 2} : (nn_shape){8, 1, 1}, 8, 8, 4,
-                            &g_pm[k], &err) != EM_OK)
+                            &g_fm[k], &err) != EM_OK)
             abort();
-        nn_model_set_blinding_seed(g_pm[k], seed);
+        nn_model_set_blinding_seed(g_fm[k], seed);
         nn_layer L;
         memset(&L, 0, sizeof L);
         L.kind = NN_ACT;
         L.act = NN_ACT_RELU;
         L.in = L.out = k ? (nn_shape){2, 2, 2} : (nn_shape){8, 1, 1};
         L.in_scale = L.out_scale = 4;
-        if (nn_model_add_layer(g_pm[k], &L, &err) != EM_OK)
+        if (nn_model_add_layer(g_fm[k], &L, &err) != EM_OK)
             abort();
         memset(&L, 0, sizeof L);
         int32_t w[32];
@@ -188,11 +188,11 @@ static void setup_prefix(void)
             L.shift = 8;
             L.out_scale = 3;
         }
-        if (nn_model_add_layer(g_pm[k], &L, &err) != EM_OK || zk_prover_create(g_pm[k], &g_pp[k], &err) != EM_OK)
+        if (nn_model_add_layer(g_fm[k], &L, &err) != EM_OK || zk_prover_create(g_fm[k], &g_fp[k], &err) != EM_OK)
             abort();
         for (int i = 0; i < 16; i++)
-            g_px[k][i] = (i * 71) % 256 - 128;
-        if (zk_prove(g_pp[k], NULL, g_px[k], 2, &g_ctx, g_py[k], &g_pproof[k], &g_plen[k], NULL, &err) != EM_OK)
+            g_fx[k][i] = (i * 71) % 256 - 128;
+        if (zk_prove(g_fp[k], NULL, g_fx[k], 2, &g_ctx, g_fy[k], &g_fproof[k], &g_flen[k], NULL, &err) != EM_OK)
             abort();
     }
 }
@@ -202,19 +202,19 @@ static void setup_prefix(void)
 static void fuzz_prefix(int k, const uint8_t *data, size_t size)
 {
     em_err err = {0};
-    uint8_t *p = malloc(g_plen[k]);
+    uint8_t *p = malloc(g_flen[k]);
     if (!p)
         return;
-    memcpy(p, g_pproof[k], g_plen[k]);
-    size_t len = g_plen[k], i = 1;
+    memcpy(p, g_fproof[k], g_flen[k]);
+    size_t len = g_flen[k], i = 1;
     for (; i + 5 <= size; i += 5) {
         uint32_t off = (uint32_t)data[i] | (uint32_t)data[i + 1] << 8 | (uint32_t)data[i + 2] << 16 |
                        (uint32_t)data[i + 3] << 24;
-        p[off % g_plen[k]] ^= data[i + 4];
+        p[off % g_flen[k]] ^= data[i + 4];
     }
     if (size - i == 2)
-        len = g_plen[k] - ((size_t)data[i] | (size_t)data[i + 1] << 8) % g_plen[k];
-    (void)zk_verify(zk_prover_vk(g_pp[k]), g_px[k], 2, g_py[k], &g_ctx, p, len, NULL, &err);
+        len = g_flen[k] - ((size_t)data[i] | (size_t)data[i + 1] << 8) % g_flen[k];
+    (void)zk_verify(zk_prover_vk(g_fp[k]), g_fx[k], 2, g_fy[k], &g_ctx, p, len, NULL, &err);
     free(p);
 }
 
@@ -227,7 +227,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     em_err err = {0};
-    if ((data[0] & 9) == 8) { /* bit 3: the public-prefix models (bit 4 picks which) */
+    if ((data[0] & 0x21) == 0x20) { /* bit 5: the public-prefix models (bit 4 picks which) */
         fuzz_prefix((data[0] & 16) != 0, data, size);
         return 0;
     }
