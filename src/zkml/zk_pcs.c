@@ -80,13 +80,17 @@ void zk__pcs_free(zk_pcs *p)
     free(p);
 }
 
-/* Full points of all claims (n * total_log ff2) and the pcs claim list. */
-static em_status make_claims(const zk_pack *pack, const zk_claims *c, ff2_t **pts, pcs_claim **pc, em_err *err)
+/* Full points of all claims (n * total_log ff2), the pcs claim list, and the same points and
+ * values as the parallel arrays the claim fold takes. */
+static em_status make_claims(const zk_pack *pack, const zk_claims *c, ff2_t **pts, pcs_claim **pc,
+                             const ff2_t ***pp, ff2_t **vals, em_err *err)
 {
     size_t n = c->n ? c->n : 1;
     *pts = malloc(n * (pack->total_log + 1) * sizeof **pts);
     *pc = malloc(n * sizeof **pc);
-    if (!*pts || !*pc)
+    *pp = malloc(n * sizeof **pp);
+    *vals = malloc(n * sizeof **vals);
+    if (!*pts || !*pc || !*pp || !*vals)
         return em_errf(err, EM_ERR_NOMEM, "opening: out of memory");
     for (size_t k = 0; k < c->n; k++) {
         if (c->v[k].block >= pack->n || c->v[k].nv != pack->log[c->v[k].block])
@@ -95,6 +99,8 @@ static em_status make_claims(const zk_pack *pack, const zk_claims *c, ff2_t **pt
         ff2_t *pt = *pts + k * (pack->total_log + 1);
         zk__pack_point(pack, &c->v[k], pt);
         (*pc)[k] = (pcs_claim){.poly = 0, .point = pt, .value = c->v[k].val};
+        (*pp)[k] = pt;
+        (*vals)[k] = c->v[k].val;
     }
     return EM_OK;
 }
@@ -105,7 +111,7 @@ em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pac
     ff2_t *pts = NULL, *vals = NULL;
     const ff2_t **pp = NULL;
     pcs_claim *pc = NULL;
-    em_status st = make_claims(pack, c, &pts, &pc, err);
+    em_status st = make_claims(pack, c, &pts, &pc, &pp, &vals, err);
     if (st == EM_OK && c->n == 0)
         st = em_errf(err, EM_ERR_INTERNAL, "opening without claims");
     if (st != EM_OK)
@@ -113,16 +119,6 @@ em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pac
     if (c->n == 1 || !fold) {
         st = pcs_open(p->pp, pc, c->n, tr, out, err);
         goto out;
-    }
-    pp = malloc(c->n * sizeof *pp);
-    vals = malloc(c->n * sizeof *vals);
-    if (!pp || !vals) {
-        st = em_errf(err, EM_ERR_NOMEM, "opening: out of memory");
-        goto out;
-    }
-    for (size_t k = 0; k < c->n; k++) {
-        pp[k] = pc[k].point;
-        vals[k] = pc[k].value;
     }
     sc_proof pf;
     ff2_t point[ZK_MAX_VARS], value;
@@ -178,21 +174,11 @@ em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, con
     ff2_t *pts = NULL, *vals = NULL;
     const ff2_t **pp = NULL;
     pcs_claim *pc = NULL;
-    if ((st = make_claims(pack, c, &pts, &pc, err)) != EM_OK)
+    if ((st = make_claims(pack, c, &pts, &pc, &pp, &vals, err)) != EM_OK)
         goto out;
     if (c->n == 1 || !fold) {
         st = pcs_verify(&l, commit + 1, pc, c->n, tr, r, err);
         goto out;
-    }
-    pp = malloc(c->n * sizeof *pp);
-    vals = malloc(c->n * sizeof *vals);
-    if (!pp || !vals) {
-        st = em_errf(err, EM_ERR_NOMEM, "opening: out of memory");
-        goto out;
-    }
-    for (size_t k = 0; k < c->n; k++) {
-        pp[k] = pc[k].point;
-        vals[k] = pc[k].value;
     }
     sc_shape sh;
     sc_shape_product2(&sh, pack->total_log);

@@ -8,6 +8,22 @@
 #include "enclaveml/zkml/ml.h"
 #include "zk_internal.h"
 
+/* Layer i's input evaluation a_ev at pt (input vars, batch vars): a claim on the previous
+ * layer's committed output, or, for the first layer, checked here against the public input. */
+static em_status input_claim(const zk_layer *L, const zk_wlayout *wl, const int32_t *input, size_t n, uint32_t i,
+                             const ff2_t *pt, ff2_t a_ev, zk_claims *wc, em_err *err)
+{
+    if (i > 0)
+        return zk__claims_add(wc, wl->y_blk[i - 1], pt, L->lv_in + wl->lb, a_ev, err);
+    ff2_t x_ev;
+    em_status st = zk__mle_i32(input, n, L->n_in, wl->lb, L->lv_in, pt, &x_ev, err);
+    if (st != EM_OK)
+        return st;
+    if (!ff2_eq(x_ev, a_ev))
+        return em_errf(err, EM_ERR_VERIFY, "layer 0: the proof's input evaluation does not match the input");
+    return EM_OK;
+}
+
 static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32_t *input, const int32_t *output,
                               size_t n, uint32_t i, zk_rd *rd, zk_claims *wc, zk_claims *mc, em_err *err)
 {
@@ -16,17 +32,11 @@ static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32
     ff2_t rho[ZK_MAX_VARS], kappa[ZK_MAX_VARS], pt[ZK_MAX_VARS];
     em_status st;
     if (L->kind == NN_MAXPOOL) {
-        ff2_t a_ev, x_ev;
+        ff2_t a_ev;
         if ((st = zk__maxpool_verify(L, i, wl, i + 1 == vk->n_layers ? output : NULL, n, rd, pt, &a_ev, wc, err)) !=
             EM_OK)
             return st;
-        if (i > 0)
-            return zk__claims_add(wc, wl->y_blk[i - 1], pt, li + lb, a_ev, err);
-        if ((st = zk__mle_i32(input, n, L->n_in, lb, li, pt, &x_ev, err)) != EM_OK)
-            return st;
-        if (!ff2_eq(x_ev, a_ev))
-            return em_errf(err, EM_ERR_VERIFY, "layer 0: the proof's input evaluation does not match the input");
-        return EM_OK;
+        return input_claim(L, wl, input, n, i, pt, a_ev, wc, err);
     }
     tr_challenge_ff2_vec(rd->tr, "acc-point", rho, lo + lb);
     const ff2_t *rho_j = rho, *rho_b = rho + lo;
@@ -39,16 +49,10 @@ static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32
         for (unsigned t = 0; t < wl->nl[i]; t++)
             if ((st = zk__claims_add(wc, wl->r_blk[i][t], rho, lo + lb, ev[1 + t], err)) != EM_OK)
                 return st;
-        ff2_t a_ev, x_ev;
+        ff2_t a_ev;
         if ((st = zk__conv_verify(L, i, wl, n, ev, rho, rd, pt, &a_ev, mc, err)) != EM_OK)
             return st;
-        if (i > 0)
-            return zk__claims_add(wc, wl->y_blk[i - 1], pt, li + lb, a_ev, err);
-        if ((st = zk__mle_i32(input, n, L->n_in, lb, li, pt, &x_ev, err)) != EM_OK)
-            return st;
-        if (!ff2_eq(x_ev, a_ev))
-            return em_errf(err, EM_ERR_VERIFY, "layer 0: the proof's input evaluation does not match the input");
-        return EM_OK;
+        return input_claim(L, wl, input, n, i, pt, a_ev, wc, err);
     }
     if ((st = zk__get_ff2(rd, "acc-evals", ev, 1 + wl->nl[i], err)) != EM_OK ||
         (st = zk__get_ff2(rd, "bias-eval", &bias_ev, 1, err)) != EM_OK)
@@ -69,15 +73,7 @@ static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32
     if ((st = zk__claims_add(mc, 2 * i, pt, li + lo, w_ev, err)) != EM_OK)
         return st;
     memcpy(pt + li, rho_b, lb * sizeof *pt);
-    if (i > 0)
-        return zk__claims_add(wc, wl->y_blk[i - 1], pt, li + lb, a_ev, err);
-    /* the first layer's input is public: evaluate it here */
-    ff2_t x_ev;
-    if ((st = zk__mle_i32(input, n, L->n_in, lb, li, pt, &x_ev, err)) != EM_OK)
-        return st;
-    if (!ff2_eq(x_ev, a_ev))
-        return em_errf(err, EM_ERR_VERIFY, "layer 0: the proof's input evaluation does not match the input");
-    return EM_OK;
+    return input_claim(L, wl, input, n, i, pt, a_ev, wc, err);
 }
 
 em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, const int32_t *output,

@@ -74,32 +74,10 @@ static nn_model *build(const mp_spec *sp)
     if (sp->k2 && !add_pool(m, &s, sc, sp->k2, sp->k2, sp->s2, sp->s2, sp->p2, sp->p2, sp->p2, sp->p2))
         goto fail;
     if (sp->fc) {
-        uint32_t ni = (uint32_t)nn_shape_size(s);
-        memset(&L, 0, sizeof L);
-        L.kind = NN_RESHAPE;
-        L.in = s;
-        L.out = (nn_shape){ni, 1, 1};
-        L.in_scale = L.out_scale = sc;
-        if (!zt_add(m, &L, "flatten"))
-            goto fail;
-        memset(&L, 0, sizeof L);
-        L.kind = NN_DENSE;
-        L.in = (nn_shape){ni, 1, 1};
-        L.out = (nn_shape){sp->fc, 1, 1};
-        L.n_weight = (size_t)ni * sp->fc;
-        L.n_bias = sp->fc;
-        L.weight = malloc(L.n_weight * sizeof *L.weight);
-        L.bias = calloc(sp->fc, sizeof *L.bias);
-        for (size_t i = 0; i < L.n_weight; i++)
-            L.weight[i] = (int32_t)(th_rand() % 256) - 128;
         unsigned lg = 0;
-        while ((1u << lg) < ni)
+        while ((1u << lg) < nn_shape_size(s))
             lg++;
-        L.shift = 7 + (lg + 1) / 2;
-        L.w_scale = 7;
-        L.in_scale = sc;
-        L.out_scale = sc + 7 - (int32_t)L.shift;
-        if (!zt_add(m, &L, "fc"))
+        if (!zt_flatten_fc(m, s, sc, sp->fc, 7 + (lg + 1) / 2))
             goto fail;
     }
     return m;

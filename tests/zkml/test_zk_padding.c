@@ -108,30 +108,7 @@ static nn_model *build(int pool)
         if (!zt_add(m, &L, "maxpool"))
             goto fail;
     }
-    uint32_t ni = (uint32_t)nn_shape_size(s);
-    memset(&L, 0, sizeof L);
-    L.kind = NN_RESHAPE;
-    L.in = s;
-    L.out = (nn_shape){ni, 1, 1};
-    L.in_scale = L.out_scale = sc;
-    if (!zt_add(m, &L, "flatten"))
-        goto fail;
-    memset(&L, 0, sizeof L);
-    L.kind = NN_DENSE;
-    L.in = (nn_shape){ni, 1, 1};
-    L.out = (nn_shape){4, 1, 1};
-    L.n_weight = (size_t)4 * ni;
-    L.n_bias = 4;
-    L.weight = malloc(L.n_weight * sizeof *L.weight);
-    L.bias = calloc(4, sizeof *L.bias);
-    for (size_t i = 0; i < L.n_weight; i++)
-        L.weight[i] = (int32_t)(th_rand() % 256) - 128;
-    L.shift = 12;
-    L.w_scale = 7;
-    L.in_scale = sc;
-    L.out_scale = sc + 7 - 12;
-    snprintf(L.name, sizeof L.name, "fc");
-    if (!zt_add(m, &L, "fc"))
+    if (!zt_flatten_fc(m, s, sc, 4, 12))
         goto fail;
     return m;
 fail:

@@ -109,6 +109,37 @@ static inline int zt_add(nn_model *m, nn_layer *L, const char *what)
     return st == EM_OK;
 }
 
+/* Appends flatten (shape s -> s.c*s.h*s.w) then a dense layer to n_out outputs with random
+ * 8-bit weights, zero bias and the given shift (activation none). */
+static inline int zt_flatten_fc(nn_model *m, nn_shape s, int32_t sc, uint32_t n_out, uint32_t shift)
+{
+    nn_layer L;
+    uint32_t ni = (uint32_t)nn_shape_size(s);
+    memset(&L, 0, sizeof L);
+    L.kind = NN_RESHAPE;
+    L.in = s;
+    L.out = (nn_shape){ni, 1, 1};
+    L.in_scale = L.out_scale = sc;
+    if (!zt_add(m, &L, "flatten"))
+        return 0;
+    memset(&L, 0, sizeof L);
+    L.kind = NN_DENSE;
+    L.in = (nn_shape){ni, 1, 1};
+    L.out = (nn_shape){n_out, 1, 1};
+    L.n_weight = (size_t)ni * n_out;
+    L.n_bias = n_out;
+    L.weight = malloc(L.n_weight * sizeof *L.weight);
+    L.bias = calloc(n_out, sizeof *L.bias);
+    for (size_t i = 0; i < L.n_weight; i++)
+        L.weight[i] = (int32_t)(th_rand() % 256) - 128;
+    L.shift = shift;
+    L.w_scale = 7;
+    L.in_scale = sc;
+    L.out_scale = sc + 7 - (int32_t)shift;
+    snprintf(L.name, sizeof L.name, "fc");
+    return zt_add(m, &L, "fc");
+}
+
 static inline void zt_conv(nn_layer *L, nn_shape in, uint32_t co, uint32_t k, uint32_t pad, int32_t in_scale,
                            uint32_t act)
 {
@@ -191,29 +222,7 @@ static inline nn_model *zt_cnn2(int maxpool)
     zt_avgpool(&L, (nn_shape){8, 4, 4}, sc, 1, 0);
     if (!zt_add(m, &L, "pool2"))
         goto fail;
-    memset(&L, 0, sizeof L);
-    L.kind = NN_RESHAPE;
-    L.in = (nn_shape){8, 2, 2};
-    L.out = (nn_shape){32, 1, 1};
-    L.in_scale = L.out_scale = sc;
-    if (!zt_add(m, &L, "flatten"))
-        goto fail;
-    memset(&L, 0, sizeof L);
-    L.kind = NN_DENSE;
-    L.in = (nn_shape){32, 1, 1};
-    L.out = (nn_shape){10, 1, 1};
-    L.n_weight = 320;
-    L.n_bias = 10;
-    L.weight = malloc(320 * sizeof *L.weight);
-    L.bias = calloc(10, sizeof *L.bias);
-    for (int i = 0; i < 320; i++)
-        L.weight[i] = (int32_t)(th_rand() % 256) - 128;
-    L.shift = 10;
-    L.w_scale = 7;
-    L.in_scale = sc;
-    L.out_scale = sc + 7 - 10;
-    snprintf(L.name, sizeof L.name, "fc");
-    if (!zt_add(m, &L, "fc"))
+    if (!zt_flatten_fc(m, (nn_shape){8, 2, 2}, sc, 10, 10))
         goto fail;
     return m;
 fail:
