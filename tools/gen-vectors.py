@@ -238,9 +238,9 @@ def merkle_vectors():
 # Written from the definitions: each stacked row is the coefficient vector of a polynomial f,
 # its codeword is f evaluated at w^j (j = 0..N-1, w of order N = 4 * message length, w = 7^((p-1)/N)),
 # computed here by a textbook recursive FFT; the Merkle leaves are the codeword columns.
+# Rate 2^-rate_bits: 1/4 (the default, 160 column queries) or 1/2 (262 queries).
 
-RATE_BITS = 2
-QUERIES = 160
+QUERIES = {2: 160, 1: 262}
 
 
 def f2_add(x, y):
@@ -295,9 +295,9 @@ def fft_eval(coeffs, w):
     return out
 
 
-def rs_encode(msg):
-    """Rate-1/4 Reed-Solomon codeword of the polynomial with coefficients msg."""
-    n_cw = len(msg) << RATE_BITS
+def rs_encode(msg, rate_bits):
+    """Rate-2^-rate_bits Reed-Solomon codeword of the polynomial with coefficients msg."""
+    n_cw = len(msg) << rate_bits
     w = pow(7, (P - 1) // n_cw, P)
     assert pow(w, n_cw // 2, P) == P - 1  # primitive
     return fft_eval(list(msg) + [0] * (n_cw - len(msg)), w)
@@ -329,18 +329,22 @@ def ceil_log2(x):
 
 
 class PcsCommitment:
-    def __init__(self, n_vars, polys, log_cols=0, hiding_groups=0, seed=None):
+    def __init__(self, n_vars, polys, log_cols=0, hiding_groups=0, seed=None, rate_bits=2, trim=False):
         if log_cols == 0:  # default: balances column openings against combination rows
             log_cols = min((ceil_log2(sum(1 << n for n in n_vars)) + 6) // 2, min(n_vars))
-        self.n_vars, self.log_cols = list(n_vars), log_cols
+        self.n_vars, self.log_cols, self.rate_bits = list(n_vars), log_cols, rate_bits
         self.hiding, self.n_masks = (1, hiding_groups) if hiding_groups else (0, 0)
         C = 1 << log_cols
         self.C = C
         self.msg_len = 2 * C if self.hiding else C
+        # trim (pcs_layout_set_len(p, len(polys[p]))): only the rows holding evaluations are
+        # committed, the rest of the polynomial is zero by definition
+        self.rows = [max(1, (len(v) + C - 1) // C) if trim else 1 << (n - log_cols)
+                     for n, v in zip(n_vars, polys)]
         self.row_off, rows = [], 0
-        for n in n_vars:
+        for r in self.rows:
             self.row_off.append(rows)
-            rows += 1 << (n - log_cols)
+            rows += r
         self.n_rows = rows
         self.total_rows = rows + (1 + self.n_masks if self.hiding else 0)
         # message matrix: poly p's evaluation e sits in row row_off[p] + e // C, column e % C
@@ -353,8 +357,8 @@ class PcsCommitment:
             for r in range(self.total_rows):
                 for c in range(C if r < self.n_rows else 0, self.msg_len):
                     self.m[r][c] = rng.next()
-        self.enc = [rs_encode(row) for row in self.m]
-        self.N = self.msg_len << RATE_BITS
+        self.enc = [rs_encode(row, rate_bits) for row in self.m]
+        self.N = self.msg_len << rate_bits
         leaves = [leaf_hash([row[j] for row in self.enc]) for j in range(self.N)]
         self.nodes = build(leaves)
         self.root = self.nodes[1]
@@ -374,6 +378,9 @@ class PcsCommitment:
         tr.absorb_u64(b"pcs/layout", len(self.n_vars))
         tr.absorb_u64(b"pcs/layout", self.n_masks)
         tr.absorb_bytes(b"pcs/layout", bytes(self.n_vars))
+        tr.absorb_u64(b"pcs/layout", self.rate_bits)
+        for r in self.rows:
+            tr.absorb_u64(b"pcs/layout", r)
         tr.absorb_u64(b"pcs/nclaims", len(claims))
         for p, pt, v in claims:
             tr.absorb_u64(b"pcs/claim", p)
@@ -415,7 +422,7 @@ class PcsCommitment:
             for k, (p, pt, v) in enumerate(claims):
                 if group[k] != g:
                     continue
-                for i, e in enumerate(eq_table(pt[lc:], rho[k])):
+                for i, e in enumerate(eq_table(pt[lc:], rho[k])[:self.rows[p]]):
                     a[self.row_off[p] + i] = f2_add(a[self.row_off[p] + i], e)
             if self.hiding:
                 a += mask(1 + g)
@@ -433,11 +440,12 @@ class PcsCommitment:
             for e, x in zip(eq_table(list(col_points[g])), u[:self.C]):
                 got = f2_add(got, f2_mul(e, x))
             assert got == want
-        if self.N <= 2 * QUERIES:
+        t = QUERIES[self.rate_bits]
+        if self.N <= 2 * t:
             idx = list(range(self.N))
         else:
             idx = []
-            while len(idx) < QUERIES:
+            while len(idx) < t:
                 j = tr.challenge_index(b"pcs/query", self.N)
                 if j not in idx:
                     idx.append(j)
@@ -458,7 +466,7 @@ PCS_DOMAIN = "enclaveml/vectors/pcs"
 
 
 def pcs_vectors():
-    # (name, n_vars, lens, seeds, log_cols argument, hiding groups, claims)
+    # (name, n_vars, lens, seeds, log_cols argument, hiding groups, claims[, rate_bits, trim])
     # a claim is (poly, point seed, k): coordinates 0..k-1 copied from the previous claim's point
     # (to share its column sub-point), the rest ff2_seq(n_vars, point seed).
     cases = [
@@ -472,12 +480,17 @@ def pcs_vectors():
         ("constant polynomial, C = 1", [0], [1], [29], 0, 0, [(0, 110, 0)]),
         ("hiding, 2^8 + 2^9 (padded from 300), two mask groups", [8, 9], [256, 300], [30, 31], 8, 2,
          [(0, 111, 0), (1, 112, 0)]),
+        ("rate 1/2, one poly 2^13 with 2500 values, trimmed rows, sampled columns", [13], [2500], [32], 9, 0,
+         [(0, 113, 0), (0, 114, 0)], 1, True),
+        ("rate 1/2, trimmed 2^9 (300 values) stacked on 2^10, all columns opened", [9, 10], [300, 1024], [33, 34],
+         6, 0, [(0, 115, 0), (1, 116, 6)], 1, True),
     ]
     out = []
     blind_seed = bytes(range(32))
-    for name, n_vars, lens, seeds, lc_arg, groups, claims in cases:
+    for name, n_vars, lens, seeds, lc_arg, groups, claims, *opt in cases:
+        rate_bits, trim = opt if opt else (2, False)
         polys = [field_seq(n, s) for n, s in zip(lens, seeds)]
-        com = PcsCommitment(n_vars, polys, lc_arg, groups, blind_seed if groups else None)
+        com = PcsCommitment(n_vars, polys, lc_arg, groups, blind_seed if groups else None, rate_bits, trim)
         cl, prev = [], None
         for p, ps, share in claims:
             pt = ff2_seq(n_vars[p], ps)
@@ -489,6 +502,7 @@ def pcs_vectors():
         case = {
             "name": name, "n_vars": n_vars, "lens": lens, "seeds": seeds, "log_cols_arg": lc_arg,
             "log_cols": com.log_cols, "n_rows": com.n_rows, "hiding_groups": groups,
+            "rate_bits": rate_bits, "trim": trim,
             "row0_codeword_head": [str(v) for v in com.enc[0][:16]],
             "root": com.root.hex(),
             "opening": {
@@ -505,7 +519,8 @@ def pcs_vectors():
     return {"description": "Polynomial commitment known answers (tools/gen-vectors.py): poly i has lens[i] "
             "evaluations field_seq(lens[i], seeds[i]) (element e = ((e + seed) * 0x9E3779B97F4A7C15 mod 2^64) "
             "reduced below p), zero-padded to 2^n_vars[i]; layout pcs_layout_init(n_vars, log_cols_arg) "
-            "(+ pcs_layout_set_hiding(hiding_groups) and pcs_commit_hiding(blind_seed) when hiding_groups > 0); "
+            "(+ pcs_layout_set_len(p, lens[p]) for every p when trim, pcs_layout_set_rate(rate_bits), "
+            "pcs_layout_set_hiding(hiding_groups) and pcs_commit_hiding(blind_seed) when hiding_groups > 0); "
             "row0_codeword_head: the first 16 symbols of the Reed-Solomon codeword of stacked row 0; "
             "opening: pcs_open of the claims on a transcript tr_init(domain), proof summarised by length, "
             "SHA-256 and its first 256 bytes",

@@ -68,33 +68,67 @@ em_status pcs_layout_init(pcs_layout *l, const unsigned *n_vars, unsigned n_poly
     for (unsigned p = 0; p < n_polys; p++) {
         l->n_vars[p] = (uint8_t)n_vars[p];
         l->row_off[p] = rows;
-        rows += (size_t)1 << (n_vars[p] - log_cols);
+        l->rows[p] = (size_t)1 << (n_vars[p] - log_cols);
+        rows += l->rows[p];
         if (rows > ((size_t)1 << PCS_MAX_LOG_ROWS))
             return em_errf(err, EM_ERR_LIMIT, "pcs: more than 2^%d stacked rows (raise log_cols)", PCS_MAX_LOG_ROWS);
     }
     l->n_polys = n_polys;
     l->log_cols = log_cols;
     l->n_rows = rows;
+    l->rate_bits = PCS_RATE_BITS;
+    return EM_OK;
+}
+
+unsigned pcs_queries(unsigned rate_bits) { return rate_bits == 1 ? PCS_QUERIES_RATE2 : PCS_QUERIES; }
+
+em_status pcs_layout_set_len(pcs_layout *l, unsigned p, size_t len, em_err *err)
+{
+    if (p >= l->n_polys || l->hiding)
+        return em_errf(err, EM_ERR_ARG, "pcs: set_len on poly %u of %u%s", p, l->n_polys,
+                       l->hiding ? " (hiding layout)" : "");
+    size_t C = (size_t)1 << l->log_cols;
+    if (len < 1 || len > ((size_t)1 << l->n_vars[p]))
+        return em_errf(err, EM_ERR_ARG, "pcs: poly %u length %zu not in 1..2^%u", p, len, l->n_vars[p]);
+    size_t rows = (len + C - 1) / C; /* <= 2^(n_vars - log_cols) as len <= 2^n_vars */
+    l->n_rows -= l->rows[p] - rows;
+    l->rows[p] = rows;
+    for (unsigned i = p + 1; i < l->n_polys; i++)
+        l->row_off[i] = l->row_off[i - 1] + l->rows[i - 1];
+    return EM_OK;
+}
+
+em_status pcs_layout_set_rate(pcs_layout *l, unsigned rate_bits, em_err *err)
+{
+    if ((rate_bits != 1 && rate_bits != 2) || l->hiding)
+        return em_errf(err, EM_ERR_ARG, "pcs: rate bits %u (1 or 2, before hiding)", rate_bits);
+    if (l->log_cols + rate_bits > NTT_MAX_LOG_N || l->log_cols + rate_bits > MT_MAX_LOG_LEAVES)
+        return em_errf(err, EM_ERR_LIMIT, "pcs: log_cols %u too large", l->log_cols);
+    l->rate_bits = rate_bits;
     return EM_OK;
 }
 
 static em_status layout_check(const pcs_layout *l, em_err *err)
 {
-    if (l->n_polys < 1 || l->n_polys > PCS_MAX_POLYS || l->log_cols + PCS_RATE_BITS > NTT_MAX_LOG_N ||
+    if (l->n_polys < 1 || l->n_polys > PCS_MAX_POLYS || (l->rate_bits != 1 && l->rate_bits != 2) ||
+        l->log_cols + l->rate_bits > NTT_MAX_LOG_N || l->log_cols + l->rate_bits > MT_MAX_LOG_LEAVES ||
         l->n_rows < 1 || l->n_rows > ((size_t)1 << PCS_MAX_LOG_ROWS))
         return em_errf(err, EM_ERR_ARG, "pcs: invalid layout");
     size_t rows = 0;
     for (unsigned p = 0; p < l->n_polys; p++) {
-        if (l->n_vars[p] > PCS_MAX_VARS || l->n_vars[p] < l->log_cols || l->row_off[p] != rows)
+        if (l->n_vars[p] > PCS_MAX_VARS || l->n_vars[p] < l->log_cols || l->row_off[p] != rows ||
+            l->rows[p] < 1 || l->rows[p] > ((size_t)1 << (l->n_vars[p] - l->log_cols)) ||
+            (l->hiding && l->rows[p] != ((size_t)1 << (l->n_vars[p] - l->log_cols))))
             return em_errf(err, EM_ERR_ARG, "pcs: invalid layout entry %u", p);
-        rows += (size_t)1 << (l->n_vars[p] - l->log_cols);
+        rows += l->rows[p];
     }
     if (rows != l->n_rows)
         return em_errf(err, EM_ERR_ARG, "pcs: layout row count %zu != %zu", l->n_rows, rows);
-    if (l->hiding > 1 || (l->hiding && (l->log_cols < PCS_HIDING_MIN_LOG_COLS || l->n_masks < 1 ||
+    if (l->hiding > 1 || (l->hiding && (l->log_cols < PCS_HIDING_MIN_LOG_COLS ||
+                                        ((size_t)1 << l->log_cols) < pcs_queries(l->rate_bits) || l->n_masks < 1 ||
                                         l->n_masks > PCS_HIDING_MAX_GROUPS ||
-                                        l->log_cols + 1 + PCS_RATE_BITS > NTT_MAX_LOG_N ||
-                                        l->log_cols + 1 + PCS_RATE_BITS > MT_MAX_LOG_LEAVES)) ||
+                                        l->log_cols + 1 + l->rate_bits > NTT_MAX_LOG_N ||
+                                        l->log_cols + 1 + l->rate_bits > MT_MAX_LOG_LEAVES)) ||
         (!l->hiding && l->n_masks != 0))
         return em_errf(err, EM_ERR_ARG, "pcs: invalid hiding parameters");
     return EM_OK;
@@ -102,12 +136,15 @@ static em_status layout_check(const pcs_layout *l, em_err *err)
 
 em_status pcs_layout_set_hiding(pcs_layout *l, unsigned max_groups, em_err *err)
 {
-    if (l->log_cols < PCS_HIDING_MIN_LOG_COLS)
-        return em_errf(err, EM_ERR_ARG, "pcs: hiding needs log_cols >= %d (have %u)", PCS_HIDING_MIN_LOG_COLS,
-                       l->log_cols);
+    if (l->log_cols < PCS_HIDING_MIN_LOG_COLS || ((size_t)1 << l->log_cols) < pcs_queries(l->rate_bits))
+        return em_errf(err, EM_ERR_ARG, "pcs: hiding needs log_cols >= %d and C >= %u queries (have %u)",
+                       PCS_HIDING_MIN_LOG_COLS, pcs_queries(l->rate_bits), l->log_cols);
+    for (unsigned p = 0; p < l->n_polys; p++)
+        if (l->rows[p] != ((size_t)1 << (l->n_vars[p] - l->log_cols)))
+            return em_errf(err, EM_ERR_ARG, "pcs: hiding with a shortened polynomial %u", p);
     if (max_groups < 1 || max_groups > PCS_HIDING_MAX_GROUPS)
         return em_errf(err, EM_ERR_ARG, "pcs: hiding max_groups %u not in 1..%d", max_groups, PCS_HIDING_MAX_GROUPS);
-    if (l->log_cols + 1 + PCS_RATE_BITS > NTT_MAX_LOG_N || l->log_cols + 1 + PCS_RATE_BITS > MT_MAX_LOG_LEAVES)
+    if (l->log_cols + 1 + l->rate_bits > NTT_MAX_LOG_N || l->log_cols + 1 + l->rate_bits > MT_MAX_LOG_LEAVES)
         return em_errf(err, EM_ERR_LIMIT, "pcs: log_cols %u too large for hiding", l->log_cols);
     l->hiding = 1;
     l->n_masks = max_groups;
@@ -170,11 +207,11 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
     *out = NULL;
     if ((st = layout_check(l, err)) != EM_OK)
         return st;
-    size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = Cm << PCS_RATE_BITS, Rt = total_rows(l);
+    size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = Cm << l->rate_bits, Rt = total_rows(l);
     for (unsigned i = 0; i < l->n_polys; i++)
-        if (polys[i].len > ((size_t)1 << l->n_vars[i]) || (polys[i].len && !polys[i].evals))
-            return em_errf(err, EM_ERR_ARG, "pcs: poly %u has %zu evaluations (max 2^%u)", i, polys[i].len,
-                           l->n_vars[i]);
+        if (polys[i].len > l->rows[i] * C || (polys[i].len && !polys[i].evals))
+            return em_errf(err, EM_ERR_ARG, "pcs: poly %u has %zu evaluations (max %zu)", i, polys[i].len,
+                           l->rows[i] * C);
     p = calloc(1, sizeof *p);
     if (!p)
         return em_errf(err, EM_ERR_NOMEM, "pcs: prover");
@@ -189,7 +226,7 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
     if (!l->hiding) {
         for (unsigned i = 0; i < l->n_polys; i++) {
             ff_t *dst = p->m + l->row_off[i] * C;
-            size_t cap = (size_t)1 << l->n_vars[i];
+            size_t cap = l->rows[i] * C;
             if (polys[i].len)
                 memcpy(dst, polys[i].evals, polys[i].len * sizeof(ff_t));
             memset(dst + polys[i].len, 0, (cap - polys[i].len) * sizeof(ff_t));
@@ -204,19 +241,19 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
             for (size_t c = r < l->n_rows ? C : 0; c < Cm; c++)
                 p->m[r * Cm + c] = blind_next(rng);
     }
-    if ((st = ntt_plan_create(msg_log(l) + PCS_RATE_BITS, &plan, err)) != EM_OK)
+    if ((st = ntt_plan_create(msg_log(l) + l->rate_bits, &plan, err)) != EM_OK)
         goto out;
     if (l->hiding) {
-        if ((st = ntt_rs_encode_rows(plan, NULL, PCS_RATE_BITS, 1, NTT_RS_COEFFS, p->m, Rt, p->enc, n_threads,
+        if ((st = ntt_rs_encode_rows(plan, NULL, l->rate_bits, 1, NTT_RS_COEFFS, p->m, Rt, p->enc, n_threads,
                                      err)) != EM_OK)
             goto out;
     } else {
         /* rows past a polynomial's evaluations are zero and so are their codewords: encode only
          * each polynomial's leading rows that hold data (a packed witness is often 3/4 full) */
         for (unsigned i = 0; i < l->n_polys; i++) {
-            size_t rows = (size_t)1 << (l->n_vars[i] - l->log_cols), used = (polys[i].len + C - 1) / C;
+            size_t rows = l->rows[i], used = (polys[i].len + C - 1) / C;
             ff_t *enc = p->enc + l->row_off[i] * N;
-            if (used && (st = ntt_rs_encode_rows(plan, NULL, PCS_RATE_BITS, 1, NTT_RS_COEFFS, p->m + l->row_off[i] * C,
+            if (used && (st = ntt_rs_encode_rows(plan, NULL, l->rate_bits, 1, NTT_RS_COEFFS, p->m + l->row_off[i] * C,
                                                  used, enc, n_threads, err)) != EM_OK)
                 goto out;
             memset(enc + used * N, 0, (rows - used) * N * sizeof *enc);
@@ -298,7 +335,7 @@ ff2_t pcs_prover_eval(const pcs_prover *p, unsigned poly, const ff2_t *point)
     ff2_t v = ff2_zero();
     if (vals && scratch) {
         for (size_t e = 0; e < len; e++)
-            vals[e] = p->m[(l->row_off[poly] + e / C) * Cm + e % C];
+            vals[e] = e < l->rows[poly] * C ? p->m[(l->row_off[poly] + e / C) * Cm + e % C] : 0;
         v = ml_eval_base(vals, len, l->n_vars[poly], point, scratch);
     }
     free(vals);
@@ -334,6 +371,9 @@ static void absorb_statement(tr_t *tr, const pcs_layout *l, const uint8_t root[P
     tr_absorb_u64(tr, "pcs/layout", l->n_polys);
     tr_absorb_u64(tr, "pcs/layout", l->hiding ? l->n_masks : 0);
     tr_absorb_bytes(tr, "pcs/layout", l->n_vars, l->n_polys);
+    tr_absorb_u64(tr, "pcs/layout", l->rate_bits);
+    for (unsigned p = 0; p < l->n_polys; p++)
+        tr_absorb_u64(tr, "pcs/layout", l->rows[p]);
     tr_absorb_u64(tr, "pcs/nclaims", n);
     for (size_t k = 0; k < n; k++) {
         tr_absorb_u64(tr, "pcs/claim", c[k].poly);
@@ -362,7 +402,7 @@ static size_t group_claims(const pcs_layout *l, const pcs_claim *c, size_t n, si
 }
 
 /* Row weights of group g: sum over its claims of rho_k * eq(row part of z_k, .) placed on the
- * rows of the claim's polynomial. a has n_rows entries. */
+ * committed rows of the claim's polynomial (its other rows are zero). a has n_rows entries. */
 static void group_weights(const pcs_layout *l, const pcs_claim *c, size_t n, const size_t *group, size_t g,
                           const ff2_t *rho, ff2_t *a, ff2_t *tmp)
 {
@@ -373,7 +413,7 @@ static void group_weights(const pcs_layout *l, const pcs_claim *c, size_t n, con
         unsigned nr = l->n_vars[c[k].poly] - l->log_cols;
         ml_eq_table(c[k].point + l->log_cols, nr, rho[k], tmp);
         ff2_t *dst = a + l->row_off[c[k].poly];
-        for (size_t i = 0; i < ((size_t)1 << nr); i++)
+        for (size_t i = 0; i < l->rows[c[k].poly]; i++)
             dst[i] = ff2_add(dst[i], tmp[i]);
     }
 }
@@ -393,16 +433,16 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The query set: all N columns when N <= 2 * PCS_QUERIES, else PCS_QUERIES distinct ones. */
-static size_t sample_queries(tr_t *tr, size_t N, uint64_t *idx)
+/* The query set: all N columns when N <= 2t, else t = pcs_queries(rate) distinct ones. */
+static size_t sample_queries(tr_t *tr, size_t N, unsigned t, uint64_t *idx)
 {
-    if (N <= 2 * (size_t)PCS_QUERIES) {
+    if (N <= 2 * (size_t)t) {
         for (size_t j = 0; j < N; j++)
             idx[j] = j;
         return N;
     }
     size_t n = 0;
-    while (n < PCS_QUERIES) {
+    while (n < t) {
         uint64_t j = tr_challenge_index(tr, "pcs/query", N);
         size_t q;
         for (q = 0; q < n; q++)
@@ -476,7 +516,7 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
 {
     em_status st;
     const pcs_layout *l = &p->layout;
-    size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = Cm << PCS_RATE_BITS, R = l->n_rows,
+    size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = Cm << l->rate_bits, R = l->n_rows,
            Rt = total_rows(l);
     ff2_t *gamma = NULL, *rows = NULL, *rho = NULL, *a = NULL, *tmp = NULL, *y = NULL;
     size_t *group = NULL;
@@ -490,7 +530,7 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
     a = malloc(Rt * sizeof *a);
     tmp = malloc((max_poly_rows(l) > C ? max_poly_rows(l) : C) * sizeof *tmp);
     rows = malloc(Cm * sizeof *rows);
-    idx = malloc(2 * PCS_QUERIES * sizeof *idx);
+    idx = malloc(2 * PCS_MAX_QUERIES * sizeof *idx);
     acc = malloc(2 * Cm * sizeof *acc);
     y = malloc(n_claims * sizeof *y);
     if (!gamma || !rho || !group || !a || !tmp || !rows || !idx || !acc || !y) {
@@ -529,7 +569,7 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
             goto out;
     }
     /* Column openings. */
-    size_t nq = sample_queries(tr, N, idx);
+    size_t nq = sample_queries(tr, N, pcs_queries(l->rate_bits), idx);
     if (em_buf_reserve(out, nq * Rt * FF_BYTES) != EM_OK) {
         st = em_errf(err, EM_ERR_LIMIT, "pcs: proof buffer full");
         goto out;
@@ -559,8 +599,8 @@ out:
 }
 
 /* Reads C ff2 elements and RS-encodes both coordinates (N each) into ea/eb. */
-static em_status read_and_encode(em_reader *r, const ntt_plan *plan, size_t C, ff2_t *row, ff_t *msg, ff_t *ea,
-                                 ff_t *eb, em_err *err)
+static em_status read_and_encode(em_reader *r, const ntt_plan *plan, unsigned rate_bits, size_t C, ff2_t *row,
+                                 ff_t *msg, ff_t *ea, ff_t *eb, em_err *err)
 {
     em_status st;
     for (size_t i = 0; i < C; i++)
@@ -570,11 +610,11 @@ static em_status read_and_encode(em_reader *r, const ntt_plan *plan, size_t C, f
         }
     for (size_t i = 0; i < C; i++)
         msg[i] = row[i].a;
-    if ((st = ntt_rs_encode(plan, PCS_RATE_BITS, 1, NTT_RS_COEFFS, msg, ea, err)) != EM_OK)
+    if ((st = ntt_rs_encode(plan, rate_bits, 1, NTT_RS_COEFFS, msg, ea, err)) != EM_OK)
         return st;
     for (size_t i = 0; i < C; i++)
         msg[i] = row[i].b;
-    return ntt_rs_encode(plan, PCS_RATE_BITS, 1, NTT_RS_COEFFS, msg, eb, err);
+    return ntt_rs_encode(plan, rate_bits, 1, NTT_RS_COEFFS, msg, eb, err);
 }
 
 /* Checks enc(row)[idx[q]] == sum_i weight[i] * col_q[i] for every query q. */
@@ -601,8 +641,9 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     uint8_t (*hashes)[MT_HASH_LEN] = NULL;
     if ((st = layout_check(l, err)) != EM_OK || (st = claims_check(l, claims, n_claims, err)) != EM_OK)
         return st;
-    size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = Cm << PCS_RATE_BITS, R = l->n_rows,
+    size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = Cm << l->rate_bits, R = l->n_rows,
            Rt = total_rows(l);
+    unsigned t = pcs_queries(l->rate_bits);
     group = malloc(n_claims * sizeof *group);
     if (!group)
         return em_errf(err, EM_ERR_NOMEM, "pcs: verify scratch");
@@ -615,7 +656,7 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     /* Everything read below has a length fixed by the layout and the claims: refuse short input
      * before allocating for it (the allocations are then bounded by a constant times the
      * input). */
-    size_t nq_max = N <= 2 * (size_t)PCS_QUERIES ? N : PCS_QUERIES;
+    size_t nq_max = N <= 2 * (size_t)t ? N : t;
     size_t need = (l->hiding ? ng : 0) * FF2_BYTES + (1 + ng) * Cm * FF2_BYTES + nq_max * Rt * FF_BYTES;
     if (em_reader_left(r) < need) {
         st = em_errf(err, EM_ERR_PARSE, "pcs: proof truncated (%zu bytes left, at least %zu needed)",
@@ -632,14 +673,14 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     y = malloc(n_claims * sizeof *y);
     msg = malloc(Cm * sizeof *msg);
     enc = malloc(2 * (1 + ng) * N * sizeof *enc);
-    idx = malloc(2 * PCS_QUERIES * sizeof *idx);
+    idx = malloc(2 * PCS_MAX_QUERIES * sizeof *idx);
     cols = malloc(nq_max * Rt * sizeof *cols);
     hashes = malloc(nq_max * sizeof *hashes);
     if (!gamma || !rho || !a || !tmp || !rows || !eqc || !y || !msg || !enc || !idx || !cols || !hashes) {
         st = em_errf(err, EM_ERR_NOMEM, "pcs: verify scratch");
         goto out;
     }
-    if ((st = ntt_plan_create(msg_log(l) + PCS_RATE_BITS, &plan, err)) != EM_OK)
+    if ((st = ntt_plan_create(msg_log(l) + l->rate_bits, &plan, err)) != EM_OK)
         goto out;
     if (l->hiding) {
         for (size_t g = 0; g < ng; g++)
@@ -651,13 +692,13 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     }
     tr_challenge_ff2_vec(tr, "pcs/gamma", gamma, R);
     set_mask_weights(l, gamma, R);
-    if ((st = read_and_encode(r, plan, Cm, rows, msg, enc, enc + N, err)) != EM_OK)
+    if ((st = read_and_encode(r, plan, l->rate_bits, Cm, rows, msg, enc, enc + N, err)) != EM_OK)
         goto out;
     tr_absorb_ff2(tr, "pcs/w", rows, Cm);
     tr_challenge_ff2_vec(tr, "pcs/rho", rho, n_claims);
     for (size_t g = 0; g < ng; g++) {
         ff_t *ea = enc + 2 * (1 + g) * N;
-        if ((st = read_and_encode(r, plan, Cm, rows, msg, ea, ea + N, err)) != EM_OK)
+        if ((st = read_and_encode(r, plan, l->rate_bits, Cm, rows, msg, ea, ea + N, err)) != EM_OK)
             goto out;
         tr_absorb_ff2(tr, "pcs/u", rows, Cm);
         /* <u_g, eq(z_col)> over the data coefficients must equal the rho-combination of the
@@ -675,7 +716,7 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
             goto out;
         }
     }
-    size_t nq = sample_queries(tr, N, idx);
+    size_t nq = sample_queries(tr, N, pcs_queries(l->rate_bits), idx);
     for (size_t q = 0; q < nq; q++) {
         for (size_t i = 0; i < Rt; i++)
             if ((st = ff_read(r, &cols[q * Rt + i], err)) != EM_OK) {
@@ -684,7 +725,7 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
             }
         mt_hash_leaf(cols + q * Rt, Rt, hashes[q]);
     }
-    if ((st = mt_verify_reader(root, msg_log(l) + PCS_RATE_BITS, idx, (const uint8_t(*)[MT_HASH_LEN])hashes, nq,
+    if ((st = mt_verify_reader(root, msg_log(l) + l->rate_bits, idx, (const uint8_t(*)[MT_HASH_LEN])hashes, nq,
                                r, err)) != EM_OK) {
         em_err_prefix(err, "pcs: column openings: ");
         goto out;

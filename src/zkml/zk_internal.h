@@ -245,19 +245,19 @@ em_status zk__matmul_verify(zk_rd *r, unsigned nv, ff2_t claim, ff2_t *point, ff
 typedef struct zk_pcs zk_pcs;
 em_status zk__pcs_commit(const ff_t *poly, unsigned log, const uint8_t seed[32], int threads, zk_pcs **out,
                          uint8_t *commit, size_t *commit_len, em_err *err) EM_WARN_UNUSED;
-/* The same commitment when only poly[0, len) can be nonzero (the rest is not read): the zero
- * rows' codewords are not computed. */
-em_status zk__pcs_commit_prefix(const ff_t *poly, size_t len, unsigned log, const uint8_t seed[32], int threads,
-                                zk_pcs **out, uint8_t *commit, size_t *commit_len, em_err *err) EM_WARN_UNUSED;
+/* A proof's witness, packed as pack: rate 1/2, only the used prefix (zk__pack_used) committed;
+ * poly past it is not read. */
+em_status zk__pcs_commit_witness(const ff_t *poly, const zk_pack *pack, int threads, zk_pcs **out, uint8_t *commit,
+                                 size_t *commit_len, em_err *err) EM_WARN_UNUSED;
 void zk__pcs_free(zk_pcs *p);
-/* fold: fold the claims into one point first (witness: yes; model: no, the fold would cost a
- * pass over the whole model per proof). forge: test-hook mode, open even false claims (the
- * proof then fails verification). */
+/* witness: a zk__pcs_commit_witness commitment, its claims folded into one point first; else the
+ * model's, opened directly (a fold would cost a pass over the whole model per proof). forge:
+ * test-hook mode, open even false claims (the proof then fails verification). */
 em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pack *pack, const zk_claims *c,
-                       int fold, int forge, em_buf *out, em_err *err) EM_WARN_UNUSED;
+                       int witness, int forge, em_buf *out, em_err *err) EM_WARN_UNUSED;
 em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned log, em_err *err) EM_WARN_UNUSED;
 em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, const zk_pack *pack,
-                         const zk_claims *c, int fold, em_reader *r, em_err *err) EM_WARN_UNUSED;
+                         const zk_claims *c, int witness, em_reader *r, em_err *err) EM_WARN_UNUSED;
 /* Checks the vk's model commitment bytes against its model_log. */
 em_status zk__vk_commit_check(const zk_vk *vk, em_err *err) EM_WARN_UNUSED;
 

@@ -1,9 +1,14 @@
 /* Adapter from packed polynomials + block claims to the multilinear commitment of pcs.h.
  *
  * Each packed polynomial (the model, or one proof's witness) is committed as a single pcs
- * polynomial with the default layout for its size. Commitment bytes (in the vk, or in the
+ * polynomial with the default log_cols for its size. Commitment bytes (in the vk, or in the
  * proof's commitment section): log_cols u8 | Merkle root (32). The verifier accepts only the
  * default log_cols for the polynomial size, so a prover cannot pick an unusual matrix shape.
+ * The model (committed once, opened in every proof) uses rate 1/4 over all its rows. The
+ * witness (committed in every proof) uses rate 1/2, which halves its encoding and hashing for
+ * 262 instead of 160 opened columns, and commits only the rows of its used prefix
+ * (zk__pack_used; the zero tail up to the power of two is zero by definition, and both sides
+ * derive its length from the public witness layout).
  *
  * For the witness, several claims are first folded into one claim at a fresh point
  * (sc_fold_prove, a product sumcheck over the packed polynomial), so it is opened at a single
@@ -26,50 +31,63 @@ struct zk_pcs {
     unsigned threads; /* for the claim fold */
 };
 
-static em_status layout_for(unsigned log, pcs_layout *l, em_err *err)
+/* used = 0: the model layout (rate 1/4, every row); else the witness layout with only the first
+ * used values committed. */
+static em_status layout_for(unsigned log, uint64_t used, pcs_layout *l, em_err *err)
 {
     unsigned nv = log;
+    em_status st;
     if (log > PCS_MAX_VARS)
         return em_errf(err, EM_ERR_LIMIT, "polynomial of 2^%u values exceeds the commitment limit 2^%u", log,
                        PCS_MAX_VARS);
-    return pcs_layout_init(l, &nv, 1, 0, err);
+    if ((st = pcs_layout_init(l, &nv, 1, 0, err)) != EM_OK || !used)
+        return st;
+    if (used > ((uint64_t)1 << log))
+        return em_errf(err, EM_ERR_INTERNAL, "witness of %llu values for 2^%u", (unsigned long long)used, log);
+    if ((st = pcs_layout_set_len(l, 0, (size_t)used, err)) != EM_OK)
+        return st;
+    return pcs_layout_set_rate(l, 1, err);
+}
+
+static em_status commit_layout(const pcs_layout *l, const ff_t *poly, size_t len, int threads, zk_pcs **out,
+                               uint8_t *commit, size_t *commit_len, em_err *err)
+{
+    em_status st;
+    zk_pcs *p = calloc(1, sizeof *p);
+    if (!p)
+        return em_errf(err, EM_ERR_NOMEM, "commitment: out of memory");
+    p->threads = zk__threads(threads);
+    pcs_poly pp = {.evals = poly, .len = len};
+    uint8_t root[PCS_ROOT_LEN];
+    if ((st = pcs_commit(l, &pp, threads > 0 ? (unsigned)threads : 0, &p->pp, root, err)) != EM_OK) {
+        free(p);
+        return st;
+    }
+    commit[0] = (uint8_t)l->log_cols;
+    memcpy(commit + 1, root, PCS_ROOT_LEN);
+    *commit_len = ZK_PCS_COMMIT_LEN;
+    *out = p;
+    return EM_OK;
 }
 
 em_status zk__pcs_commit(const ff_t *poly, unsigned log, const uint8_t seed[32], int threads, zk_pcs **out,
                          uint8_t *commit, size_t *commit_len, em_err *err)
 {
-    return zk__pcs_commit_prefix(poly, (size_t)1 << log, log, seed, threads, out, commit, commit_len, err);
-}
-
-em_status zk__pcs_commit_prefix(const ff_t *poly, size_t len, unsigned log, const uint8_t seed[32], int threads,
-                                zk_pcs **out, uint8_t *commit, size_t *commit_len, em_err *err)
-{
     /* The commitment is not hiding yet (pcs.h), so the blinding seed has no randomness to
      * derive; it is accepted here so hiding can be added without changing callers. */
     (void)seed;
     pcs_layout l;
-    em_status st = layout_for(log, &l, err);
-    if (st != EM_OK)
-        return st;
-    zk_pcs *p = calloc(1, sizeof *p);
-    if (!p)
-        return em_errf(err, EM_ERR_NOMEM, "commitment: out of memory");
-    p->threads = zk__threads(threads);
-    if (len > ((size_t)1 << log)) {
-        free(p);
-        return em_errf(err, EM_ERR_INTERNAL, "commitment of %zu values for 2^%u", len, log);
-    }
-    pcs_poly pp = {.evals = poly, .len = len};
-    uint8_t root[PCS_ROOT_LEN];
-    if ((st = pcs_commit(&l, &pp, threads > 0 ? (unsigned)threads : 0, &p->pp, root, err)) != EM_OK) {
-        free(p);
-        return st;
-    }
-    commit[0] = (uint8_t)l.log_cols;
-    memcpy(commit + 1, root, PCS_ROOT_LEN);
-    *commit_len = ZK_PCS_COMMIT_LEN;
-    *out = p;
-    return EM_OK;
+    em_status st = layout_for(log, 0, &l, err);
+    return st != EM_OK ? st : commit_layout(&l, poly, (size_t)1 << log, threads, out, commit, commit_len, err);
+}
+
+em_status zk__pcs_commit_witness(const ff_t *poly, const zk_pack *pack, int threads, zk_pcs **out, uint8_t *commit,
+                                 size_t *commit_len, em_err *err)
+{
+    pcs_layout l;
+    uint64_t used = zk__pack_used(pack);
+    em_status st = layout_for(pack->total_log, used ? used : 1, &l, err);
+    return st != EM_OK ? st : commit_layout(&l, poly, (size_t)used, threads, out, commit, commit_len, err);
 }
 
 void zk__pcs_free(zk_pcs *p)
@@ -106,7 +124,7 @@ static em_status make_claims(const zk_pack *pack, const zk_claims *c, ff2_t **pt
 }
 
 em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pack *pack, const zk_claims *c,
-                       int fold, int forge, em_buf *out, em_err *err)
+                       int witness, int forge, em_buf *out, em_err *err)
 {
     ff2_t *pts = NULL, *vals = NULL;
     const ff2_t **pp = NULL;
@@ -116,7 +134,7 @@ em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pac
         st = em_errf(err, EM_ERR_INTERNAL, "opening without claims");
     if (st != EM_OK)
         goto out;
-    if (c->n == 1 || !fold) {
+    if (c->n == 1 || !witness) {
         st = pcs_open(p->pp, pc, c->n, tr, out, err);
         goto out;
     }
@@ -147,7 +165,7 @@ em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned l
     pcs_layout l;
     if (len != ZK_PCS_COMMIT_LEN)
         return em_errf(err, EM_ERR_FORMAT, "commitment of %zu bytes, expected %d", len, ZK_PCS_COMMIT_LEN);
-    em_status st = layout_for(log, &l, err);
+    em_status st = layout_for(log, 0, &l, err);
     if (st != EM_OK)
         return st;
     if (commit[0] != l.log_cols)
@@ -162,12 +180,13 @@ em_status zk__vk_commit_check(const zk_vk *vk, em_err *err)
 }
 
 em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, const zk_pack *pack,
-                         const zk_claims *c, int fold, em_reader *r, em_err *err)
+                         const zk_claims *c, int witness, em_reader *r, em_err *err)
 {
     pcs_layout l;
     em_status st;
+    uint64_t used = witness ? zk__pack_used(pack) : 0;
     if ((st = zk__pcs_check_commitment(commit, commit_len, pack->total_log, err)) != EM_OK ||
-        (st = layout_for(pack->total_log, &l, err)) != EM_OK)
+        (st = layout_for(pack->total_log, witness ? (used ? used : 1) : 0, &l, err)) != EM_OK)
         return st;
     if (c->n == 0)
         return em_errf(err, EM_ERR_INTERNAL, "opening without claims");
@@ -176,7 +195,7 @@ em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, con
     pcs_claim *pc = NULL;
     if ((st = make_claims(pack, c, &pts, &pc, &pp, &vals, err)) != EM_OK)
         goto out;
-    if (c->n == 1 || !fold) {
+    if (c->n == 1 || !witness) {
         st = pcs_verify(&l, commit + 1, pc, c->n, tr, r, err);
         goto out;
     }

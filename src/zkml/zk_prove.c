@@ -459,8 +459,8 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     uint8_t wcommit[ZK_MODEL_COMMIT_MAX];
     size_t wcommit_len = 0;
     if ((st = zk__wit_poly(&w, &wl, err)) != EM_OK ||
-        (st = zk__pcs_commit_prefix(w.poly, (size_t)zk__pack_used(&wl.pack), wl.pack.total_log, NULL,
-                                    opts ? opts->threads : 0, &wpcs, wcommit, &wcommit_len, err)) != EM_OK)
+        (st = zk__pcs_commit_witness(w.poly, &wl.pack, opts ? opts->threads : 0, &wpcs, wcommit, &wcommit_len,
+                                     err)) != EM_OK)
         goto out;
     tr_absorb_u64(&tr, "table-bits", wl.tbits);
     tr_absorb_u64(&tr, "limb-bits", wl.lbits);

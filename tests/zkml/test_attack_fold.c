@@ -40,17 +40,19 @@ static int ffx_init(ffx *f, int lie)
     f->poly = malloc(len * sizeof *f->poly);
     if (!f->poly)
         return 0;
+    size_t used = (size_t)zk__pack_used(&f->pack);
     for (size_t i = 0; i < len; i++)
-        f->poly[i] = rnd_ff();
+        f->poly[i] = i < used ? rnd_ff() : 0; /* the witness is zero past its packed blocks */
     em_err err = {0};
-    if (zk__pcs_commit(f->poly, f->pack.total_log, NULL, 1, &f->zp, f->commit, &f->commit_len, &err) != EM_OK)
+    if (zk__pcs_commit_witness(f->poly, &f->pack, 1, &f->zp, f->commit, &f->commit_len, &err) != EM_OK)
         return 0;
     /* the same layout through pcs.h directly (the adapter's prover is opaque): same root */
     pcs_layout l;
     unsigned nv = f->pack.total_log;
-    pcs_poly pp = {.evals = f->poly, .len = len};
+    pcs_poly pp = {.evals = f->poly, .len = used};
     uint8_t root[PCS_ROOT_LEN];
-    if (pcs_layout_init(&l, &nv, 1, 0, &err) != EM_OK || pcs_commit(&l, &pp, 1, &f->pp, root, &err) != EM_OK ||
+    if (pcs_layout_init(&l, &nv, 1, 0, &err) != EM_OK || pcs_layout_set_len(&l, 0, used, &err) != EM_OK ||
+        pcs_layout_set_rate(&l, 1, &err) != EM_OK || pcs_commit(&l, &pp, 1, &f->pp, root, &err) != EM_OK ||
         memcmp(root, f->commit + 1, PCS_ROOT_LEN))
         return 0;
     /* five claims on blocks 0, 1, 1 (two points), 3 and 2; claim 2 false when lying */

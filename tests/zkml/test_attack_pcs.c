@@ -116,6 +116,9 @@ static void forger_open(const forger *f, const ff_t *msg_w, const ff_t *msg_u, c
     tr_absorb_u64(tr, "pcs/layout", l->n_polys);
     tr_absorb_u64(tr, "pcs/layout", 0);
     tr_absorb_bytes(tr, "pcs/layout", l->n_vars, l->n_polys);
+    tr_absorb_u64(tr, "pcs/layout", l->rate_bits);
+    for (unsigned p = 0; p < l->n_polys; p++)
+        tr_absorb_u64(tr, "pcs/layout", l->rows[p]);
     tr_absorb_u64(tr, "pcs/nclaims", n);
     for (size_t k = 0; k < n; k++) {
         tr_absorb_u64(tr, "pcs/claim", c[k].poly);

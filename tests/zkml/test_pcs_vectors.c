@@ -34,17 +34,17 @@ static int hex_eq(const char *what, const uint8_t *b, size_t n, json_t *want)
 
 /* The codeword of stacked row 0 (the first C evaluations of poly 0, or poly 0's only row)
  * straight from ntt_rs_encode; only for non-hiding cases (hiding rows carry blinding). */
-static void check_codeword(json_t *cv, const ff_t *poly0, size_t len0, unsigned log_cols)
+static void check_codeword(json_t *cv, const ff_t *poly0, size_t len0, unsigned log_cols, unsigned rate_bits)
 {
-    size_t C = (size_t)1 << log_cols, N = C << PCS_RATE_BITS;
+    size_t C = (size_t)1 << log_cols, N = C << rate_bits;
     ff_t *msg = calloc(C, sizeof *msg), *cw = malloc(N * sizeof *cw);
     for (size_t i = 0; i < C && i < len0; i++)
         msg[i] = poly0[i];
     ntt_plan *plan = NULL;
     em_err err = {0};
-    CHECK_OK(ntt_plan_create(log_cols + PCS_RATE_BITS, &plan, &err), &err);
+    CHECK_OK(ntt_plan_create(log_cols + rate_bits, &plan, &err), &err);
     if (plan) {
-        CHECK_OK(ntt_rs_encode(plan, PCS_RATE_BITS, 1, NTT_RS_COEFFS, msg, cw, &err), &err);
+        CHECK_OK(ntt_rs_encode(plan, rate_bits, 1, NTT_RS_COEFFS, msg, cw, &err), &err);
         json_t *head = json_object_get(cv, "row0_codeword_head");
         CHECK(json_array_size(head) == (N < 16 ? N : 16));
         for (size_t j = 0; j < json_array_size(head) && j < N; j++)
@@ -85,6 +85,12 @@ static void run_case(json_t *cv)
     CHECK_OK(pcs_layout_init(&l, nv, np, (unsigned)json_integer_value(json_object_get(cv, "log_cols_arg")), &err),
              &err);
     CHECK_EQ_U64(l.log_cols, json_integer_value(json_object_get(cv, "log_cols")));
+    if (json_is_true(json_object_get(cv, "trim")))
+        for (unsigned p = 0; p < np; p++)
+            CHECK_OK(pcs_layout_set_len(&l, p, polys[p].len, &err), &err);
+    unsigned rate_bits = (unsigned)json_integer_value(json_object_get(cv, "rate_bits"));
+    CHECK(rate_bits == 1 || rate_bits == 2);
+    CHECK_OK(pcs_layout_set_rate(&l, rate_bits, &err), &err);
     CHECK_EQ_U64(l.n_rows, json_integer_value(json_object_get(cv, "n_rows")));
     unsigned groups = (unsigned)json_integer_value(json_object_get(cv, "hiding_groups"));
     uint8_t root[PCS_ROOT_LEN];
@@ -96,7 +102,7 @@ static void run_case(json_t *cv)
         CHECK_OK(pcs_commit_hiding(&l, polys, seed, 2, &pr, root, &err), &err);
     } else {
         CHECK_OK(pcs_commit(&l, polys, 2, &pr, root, &err), &err);
-        check_codeword(cv, vals[0], polys[0].len, l.log_cols);
+        check_codeword(cv, vals[0], polys[0].len, l.log_cols, l.rate_bits);
     }
     if (!pr)
         goto out;

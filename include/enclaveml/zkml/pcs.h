@@ -4,21 +4,27 @@
  * n_vars[p] >= log_cols). Each is cut into rows of C = 2^log_cols evaluations (ml.h index
  * convention: the first log_cols variables are the column bits, the rest the row bits) and the
  * rows of all polynomials are stacked in order: poly p occupies rows [row_off[p], row_off[p] +
- * 2^(n_vars[p]-log_cols)). Every row (message = C coefficients) is Reed-Solomon encoded at rate
- * 1/4 (PCS_RATE_BITS) to N = 4C symbols on the subgroup of order N; the Merkle tree (merkle.h)
- * has one leaf per codeword column (all rows' symbols at that position). Commitment = root.
+ * rows[p]), rows[p] = 2^(n_vars[p]-log_cols) unless pcs_layout_set_len declared that only a
+ * prefix of the polynomial can be non-zero (the rows past it are zero by definition and are
+ * neither encoded, hashed nor opened). Every row (message = C coefficients) is Reed-Solomon
+ * encoded at rate 2^-rate_bits (PCS_RATE_BITS = 2 by default, 1 after pcs_layout_set_rate) to
+ * N = 2^rate_bits C symbols on the subgroup of order N; the Merkle tree (merkle.h) has one leaf
+ * per codeword column (all rows' symbols at that position). Commitment = root.
  *
  * Opening (pcs_open / pcs_verify), for claims (poly p, point z in F2^{n_vars[p]}, value v):
- *   transcript: absorb "pcs/root", "pcs/layout", every claim (poly, point, value);
+ *   transcript: absorb "pcs/root", "pcs/layout" (log_cols, n_polys, masks, n_vars, rate_bits,
+ *   rows), every claim (poly, point, value);
  *   squeeze gamma_i (one ff2 per row)                -> prover sends w = sum_i gamma_i M_i (C ff2)
  *   squeeze rho_k (one ff2 per claim); claims are grouped by their column sub-point
  *   z[0..log_cols); for each group g the prover sends u_g = sum_{k in g} rho_k
  *   eq(z_k row part, .)^T M_{rows of p_k} (C ff2);       absorb "pcs/w", "pcs/u"
- *   squeeze PCS_QUERIES distinct column indices (all N columns when N <= 2*PCS_QUERIES);
+ *   squeeze t = pcs_queries(rate_bits) distinct column indices (all N columns when N <= 2t);
  *   the prover sends those columns (n_rows base elements each) and one Merkle multi-opening.
  * The verifier re-encodes w and each u_g, checks them against the opened columns, and checks
  * <u_g, eq(z_col)> = sum_{k in g} rho_k v_k. See docs/PROOFS.md for the soundness argument
- * (rate 1/4, 160 queries, proven unique-decoding proximity gap: 2^-108 query error).
+ * (rate 1/4 with 160 queries or rate 1/2 with 262, proven unique-decoding proximity gap: 2^-108
+ * query error either way). Rate 1/2 halves the encoding and hashing of a commitment for ~1.6x
+ * the opened columns: the per-proof witness uses it, the once-committed model rate 1/4.
  *
  * Wire format (no length prefixes; the layout and the claims fix every length): [hiding only:
  * y_g per group (16 B each)], w (Cm x 16 B, Cm = C, or 2C when hiding), u_g for each group in
@@ -46,13 +52,15 @@
 #include "enclaveml/zkml/ff.h"
 #include "enclaveml/zkml/transcript.h"
 
-#define PCS_RATE_BITS 2
-#define PCS_QUERIES 160
+#define PCS_RATE_BITS 2 /* default rate 1/4 */
+#define PCS_QUERIES 160   /* column queries at rate 1/4: 0.6251^160 = 2^-108.4 */
+#define PCS_QUERIES_RATE2 262 /* at rate 1/2: 0.7501^262 = 2^-108.7 */
+#define PCS_MAX_QUERIES PCS_QUERIES_RATE2
 #define PCS_MAX_POLYS 256
 #define PCS_MAX_VARS 30      /* per polynomial */
 #define PCS_MAX_LOG_ROWS 20  /* total stacked rows <= 2^20 */
 #define PCS_ROOT_LEN 32
-#define PCS_HIDING_MIN_LOG_COLS 8 /* C >= 256 >= PCS_QUERIES random coefficients per row */
+#define PCS_HIDING_MIN_LOG_COLS 8 /* C >= 256 >= PCS_QUERIES random coefficients per row (rate 1/2: 9) */
 #define PCS_HIDING_MAX_GROUPS 64
 
 typedef struct pcs_layout {
@@ -60,7 +68,9 @@ typedef struct pcs_layout {
     unsigned log_cols;
     uint8_t n_vars[PCS_MAX_POLYS];
     size_t row_off[PCS_MAX_POLYS];
+    size_t rows[PCS_MAX_POLYS]; /* committed rows of poly p (the rest are zero) */
     size_t n_rows; /* total stacked data rows */
+    unsigned rate_bits; /* codeword length N = 2^rate_bits * message length; 1 or 2 */
     unsigned hiding;  /* 0, or 1 after pcs_layout_set_hiding */
     unsigned n_masks; /* hiding: the most distinct column points one opening may have */
 } pcs_layout;
@@ -70,12 +80,25 @@ typedef struct pcs_layout {
 em_status pcs_layout_init(pcs_layout *l, const unsigned *n_vars, unsigned n_polys,
                           unsigned log_cols, em_err *err) EM_WARN_UNUSED;
 
+/* Declares that only poly p's first len evaluations may be non-zero (1 <= len <= 2^n_vars[p]):
+ * only its first ceil(len / C) rows are committed, the rest are zero by definition. Both sides
+ * must use the same len (it is part of the layout the transcript absorbs). */
+em_status pcs_layout_set_len(pcs_layout *l, unsigned p, size_t len, em_err *err) EM_WARN_UNUSED;
+
+/* Rate 2^-rate_bits, rate_bits 1 (1/2: half the encoding and hashing, PCS_QUERIES_RATE2 column
+ * queries) or 2 (1/4, the default, PCS_QUERIES). Call before pcs_layout_set_hiding. */
+em_status pcs_layout_set_rate(pcs_layout *l, unsigned rate_bits, em_err *err) EM_WARN_UNUSED;
+
+/* Column queries of an opening at this rate. */
+unsigned pcs_queries(unsigned rate_bits);
+
 /* Switches the layout to the hiding encoding (below); max_groups (1..PCS_HIDING_MAX_GROUPS) is
  * the number of distinct column sub-points an opening may have (fold claims with sc_fold_prove
- * to need just one). Needs log_cols >= PCS_HIDING_MIN_LOG_COLS. */
+ * to need just one). Needs log_cols >= PCS_HIDING_MIN_LOG_COLS and C >= pcs_queries(rate). */
 em_status pcs_layout_set_hiding(pcs_layout *l, unsigned max_groups, em_err *err) EM_WARN_UNUSED;
 
-/* One polynomial's evaluations: len <= 2^n_vars entries, the rest are zero. Borrowed. */
+/* One polynomial's evaluations: len <= rows[p] * C entries (<= 2^n_vars), the rest are zero.
+ * Borrowed. */
 typedef struct pcs_poly {
     const ff_t *evals;
     size_t len;
