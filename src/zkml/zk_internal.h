@@ -129,6 +129,11 @@ typedef struct zk_wlayout {
     unsigned lbits;                /* remainder limb width of this proof (8..16) */
     unsigned nl[ZK_MAX_LAYERS];    /* remainder limbs per layer: ceil(shift / lbits) */
     uint32_t q_blk[ZK_MAX_LAYERS], r_blk[ZK_MAX_LAYERS][ZK_MAX_LIMBS], y_blk[ZK_MAX_LAYERS];
+    /* Blocks [0, pack.n) are committed (the pack); blocks [pack.n, n_blk) are the q blocks, which
+     * are not: q is defined by the accumulator (docs/PROOFS.md "Requantization lookups"), and
+     * its one evaluation (at the pair lookup's leaf point) is discharged by the layer's
+     * accumulator sumcheck. pack.log[b] is the size of every block b < n_blk. */
+    uint32_t n_blk;
     /* maxpool: d_w = y - x_w >= 0 per window slot */
     uint32_t d_blk[ZK_MAX_LAYERS][ZK_MAX_POOL_WIN];
     uint32_t m_rng_blk[ZK_RANGE_BITS + 1]; /* multiplicities of [0, 2^b), by b */
@@ -304,10 +309,17 @@ ff2_t zk__acc_claim(const zk_layer *L, unsigned nl, unsigned lbits, const ff2_t 
 em_status zk__wit_poly(zk_wit *w, const zk_wlayout *wl, em_err *err) EM_WARN_UNUSED;
 void zk__wit_free(zk_wit *w, const zk_wlayout *wl);
 void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w);
+/* Per requantized layer i: the pair lookup's leaf point (lv_out output variables, then lb batch
+ * variables) and the value of q~ there that the lookup used. q is not committed, so this is not
+ * a witness claim: layer i's accumulator sumcheck runs at exactly this point and checks it. */
+typedef struct zk_qclaims {
+    ff2_t pt[ZK_MAX_LAYERS][ZK_MAX_VARS];
+    ff2_t val[ZK_MAX_LAYERS];
+} zk_qclaims;
 em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, size_t n_samples, zk_wr *wr,
-                            zk_claims *wc, em_err *err) EM_WARN_UNUSED;
+                            zk_claims *wc, zk_qclaims *qc, em_err *err) EM_WARN_UNUSED;
 em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_t *output, size_t n_samples,
-                             zk_rd *rd, zk_claims *wc, em_err *err) EM_WARN_UNUSED;
+                             zk_rd *rd, zk_claims *wc, zk_qclaims *qc, em_err *err) EM_WARN_UNUSED;
 
 /* ---- maxpool (zk_maxpool.c) ---- */
 em_status zk__maxpool_witness(const zk_layer *L, uint32_t i, const zk_wlayout *wl, const int32_t *in, size_t n,

@@ -94,7 +94,6 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigne
                 w->d_blk[i][t] = add_block(&w->pack, lg);
             continue;
         }
-        w->q_blk[i] = add_block(&w->pack, lg);
         for (unsigned t = 0; t < ZK_MAX_LIMBS; t++)
             w->r_blk[i][t] = t < w->nl[i] ? add_block(&w->pack, lg) : ZK_NO_BLOCK;
         w->y_blk[i] = i + 1 < vk->n_layers ? add_block(&w->pack, lg) : ZK_NO_BLOCK;
@@ -112,6 +111,13 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigne
     for (unsigned a = 0; a < 2; a++)
         w->m_act_blk[a] = used_act[a] ? add_block(&w->pack, tbits) : ZK_NO_BLOCK;
     w->pack.total_log = zk__layout(w->pack.log, w->pack.n, w->pack.off);
+    /* q blocks: after the pack, never committed (zk_wlayout) */
+    w->n_blk = w->pack.n;
+    for (uint32_t i = 0; i < vk->n_layers; i++)
+        if (vk->layers[i].kind != NN_MAXPOOL) {
+            w->q_blk[i] = w->n_blk;
+            w->pack.log[w->n_blk++] = w->lb + vk->layers[i].lv_out;
+        }
     if (w->pack.total_log > ZK_MAX_LOG_WITNESS)
         return em_errf(err, EM_ERR_LIMIT, "witness of 2^%u values exceeds 2^%u (batch too large for this model)",
                        w->pack.total_log, ZK_MAX_LOG_WITNESS);

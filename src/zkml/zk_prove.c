@@ -1,9 +1,9 @@
 /* The inference prover (docs/PROOFS.md "Proof of inference"):
  *   1. run the model with a full trace; derive per dense layer q, the remainder limbs and y,
  *      padded to 2^lb samples x 2^lv_out outputs;
- *   2. bind the statement, commit to all of them in one witness polynomial;
+ *   2. bind the statement, commit to the limbs and y (not q) in one witness polynomial;
  *   3. requantization/activation lookups and range checks (zk_requant.c);
- *   4. per layer, the matmul sumcheck from a random point of the accumulator;
+ *   4. per layer, the matmul sumcheck from the pair lookup's leaf point, where it checks q~;
  *   5. one batched opening of the witness and one of the model commitment. */
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +151,7 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const 
     x.checks = checks;
     x.lbits = wl->lbits;
     size_t bp = (size_t)1 << wl->lb;
-    for (uint32_t b = 0; b < wl->pack.n; b++) {
+    for (uint32_t b = 0; b < wl->n_blk; b++) {
         w->blk[b] = calloc((size_t)1 << wl->pack.log[b], sizeof(int32_t));
         if (!w->blk[b])
             return em_errf(err, EM_ERR_NOMEM, "witness: out of memory (block of 2^%u)", wl->pack.log[b]);
@@ -221,7 +221,7 @@ em_status zk__wit_poly(zk_wit *w, const zk_wlayout *wl, em_err *err)
 
 void zk__wit_free(zk_wit *w, const zk_wlayout *wl)
 {
-    for (uint32_t b = 0; b < wl->pack.n; b++)
+    for (uint32_t b = 0; b < wl->n_blk; b++)
         free(w->blk[b]);
     zk__big_free(w->poly);
     memset(w, 0, sizeof *w);
@@ -236,14 +236,14 @@ static em_status blk_eval(const zk_wit *w, const zk_wlayout *wl, uint32_t b, uns
 }
 
 static em_status prove_dense(zk_prover *p, const zk_wlayout *wl, const zk_wit *w, const int32_t *input, size_t n,
-                             uint32_t i, zk_wr *wr, zk_claims *wc, zk_claims *mc, em_err *err)
+                             uint32_t i, const zk_qclaims *qc, zk_wr *wr, zk_claims *wc, zk_claims *mc, em_err *err)
 {
     const zk_vk *vk = &p->vk;
     const zk_layer *L = &vk->layers[i];
     const nn_layer *NL = nn_model_layer(p->m, L->src);
     unsigned lb = wl->lb, lo = L->lv_out, li = L->lv_in;
     size_t N = (size_t)1 << li, M = (size_t)1 << lo, bp = (size_t)1 << lb;
-    ff2_t rho[ZK_MAX_VARS], kappa[ZK_MAX_VARS], pt[ZK_MAX_VARS];
+    ff2_t kappa[ZK_MAX_VARS], pt[ZK_MAX_VARS];
     ff2_t *eqb = NULL, *eqj = NULL, *av = NULL, *wv = NULL;
     em_status st = EM_OK;
     if (L->kind == NN_MAXPOOL) {
@@ -256,20 +256,18 @@ static em_status prove_dense(zk_prover *p, const zk_wlayout *wl, const zk_wit *w
             st = zk__claims_add(wc, wl->y_blk[i - 1], pt, li + lb, a_ev, err);
         goto out;
     }
-    /* rho = (output vars j, batch vars b) on the lb+lo-variable accumulator */
-    tr_challenge_ff2_vec(wr->tr, "acc-point", rho, lo + lb);
-    const ff2_t *rho_j = rho, *rho_b = rho + lo;
+    /* rho = (output vars j, batch vars b) on the lb+lo-variable accumulator: the pair lookup's
+     * leaf point, where the lookup took q~(rho) = ev[0] on trust */
+    const ff2_t *rho = qc->pt[i], *rho_j = rho, *rho_b = rho + lo;
     ff2_t ev[1 + ZK_MAX_LIMBS];
     for (unsigned t = 0; t <= ZK_MAX_LIMBS; t++)
         ev[t] = ff2_zero();
-    if ((st = blk_eval(w, wl, wl->q_blk[i], lo, rho, &ev[0], err)) != EM_OK)
-        goto out;
+    ev[0] = qc->val[i];
     for (unsigned t = 0; t < wl->nl[i]; t++)
         if ((st = blk_eval(w, wl, wl->r_blk[i][t], lo, rho, &ev[1 + t], err)) != EM_OK)
             goto out;
     if (L->kind != NN_DENSE) {
-        if ((st = zk__put_ff2(wr, "acc-evals", ev, 1 + wl->nl[i], err)) != EM_OK ||
-            (st = zk__claims_add(wc, wl->q_blk[i], rho, lo + lb, ev[0], err)) != EM_OK)
+        if ((st = zk__put_ff2(wr, "acc-evals", ev + 1, wl->nl[i], err)) != EM_OK)
             goto out;
         for (unsigned t = 0; t < wl->nl[i]; t++)
             if ((st = zk__claims_add(wc, wl->r_blk[i][t], rho, lo + lb, ev[1 + t], err)) != EM_OK)
@@ -294,11 +292,9 @@ static em_status prove_dense(zk_prover *p, const zk_wlayout *wl, const zk_wit *w
     ml_eq_table(rho_j, lo, ff2_one(), eqj);
     ml_eq_table(rho_b, lb, ff2_one(), eqb);
     ff2_t bias_ev = zk__dot_i64(NL->bias, NL->n_bias, eqj);
-    /* messages: q(rho), r_t(rho), bias(rho_j) */
-    if ((st = zk__put_ff2(wr, "acc-evals", ev, 1 + wl->nl[i], err)) != EM_OK ||
+    /* messages: r_t(rho), bias(rho_j) */
+    if ((st = zk__put_ff2(wr, "acc-evals", ev + 1, wl->nl[i], err)) != EM_OK ||
         (st = zk__put_ff2(wr, "bias-eval", &bias_ev, 1, err)) != EM_OK)
-        goto out;
-    if ((st = zk__claims_add(wc, wl->q_blk[i], rho, lo + lb, ev[0], err)) != EM_OK)
         goto out;
     for (unsigned t = 0; t < wl->nl[i]; t++)
         if ((st = zk__claims_add(wc, wl->r_blk[i][t], rho, lo + lb, ev[1 + t], err)) != EM_OK)
@@ -384,6 +380,7 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     memset(&w, 0, sizeof w);
     zk_claims wc = {0}, mc = {0};
     zk_pcs *wpcs = NULL;
+    zk_qclaims *qc = NULL;
     em_buf comp = {.max = ZK_MAX_PROOF_BYTES}, cons = {.max = ZK_MAX_PROOF_BYTES};
     em_buf all = {.max = ZK_MAX_PROOF_BYTES};
     zk_statement stmt;
@@ -467,11 +464,15 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     tr_absorb_bytes(&tr, "witness-commitment", wcommit, wcommit_len);
     double t3 = em_now_ms();
     zk_wr wr = {.tr = &tr, .buf = &comp, .threads = zk__threads(opts ? opts->threads : 0), .forge = forge};
-    if ((st = zk__requant_prove(vk, &wl, &w, n_samples, &wr, &wc, err)) != EM_OK)
+    if (!(qc = calloc(1, sizeof *qc))) {
+        st = em_errf(err, EM_ERR_NOMEM, "zk_prove: out of memory");
+        goto out;
+    }
+    if ((st = zk__requant_prove(vk, &wl, &w, n_samples, &wr, &wc, qc, err)) != EM_OK)
         goto out;
     double t4 = em_now_ms();
     for (uint32_t i = vk->n_layers; i-- > 0;)
-        if ((st = prove_dense(p, &wl, &w, xin, n_samples, i, &wr, &wc, &mc, err)) != EM_OK)
+        if ((st = prove_dense(p, &wl, &w, xin, n_samples, i, qc, &wr, &wc, &mc, err)) != EM_OK)
             goto out;
     double t5 = em_now_ms();
     if ((st = zk__pcs_open(wpcs, w.poly, &tr, &wl.pack, &wc, 1, wr.forge, &cons, err)) != EM_OK ||
@@ -498,6 +499,7 @@ out:
     zk__claims_free(&wc);
     zk__claims_free(&mc);
     zk__pcs_free(wpcs);
+    free(qc);
     zk__wit_free(&w, &wl);
     nn_trace_free(&trace);
     for (uint32_t i = 0; i < ZK_MAX_LAYERS; i++)

@@ -12,7 +12,9 @@
  * segment is one fraction tree over exactly its 2^log leaves (no padding leaves), proven level
  * by level (node x of level d has children x and x + 2^d), and the verifier checks that the
  * roots' fractions sum to zero. A segment's leaf claim is a claim on one committed block (or on
- * the public output / a public table the verifier evaluates). */
+ * the public output / a public table the verifier evaluates), except q: q is not committed, and
+ * its leaf value goes to the layer's accumulator sumcheck, which runs at the pair segment's leaf
+ * point (zk_qclaims). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -614,8 +616,21 @@ static em_status tree_prove(zk_wr *wr, unsigned G, int leaves_p_one, ff2_t **P, 
     return EM_OK;
 }
 
+/* Value v of segment s at the leaf point r: a claim on its committed block, or for q the point
+ * and value the layer's accumulator sumcheck must check. */
+static em_status leaf_claim(const zk_wlayout *wl, const lu_seg *s, unsigned v, const ff2_t *r, unsigned G, ff2_t val,
+                            zk_claims *wc, zk_qclaims *qc, em_err *err)
+{
+    if (s->kind == SEG_PAIR && v == 0) {
+        memcpy(qc->pt[s->layer], r, G * sizeof *r);
+        qc->val[s->layer] = val;
+        return EM_OK;
+    }
+    return zk__claims_add(wc, seg_block(wl, s, v), r, G, val, err);
+}
+
 em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, size_t n_samples, zk_wr *wr,
-                            zk_claims *wc, em_err *err)
+                            zk_claims *wc, zk_qclaims *qc, em_err *err)
 {
     (void)n_samples;
     lu_layout L;
@@ -663,7 +678,7 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
             uint32_t b = seg_block(wl, s, v);
             if ((st = zk__mle_i32(w->blk[b], (size_t)1 << lr, (size_t)1 << (G - lr), lr, G - lr, r, &vals[v], err)) !=
                     EM_OK ||
-                (st = zk__claims_add(wc, b, r, G, vals[v], err)) != EM_OK)
+                (st = leaf_claim(wl, s, v, r, G, vals[v], wc, qc, err)) != EM_OK)
                 goto out;
         }
         if ((st = zk__put_ff2(wr, "lookup-leaf", vals, nv, err)) != EM_OK)
@@ -681,7 +696,7 @@ out:
 /* ---- verifier ------------------------------------------------------------------------------- */
 
 em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_t *output, size_t n_samples,
-                             zk_rd *rd, zk_claims *wc, em_err *err)
+                             zk_rd *rd, zk_claims *wc, zk_qclaims *qc, em_err *err)
 {
     lu_layout L;
     lu_chal ch;
@@ -709,7 +724,7 @@ em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_
         if ((st = zk__get_ff2(rd, "lookup-leaf", vals, nv, err)) != EM_OK)
             return st;
         for (unsigned v = 0; v < nv; v++)
-            if ((st = zk__claims_add(wc, seg_block(wl, s, v), r, G, vals[v], err)) != EM_OK)
+            if ((st = leaf_claim(wl, s, v, r, G, vals[v], wc, qc, err)) != EM_OK)
                 return st;
         if (s->kind == SEG_PAIR && s->layer + 1 == vk->n_layers) {
             const zk_layer *ly = &vk->layers[s->layer];

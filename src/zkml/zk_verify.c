@@ -25,11 +25,12 @@ static em_status input_claim(const zk_layer *L, const zk_wlayout *wl, const int3
 }
 
 static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32_t *input, const int32_t *output,
-                              size_t n, uint32_t i, zk_rd *rd, zk_claims *wc, zk_claims *mc, em_err *err)
+                              size_t n, uint32_t i, const zk_qclaims *qc, zk_rd *rd, zk_claims *wc, zk_claims *mc,
+                              em_err *err)
 {
     const zk_layer *L = &vk->layers[i];
     unsigned lb = wl->lb, lo = L->lv_out, li = L->lv_in;
-    ff2_t rho[ZK_MAX_VARS], kappa[ZK_MAX_VARS], pt[ZK_MAX_VARS];
+    ff2_t kappa[ZK_MAX_VARS], pt[ZK_MAX_VARS];
     em_status st;
     if (L->kind == NN_MAXPOOL) {
         ff2_t a_ev;
@@ -38,14 +39,14 @@ static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32
             return st;
         return input_claim(L, wl, input, n, i, pt, a_ev, wc, err);
     }
-    tr_challenge_ff2_vec(rd->tr, "acc-point", rho, lo + lb);
-    const ff2_t *rho_j = rho, *rho_b = rho + lo;
+    /* the accumulator point is the pair lookup's leaf point; q~ there is the value the lookup
+     * used, checked by the sumcheck below (q is not committed) */
+    const ff2_t *rho = qc->pt[i], *rho_j = rho, *rho_b = rho + lo;
     ff2_t ev[1 + ZK_MAX_LIMBS], bias_ev;
+    ev[0] = qc->val[i];
     if (L->kind != NN_DENSE) {
-        if ((st = zk__get_ff2(rd, "acc-evals", ev, 1 + wl->nl[i], err)) != EM_OK)
+        if ((st = zk__get_ff2(rd, "acc-evals", ev + 1, wl->nl[i], err)) != EM_OK)
             return em_err_prefix(err, "layer %u: ", i);
-        if ((st = zk__claims_add(wc, wl->q_blk[i], rho, lo + lb, ev[0], err)) != EM_OK)
-            return st;
         for (unsigned t = 0; t < wl->nl[i]; t++)
             if ((st = zk__claims_add(wc, wl->r_blk[i][t], rho, lo + lb, ev[1 + t], err)) != EM_OK)
                 return st;
@@ -54,11 +55,9 @@ static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32
             return st;
         return input_claim(L, wl, input, n, i, pt, a_ev, wc, err);
     }
-    if ((st = zk__get_ff2(rd, "acc-evals", ev, 1 + wl->nl[i], err)) != EM_OK ||
+    if ((st = zk__get_ff2(rd, "acc-evals", ev + 1, wl->nl[i], err)) != EM_OK ||
         (st = zk__get_ff2(rd, "bias-eval", &bias_ev, 1, err)) != EM_OK)
         return em_err_prefix(err, "layer %u: ", i);
-    if ((st = zk__claims_add(wc, wl->q_blk[i], rho, lo + lb, ev[0], err)) != EM_OK)
-        return st;
     for (unsigned t = 0; t < wl->nl[i]; t++)
         if ((st = zk__claims_add(wc, wl->r_blk[i][t], rho, lo + lb, ev[1 + t], err)) != EM_OK)
             return st;
@@ -86,6 +85,7 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
     zk_proof_view pv;
     zk_wlayout wl;
     zk_claims wc = {0}, mc = {0};
+    zk_qclaims *qc = NULL;
     const int32_t *xin = input;
     int32_t *own_xin = NULL; /* prefix(input) when the prefix changes values */
     em_status st;
@@ -124,10 +124,14 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
     em_reader_init(&comp, pv.comp, pv.comp_len);
     em_reader_init(&cons, pv.cons, pv.cons_len);
     zk_rd rd = {.tr = &tr, .rd = &comp};
-    if ((st = zk__requant_verify(vk, &wl, output, n_samples, &rd, &wc, err)) != EM_OK)
+    if (!(qc = calloc(1, sizeof *qc))) {
+        st = em_errf(err, EM_ERR_NOMEM, "zk_verify: out of memory");
+        goto out;
+    }
+    if ((st = zk__requant_verify(vk, &wl, output, n_samples, &rd, &wc, qc, err)) != EM_OK)
         goto out;
     for (uint32_t i = vk->n_layers; i-- > 0;)
-        if ((st = verify_dense(vk, &wl, xin, output, n_samples, i, &rd, &wc, &mc, err)) != EM_OK)
+        if ((st = verify_dense(vk, &wl, xin, output, n_samples, i, qc, &rd, &wc, &mc, err)) != EM_OK)
             goto out;
     if (em_reader_left(&comp)) {
         st = em_errf(err, EM_ERR_PARSE, "computation section has %zu unread bytes", em_reader_left(&comp));
@@ -150,6 +154,7 @@ out:
     zk__claims_free(&wc);
     zk__claims_free(&mc);
     free(own_xin);
+    free(qc);
     if (st == EM_OK && stats) {
         stats->verify_ms = em_now_ms() - t0;
         stats->proof_bytes = proof_len;

@@ -7,8 +7,9 @@
  * a negative maxpool difference, a mismatched pair in a padding row -- sets the multiplicities as
  * well as it can, and runs the real lookup prover on it (the prover does not check its witness).
  * Every claim the verifier hands to the commitment is then checked against the true evaluation
- * of the forged block, so an accepted forgery would be a complete break of the requantization
- * argument: the tests require rejection. An honest witness must be accepted with true claims
+ * of the forged block, and every q~ value it hands to the accumulator sumcheck (q is not
+ * committed) against the true evaluation of the forged q, so an accepted forgery would be a
+ * complete break of the requantization argument: the tests require rejection. An honest witness must be accepted with true claims
  * (otherwise the probes would prove nothing). */
 #include <inttypes.h>
 
@@ -54,7 +55,7 @@ static int lfx_init(lfx *f, nn_model *m, size_t n, unsigned tbits, unsigned lbit
     }
     const zk_vk *vk = f->vk;
     const zk_wlayout *wl = &f->wl;
-    for (uint32_t b = 0; b < wl->pack.n; b++)
+    for (uint32_t b = 0; b < wl->n_blk; b++)
         if (!(f->w.blk[b] = calloc((size_t)1 << wl->pack.log[b], sizeof(int32_t))))
             return 0;
     const zk_layer *last = &vk->layers[vk->n_layers - 1];
@@ -93,7 +94,7 @@ static int lfx_init(lfx *f, nn_model *m, size_t n, unsigned tbits, unsigned lbit
 
 static void lfx_free(lfx *f)
 {
-    for (uint32_t b = 0; b < f->wl.pack.n; b++)
+    for (uint32_t b = 0; b < f->wl.n_blk; b++)
         free(f->w.blk[b]);
     free(f->out);
     zk_prover_free(f->p);
@@ -127,7 +128,13 @@ static em_status run_lookup(lfx *f, int recount, em_err *err)
     em_buf buf = {.max = (size_t)1 << 28};
     zk_wr wr = {.tr = &tp, .buf = &buf, .threads = 1, .forge = 1};
     zk_claims pc = {0}, vc = {0};
-    em_status st = zk__requant_prove(f->vk, &f->wl, &f->w, f->n, &wr, &pc, err);
+    zk_qclaims *pq = calloc(1, sizeof *pq), *vq = calloc(1, sizeof *vq);
+    if (!pq || !vq) {
+        free(pq);
+        free(vq);
+        return em_errf(err, EM_ERR_NOMEM, "q claims");
+    }
+    em_status st = zk__requant_prove(f->vk, &f->wl, &f->w, f->n, &wr, &pc, pq, err);
     if (st != EM_OK) {
         fprintf(stderr, "    lookup prover failed: %s\n", em_err_msg(err));
         st = EM_ERR_INTERNAL;
@@ -136,7 +143,7 @@ static em_status run_lookup(lfx *f, int recount, em_err *err)
     em_reader r;
     em_reader_init(&r, buf.data, buf.len);
     zk_rd rd = {.tr = &tv, .rd = &r};
-    st = zk__requant_verify(f->vk, &f->wl, f->out, f->n, &rd, &vc, err);
+    st = zk__requant_verify(f->vk, &f->wl, f->out, f->n, &rd, &vc, vq, err);
     if (st != EM_OK)
         goto out;
     if (em_reader_left(&r)) {
@@ -170,7 +177,26 @@ static em_status run_lookup(lfx *f, int recount, em_err *err)
             goto out;
         }
     }
+    /* q~ at the pair leaf point: what the accumulator sumcheck would enforce */
+    for (uint32_t i = 0; i < f->vk->n_layers; i++) {
+        if (f->vk->layers[i].kind == NN_MAXPOOL)
+            continue;
+        uint32_t b = f->wl.q_blk[i];
+        unsigned nv = f->wl.pack.log[b];
+        ff2_t truth;
+        if (b < f->wl.pack.n || b >= f->wl.n_blk ||
+            zk__mle_i32(f->w.blk[b], 1, (size_t)1 << nv, 0, nv, vq->pt[i], &truth, err) != EM_OK) {
+            st = em_errf(err, EM_ERR_INTERNAL, "q block of layer %u malformed", i);
+            goto out;
+        }
+        if (!ff2_eq(truth, vq->val[i])) {
+            st = em_errf(err, EM_ERR_VERIFY, "q~ of layer %u is false (the accumulator sumcheck would reject)", i);
+            goto out;
+        }
+    }
 out:
+    free(pq);
+    free(vq);
     zk__claims_free(&pc);
     zk__claims_free(&vc);
     em_buf_free(&buf);

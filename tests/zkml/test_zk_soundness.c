@@ -228,6 +228,68 @@ static void test_changed_intermediate(void)
     fx_free(&f);
 }
 
+/* q is not committed: the lookup takes q~ at its leaf point on trust and the accumulator
+ * sumcheck checks it there. A witness hook edits one entry of a hidden layer's q after the
+ * witness is built, keeping (q, y) a table pair: (a) q + 1 with y = act(q + 1) and the remainder
+ * kept (the accumulator identity breaks), (b) q + 1 with r - 2^shift (the identity holds, the
+ * remainder leaves its range), (c) q - 1 with y = act(q - 1) (a pair the table accepts). */
+typedef struct qforge {
+    int mode;
+    size_t pos;
+} qforge;
+
+static void q_hook(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w, void *ctx)
+{
+    const qforge *c = ctx;
+    const zk_layer *L = &vk->layers[0];
+    int32_t *Q = w->blk[wl->q_blk[0]], *Y = w->blk[wl->y_blk[0]];
+    int32_t amax = (int32_t)(1u << (vk->act_bits - 1)) - 1;
+    int32_t q = Q[c->pos] + (c->mode == 2 ? -1 : 1);
+    Q[c->pos] = q;
+    Y[c->pos] = q < 0 ? 0 : q > amax ? amax : q; /* layer 0 is a ReLU layer */
+    if (c->mode == 1) { /* r - 2^shift, limb by limb (the limbs hold r in base 2^lbits) */
+        int64_t r = 0;
+        for (unsigned t = wl->nl[0]; t-- > 0;)
+            r = (r << wl->lbits) + w->blk[wl->r_blk[0][t]][c->pos];
+        r -= (int64_t)1 << L->shift;
+        for (unsigned t = 0; t < wl->nl[0]; t++)
+            w->blk[wl->r_blk[0][t]][c->pos] = (int32_t)(t + 1 < wl->nl[0] ? r & ((1 << wl->lbits) - 1) : r);
+    }
+}
+
+static void test_uncommitted_q(void)
+{
+    fixture f;
+    CHECK(fx_init(&f, 3));
+    if (!f.proof) {
+        fx_free(&f);
+        return;
+    }
+    em_err err = {0};
+    CHECK(zk_prover_vk(f.p)->layers[0].act == NN_ACT_RELU && zk_prover_vk(f.p)->layers[0].shift > 0);
+    size_t M = (size_t)1 << zk_prover_vk(f.p)->layers[0].lv_out;
+    qforge cases[] = {{0, 0}, {0, M + 3}, {1, 2 * M + 1}, {2, 5}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        f.p->wit_hook = q_hook;
+        f.p->wit_hook_ctx = &cases[i];
+        int32_t *y2 = calloc(f.n * f.k, sizeof *y2);
+        uint8_t *pr = NULL;
+        size_t len = 0;
+        em_status st = zk_prove(f.p, NULL, f.x, f.n, &f.ctx, y2, &pr, &len, NULL, &err);
+        CHECK_OK(st, &err);
+        if (st == EM_OK) {
+            st = fx_verify(&f, f.x, y2, &f.ctx, pr, len, &err);
+            if (st == EM_OK)
+                fprintf(stderr, "q forgery case %zu was accepted\n", i);
+            CHECK(st == EM_ERR_VERIFY);
+        }
+        free(pr);
+        free(y2);
+    }
+    f.p->wit_hook = NULL;
+    fx_free(&f);
+}
+
 static void test_replay(void)
 {
     fixture f;
@@ -550,6 +612,7 @@ int main(void)
     TH_RUN(test_changed_input);
     TH_RUN(test_changed_output);
     TH_RUN(test_changed_intermediate);
+    TH_RUN(test_uncommitted_q);
     TH_RUN(test_replay);
     TH_RUN(test_every_region_corrupted);
     TH_RUN(test_malformed);
