@@ -54,6 +54,44 @@ void zk__fold_rows_i32(const int32_t *m, size_t rows, size_t cols, size_t ld, co
         out[k] = ff2_zero();
 }
 
+/* Row ranges on several threads: each chunk folds its rows into its own slot, and the slots are
+ * added in chunk order (exact field arithmetic: the same values whatever the thread count). */
+typedef struct fold_ctx {
+    const int32_t *m;
+    size_t cols, ld;
+    const ff2_t *eq;
+    ff2_t *part; /* chunk t: cols entries at part + t * cols */
+} fold_ctx;
+
+static void fold_chunk(void *vctx, size_t b, size_t e, unsigned tid)
+{
+    fold_ctx *x = vctx;
+    zk__fold_rows_i32(x->m + b * x->ld, e - b, x->cols, x->ld, x->eq + b, x->part + tid * x->cols, x->cols);
+}
+
+void zk__fold_rows_i32_mt(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq, ff2_t *out,
+                          size_t pad, unsigned threads)
+{
+    size_t min_rows = cols >= 65536 ? 1 : 65536 / (cols ? cols : 1);
+    fold_ctx x = {.m = m, .cols = cols, .ld = ld, .eq = eq};
+    if (threads > 1 && rows >= 2 * min_rows)
+        x.part = malloc(16 * (cols ? cols : 1) * sizeof *x.part); /* zk__par_for makes <= 16 chunks */
+    if (!x.part) { /* one thread, or no memory for the slots */
+        zk__fold_rows_i32(m, rows, cols, ld, eq, out, pad);
+        return;
+    }
+    unsigned nc = zk__par_for(threads, rows, min_rows, fold_chunk, &x);
+    for (size_t k = 0; k < cols; k++) {
+        ff2_t s = x.part[k];
+        for (unsigned t = 1; t < nc; t++)
+            s = ff2_add(s, x.part[t * cols + k]);
+        out[k] = s;
+    }
+    for (size_t k = cols; k < pad; k++)
+        out[k] = ff2_zero();
+    free(x.part);
+}
+
 ff2_t zk__dot_i64(const int64_t *v, size_t n, const ff2_t *eq)
 {
     ff2_t s = ff2_zero();
@@ -74,6 +112,12 @@ ff2_t zk__dot_ff2(const ff2_t *a, const ff2_t *b, size_t n)
 em_status zk__mle_i32(const int32_t *m, size_t rows, size_t cols, unsigned lv_rows, unsigned lv_cols,
                       const ff2_t *point, ff2_t *out, em_err *err)
 {
+    return zk__mle_i32_mt(m, rows, cols, lv_rows, lv_cols, point, 1, out, err);
+}
+
+em_status zk__mle_i32_mt(const int32_t *m, size_t rows, size_t cols, unsigned lv_rows, unsigned lv_cols,
+                         const ff2_t *point, unsigned threads, ff2_t *out, em_err *err)
+{
     /* point = (column variables, row variables) */
     size_t nr = (size_t)1 << lv_rows, nc = (size_t)1 << lv_cols;
     ff2_t *eqr = malloc(nr * sizeof *eqr), *eqc = malloc(nc * sizeof *eqc), *fold = malloc(nc * sizeof *fold);
@@ -84,7 +128,7 @@ em_status zk__mle_i32(const int32_t *m, size_t rows, size_t cols, unsigned lv_ro
     }
     ml_eq_table(point + lv_cols, lv_rows, ff2_one(), eqr);
     ml_eq_table(point, lv_cols, ff2_one(), eqc);
-    zk__fold_rows_i32(m, rows, cols, cols, eqr, fold, nc);
+    zk__fold_rows_i32_mt(m, rows, cols, cols, eqr, fold, nc, threads);
     *out = zk__dot_ff2(fold, eqc, nc);
 out:
     free(eqr);

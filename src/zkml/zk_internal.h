@@ -230,12 +230,17 @@ void zk__statement_absorb(tr_t *tr, const zk_statement *s);
 /* ---- dense-layer kernels (zk_dense.c) ---- */
 void zk__fold_rows_i32(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq,
                        ff2_t *out, size_t pad);
+/* The same over row ranges on up to `threads` threads (the same values). */
+void zk__fold_rows_i32_mt(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq, ff2_t *out,
+                          size_t pad, unsigned threads);
 ff2_t zk__dot_i64(const int64_t *v, size_t n, const ff2_t *eq);
 ff2_t zk__dot_ff2(const ff2_t *a, const ff2_t *b, size_t n);
 /* MLE of a rows x cols int32 matrix zero-padded to 2^lv_rows x 2^lv_cols, at point = (column
  * variables, row variables). */
 em_status zk__mle_i32(const int32_t *m, size_t rows, size_t cols, unsigned lv_rows, unsigned lv_cols,
                       const ff2_t *point, ff2_t *out, em_err *err) EM_WARN_UNUSED;
+em_status zk__mle_i32_mt(const int32_t *m, size_t rows, size_t cols, unsigned lv_rows, unsigned lv_cols,
+                         const ff2_t *point, unsigned threads, ff2_t *out, em_err *err) EM_WARN_UNUSED;
 /* Sumcheck of claim = sum_k a[k] b[k] over nv variables (a, b are consumed). point receives
  * the nv challenges; *a_eval, *b_eval the folded values sent at the end. */
 em_status zk__matmul_prove(zk_wr *w, ff2_t *a, ff2_t *b, unsigned nv, ff2_t claim, ff2_t *point,

@@ -229,10 +229,10 @@ void zk__wit_free(zk_wit *w, const zk_wlayout *wl)
 
 /* Evaluation of a witness block (int32, 2^lb rows x 2^lv cols) at (col vars, row vars). */
 static em_status blk_eval(const zk_wit *w, const zk_wlayout *wl, uint32_t b, unsigned lv_cols, const ff2_t *pt,
-                          ff2_t *out, em_err *err)
+                          unsigned threads, ff2_t *out, em_err *err)
 {
     unsigned lr = wl->pack.log[b] - lv_cols;
-    return zk__mle_i32(w->blk[b], (size_t)1 << lr, (size_t)1 << lv_cols, lr, lv_cols, pt, out, err);
+    return zk__mle_i32_mt(w->blk[b], (size_t)1 << lr, (size_t)1 << lv_cols, lr, lv_cols, pt, threads, out, err);
 }
 
 static em_status prove_dense(zk_prover *p, const zk_wlayout *wl, const zk_wit *w, const int32_t *input, size_t n,
@@ -264,7 +264,7 @@ static em_status prove_dense(zk_prover *p, const zk_wlayout *wl, const zk_wit *w
         ev[t] = ff2_zero();
     ev[0] = qc->val[i];
     for (unsigned t = 0; t < wl->nl[i]; t++)
-        if ((st = blk_eval(w, wl, wl->r_blk[i][t], lo, rho, &ev[1 + t], err)) != EM_OK)
+        if ((st = blk_eval(w, wl, wl->r_blk[i][t], lo, rho, wr->threads, &ev[1 + t], err)) != EM_OK)
             goto out;
     if (L->kind != NN_DENSE) {
         if ((st = zk__put_ff2(wr, "acc-evals", ev + 1, wl->nl[i], err)) != EM_OK)
@@ -303,11 +303,11 @@ static em_status prove_dense(zk_prover *p, const zk_wlayout *wl, const zk_wit *w
         goto out;
     ff2_t claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
     if (i == 0)
-        zk__fold_rows_i32(input, n, L->n_in, L->n_in, eqb, av, N);
+        zk__fold_rows_i32_mt(input, n, L->n_in, L->n_in, eqb, av, N, wr->threads);
     else
-        zk__fold_rows_i32(w->blk[wl->y_blk[i - 1]], bp, N, N, eqb, av, N);
+        zk__fold_rows_i32_mt(w->blk[wl->y_blk[i - 1]], bp, N, N, eqb, av, N, wr->threads);
     /* W's columns sit at the input's (position-padded) indices, as in the model commitment */
-    zk__fold_rows_i32(NL->weight, L->n_out, L->n_in, L->n_in, eqj, wv, L->n_in);
+    zk__fold_rows_i32_mt(NL->weight, L->n_out, L->n_in, L->n_in, eqj, wv, L->n_in, wr->threads);
     zk__spread_ff2(wv, L->n_in, L->ip, L->ips, N);
     ff2_t a_ev, w_ev;
     if ((st = zk__matmul_prove(wr, av, wv, li, claim, kappa, &a_ev, &w_ev, err)) != EM_OK)

@@ -676,8 +676,8 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
         unsigned lr = witness_seg ? wl->lb : 0;
         for (unsigned v = 0; v < nv; v++) {
             uint32_t b = seg_block(wl, s, v);
-            if ((st = zk__mle_i32(w->blk[b], (size_t)1 << lr, (size_t)1 << (G - lr), lr, G - lr, r, &vals[v], err)) !=
-                    EM_OK ||
+            if ((st = zk__mle_i32_mt(w->blk[b], (size_t)1 << lr, (size_t)1 << (G - lr), lr, G - lr, r, wr->threads,
+                                     &vals[v], err)) != EM_OK ||
                 (st = leaf_claim(wl, s, v, r, G, vals[v], wc, qc, err)) != EM_OK)
                 goto out;
         }
