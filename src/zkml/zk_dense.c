@@ -75,7 +75,7 @@ void zk__fold_rows_i32_mt(const int32_t *m, size_t rows, size_t cols, size_t ld,
     size_t min_rows = cols >= 65536 ? 1 : 65536 / (cols ? cols : 1);
     fold_ctx x = {.m = m, .cols = cols, .ld = ld, .eq = eq};
     if (threads > 1 && rows >= 2 * min_rows)
-        x.part = malloc(16 * (cols ? cols : 1) * sizeof *x.part); /* zk__par_for makes <= 16 chunks */
+        x.part = malloc(ZK_PAR_CHUNKS * (cols ? cols : 1) * sizeof *x.part);
     if (!x.part) { /* one thread, or no memory for the slots */
         zk__fold_rows_i32(m, rows, cols, ld, eq, out, pad);
         return;

@@ -193,6 +193,7 @@ typedef struct zk_wr {
 
 /* ---- parallel-for (zk_par.c) ---- */
 #define ZK_MAX_THREADS 64u
+#define ZK_PAR_CHUNKS 16u /* the most chunks zk__par_for splits a range into */
 typedef void (*zk_par_fn)(void *ctx, size_t begin, size_t end, unsigned tid);
 /* Runs fn over [0, n) in chunks of >= min_chunk indices (their number, at most 16, depends only
  * on n and min_chunk) on up to n_threads threads; fn's last argument is the chunk index (the

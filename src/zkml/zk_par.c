@@ -18,7 +18,6 @@
 #include "enclaveml/zkml/ml.h"
 #include "zk_internal.h"
 
-#define ZK_PAR_CHUNKS 16u
 
 typedef struct par_job {
     zk_par_fn fn;

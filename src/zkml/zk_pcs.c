@@ -49,6 +49,13 @@ static em_status layout_for(unsigned log, uint64_t used, pcs_layout *l, em_err *
     return pcs_layout_set_rate(l, 1, err);
 }
 
+/* The witness layout of a proof packed as pack (both sides derive it from the public layout). */
+static em_status witness_layout(const zk_pack *pack, pcs_layout *l, em_err *err)
+{
+    uint64_t used = zk__pack_used(pack);
+    return layout_for(pack->total_log, used ? used : 1, l, err);
+}
+
 static em_status commit_layout(const pcs_layout *l, const ff_t *poly, size_t len, int threads, zk_pcs **out,
                                uint8_t *commit, size_t *commit_len, em_err *err)
 {
@@ -85,9 +92,9 @@ em_status zk__pcs_commit_witness(const ff_t *poly, const zk_pack *pack, int thre
                                  size_t *commit_len, em_err *err)
 {
     pcs_layout l;
-    uint64_t used = zk__pack_used(pack);
-    em_status st = layout_for(pack->total_log, used ? used : 1, &l, err);
-    return st != EM_OK ? st : commit_layout(&l, poly, (size_t)used, threads, out, commit, commit_len, err);
+    em_status st = witness_layout(pack, &l, err);
+    return st != EM_OK ? st
+                       : commit_layout(&l, poly, (size_t)zk__pack_used(pack), threads, out, commit, commit_len, err);
 }
 
 void zk__pcs_free(zk_pcs *p)
@@ -184,9 +191,8 @@ em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, con
 {
     pcs_layout l;
     em_status st;
-    uint64_t used = witness ? zk__pack_used(pack) : 0;
     if ((st = zk__pcs_check_commitment(commit, commit_len, pack->total_log, err)) != EM_OK ||
-        (st = layout_for(pack->total_log, witness ? (used ? used : 1) : 0, &l, err)) != EM_OK)
+        (st = witness ? witness_layout(pack, &l, err) : layout_for(pack->total_log, 0, &l, err)) != EM_OK)
         return st;
     if (c->n == 0)
         return em_errf(err, EM_ERR_INTERNAL, "opening without claims");
