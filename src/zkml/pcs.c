@@ -20,6 +20,7 @@ struct pcs_prover {
     ff_t *enc; /* total_rows x N codewords */
     uint8_t *zero; /* per row: 1 when the row is known to be all zero (past a poly's evaluations) */
     mt_tree *tree;
+    unsigned threads; /* for the openings' row combinations */
     uint8_t root[PCS_ROOT_LEN];
 };
 
@@ -216,6 +217,7 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
     if (!p)
         return em_errf(err, EM_ERR_NOMEM, "pcs: prover");
     p->layout = *l;
+    p->threads = zk__threads((int)n_threads);
     p->m = zk__big_alloc(Rt * Cm * sizeof *p->m);
     p->enc = zk__big_alloc(Rt * N * sizeof *p->enc);
     p->zero = calloc(Rt, 1);
@@ -455,22 +457,44 @@ static size_t sample_queries(tr_t *tr, size_t N, unsigned t, uint64_t *idx)
     return n;
 }
 
-/* out = weight^T M (C ff2) with the SIMD axpy on the two coordinates kept apart (acc holds
- * 2C base elements). Rows with a zero weight (claims touch few polynomials) and rows known to be
- * zero are skipped. */
-static void combine_rows(const ff_t *m, size_t C, size_t R, const ff2_t *weight, const uint8_t *zero, ff_t *acc,
-                         ff2_t *out)
+/* out = weight^T M (C ff2) with the SIMD axpy on the two coordinates kept apart, over chunks of
+ * columns on the prover's threads (each column sums the rows in row order, so the result does
+ * not depend on the thread count). Rows with a zero weight (claims touch few polynomials) and
+ * rows known to be zero are skipped. */
+typedef struct comb_job {
+    const ff_t *m;
+    size_t C, R;
+    const ff2_t *weight;
+    const uint8_t *zero;
+    ff2_t *out;
+} comb_job;
+
+enum { COMB_CHUNK = 256 };
+
+static void comb_chunk(void *vctx, size_t b, size_t e, unsigned slot)
 {
-    ff_t *acc_a = acc, *acc_b = acc + C;
-    memset(acc, 0, 2 * C * sizeof *acc);
-    for (size_t i = 0; i < R; i++) {
-        if (ff2_is_zero(weight[i]) || zero[i])
-            continue;
-        ff_vec_axpy(acc_a, weight[i].a, m + i * C, C);
-        ff_vec_axpy(acc_b, weight[i].b, m + i * C, C);
+    (void)slot;
+    const comb_job *x = vctx;
+    ff_t acc_a[COMB_CHUNK], acc_b[COMB_CHUNK];
+    for (size_t c0 = b; c0 < e; c0 += COMB_CHUNK) {
+        size_t w = e - c0 < COMB_CHUNK ? e - c0 : COMB_CHUNK;
+        memset(acc_a, 0, w * sizeof *acc_a);
+        memset(acc_b, 0, w * sizeof *acc_b);
+        for (size_t i = 0; i < x->R; i++) {
+            if (ff2_is_zero(x->weight[i]) || x->zero[i])
+                continue;
+            ff_vec_axpy(acc_a, x->weight[i].a, x->m + i * x->C + c0, w);
+            ff_vec_axpy(acc_b, x->weight[i].b, x->m + i * x->C + c0, w);
+        }
+        for (size_t l = 0; l < w; l++)
+            x->out[c0 + l] = (ff2_t){acc_a[l], acc_b[l]};
     }
-    for (size_t l = 0; l < C; l++)
-        out[l] = (ff2_t){acc_a[l], acc_b[l]};
+}
+
+static void combine_rows(const pcs_prover *p, size_t C, size_t R, const ff2_t *weight, ff2_t *out)
+{
+    comb_job x = {.m = p->m, .C = C, .R = R, .weight = weight, .zero = p->zero, .out = out};
+    zk__par_for(p->threads, C, 4 * COMB_CHUNK, comb_chunk, &x);
 }
 
 static em_status put_ff2s(em_buf *out, const ff2_t *v, size_t n, em_err *err)
@@ -521,7 +545,6 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
     ff2_t *gamma = NULL, *rows = NULL, *rho = NULL, *a = NULL, *tmp = NULL, *y = NULL;
     size_t *group = NULL;
     uint64_t *idx = NULL;
-    ff_t *acc = NULL;
     if ((st = claims_check(l, claims, n_claims, err)) != EM_OK)
         return st;
     gamma = malloc(Rt * sizeof *gamma);
@@ -531,9 +554,8 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
     tmp = malloc((max_poly_rows(l) > C ? max_poly_rows(l) : C) * sizeof *tmp);
     rows = malloc(Cm * sizeof *rows);
     idx = malloc(2 * PCS_MAX_QUERIES * sizeof *idx);
-    acc = malloc(2 * Cm * sizeof *acc);
     y = malloc(n_claims * sizeof *y);
-    if (!gamma || !rho || !group || !a || !tmp || !rows || !idx || !acc || !y) {
+    if (!gamma || !rho || !group || !a || !tmp || !rows || !idx || !y) {
         st = em_errf(err, EM_ERR_NOMEM, "pcs: open scratch");
         goto out;
     }
@@ -554,7 +576,7 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
     /* Proximity row w = gamma^T M (+ its mask row). */
     tr_challenge_ff2_vec(tr, "pcs/gamma", gamma, R);
     set_mask_weights(l, gamma, R);
-    combine_rows(p->m, Cm, Rt, gamma, p->zero, acc, rows);
+    combine_rows(p, Cm, Rt, gamma, rows);
     tr_absorb_ff2(tr, "pcs/w", rows, Cm);
     if ((st = put_ff2s(out, rows, Cm, err)) != EM_OK)
         goto out;
@@ -563,7 +585,7 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
     for (size_t g = 0; g < ng; g++) {
         group_weights(l, claims, n_claims, group, g, rho, a, tmp);
         set_mask_weights(l, a, R + 1 + g);
-        combine_rows(p->m, Cm, Rt, a, p->zero, acc, rows);
+        combine_rows(p, Cm, Rt, a, rows);
         tr_absorb_ff2(tr, "pcs/u", rows, Cm);
         if ((st = put_ff2s(out, rows, Cm, err)) != EM_OK)
             goto out;
@@ -593,7 +615,6 @@ out:
     free(tmp);
     free(rows);
     free(idx);
-    free(acc);
     free(y);
     return st;
 }

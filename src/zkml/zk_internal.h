@@ -9,6 +9,7 @@
 #include "enclaveml/core.h"
 #include "enclaveml/model.h"
 #include "enclaveml/zkml/ff.h"
+#include "enclaveml/zkml/pcs.h"
 #include "enclaveml/zkml/transcript.h"
 #include "enclaveml/zkml/zk.h"
 
@@ -154,7 +155,7 @@ static inline unsigned zk__limb_bits(uint32_t shift, unsigned lbits, unsigned t)
  * and the public output rows of the last layer (borrowed from the trace). */
 typedef struct zk_wit {
     int32_t *blk[ZK_MAX_BLOCKS];
-    ff_t *poly;
+    ff_t *poly; /* the used prefix only (zk__wit_poly) */
     const int32_t *out;
     size_t n_samples;
 } zk_wit;
@@ -261,14 +262,24 @@ em_status zk__pcs_commit(const ff_t *poly, unsigned log, const uint8_t seed[32],
 em_status zk__pcs_commit_witness(const ff_t *poly, const zk_pack *pack, int threads, zk_pcs **out, uint8_t *commit,
                                  size_t *commit_len, em_err *err) EM_WARN_UNUSED;
 void zk__pcs_free(zk_pcs *p);
-/* witness: a zk__pcs_commit_witness commitment, its claims folded into one point first; else the
- * model's, opened directly (a fold would cost a pass over the whole model per proof). forge:
- * test-hook mode, open even false claims (the proof then fails verification). */
+/* witness: a zk__pcs_commit_witness commitment (poly holds its used prefix); else the model's.
+ * Two or more claims go through the column fold first (one combination row in the opening).
+ * forge: test-hook mode, open even false claims (the proof then fails verification). */
 em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pack *pack, const zk_claims *c,
                        int witness, int forge, em_buf *out, em_err *err) EM_WARN_UNUSED;
 em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned log, em_err *err) EM_WARN_UNUSED;
 em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, const zk_pack *pack,
                          const zk_claims *c, int witness, em_reader *r, em_err *err) EM_WARN_UNUSED;
+/* Column fold (zk_colfold.c): claims c[0..n) on the single polynomial of layout l (not hiding)
+ * become n claims res[k] = (s, row part of c[k]) sharing one column point s, so pcs_open needs
+ * one combination row. The prover reads the committed values poly[0..len); pts (n * n_vars
+ * ff2, caller-owned) receives the new points, which res[k].point borrows. forge: prove false
+ * claims anyway (test hook). */
+em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, size_t len, const pcs_claim *c, size_t n,
+                            unsigned threads, int forge, tr_t *tr, em_buf *out, ff2_t *pts, pcs_claim *res,
+                            em_err *err) EM_WARN_UNUSED;
+em_status zk__colfold_verify(const pcs_layout *l, const pcs_claim *c, size_t n, tr_t *tr, em_reader *rd,
+                             ff2_t *pts, pcs_claim *res, em_err *err) EM_WARN_UNUSED;
 /* Checks the vk's model commitment bytes against its model_log. */
 em_status zk__vk_commit_check(const zk_vk *vk, em_err *err) EM_WARN_UNUSED;
 
@@ -312,7 +323,9 @@ em_status zk__proof_check_statement(const zk_proof_view *pv, const zk_statement 
 
 /* ---- layers (zk_prove.c, zk_requant.c) ---- */
 ff2_t zk__acc_claim(const zk_layer *L, unsigned nl, unsigned lbits, const ff2_t *ev, ff2_t valid, ff2_t bias_ev);
-em_status zk__wit_poly(zk_wit *w, const zk_wlayout *wl, em_err *err) EM_WARN_UNUSED;
+/* w->poly = the committed blocks as field elements: zk__pack_used(&wl->pack) values (the zero
+ * tail of the power of two is not stored). */
+em_status zk__wit_poly(zk_wit *w, const zk_wlayout *wl, unsigned threads, em_err *err) EM_WARN_UNUSED;
 void zk__wit_free(zk_wit *w, const zk_wlayout *wl);
 void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w);
 /* Per requantized layer i: the pair lookup's leaf point (lv_out output variables, then lb batch

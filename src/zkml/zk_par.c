@@ -151,9 +151,9 @@ void zk__eq_table(const ff2_t *r, unsigned n, ff2_t scale, ff2_t *out, int acc, 
  * of buffers (it only keeps what the last proof released, up to ZK_CACHE_SLOTS blocks and
  * ZK_CACHE_MAX_BYTES) and is emptied when the last prover is freed. Cached memory is not
  * zeroed on reuse: zk__big_alloc has malloc semantics. */
-#define ZK_BIG_MIN ((size_t)4 << 20)
+#define ZK_BIG_MIN ((size_t)1 << 20)
 #define ZK_BIG_ALIGN ((size_t)4 << 10) /* size granule and alignment of cached buffers */
-#define ZK_CACHE_SLOTS 48u
+#define ZK_CACHE_SLOTS 128u
 #define ZK_CACHE_MAX_BYTES ((size_t)4 << 30)
 
 typedef struct big_slot {

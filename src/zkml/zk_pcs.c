@@ -10,18 +10,14 @@
  * (zk__pack_used; the zero tail up to the power of two is zero by definition, and both sides
  * derive its length from the public witness layout).
  *
- * For the witness, several claims are first folded into one claim at a fresh point
- * (sc_fold_prove, a product sumcheck over the packed polynomial), so it is opened at a single
- * point: one combination row instead of one per distinct claim point. The model's claims are
- * opened directly (a fold would cost a pass over the whole model in every proof). Wire format:
- * [fold sumcheck (sumcheck.h format, product of two tables over log variables) when folding
- * and >= 2 claims] then the pcs.h opening. */
+ * Several claims on one polynomial (witness or model) are first reduced to claims sharing one
+ * column point by the column fold (zk_colfold.c: a sumcheck over the log_cols column variables),
+ * so pcs_open proves them all with one combination row instead of one per distinct column
+ * point. Wire format: [column fold, when >= 2 claims] then the pcs.h opening. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "enclaveml/zkml/pcs.h"
-#include "enclaveml/zkml/sumcheck.h"
-#include "sc_internal.h"
 #include "zk_internal.h"
 
 #define ZK_PCS_COMMIT_LEN (1 + PCS_ROOT_LEN)
@@ -105,17 +101,13 @@ void zk__pcs_free(zk_pcs *p)
     free(p);
 }
 
-/* Full points of all claims (n * total_log ff2), the pcs claim list, and the same points and
- * values as the parallel arrays the claim fold takes. */
-static em_status make_claims(const zk_pack *pack, const zk_claims *c, ff2_t **pts, pcs_claim **pc,
-                             const ff2_t ***pp, ff2_t **vals, em_err *err)
+/* Full points of all claims (n * total_log ff2) and the pcs claim list. */
+static em_status make_claims(const zk_pack *pack, const zk_claims *c, ff2_t **pts, pcs_claim **pc, em_err *err)
 {
     size_t n = c->n ? c->n : 1;
     *pts = malloc(n * (pack->total_log + 1) * sizeof **pts);
     *pc = malloc(n * sizeof **pc);
-    *pp = malloc(n * sizeof **pp);
-    *vals = malloc(n * sizeof **vals);
-    if (!*pts || !*pc || !*pp || !*vals)
+    if (!*pts || !*pc)
         return em_errf(err, EM_ERR_NOMEM, "opening: out of memory");
     for (size_t k = 0; k < c->n; k++) {
         if (c->v[k].block >= pack->n || c->v[k].nv != pack->log[c->v[k].block])
@@ -124,8 +116,6 @@ static em_status make_claims(const zk_pack *pack, const zk_claims *c, ff2_t **pt
         ff2_t *pt = *pts + k * (pack->total_log + 1);
         zk__pack_point(pack, &c->v[k], pt);
         (*pc)[k] = (pcs_claim){.poly = 0, .point = pt, .value = c->v[k].val};
-        (*pp)[k] = pt;
-        (*vals)[k] = c->v[k].val;
     }
     return EM_OK;
 }
@@ -133,37 +123,33 @@ static em_status make_claims(const zk_pack *pack, const zk_claims *c, ff2_t **pt
 em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pack *pack, const zk_claims *c,
                        int witness, int forge, em_buf *out, em_err *err)
 {
-    ff2_t *pts = NULL, *vals = NULL;
-    const ff2_t **pp = NULL;
-    pcs_claim *pc = NULL;
-    em_status st = make_claims(pack, c, &pts, &pc, &pp, &vals, err);
+    ff2_t *pts = NULL, *fpts = NULL;
+    pcs_claim *pc = NULL, *fc = NULL;
+    em_status st = make_claims(pack, c, &pts, &pc, err);
     if (st == EM_OK && c->n == 0)
         st = em_errf(err, EM_ERR_INTERNAL, "opening without claims");
     if (st != EM_OK)
         goto out;
-    if (c->n == 1 || !witness) {
+    if (c->n == 1) {
         st = pcs_open(p->pp, pc, c->n, tr, out, err);
         goto out;
     }
-    sc_proof pf;
-    ff2_t point[ZK_MAX_VARS], value;
-    st = sc__fold_prove_mt(poly, (size_t)zk__pack_used(pack), pack->total_log, pp, vals, c->n, p->threads, tr, &pf,
-                           point, &value, err);
-    /* a false claim is reported after the whole fold proof was made and absorbed (sumcheck.c);
-     * under the test hook it is sent on so the verifier has to reject it */
-    if (st == EM_ERR_ARG && forge) {
-        value = pf.final_eval[0];
-        st = EM_OK;
-    }
-    if (st != EM_OK || (st = sc_proof_write(&pf, out, err)) != EM_OK)
+    const pcs_layout *l = pcs_prover_layout(p->pp);
+    size_t len = witness ? (size_t)zk__pack_used(pack) : (size_t)1 << pack->total_log;
+    fpts = malloc(c->n * pack->total_log * sizeof *fpts + 1);
+    fc = malloc(c->n * sizeof *fc);
+    if (!fpts || !fc) {
+        st = em_errf(err, EM_ERR_NOMEM, "opening: out of memory");
         goto out;
-    pcs_claim one = {.poly = 0, .point = point, .value = value};
-    st = pcs_open(p->pp, &one, 1, tr, out, err);
+    }
+    if ((st = zk__colfold_prove(l, poly, len, pc, c->n, p->threads, forge, tr, out, fpts, fc, err)) != EM_OK)
+        goto out;
+    st = pcs_open(p->pp, fc, c->n, tr, out, err);
 out:
     free(pts);
     free(pc);
-    free(pp);
-    free(vals);
+    free(fpts);
+    free(fc);
     return st;
 }
 
@@ -196,28 +182,27 @@ em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, con
         return st;
     if (c->n == 0)
         return em_errf(err, EM_ERR_INTERNAL, "opening without claims");
-    ff2_t *pts = NULL, *vals = NULL;
-    const ff2_t **pp = NULL;
-    pcs_claim *pc = NULL;
-    if ((st = make_claims(pack, c, &pts, &pc, &pp, &vals, err)) != EM_OK)
+    ff2_t *pts = NULL, *fpts = NULL;
+    pcs_claim *pc = NULL, *fc = NULL;
+    if ((st = make_claims(pack, c, &pts, &pc, err)) != EM_OK)
         goto out;
-    if (c->n == 1 || !witness) {
+    if (c->n == 1) {
         st = pcs_verify(&l, commit + 1, pc, c->n, tr, r, err);
         goto out;
     }
-    sc_shape sh;
-    sc_shape_product2(&sh, pack->total_log);
-    sc_proof pf;
-    ff2_t point[ZK_MAX_VARS], value;
-    if ((st = sc_proof_read(&sh, r, &pf, err)) != EM_OK ||
-        (st = sc_fold_verify(pack->total_log, pp, vals, c->n, &pf, tr, point, &value, err)) != EM_OK)
+    fpts = malloc(c->n * pack->total_log * sizeof *fpts + 1);
+    fc = malloc(c->n * sizeof *fc);
+    if (!fpts || !fc) {
+        st = em_errf(err, EM_ERR_NOMEM, "opening: out of memory");
         goto out;
-    pcs_claim one = {.poly = 0, .point = point, .value = value};
-    st = pcs_verify(&l, commit + 1, &one, 1, tr, r, err);
+    }
+    if ((st = zk__colfold_verify(&l, pc, c->n, tr, r, fpts, fc, err)) != EM_OK)
+        goto out;
+    st = pcs_verify(&l, commit + 1, fc, c->n, tr, r, err);
 out:
     free(pts);
     free(pc);
-    free(pp);
-    free(vals);
+    free(fpts);
+    free(fc);
     return st;
 }

@@ -152,9 +152,10 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const 
     x.lbits = wl->lbits;
     size_t bp = (size_t)1 << wl->lb;
     for (uint32_t b = 0; b < wl->n_blk; b++) {
-        w->blk[b] = calloc((size_t)1 << wl->pack.log[b], sizeof(int32_t));
-        if (!w->blk[b])
+        size_t bytes = ((size_t)1 << wl->pack.log[b]) * sizeof(int32_t);
+        if (!(w->blk[b] = zk__big_alloc(bytes)))
             return em_errf(err, EM_ERR_NOMEM, "witness: out of memory (block of 2^%u)", wl->pack.log[b]);
+        memset(w->blk[b], 0, bytes); /* padding rows and columns stay zero */
     }
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *L = &vk->layers[i];
@@ -201,28 +202,43 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const 
     return EM_OK;
 }
 
-em_status zk__wit_poly(zk_wit *w, const zk_wlayout *wl, em_err *err)
+/* Conversion of the blocks to field elements, over chunks of the used prefix. */
+typedef struct poly_ctx {
+    const zk_wit *w;
+    const zk_wlayout *wl;
+} poly_ctx;
+
+static void poly_chunk(void *vctx, size_t b, size_t e, unsigned slot)
 {
-    size_t total = (size_t)1 << wl->pack.total_log, used = (size_t)zk__pack_used(&wl->pack);
-    w->poly = zk__big_alloc(total * sizeof *w->poly);
+    (void)slot;
+    const poly_ctx *x = vctx;
+    const zk_pack *pk = &x->wl->pack;
+    for (uint32_t k = 0; k < pk->n; k++) {
+        size_t o = pk->off[k], n = (size_t)1 << pk->log[k];
+        size_t lo = b > o ? b : o, hi = e < o + n ? e : o + n;
+        const int32_t *src = x->w->blk[k];
+        for (size_t i = lo; i < hi; i++)
+            x->w->poly[i] = ff_from_i64(src[i - o]);
+    }
+}
+
+em_status zk__wit_poly(zk_wit *w, const zk_wlayout *wl, unsigned threads, em_err *err)
+{
+    size_t used = (size_t)zk__pack_used(&wl->pack);
+    /* only the used prefix exists: the commitment treats the rest as zero (zk__pcs_commit_witness) */
+    w->poly = zk__big_alloc((used ? used : 1) * sizeof *w->poly);
     if (!w->poly)
         return em_errf(err, EM_ERR_NOMEM, "witness polynomial of 2^%u values: out of memory", wl->pack.total_log);
     /* the blocks tile [0, used) (largest first, each aligned to its size) */
-    memset(w->poly + used, 0, (total - used) * sizeof *w->poly);
-    for (uint32_t b = 0; b < wl->pack.n; b++) {
-        size_t n = (size_t)1 << wl->pack.log[b];
-        ff_t *dst = w->poly + wl->pack.off[b];
-        const int32_t *src = w->blk[b];
-        for (size_t i = 0; i < n; i++)
-            dst[i] = ff_from_i64(src[i]);
-    }
+    poly_ctx x = {.w = w, .wl = wl};
+    zk__par_for(threads, used, (size_t)1 << 16, poly_chunk, &x);
     return EM_OK;
 }
 
 void zk__wit_free(zk_wit *w, const zk_wlayout *wl)
 {
     for (uint32_t b = 0; b < wl->n_blk; b++)
-        free(w->blk[b]);
+        zk__big_free(w->blk[b]);
     zk__big_free(w->poly);
     memset(w, 0, sizeof *w);
 }
@@ -455,7 +471,7 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     /* witness commitment */
     uint8_t wcommit[ZK_MODEL_COMMIT_MAX];
     size_t wcommit_len = 0;
-    if ((st = zk__wit_poly(&w, &wl, err)) != EM_OK ||
+    if ((st = zk__wit_poly(&w, &wl, zk__threads(opts ? opts->threads : 0), err)) != EM_OK ||
         (st = zk__pcs_commit_witness(w.poly, &wl.pack, opts ? opts->threads : 0, &wpcs, wcommit, &wcommit_len,
                                      err)) != EM_OK)
         goto out;
@@ -475,13 +491,15 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
         if ((st = prove_dense(p, &wl, &w, xin, n_samples, i, qc, &wr, &wc, &mc, err)) != EM_OK)
             goto out;
     double t5 = em_now_ms();
-    if ((st = zk__pcs_open(wpcs, w.poly, &tr, &wl.pack, &wc, 1, wr.forge, &cons, err)) != EM_OK ||
-        /* a model of pooling layers only has no weights to open */
-        (mc.n && (st = zk__pcs_open(p->mpcs, p->mpoly, &tr, &vk->mpack, &mc, 0, wr.forge, &cons, err)) != EM_OK))
+    if ((st = zk__pcs_open(wpcs, w.poly, &tr, &wl.pack, &wc, 1, wr.forge, &cons, err)) != EM_OK)
+        goto out;
+    double t6 = em_now_ms();
+    /* a model of pooling layers only has no weights to open */
+    if (mc.n && (st = zk__pcs_open(p->mpcs, p->mpoly, &tr, &vk->mpack, &mc, 0, wr.forge, &cons, err)) != EM_OK)
         goto out;
     EM_DEBUG("zk_prove: T=%u, witness 2^%u; infer %.1f, witness %.1f, commit %.1f, lookups %.1f, dense %.1f, "
-             "openings %.1f ms",
-             wl.tbits, wl.pack.total_log, t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, em_now_ms() - t5);
+             "openings %.1f + %.1f (witness + model) ms",
+             wl.tbits, wl.pack.total_log, t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, em_now_ms() - t6);
     if ((st = zk__proof_assemble(&stmt, wl.pack.total_log, wl.tbits, wl.lbits, wcommit, wcommit_len, &comp, &cons, &all, err)) != EM_OK)
         goto out;
     *proof = all.data;

@@ -1,13 +1,14 @@
-/* Adversarial review: the witness opening with claim folding (zk_pcs.c + sc_fold_verify).
+/* Adversarial review: the witness opening with the column fold (zk_colfold.c + zk_pcs.c).
  *
- * The witness claims are folded into one claim P~(r) = v by a product sumcheck before the
- * commitment is opened once. A sumcheck never binds its own final table values, so a forger can
- * always finish the fold sumcheck of a FALSE claim set: it sends the honest round values (the
- * verifier derives g(1) from the running claim, so the rounds stay consistent with the lie),
- * reports the true weight value G~(r) (which the verifier recomputes) and solves the last check
- * for P~(r). The fold verifier then accepts with a false P~(r) -- expected -- and the single PCS
- * opening at r must reject it. The forger's honest run must be accepted (it validates the
- * replica of the transcript), and a forged G~(r) must be caught by the fold itself. */
+ * Claims at many points are reduced to claims sharing one column point s by a sumcheck over the
+ * column variables; the prover then sends v'_k = P~(s, z_k^r) and the claims (s, z_k^r) = v'_k
+ * are opened together. A sumcheck never binds its own final table values, so a forger can always
+ * finish the fold of a FALSE claim set: it sends the honest round values (the verifier derives
+ * g(1) from the running claim, so the rounds stay consistent with the lie) and solves the final
+ * check for the lying claim's v'. The fold then accepts -- expected -- and the opening at
+ * (s, z^r) must reject the false v'. Sending the honest v' instead must fail the fold's own
+ * check. The forger's run on a true claim set must be accepted both ways (it validates the
+ * replica of the transcript). */
 #include <inttypes.h>
 
 #include "enclaveml/zkml/ml.h"
@@ -87,89 +88,96 @@ static void ffx_free(ffx *f)
     memset(f, 0, sizeof *f);
 }
 
-/* The forged fold + opening (wire format of zk_pcs.c: sumcheck then pcs.h opening).
- * g_fake: report a wrong G~(r) instead of solving for P~(r). */
-static void forge(const ffx *f, int g_fake, tr_t *tr, em_buf *out, ff2_t *p_claimed)
+/* The forged column fold + opening (wire format of zk_colfold.c and zk_pcs.c: log_cols rounds
+ * of (h(0), h(2)), the values v'_k, then the pcs.h opening of the claims (s, z_k^r) = v'_k).
+ * solve: choose the lying claim's v' so the fold's final check holds (the opening must then
+ * reject); otherwise send the honest v' (the fold's own check must reject). */
+static void forge(const ffx *f, int solve, tr_t *tr, em_buf *out)
 {
-    unsigned n = f->pack.total_log;
-    size_t len = (size_t)1 << n, K = f->c.n;
-    tr_absorb_u64(tr, "sc/fold", K);
-    tr_absorb_u64(tr, "sc/fold", n);
+    unsigned n = f->pack.total_log, lc = pcs_prover_layout(f->pp)->log_cols, nr = n - lc;
+    size_t C = (size_t)1 << lc, NR = (size_t)1 << nr, K = f->c.n;
+    tr_absorb_u64(tr, "cf/n", K);
     for (size_t k = 0; k < K; k++) {
-        tr_absorb_ff2(tr, "sc/fold", f->full[k], n);
-        tr_absorb_ff2(tr, "sc/fold", &f->c.v[k].val, 1);
+        tr_absorb_ff2(tr, "cf/claim", f->full[k], n);
+        tr_absorb_ff2(tr, "cf/claim", &f->c.v[k].val, 1);
     }
     ff2_t rho[8], claim = ff2_zero();
-    tr_challenge_ff2_vec(tr, "sc/fold-rho", rho, K);
+    tr_challenge_ff2_vec(tr, "cf/rho", rho, K);
     for (size_t k = 0; k < K; k++)
         claim = ff2_add(claim, ff2_mul(rho[k], f->c.v[k].val));
-    ff2_t *P = malloc(len * sizeof *P), *G = calloc(len, sizeof *G), *eq = malloc(len * sizeof *eq);
-    if (!P || !G || !eq)
+    ff2_t *E = calloc(K * C, sizeof *E), *F = calloc(K * C, sizeof *F), *er = malloc(NR * sizeof *er);
+    if (!E || !F || !er)
         abort();
-    for (size_t i = 0; i < len; i++)
-        P[i] = ff2_from_base(f->poly[i]);
-    for (size_t k = 0; k < K; k++) {
-        ml_eq_table(f->full[k], n, rho[k], eq);
-        for (size_t i = 0; i < len; i++)
-            G[i] = ff2_add(G[i], eq[i]);
+    for (size_t k = 0; k < K; k++) { /* E_k = rho_k eq(z^c, .), F_k = eq(z^r, .)^T M */
+        ml_eq_table(f->full[k], lc, rho[k], E + k * C);
+        ml_eq_table(f->full[k] + lc, nr, ff2_one(), er);
+        for (size_t r = 0; r < NR; r++)
+            for (size_t c = 0; c < C; c++)
+                F[k * C + c] = ff2_add(F[k * C + c], ff2_mul_base(er[r], f->poly[r * C + c]));
     }
-    sc_shape sh;
-    sc_shape_product2(&sh, n);
-    sc__absorb_shape(tr, &sh, 2, claim);
-    sc_proof pf;
-    memset(&pf, 0, sizeof pf);
-    pf.n_vars = n;
-    pf.degree = 2;
-    pf.n_tables = 2;
-    ff2_t cur = claim, point[ZK_MAX_VARS];
-    for (unsigned j = 0; j < n; j++) {
-        size_t h = len >> (j + 1);
-        ff2_t h0 = ff2_zero(), h2 = ff2_zero();
-        for (size_t i = 0; i < h; i++) {
-            ff2_t p2 = ff2_sub(ff2_add(P[2 * i + 1], P[2 * i + 1]), P[2 * i]);
-            ff2_t g2 = ff2_sub(ff2_add(G[2 * i + 1], G[2 * i + 1]), G[2 * i]);
-            h0 = ff2_add(h0, ff2_mul(P[2 * i], G[2 * i]));
-            h2 = ff2_add(h2, ff2_mul(p2, g2));
-        }
-        pf.round[j][0] = h0;
-        pf.round[j][1] = h2;
-        tr_absorb_ff2(tr, "sc/round", pf.round[j], 2);
-        ff2_t r = tr_challenge_ff2(tr, "sc/r");
-        point[j] = r;
-        ff2_t g[3];
-        sc__full_round(pf.round[j], 2, cur, g);
+    ff2_t cur = claim, s[ZK_MAX_VARS];
+    for (unsigned j = 0; j < lc; j++) {
+        size_t h = C >> (j + 1);
+        ff2_t hv[2] = {ff2_zero(), ff2_zero()};
+        for (size_t k = 0; k < K; k++)
+            for (size_t i = 0; i < h; i++) {
+                const ff2_t *e = E + k * C, *fk = F + k * C;
+                ff2_t e2 = ff2_sub(ff2_add(e[2 * i + 1], e[2 * i + 1]), e[2 * i]);
+                ff2_t f2 = ff2_sub(ff2_add(fk[2 * i + 1], fk[2 * i + 1]), fk[2 * i]);
+                hv[0] = ff2_add(hv[0], ff2_mul(e[2 * i], fk[2 * i]));
+                hv[1] = ff2_add(hv[1], ff2_mul(e2, f2));
+            }
+        tr_absorb_ff2(tr, "cf/round", hv, 2);
+        for (unsigned t = 0; t < 2; t++)
+            if (em_buf_append_u64le(out, hv[t].a) != EM_OK || em_buf_append_u64le(out, hv[t].b) != EM_OK)
+                abort();
+        ff2_t r = tr_challenge_ff2(tr, "cf/r"), g[3];
+        s[j] = r;
+        sc__full_round(hv, 2, cur, g);
         cur = sc__interp(g, 2, r);
-        for (size_t i = 0; i < h; i++) {
-            P[i] = ff2_add(P[2 * i], ff2_mul(r, ff2_sub(P[2 * i + 1], P[2 * i])));
-            G[i] = ff2_add(G[2 * i], ff2_mul(r, ff2_sub(G[2 * i + 1], G[2 * i])));
-        }
+        for (size_t k = 0; k < K; k++)
+            for (size_t i = 0; i < h; i++) {
+                ff2_t *e = E + k * C, *fk = F + k * C;
+                e[i] = ff2_add(e[2 * i], ff2_mul(r, ff2_sub(e[2 * i + 1], e[2 * i])));
+                fk[i] = ff2_add(fk[2 * i], ff2_mul(r, ff2_sub(fk[2 * i + 1], fk[2 * i])));
+            }
     }
-    ff2_t gv = g_fake ? ff2_add(G[0], ff2_one()) : G[0];
-    ff2_t pv = g_fake ? P[0] : ff2_mul(cur, ff2_inv(gv));
-    if (g_fake) /* solve for G instead, keeping P honest */
-        gv = ff2_mul(cur, ff2_inv(pv));
-    pf.final_eval[0] = pv;
-    pf.final_eval[1] = gv;
-    tr_absorb_ff2(tr, "sc/final", pf.final_eval, 2);
+    ff2_t vals[8];
+    for (size_t k = 0; k < K; k++)
+        vals[k] = F[k * C];
+    if (solve) { /* v'_2 = (cur - sum_{k != 2} E_k~(s) v'_k) / E_2~(s) */
+        ff2_t rest = cur;
+        for (size_t k = 0; k < K; k++)
+            if (k != 2)
+                rest = ff2_sub(rest, ff2_mul(E[k * C], vals[k]));
+        vals[2] = ff2_mul(rest, ff2_inv(E[2 * C]));
+    }
+    tr_absorb_ff2(tr, "cf/vals", vals, K);
+    for (size_t k = 0; k < K; k++)
+        if (em_buf_append_u64le(out, vals[k].a) != EM_OK || em_buf_append_u64le(out, vals[k].b) != EM_OK)
+            abort();
+    ff2_t pts[8][ZK_MAX_VARS];
+    pcs_claim pc[8];
+    for (size_t k = 0; k < K; k++) {
+        memcpy(pts[k], s, lc * sizeof *s);
+        memcpy(pts[k] + lc, f->full[k] + lc, nr * sizeof *s);
+        pc[k] = (pcs_claim){.poly = 0, .point = pts[k], .value = vals[k]};
+    }
     em_err err = {0};
-    if (sc_proof_write(&pf, out, &err) != EM_OK)
+    if (pcs_open(f->pp, pc, K, tr, out, &err) != EM_OK)
         abort();
-    pcs_claim one = {.poly = 0, .point = point, .value = pv};
-    if (pcs_open(f->pp, &one, 1, tr, out, &err) != EM_OK)
-        abort();
-    *p_claimed = pv;
-    free(P);
-    free(G);
-    free(eq);
+    free(E);
+    free(F);
+    free(er);
 }
 
-static em_status run(const ffx *f, int g_fake, ff2_t *pv, em_err *err)
+static em_status run(const ffx *f, int solve, em_err *err)
 {
     tr_t tp, tv;
     tr_init(&tp, "attack-fold");
     tv = tp;
     em_buf buf = {.max = (size_t)1 << 26};
-    forge(f, g_fake, &tp, &buf, pv);
+    forge(f, solve, &tp, &buf);
     em_reader r;
     em_reader_init(&r, buf.data, buf.len);
     em_status st = zk__pcs_verify(f->commit, f->commit_len, &tv, &f->pack, &f->c, 1, &r, err);
@@ -186,9 +194,10 @@ static void test_honest_fold_accepted(void)
     ffx f;
     CHECK(ffx_init(&f, 0));
     em_err err = {0};
-    ff2_t pv;
-    if (f.pp)
-        CHECK_OK(run(&f, 0, &pv, &err), &err);
+    if (f.pp) {
+        CHECK_OK(run(&f, 1, &err), &err);
+        CHECK_OK(run(&f, 0, &err), &err);
+    }
     ffx_free(&f);
 }
 
@@ -197,17 +206,16 @@ static void test_false_claim_through_fold(void)
     ffx f;
     CHECK(ffx_init(&f, 1));
     em_err err = {0};
-    ff2_t pv;
     if (f.pp) {
-        em_status st = run(&f, 0, &pv, &err);
+        em_status st = run(&f, 1, &err);
         if (st == EM_OK)
-            fprintf(stderr, "    BREAK: a false witness claim passed the folded opening\n");
+            fprintf(stderr, "    BREAK: a false witness claim passed the column fold and the opening\n");
         CHECK_ST(st, EM_ERR_VERIFY, &err);
         CHECK_STR_CONTAINS(err.msg, "pcs");
-        /* a wrong weight value is the fold's own business */
-        st = run(&f, 1, &pv, &err);
+        /* honest values at s contradict the false claim: the fold's own check */
+        st = run(&f, 0, &err);
         CHECK_ST(st, EM_ERR_VERIFY, &err);
-        CHECK_STR_CONTAINS(err.msg, "weight polynomial");
+        CHECK_STR_CONTAINS(err.msg, "column fold");
     }
     ffx_free(&f);
 }
