@@ -221,6 +221,7 @@ static inline __attribute__((always_inline)) ff2_t fr(ff2_t p0, ff2_t p1, ff2_t 
 typedef struct lvl_ctx {
     const ff2_t *in[5]; /* er, P0, P1, Q0, Q1 */
     ff2_t *out[5];
+    const ff2_t *par_p, *par_q; /* round 0: the parent level (the summand at X = 0), or NULL */
     ff2_t lam, c;
     int p_one, with_one, eval; /* with_one: also evaluate h(1) (degenerate challenges) */
     ff2_t part[ZK_MAX_THREADS][3];
@@ -232,10 +233,20 @@ enum { STEP_BLK = 128 }; /* pairs per block of a vectorised pass */
  * entries 2j, 2j+1; P0, P1 unused when p_one) with eq weights er[0..nb). The pairs are split
  * into even/odd arrays so the products and eq-weighted sums run on the ff2_vec kernels; lam
  * multiplies each block's Q0 Q1 sum once. */
-static void lvl_block(const lvl_ctx *x, const ff2_t *const *t, const ff2_t *er, size_t nb, ff2_t *s)
+static void lvl_block(const lvl_ctx *x, const ff2_t *const *t, const ff2_t *er, size_t nb, const ff2_t *pp,
+                      const ff2_t *pq, ff2_t *s)
 {
     ff2_t v[3][4][STEP_BLK], pr[3][STEP_BLK]; /* v[point][table][j] */
     unsigned k0 = x->p_one ? 3 : 1;
+    if (pp) {
+        /* at X = 0 the summand is the parent level's entry 2j, already built by tree_prove */
+        for (size_t j = 0; j < nb; j++) {
+            pr[0][j] = pp[2 * j];
+            pr[1][j] = pq[2 * j];
+        }
+        ff2_t num = ff2_vec_dot(er, pr[0], nb), den = ff2_vec_dot(er, pr[1], nb);
+        s[0] = ff2_add(s[0], ff2_add(num, zk__mul2(x->lam, den)));
+    }
     for (unsigned k = k0; k < 5; k++) {
         const ff2_t *src = t[k];
         for (size_t j = 0; j < nb; j++) {
@@ -248,7 +259,7 @@ static void lvl_block(const lvl_ctx *x, const ff2_t *const *t, const ff2_t *er, 
         ff_vec_add(v2, hi, hi, 2 * nb);
         ff_vec_sub(v2, v2, lo, 2 * nb);
     }
-    for (unsigned pt = 0; pt < 3; pt++) {
+    for (unsigned pt = pp ? 1 : 0; pt < 3; pt++) {
         if (pt == 1 && !x->with_one)
             continue;
         const ff2_t *P0 = v[pt][0], *P1 = v[pt][1], *Q0 = v[pt][2], *Q1 = v[pt][3];
@@ -275,7 +286,8 @@ static void lvl_eval(void *vctx, size_t b, size_t e, unsigned tid)
         const ff2_t *t[5];
         for (unsigned k = 1; k < 5; k++)
             t[k] = x->in[k] + 2 * j0;
-        lvl_block(x, t, x->in[0] + j0, nb, s);
+        lvl_block(x, t, x->in[0] + j0, nb, x->par_p ? x->par_p + 2 * j0 : NULL, x->par_q ? x->par_q + 2 * j0 : NULL,
+                  s);
     }
     memcpy(x->part[tid], s, sizeof s);
 }
@@ -300,7 +312,7 @@ static void lvl_step(void *vctx, size_t b, size_t e, unsigned tid)
         for (size_t j = 0; j < nb; j++)
             en[j] = ff2_add(er[2 * (j0 + j)], er[2 * (j0 + j) + 1]);
         if (x->eval)
-            lvl_block(x, t, en, nb, s);
+            lvl_block(x, t, en, nb, NULL, NULL, s);
     }
     memcpy(x->part[tid], s, sizeof s);
 }
@@ -325,8 +337,8 @@ static void lvl_sums(const lvl_ctx *x, unsigned nc, ff2_t H[3])
 
 /* src[1..5): P0, P1, Q0, Q1 (2^d each, read only; P0, P1 unused when p_one). buf and alt: 5
  * scratch arrays of 2^(d-1) entries each (slot 0 for the eq table). */
-static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const ff2_t *const *src, ff2_t **buf,
-                             ff2_t **alt, ff2_t *cp, ff2_t *cq, em_err *err)
+static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const ff2_t *const *src, const ff2_t *par_p,
+                             const ff2_t *par_q, ff2_t **buf, ff2_t **alt, ff2_t *cp, ff2_t *cq, em_err *err)
 {
     lvl_ctx x;
     memset(&x, 0, sizeof x);
@@ -344,6 +356,8 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const ff
         for (unsigned k = 1; k < 5; k++)
             x.in[k] = src[k];
         x.with_one = ff2_is_zero(r[0]);
+        x.par_p = par_p;
+        x.par_q = par_q;
         ff2_t H[3];
         lvl_sums(&x, zk__par_for(w->threads, (size_t)1 << (d - 1), ZK_PAR_MIN, lvl_eval, &x), H);
         size_t n = (size_t)1 << d; /* entries per table this round */
@@ -380,6 +394,7 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const ff
             for (unsigned k = 0; k < 5; k++)
                 x.out[k] = dst[k];
             x.eval = 1;
+            x.par_p = x.par_q = NULL;
             x.with_one = ff2_is_zero(r[t + 1]) || ff2_is_zero(pref);
             lvl_sums(&x, zk__par_for(w->threads, n / 4, ZK_PAR_MIN / 2, lvl_step, &x), H);
             for (unsigned k = 0; k < 5; k++)
@@ -488,37 +503,49 @@ static void leaf_eval(const zk_vk *vk, const lu_seg *s, unsigned log, const lu_c
     }
 }
 
+/* Leaf denominators of a witness segment over chunks of leaves: am - (q + beta y) for the
+ * (q, y) pairs, am - r for a remainder limb or a max-pool difference block. */
+typedef struct leaf_ctx {
+    const zk_vk *vk;
+    const zk_wit *w;
+    const lu_seg *s;
+    const int32_t *u, *yy; /* yy NULL: the last layer's y comes from the public output */
+    ff2_t am, beta;
+    ff2_t *q;
+} leaf_ctx;
+
+static void leaf_chunk(void *vctx, size_t b, size_t e, unsigned slot)
+{
+    (void)slot;
+    const leaf_ctx *x = vctx;
+    if (x->s->kind != SEG_PAIR) {
+        for (size_t i = b; i < e; i++)
+            x->q[i] = ff2_sub(x->am, ff2_from_base(ff_from_i64(x->u[i])));
+        return;
+    }
+    const zk_layer *ly = &x->vk->layers[x->s->layer];
+    size_t M = (size_t)1 << ly->lv_out;
+    for (size_t i = b; i < e; i++) {
+        int32_t yv = x->yy ? x->yy[i] : zk__out_at(ly, x->w->out, x->w->n_samples, i / M, i % M); /* position-padded */
+        x->q[i] = ff2_sub(x->am, ff2_add(ff2_from_base(ff_from_i64(x->u[i])), ff2_mul_base(x->beta, ff_from_i64(yv))));
+    }
+}
+
 /* Witness segments' numerators are all 1 and never read (p_one), so p is left unwritten. */
 static void fill_leaves(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, const lu_seg *s, unsigned log,
-                        const lu_chal *ch, ff2_t *p, ff2_t *q)
+                        const lu_chal *ch, unsigned threads, ff2_t *p, ff2_t *q)
 {
     size_t n = (size_t)1 << log;
     int64_t off = (int64_t)1 << (wl->tbits - 1);
     ff2_t am = ff2_sub(ch->alpha, ff2_mul_base(ch->gamma, ff_from_u64(s->tag)));
     switch (s->kind) {
-    case SEG_PAIR: {
-        const int32_t *qq = w->blk[wl->q_blk[s->layer]];
-        const int32_t *yy = wl->y_blk[s->layer] != ZK_NO_BLOCK ? w->blk[wl->y_blk[s->layer]] : NULL;
-        const zk_layer *ly = &vk->layers[s->layer];
-        size_t M = (size_t)1 << ly->lv_out;
-        for (size_t e = 0; e < n; e++) {
-            int32_t yv;
-            if (yy) {
-                yv = yy[e];
-            } else {
-                size_t row = e / M, col = e % M;
-                yv = zk__out_at(ly, w->out, w->n_samples, row, col); /* position-padded layout */
-            }
-            q[e] = ff2_sub(am, ff2_add(ff2_from_base(ff_from_i64(qq[e])), ff2_mul_base(ch->beta, ff_from_i64(yv))));
-        }
-        break;
-    }
+    case SEG_PAIR:
     case SEG_RANGE:
     case SEG_DRANGE: {
-        const int32_t *rr = w->blk[seg_block(wl, s, 0)];
-        for (size_t e = 0; e < n; e++) {
-            q[e] = ff2_sub(am, ff2_from_base(ff_from_i64(rr[e])));
-        }
+        leaf_ctx x = {.vk = vk, .w = w, .s = s, .u = w->blk[seg_block(wl, s, 0)], .am = am, .beta = ch->beta, .q = q};
+        if (s->kind == SEG_PAIR && wl->y_blk[s->layer] != ZK_NO_BLOCK)
+            x.yy = w->blk[wl->y_blk[s->layer]];
+        zk__par_for(threads, n, (size_t)1 << 14, leaf_chunk, &x);
         break;
     }
     case SEG_ACT_TABLE: {
@@ -610,7 +637,7 @@ static em_status tree_prove(zk_wr *wr, unsigned G, int leaves_p_one, ff2_t **P, 
         size_t h = (size_t)1 << d;
         int p_one = leaves_p_one && d + 1 == G;
         const ff2_t *src[5] = {NULL, P[d + 1], P[d + 1] + h, Q[d + 1], Q[d + 1] + h};
-        if ((st = level_prove(wr, d, p_one, r, src, buf, alt, &cp, &cq, err)) != EM_OK)
+        if ((st = level_prove(wr, d, p_one, r, src, P[d], Q[d], buf, alt, &cp, &cq, err)) != EM_OK)
             return st;
     }
     return EM_OK;
@@ -666,7 +693,7 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
     for (uint32_t i = 0; i < L.n; i++) {
         const lu_seg *s = &L.seg[i];
         unsigned G = L.pack.log[i];
-        fill_leaves(vk, wl, w, s, G, &ch, P[G], Q[G]);
+        fill_leaves(vk, wl, w, s, G, &ch, wr->threads, P[G], Q[G]);
         ff2_t root[2];
         int witness_seg = s->kind == SEG_PAIR || s->kind == SEG_RANGE || s->kind == SEG_DRANGE;
         if ((st = tree_prove(wr, G, witness_seg, P, Q, buf, alt, r, root, err)) != EM_OK)
