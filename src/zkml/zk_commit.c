@@ -134,7 +134,8 @@ em_status zk_prover_create(const nn_model *m, zk_prover **out, em_err *err)
     zk_prover *p = calloc(1, sizeof *p);
     if (!p)
         return em_errf(err, EM_ERR_NOMEM, "zk_prover_create: out of memory");
-    zk__big_cache_hold(1); /* released by zk_prover_free, on every path */
+    zk__big_cache_hold(1); /* both released by zk_prover_free, on every path */
+    zk__pool_hold(1);
     em_status st;
     zk_vk *vk = &p->vk;
     p->m = m;
@@ -169,4 +170,5 @@ void zk_prover_free(zk_prover *p)
     free(p->mpoly);
     free(p);
     zk__big_cache_hold(0);
+    zk__pool_hold(0);
 }

@@ -201,6 +201,9 @@ typedef void (*zk_par_fn)(void *ctx, size_t begin, size_t end, unsigned tid);
  * slot for its partial results, < ZK_MAX_THREADS). Returns the chunk count (chunk t covers
  * [t*ceil(n/count), ...)). */
 unsigned zk__par_for(unsigned n_threads, size_t n, size_t min_chunk, zk_par_fn fn, void *ctx);
+/* zk_prover_create holds the persistent helper threads zk__par_for uses (1), zk_prover_free
+ * releases them (0); the last release stops and joins them. */
+void zk__pool_hold(int hold);
 /* requested > 0: that many (capped); 0: the online CPUs. */
 unsigned zk__threads(int requested);
 /* ml_eq_table(r, n, scale, .) over up to n_threads threads, written to out (acc = 0) or added

@@ -8,7 +8,8 @@
  * caller combines in chunk order: the result is the same for any thread count and any
  * scheduling. Taking chunks dynamically matters on a shared machine: a helper that the OS starts
  * late (the other core busy) just finds fewer chunks left, instead of the caller waiting for
- * its fixed half. Loops of one chunk, n_threads <= 1, or failed pthread_create run inline. */
+ * its fixed half. Loops of one chunk, n_threads <= 1, or failed pthread_create run inline. The
+ * helpers are persistent threads while a prover is alive (below). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -44,6 +45,110 @@ static void *par_main(void *p)
     return NULL;
 }
 
+/* ---- persistent helpers ----------------------------------------------------------------------
+ * Creating and joining a thread per loop cost ~35 us per zk__par_for on our VM (a large proof
+ * runs ~150 of them). While any prover is alive (zk__pool_hold) the helpers are kept: started on
+ * first use, they sleep on a condition variable between jobs. One loop at a time owns them; a
+ * zk__par_for that finds them busy (another thread proving concurrently) starts its own threads
+ * as before. Which thread runs a chunk never matters (slots are chunk indices). */
+typedef struct par_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    pthread_t th[ZK_MAX_THREADS];
+    unsigned long gen0[ZK_MAX_THREADS]; /* the generation a helper was started at */
+    unsigned n;                         /* helpers started */
+    unsigned long gen;                  /* job generation */
+    unsigned want, active;              /* helpers in the current job, and those not done yet */
+    par_job *job;
+    int busy, stop;
+    unsigned holders;
+} par_pool;
+
+static par_pool pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER,
+                        .done = PTHREAD_COND_INITIALIZER};
+
+static void *pool_main(void *arg)
+{
+    unsigned idx = (unsigned)(uintptr_t)arg;
+    pthread_mutex_lock(&pool.mu);
+    unsigned long seen = pool.gen0[idx];
+    for (;;) {
+        while (pool.gen == seen && !pool.stop)
+            pthread_cond_wait(&pool.go, &pool.mu);
+        if (pool.stop)
+            break;
+        seen = pool.gen;
+        if (idx >= pool.want)
+            continue;
+        par_job *j = pool.job;
+        pthread_mutex_unlock(&pool.mu);
+        par_drain(j);
+        pthread_mutex_lock(&pool.mu);
+        if (--pool.active == 0)
+            pthread_cond_broadcast(&pool.done);
+    }
+    pthread_mutex_unlock(&pool.mu);
+    return NULL;
+}
+
+/* Runs job on the caller and up to `helpers` pool threads; 0 when the pool is not available. */
+static int pool_run(par_job *job, unsigned helpers)
+{
+    pthread_mutex_lock(&pool.mu);
+    if (!pool.holders || pool.busy || pool.stop) {
+        pthread_mutex_unlock(&pool.mu);
+        return 0;
+    }
+    while (pool.n < helpers && pool.n < ZK_MAX_THREADS) {
+        pool.gen0[pool.n] = pool.gen; /* so a helper that starts late still sees the job below */
+        if (pthread_create(&pool.th[pool.n], NULL, pool_main, (void *)(uintptr_t)pool.n) != 0)
+            break;
+        pool.n++;
+    }
+    unsigned h = helpers < pool.n ? helpers : pool.n;
+    pool.busy = 1;
+    pool.job = job;
+    pool.want = pool.active = h;
+    pool.gen++;
+    pthread_cond_broadcast(&pool.go);
+    pthread_mutex_unlock(&pool.mu);
+    par_drain(job);
+    pthread_mutex_lock(&pool.mu);
+    while (pool.active)
+        pthread_cond_wait(&pool.done, &pool.mu);
+    pool.busy = 0;
+    pool.job = NULL;
+    pthread_cond_broadcast(&pool.done); /* a zk__pool_hold(0) may wait for the pool to be free */
+    pthread_mutex_unlock(&pool.mu);
+    return 1;
+}
+
+void zk__pool_hold(int hold)
+{
+    pthread_mutex_lock(&pool.mu);
+    if (hold) {
+        pool.holders++;
+        pthread_mutex_unlock(&pool.mu);
+        return;
+    }
+    if (pool.holders == 0 || --pool.holders > 0) {
+        pthread_mutex_unlock(&pool.mu);
+        return;
+    }
+    while (pool.busy)
+        pthread_cond_wait(&pool.done, &pool.mu);
+    pool.stop = 1;
+    pthread_cond_broadcast(&pool.go);
+    unsigned n = pool.n;
+    pthread_mutex_unlock(&pool.mu);
+    for (unsigned i = 0; i < n; i++)
+        pthread_join(pool.th[i], NULL);
+    pthread_mutex_lock(&pool.mu);
+    pool.n = 0;
+    pool.stop = 0;
+    pthread_mutex_unlock(&pool.mu);
+}
+
 unsigned zk__threads(int requested)
 {
     if (requested > 0)
@@ -70,6 +175,12 @@ unsigned zk__par_for(unsigned n_threads, size_t n, size_t min_chunk, zk_par_fn f
     atomic_init(&job.next, 0);
     if (n_threads > job.n_chunks)
         n_threads = job.n_chunks;
+    if (n_threads <= 1) {
+        par_drain(&job);
+        return job.n_chunks;
+    }
+    if (pool_run(&job, n_threads - 1))
+        return job.n_chunks;
     pthread_t th[ZK_PAR_CHUNKS];
     int started[ZK_PAR_CHUNKS] = {0};
     for (unsigned t = 1; t < n_threads; t++)

@@ -1,7 +1,11 @@
 /* The prover's threads (fraction-tree levels, claim fold, eq tables) must not change the proof:
  * proofs of the same input with 1, 2 and 3 threads are byte-identical and verify. The models
  * and batches are large enough that every threaded loop really splits (lookup levels and the
- * witness fold above 2 x 4096 pairs, eq tables above 2^12 entries). */
+ * witness fold above 2 x 4096 pairs, eq tables above 2^12 entries). Two proofs running at once
+ * on one prover (a worker serving two chunks) contend for the persistent helper threads: one
+ * gets them, the other starts its own, and both must give the sequential proof's bytes. */
+#include <pthread.h>
+
 #include "zk_testutil.h"
 
 static void prove_threads(const nn_model *m, size_t n, const char *what)
@@ -78,11 +82,79 @@ static void test_cnn_threads(void)
     nn_model_free(m);
 }
 
+typedef struct conc_job {
+    zk_prover *p;
+    const int32_t *x;
+    size_t n, k;
+    const zk_context *ctx;
+    int32_t *out;
+    uint8_t *proof;
+    size_t len;
+    em_status st;
+    em_err err;
+} conc_job;
+
+static void *conc_main(void *arg)
+{
+    conc_job *j = arg;
+    nn_run_opts o = {.backend = NULL, .threads = 2};
+    j->st = zk_prove(j->p, &o, j->x, j->n, j->ctx, j->out, &j->proof, &j->len, NULL, &j->err);
+    return NULL;
+}
+
+static void test_concurrent_proofs(void)
+{
+    uint32_t dims[] = {64, 128, 64, 10};
+    nn_model *m = zt_mlp(dims, 4, 8, 8, 0, 0);
+    em_err err = {0};
+    zk_prover *p = NULL;
+    CHECK(m != NULL);
+    if (m)
+        CHECK_OK(zk_prover_create(m, &p, &err), &err);
+    if (!p) {
+        nn_model_free(m);
+        return;
+    }
+    size_t n = 256, k = nn_model_output_size(m);
+    int32_t *x = zt_input(m, n);
+    zk_context ctx = {.nonce = (const uint8_t *)"threads", .nonce_len = 7, .node_id = "node-t"};
+    conc_job ref = {.p = p, .x = x, .n = n, .k = k, .ctx = &ctx, .out = calloc(n * k, sizeof(int32_t))};
+    conc_main(&ref);
+    CHECK_OK(ref.st, &ref.err);
+    for (int round = 0; round < 3; round++) {
+        conc_job j[2];
+        pthread_t th[2];
+        int started[2];
+        for (int t = 0; t < 2; t++) {
+            j[t] = (conc_job){.p = p, .x = x, .n = n, .k = k, .ctx = &ctx, .out = calloc(n * k, sizeof(int32_t))};
+            started[t] = pthread_create(&th[t], NULL, conc_main, &j[t]) == 0;
+            CHECK(started[t]);
+        }
+        for (int t = 0; t < 2; t++) {
+            if (started[t])
+                pthread_join(th[t], NULL);
+            CHECK_OK(j[t].st, &j[t].err);
+            CHECK(j[t].proof && ref.proof && j[t].len == ref.len);
+            if (j[t].proof && ref.proof && j[t].len == ref.len)
+                CHECK(memcmp(j[t].proof, ref.proof, ref.len) == 0);
+            CHECK(memcmp(j[t].out, ref.out, n * k * sizeof(int32_t)) == 0);
+            free(j[t].proof);
+            free(j[t].out);
+        }
+    }
+    free(ref.proof);
+    free(ref.out);
+    free(x);
+    zk_prover_free(p);
+    nn_model_free(m);
+}
+
 int main(void)
 {
     th_init("test_zk_threads");
     TH_RUN(test_mlp_threads);
     TH_RUN(test_cnn_threads);
     TH_RUN(test_tiny_threads);
+    TH_RUN(test_concurrent_proofs);
     return th_finish();
 }
