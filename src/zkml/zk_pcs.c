@@ -24,7 +24,7 @@
 
 struct zk_pcs {
     pcs_prover *pp;
-    unsigned threads; /* for the claim fold */
+    unsigned threads; /* for the column fold */
 };
 
 /* used = 0: the model layout (rate 1/4, every row); else the witness layout with only the first
