@@ -457,44 +457,11 @@ static size_t sample_queries(tr_t *tr, size_t N, unsigned t, uint64_t *idx)
     return n;
 }
 
-/* out = weight^T M (C ff2) with the SIMD axpy on the two coordinates kept apart, over chunks of
- * columns on the prover's threads (each column sums the rows in row order, so the result does
- * not depend on the thread count). Rows with a zero weight (claims touch few polynomials) and
- * rows known to be zero are skipped. */
-typedef struct comb_job {
-    const ff_t *m;
-    size_t C, R;
-    const ff2_t *weight;
-    const uint8_t *zero;
-    ff2_t *out;
-} comb_job;
-
-enum { COMB_CHUNK = 256 };
-
-static void comb_chunk(void *vctx, size_t b, size_t e, unsigned slot)
-{
-    (void)slot;
-    const comb_job *x = vctx;
-    ff_t acc_a[COMB_CHUNK], acc_b[COMB_CHUNK];
-    for (size_t c0 = b; c0 < e; c0 += COMB_CHUNK) {
-        size_t w = e - c0 < COMB_CHUNK ? e - c0 : COMB_CHUNK;
-        memset(acc_a, 0, w * sizeof *acc_a);
-        memset(acc_b, 0, w * sizeof *acc_b);
-        for (size_t i = 0; i < x->R; i++) {
-            if (ff2_is_zero(x->weight[i]) || x->zero[i])
-                continue;
-            ff_vec_axpy(acc_a, x->weight[i].a, x->m + i * x->C + c0, w);
-            ff_vec_axpy(acc_b, x->weight[i].b, x->m + i * x->C + c0, w);
-        }
-        for (size_t l = 0; l < w; l++)
-            x->out[c0 + l] = (ff2_t){acc_a[l], acc_b[l]};
-    }
-}
-
+/* out = weight^T M (C ff2) on the prover's threads; rows with a zero weight (claims touch few
+ * polynomials) and rows known to be zero are skipped. */
 static void combine_rows(const pcs_prover *p, size_t C, size_t R, const ff2_t *weight, ff2_t *out)
 {
-    comb_job x = {.m = p->m, .C = C, .R = R, .weight = weight, .zero = p->zero, .out = out};
-    zk__par_for(p->threads, C, 4 * COMB_CHUNK, comb_chunk, &x);
+    zk__combine_rows(p->m, R * C, C, R, weight, p->zero, p->threads, out);
 }
 
 static em_status put_ff2s(em_buf *out, const ff2_t *v, size_t n, em_err *err)

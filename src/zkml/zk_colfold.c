@@ -51,13 +51,14 @@ static ff2_t interp2(ff2_t h0, ff2_t h1, ff2_t h2, ff2_t r)
 
 /* ---- prover ------------------------------------------------------------------------------ */
 
-/* F = a^T M over column chunks: each chunk sums the rows with a non-zero weight in row order,
+/* out = a^T M over column chunks: each chunk sums the rows with a non-zero weight in row order,
  * so the result does not depend on the thread count. */
 typedef struct comb_ctx {
     const ff_t *m;
     size_t len, C, R;
     const ff2_t *a;
-    ff2_t *F;
+    const uint8_t *zero;
+    ff2_t *out;
 } comb_ctx;
 
 static void comb_cols(void *vctx, size_t b, size_t e, unsigned slot)
@@ -70,17 +71,38 @@ static void comb_cols(void *vctx, size_t b, size_t e, unsigned slot)
         memset(acc_a, 0, w * sizeof *acc_a);
         memset(acc_b, 0, w * sizeof *acc_b);
         for (size_t r = 0; r < x->R; r++) {
-            if (ff2_is_zero(x->a[r]))
+            if (ff2_is_zero(x->a[r]) || (x->zero && x->zero[r]))
                 continue;
             size_t start = r * x->C + c0;
             if (start >= x->len)
-                break; /* rows past the committed values are zero */
+                break; /* rows past the stored values are zero */
             size_t n = x->len - start < w ? x->len - start : w;
             ff_vec_axpy(acc_a, x->a[r].a, x->m + start, n);
             ff_vec_axpy(acc_b, x->a[r].b, x->m + start, n);
         }
         for (size_t i = 0; i < w; i++)
-            x->F[c0 + i] = (ff2_t){acc_a[i], acc_b[i]};
+            x->out[c0 + i] = (ff2_t){acc_a[i], acc_b[i]};
+    }
+}
+
+void zk__combine_rows(const ff_t *m, size_t len, size_t C, size_t R, const ff2_t *weight, const uint8_t *zero,
+                      unsigned threads, ff2_t *out)
+{
+    comb_ctx x = {.m = m, .len = len, .C = C, .R = R, .a = weight, .zero = zero, .out = out};
+    zk__par_for(threads, C, 4 * CF_COL_CHUNK, comb_cols, &x);
+}
+
+/* res[k] = (s, row part of c[k]) = vals[k], the points written to pts (pts[0..lc) already
+ * holds s). */
+static void set_results(const pcs_claim *c, size_t n, unsigned nv, unsigned lc, const ff2_t *vals, ff2_t *pts,
+                        pcs_claim *res)
+{
+    for (size_t k = 0; k < n; k++) {
+        ff2_t *p = pts + k * nv;
+        if (k)
+            memcpy(p, pts, lc * sizeof *p);
+        memcpy(p + lc, c[k].point + lc, (nv - lc) * sizeof *p);
+        res[k] = (pcs_claim){.poly = 0, .point = p, .value = vals[k]};
     }
 }
 
@@ -131,8 +153,7 @@ em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, size_t len, c
         claim = ff2_add(claim, ff2_mul(rho[k], c[k].value));
         ml_eq_table(c[k].point + lc, nr, ff2_one(), a);
         ml_eq_table(c[k].point, lc, rho[k], E + k * C);
-        comb_ctx cx = {.m = poly, .len = len, .C = C, .R = R, .a = a, .F = F + k * C};
-        zk__par_for(threads, C, 4 * CF_COL_CHUNK, comb_cols, &cx);
+        zk__combine_rows(poly, len, C, R, a, NULL, threads, F + k * C);
         total = ff2_add(total, ff2_vec_dot(E + k * C, F + k * C, C));
     }
     if (!ff2_eq(total, claim) && !forge) {
@@ -161,13 +182,7 @@ em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, size_t len, c
         vals[k] = F[k * C]; /* F_k~(s) = P~(s, z_k^r) */
     if ((st = zk__put_ff2(&wr, "cf/vals", vals, n, err)) != EM_OK)
         goto out;
-    for (size_t k = 0; k < n; k++) {
-        ff2_t *p = pts + k * nv;
-        if (k)
-            memcpy(p, s, lc * sizeof *p);
-        memcpy(p + lc, c[k].point + lc, nr * sizeof *p);
-        res[k] = (pcs_claim){.poly = 0, .point = p, .value = vals[k]};
-    }
+    set_results(c, n, nv, lc, vals, pts, res);
 out:
     free(rho);
     free(vals);
@@ -182,7 +197,7 @@ out:
 em_status zk__colfold_verify(const pcs_layout *l, const pcs_claim *c, size_t n, tr_t *tr, em_reader *rd,
                              ff2_t *pts, pcs_claim *res, em_err *err)
 {
-    unsigned nv = l->n_vars[0], lc = l->log_cols, nr = nv - lc;
+    unsigned nv = l->n_vars[0], lc = l->log_cols;
     if (l->n_polys != 1 || n == 0)
         return em_errf(err, EM_ERR_INTERNAL, "column fold: unsupported layout or %zu claims", n);
     em_status st = EM_OK;
@@ -214,13 +229,7 @@ em_status zk__colfold_verify(const pcs_layout *l, const pcs_claim *c, size_t n, 
         st = em_errf(err, EM_ERR_VERIFY, "witness opening: the column fold does not match the claimed evaluations");
         goto out;
     }
-    for (size_t k = 0; k < n; k++) {
-        ff2_t *p = pts + k * nv;
-        if (k)
-            memcpy(p, s, lc * sizeof *p);
-        memcpy(p + lc, c[k].point + lc, nr * sizeof *p);
-        res[k] = (pcs_claim){.poly = 0, .point = p, .value = vals[k]};
-    }
+    set_results(c, n, nv, lc, vals, pts, res);
 out:
     free(rho);
     free(vals);

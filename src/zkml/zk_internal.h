@@ -273,6 +273,11 @@ em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pac
 em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned log, em_err *err) EM_WARN_UNUSED;
 em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, const zk_pack *pack,
                          const zk_claims *c, int witness, em_reader *r, em_err *err) EM_WARN_UNUSED;
+/* out = weight^T M for the matrix of R rows of C values stored in m[0..len) (entries past len are
+ * zero), skipping rows with a zero weight or zero[r] set (zero may be NULL); over column chunks
+ * on up to `threads` threads, the same values whatever the thread count (zk_colfold.c). */
+void zk__combine_rows(const ff_t *m, size_t len, size_t C, size_t R, const ff2_t *weight, const uint8_t *zero,
+                      unsigned threads, ff2_t *out);
 /* Column fold (zk_colfold.c): claims c[0..n) on the single polynomial of layout l (not hiding)
  * become n claims res[k] = (s, row part of c[k]) sharing one column point s, so pcs_open needs
  * one combination row. The prover reads the committed values poly[0..len); pts (n * n_vars
