@@ -75,12 +75,12 @@ static em_status map_layers(const nn_model *m, zk_vk *vk, em_err *err)
                 return em_errf(err, EM_ERR_INTERNAL, "layer mapping lost track at layer %zu", i);
             break;
         case NN_ACT:
-            if (!have || vk->layers[vk->n_layers - 1].kind == NN_MAXPOOL)
-                return em_errf(err, EM_ERR_UNSUPPORTED,
-                               "layer %zu (%s): the prover supports a standalone ReLU only at the input or fused "
-                               "into the dense, conv or avgpool layer before it (not after a maxpool)", i, L->name);
+            if (!have)
+                return em_errf(err, EM_ERR_INTERNAL, "layer mapping lost track at layer %zu", i);
             /* max(clamp(q, lo, hi), 0) == clamp(q, 0, hi), and a ReLU after a ReLU changes nothing:
-             * the layer's act becomes ReLU, bit for bit what the engine computes */
+             * the layer's act becomes ReLU, bit for bit what the engine computes. After a maxpool,
+             * relu(max_w x_w) = max(0, max_w x_w): the pool gains a constant-zero window slot
+             * (zk_maxpool.c). */
             vk->layers[vk->n_layers - 1].act = NN_ACT_RELU;
             vk->layers[vk->n_layers - 1].last = (uint32_t)i;
             break;

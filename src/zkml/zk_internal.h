@@ -28,6 +28,9 @@
 #define ZK_FLAG_ZK_WEIGHTS 0x01u
 #define ZK_MODEL_COMMIT_MAX 256u
 #define ZK_MAX_POOL_WIN 16u /* maxpool windows of at most 16 positions (4x4) */
+/* window slots of a maxpool layer: its positions, plus a constant-zero slot when a ReLU follows
+ * (relu(max_w x_w) = max(0, max_w x_w)) */
+#define ZK_MAX_POOL_SLOTS (ZK_MAX_POOL_WIN + 1u)
 /* The verifier evaluates each conv/avgpool selection polynomial term by term: positions x
  * channels x window entries per layer. A verifying key comes from whoever publishes the model,
  * so these caps bound the verifier's work on a hostile key (and refuse such models up front). */
@@ -135,8 +138,9 @@ typedef struct zk_wlayout {
      * its one evaluation (at the pair lookup's leaf point) is discharged by the layer's
      * accumulator sumcheck. pack.log[b] is the size of every block b < n_blk. */
     uint32_t n_blk;
-    /* maxpool: d_w = y - x_w >= 0 per window slot */
-    uint32_t d_blk[ZK_MAX_LAYERS][ZK_MAX_POOL_WIN];
+    /* maxpool: d_w = y - x_w >= 0 per window slot (zk__pool_slots); the zero slot of a maxpool
+     * followed by a ReLU has d = y, so its entry is y_blk */
+    uint32_t d_blk[ZK_MAX_LAYERS][ZK_MAX_POOL_SLOTS];
     uint32_t m_rng_blk[ZK_RANGE_BITS + 1]; /* multiplicities of [0, 2^b), by b */
     uint32_t m_act_blk[2];                 /* multiplicities of the requant table, by act */
     zk_pack pack;
@@ -357,8 +361,10 @@ em_status zk__maxpool_prove(const zk_layer *L, uint32_t i, const zk_wlayout *wl,
 /* output: the public output when L is the last layer (its y is then bound to it), else NULL */
 em_status zk__maxpool_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl, const int32_t *output, size_t n,
                              zk_rd *rd, ff2_t *pt_a, ff2_t *a_claim, zk_claims *wc, em_err *err) EM_WARN_UNUSED;
+/* Slots of a maxpool layer: kh*kw, plus the zero slot when its act is ReLU. */
+static inline unsigned zk__pool_slots(const zk_layer *L) { return L->kh * L->kw + (L->act == NN_ACT_RELU); }
 /* Product zero-check (zk_prodzero.c): proves sum_x eq(tau, x) prod_w D_w(x) = 0 for K <=
- * ZK_MAX_POOL_WIN base tables of 2^nv values; point receives the nv challenges, evals the
+ * ZK_MAX_POOL_SLOTS base tables of 2^nv values; point receives the nv challenges, evals the
  * D_w~(point) that the caller must bind (claims on the committed blocks). */
 em_status zk__prodzero_prove(zk_wr *wr, const ff_t *const *tab, unsigned K, unsigned nv, const ff2_t *tau,
                              ff2_t *point, ff2_t *evals, em_err *err) EM_WARN_UNUSED;

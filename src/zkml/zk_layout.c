@@ -82,7 +82,7 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigne
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *L = &vk->layers[i];
         unsigned lg = w->lb + L->lv_out;
-        for (unsigned t = 0; t < ZK_MAX_POOL_WIN; t++)
+        for (unsigned t = 0; t < ZK_MAX_POOL_SLOTS; t++)
             w->d_blk[i][t] = ZK_NO_BLOCK;
         if (L->kind == NN_MAXPOOL) {
             unsigned K = L->kh * L->kw;
@@ -92,6 +92,8 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigne
             w->y_blk[i] = add_block(&w->pack, lg);
             for (unsigned t = 0; t < K; t++)
                 w->d_blk[i][t] = add_block(&w->pack, lg);
+            if (zk__pool_slots(L) > K) /* the zero slot: d = y - 0 */
+                w->d_blk[i][K] = w->y_blk[i];
             continue;
         }
         for (unsigned t = 0; t < ZK_MAX_LIMBS; t++)

@@ -11,8 +11,11 @@
  *     weighted by nu^w, which the verifier evaluates in O(C * P * K). Padded output positions
  *     (each channel's P positions sit in a slot of 2^lp) have no selection entries, so x_w = 0
  *     there and y = d_w = 0 like any padding.
- * So y = max_w x_w exactly. When the layer is the last one, y~(rho) must also equal the public
- * output's evaluation, which binds the committed y to the statement. */
+ * So y = max_w x_w exactly. A ReLU after the pool adds a slot whose input is the constant 0:
+ * its difference is y itself (no new block: d_blk[i][K] = y_blk[i]), range-checked and a factor
+ * of the product, while the link covers only the real slots; then y = max(0, max_w x_w) =
+ * relu(max_w x_w), what the engine computes. When the layer is the last one, y~(rho) must also
+ * equal the public output's evaluation, which binds the committed y to the statement. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,7 +100,7 @@ em_status zk__maxpool_prove(const zk_layer *L, uint32_t i, const zk_wlayout *wl,
     unsigned K = L->kh * L->kw, lb = wl->lb, lo = L->lv_out, lp = L->lp, lc = L->lc, li = L->lv_in, nv = lo + lb;
     size_t N = (size_t)1 << li, rows = (size_t)1 << lb, cols = (size_t)1 << lo;
     ff2_t rho[ZK_MAX_VARS], tau[ZK_MAX_VARS], sigma[ZK_MAX_VARS], rho_j[ZK_MAX_VARS], nu_pow[ZK_MAX_POOL_WIN];
-    ff2_t ev[1 + ZK_MAX_POOL_WIN];
+    ff2_t ev[ZK_MAX_POOL_SLOTS + 1];
     ff2_t *eqb = malloc(rows * sizeof *eqb), *ep = malloc(((size_t)1 << lp) * sizeof *ep);
     ff2_t *ec = malloc(((size_t)1 << lc) * sizeof *ec), *ab = malloc(N * sizeof *ab), *sel = calloc(N, sizeof *sel);
     em_status st = EM_OK;
@@ -131,12 +134,13 @@ em_status zk__maxpool_prove(const zk_layer *L, uint32_t i, const zk_wlayout *wl,
     memcpy(pt_a + li, rho + lo, lb * sizeof *pt_a);
     /* some d_w is zero at every entry: the product zero-check at a random tau */
     tr_challenge_ff2_vec(wr->tr, "pool-zero-point", tau, nv);
-    const ff_t *tabs[ZK_MAX_POOL_WIN];
-    for (unsigned t = 0; t < K; t++)
+    const ff_t *tabs[ZK_MAX_POOL_SLOTS];
+    unsigned S = zk__pool_slots(L);
+    for (unsigned t = 0; t < S; t++)
         tabs[t] = w->poly + wl->pack.off[wl->d_blk[i][t]];
-    if ((st = zk__prodzero_prove(wr, tabs, K, nv, tau, sigma, ev, err)) != EM_OK)
+    if ((st = zk__prodzero_prove(wr, tabs, S, nv, tau, sigma, ev, err)) != EM_OK)
         goto out;
-    for (unsigned t = 0; t < K; t++)
+    for (unsigned t = 0; t < S; t++)
         if ((st = zk__claims_add(wc, wl->d_blk[i][t], sigma, nv, ev[t], err)) != EM_OK)
             goto out;
 out:
@@ -153,7 +157,7 @@ em_status zk__maxpool_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl
 {
     unsigned K = L->kh * L->kw, lb = wl->lb, lo = L->lv_out, lp = L->lp, lc = L->lc, li = L->lv_in, nv = lo + lb;
     ff2_t rho[ZK_MAX_VARS], tau[ZK_MAX_VARS], sigma[ZK_MAX_VARS], rho_j[ZK_MAX_VARS], nu_pow[ZK_MAX_POOL_WIN];
-    ff2_t ev[1 + ZK_MAX_POOL_WIN];
+    ff2_t ev[ZK_MAX_POOL_SLOTS + 1];
     ff2_t *ep = malloc(((size_t)1 << lp) * sizeof *ep), *ec = malloc(((size_t)1 << lc) * sizeof *ec);
     ff2_t *eqj = malloc(((size_t)1 << li) * sizeof *eqj);
     em_status st = EM_OK;
@@ -194,11 +198,12 @@ em_status zk__maxpool_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl
     memcpy(pt_a, rho_j, li * sizeof *pt_a);
     memcpy(pt_a + li, rho + lo, lb * sizeof *pt_a);
     tr_challenge_ff2_vec(rd->tr, "pool-zero-point", tau, nv);
-    if ((st = zk__prodzero_verify(rd, K, nv, tau, sigma, ev, err)) != EM_OK) {
+    unsigned S = zk__pool_slots(L);
+    if ((st = zk__prodzero_verify(rd, S, nv, tau, sigma, ev, err)) != EM_OK) {
         em_err_prefix(err, "layer %u (maxpool max): ", i);
         goto out;
     }
-    for (unsigned t = 0; t < K; t++)
+    for (unsigned t = 0; t < S; t++)
         if ((st = zk__claims_add(wc, wl->d_blk[i][t], sigma, nv, ev[t], err)) != EM_OK)
             goto out;
 out:

@@ -26,17 +26,17 @@ typedef struct pz_ctx {
     ff2_t *const *dst;       /* fold target */
     const ff2_t *eqr;        /* eq(tau_(j+1..), i) */
     ff2_t r;
-    ff2_t part[ZK_MAX_THREADS][ZK_MAX_POOL_WIN + 1]; /* h at 0, 2, ..., K+1 per chunk */
+    ff2_t part[ZK_MAX_THREADS][ZK_MAX_POOL_SLOTS + 1]; /* h at 0, 2, ..., K+1 per chunk */
 } pz_ctx;
 
 static void round_base(void *vctx, size_t b, size_t e, unsigned slot)
 {
     pz_ctx *x = vctx;
     unsigned K = x->K;
-    ff2_t h[ZK_MAX_POOL_WIN + 1];
+    ff2_t h[ZK_MAX_POOL_SLOTS + 1];
     for (unsigned t = 0; t <= K; t++)
         h[t] = ff2_zero();
-    ff_t cur[ZK_MAX_POOL_WIN], dif[ZK_MAX_POOL_WIN];
+    ff_t cur[ZK_MAX_POOL_SLOTS], dif[ZK_MAX_POOL_SLOTS];
     for (size_t i = b; i < e; i++) {
         ff_t p0 = 1;
         for (unsigned w = 0; w < K; w++) {
@@ -62,10 +62,10 @@ static void round_ext(void *vctx, size_t b, size_t e, unsigned slot)
 {
     pz_ctx *x = vctx;
     unsigned K = x->K;
-    ff2_t h[ZK_MAX_POOL_WIN + 1];
+    ff2_t h[ZK_MAX_POOL_SLOTS + 1];
     for (unsigned t = 0; t <= K; t++)
         h[t] = ff2_zero();
-    ff2_t cur[ZK_MAX_POOL_WIN], dif[ZK_MAX_POOL_WIN];
+    ff2_t cur[ZK_MAX_POOL_SLOTS], dif[ZK_MAX_POOL_SLOTS];
     for (size_t i = b; i < e; i++) {
         ff2_t p0 = ff2_one();
         for (unsigned w = 0; w < K; w++) {
@@ -116,10 +116,10 @@ static ff2_t eq1(ff2_t tau, ff2_t x)
     return ff2_add(zk__mul2(tau, x), zk__mul2(ff2_sub(one, tau), ff2_sub(one, x)));
 }
 
-/* The degree-d polynomial through (k, v[k]), k = 0..d, at r (d <= ZK_MAX_POOL_WIN + 1). */
+/* The degree-d polynomial through (k, v[k]), k = 0..d, at r (d <= ZK_MAX_POOL_SLOTS + 1). */
 static ff2_t interp(const ff2_t *v, unsigned d, ff2_t r)
 {
-    ff2_t pre[ZK_MAX_POOL_WIN + 3], suf[ZK_MAX_POOL_WIN + 3];
+    ff2_t pre[ZK_MAX_POOL_SLOTS + 3], suf[ZK_MAX_POOL_SLOTS + 3];
     pre[0] = ff2_one();
     for (unsigned k = 0; k <= d; k++)
         pre[k + 1] = zk__mul2(pre[k], ff2_sub(r, ff2_from_base(k)));
@@ -148,7 +148,7 @@ static void absorb_shape(tr_t *tr, unsigned K, unsigned nv)
 em_status zk__prodzero_prove(zk_wr *wr, const ff_t *const *tab, unsigned K, unsigned nv, const ff2_t *tau,
                              ff2_t *point, ff2_t *evals, em_err *err)
 {
-    if (K == 0 || K > ZK_MAX_POOL_WIN || nv > ZK_MAX_VARS)
+    if (K == 0 || K > ZK_MAX_POOL_SLOTS || nv > ZK_MAX_VARS)
         return em_errf(err, EM_ERR_INTERNAL, "product zero-check of %u tables over %u variables", K, nv);
     absorb_shape(wr->tr, K, nv);
     if (nv == 0) {
@@ -160,7 +160,7 @@ em_status zk__prodzero_prove(zk_wr *wr, const ff_t *const *tab, unsigned K, unsi
     pz_ctx *x = calloc(1, sizeof *x);
     ff2_t *bufa = zk__big_alloc(K * half * sizeof *bufa), *bufb = zk__big_alloc(K * quarter * sizeof *bufb);
     ff2_t *eqr = zk__big_alloc(half * sizeof *eqr);
-    ff2_t *ta[ZK_MAX_POOL_WIN], *tb[ZK_MAX_POOL_WIN];
+    ff2_t *ta[ZK_MAX_POOL_SLOTS], *tb[ZK_MAX_POOL_SLOTS];
     em_status st = EM_OK;
     if (!x || !bufa || !bufb || !eqr) {
         st = em_errf(err, EM_ERR_NOMEM, "max-pool zero-check: out of memory (%u tables of 2^%u)", K, nv);
@@ -179,7 +179,7 @@ em_status zk__prodzero_prove(zk_wr *wr, const ff_t *const *tab, unsigned K, unsi
         x->eqr = eqr;
         x->ext = (j & 1) ? ta : tb; /* round j >= 1 reads what round j - 1 wrote */
         unsigned nc = zk__par_for(wr->threads, m, PZ_PAR_MIN, j == 0 ? round_base : round_ext, x);
-        ff2_t h[ZK_MAX_POOL_WIN + 1], g[ZK_MAX_POOL_WIN + 1];
+        ff2_t h[ZK_MAX_POOL_SLOTS + 1], g[ZK_MAX_POOL_SLOTS + 1];
         for (unsigned t = 0; t <= K; t++) {
             h[t] = ff2_zero();
             for (unsigned c = 0; c < nc; c++)
@@ -211,13 +211,13 @@ out:
 em_status zk__prodzero_verify(zk_rd *rd, unsigned K, unsigned nv, const ff2_t *tau, ff2_t *point, ff2_t *evals,
                               em_err *err)
 {
-    if (K == 0 || K > ZK_MAX_POOL_WIN || nv > ZK_MAX_VARS)
+    if (K == 0 || K > ZK_MAX_POOL_SLOTS || nv > ZK_MAX_VARS)
         return em_errf(err, EM_ERR_INTERNAL, "product zero-check of %u tables over %u variables", K, nv);
     absorb_shape(rd->tr, K, nv);
     ff2_t claim = ff2_zero();
     em_status st;
     for (unsigned j = 0; j < nv; j++) {
-        ff2_t g[ZK_MAX_POOL_WIN + 1], v[ZK_MAX_POOL_WIN + 2];
+        ff2_t g[ZK_MAX_POOL_SLOTS + 1], v[ZK_MAX_POOL_SLOTS + 2];
         if ((st = zk__get_ff2(rd, "pz/round", g, K + 1, err)) != EM_OK)
             return st;
         v[0] = g[0];

@@ -49,7 +49,7 @@ static em_status lu_layout_build(const zk_vk *vk, const zk_wlayout *wl, lu_layou
         const zk_layer *ly = &vk->layers[i];
         unsigned lg = wl->lb + ly->lv_out;
         if (ly->kind == NN_MAXPOOL) {
-            for (unsigned t = 0; t < ly->kh * ly->kw; t++) {
+            for (unsigned t = 0; t < zk__pool_slots(ly); t++) {
                 unsigned b = vk->act_bits;
                 L->seg[L->n] = (lu_seg){.kind = SEG_DRANGE, .layer = i, .limb = t, .bits = b, .tag = tag_range(b)};
                 L->pack.log[L->n++] = lg;
@@ -158,7 +158,7 @@ void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w)
         size_t n = (size_t)1 << (wl->lb + ly->lv_out);
         if (ly->kind == NN_MAXPOOL) {
             int32_t *mr = w->blk[wl->m_rng_blk[vk->act_bits]];
-            for (unsigned t = 0; t < ly->kh * ly->kw; t++) {
+            for (unsigned t = 0; t < zk__pool_slots(ly); t++) {
                 const int32_t *D = w->blk[wl->d_blk[i][t]];
                 for (size_t e = 0; e < n; e++)
                     if (D[e] >= 0 && (uint32_t)D[e] < (1u << vk->act_bits))

@@ -86,8 +86,9 @@ em_status zk__layer_geometry(zk_layer *L, uint32_t i, em_err *err)
     if (L->kind == NN_CONV2D && L->cip)
         return em_errf(err, EM_ERR_FORMAT, "layer %u: count_include_pad on a conv layer", i);
     if (L->kind == NN_MAXPOOL) {
-        if (L->co != L->ci || L->shift || L->act || L->cip)
-            return em_errf(err, EM_ERR_FORMAT, "layer %u: maxpool keeps the channels, no shift or activation", i);
+        if (L->co != L->ci || L->shift || L->act > NN_ACT_RELU || L->cip)
+            return em_errf(err, EM_ERR_FORMAT, "layer %u: maxpool keeps the channels, no shift, activation none or "
+                           "relu", i);
         /* every window must hold a real input (the engine's rule): a padded slot reads the nearest
          * real input of its window (zk_maxpool.c) */
         if (L->pt >= L->kh || L->pb >= L->kh || L->pl >= L->kw || L->pr >= L->kw)

@@ -25,6 +25,7 @@ typedef struct mp_spec {
     uint32_t kh, kw, sh, sw, pt, pl, pb, pr;
     uint32_t k2, s2, p2; /* second square maxpool after the first (k2 = 0: none) */
     uint32_t fc;         /* 0: the pool is the last layer */
+    int relu;            /* a ReLU right after the first pool */
 } mp_spec;
 
 static int add_pool(nn_model *m, nn_shape *s, int32_t sc, uint32_t kh, uint32_t kw, uint32_t sh, uint32_t sw,
@@ -71,6 +72,16 @@ static nn_model *build(const mp_spec *sp)
     }
     if (!add_pool(m, &s, sc, sp->kh, sp->kw, sp->sh, sp->sw, sp->pt, sp->pl, sp->pb, sp->pr))
         goto fail;
+    if (sp->relu) {
+        memset(&L, 0, sizeof L);
+        L.kind = NN_ACT;
+        L.act = NN_ACT_RELU;
+        L.in = L.out = s;
+        L.in_scale = L.out_scale = sc;
+        snprintf(L.name, sizeof L.name, "relu");
+        if (!zt_add(m, &L, "relu"))
+            goto fail;
+    }
     if (sp->k2 && !add_pool(m, &s, sc, sp->k2, sp->k2, sp->s2, sp->s2, sp->p2, sp->p2, sp->p2, sp->p2))
         goto fail;
     if (sp->fc) {
@@ -129,24 +140,31 @@ out:
 }
 
 static const mp_spec PAD2 = {"conv, maxpool 2x2 s2 pads 1,1,1,1, fc", {1, 7, 7}, 8, 2, 2, 2, 2, 2, 1, 1, 1, 1,
-                             0, 0, 0, 5};
-static const mp_spec WIN3 = {"conv, maxpool 3x3 s2 pad 1, fc", {1, 9, 9}, 8, 3, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 0, 4};
+                             0, 0, 0, 5, 0};
+static const mp_spec WIN3 = {"conv, maxpool 3x3 s2 pad 1, fc", {1, 9, 9}, 8, 3, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 0, 4, 0};
 static const mp_spec LAST = {"conv, maxpool 3x3 s2 pad 1 (last)", {1, 8, 8}, 8, 3, 3, 3, 2, 2, 1, 1, 1, 1,
-                             0, 0, 0, 0};
+                             0, 0, 0, 0, 0};
 /* one layer, like ezkl's 1l_max_pool but with uneven pads */
 static const mp_spec ONLY = {"maxpool 2x2 s1 pads 1,0,0,1 only", {2, 5, 6}, 8, 0, 2, 2, 1, 1, 1, 0, 0, 1,
-                             0, 0, 0, 0};
+                             0, 0, 0, 0, 0};
 static const mp_spec WIDE = {"16-bit activations, maxpool 3x3 s1 pad 1 only", {1, 6, 6}, 16, 0, 3, 3, 1, 1, 1, 1,
-                             1, 1, 0, 0, 0, 0};
+                             1, 1, 0, 0, 0, 0, 0};
 static const mp_spec WIN4 = {"conv, maxpool 4x4 s3 pads 1,2,3,0, fc", {1, 10, 10}, 8, 2, 4, 4, 3, 3, 1, 2, 3, 0,
-                             0, 0, 0, 3};
+                             0, 0, 0, 3, 0};
 static const mp_spec TWICE = {"maxpool 2x3 s1 pads 0,0,1,1, maxpool 3x3 s2 pad 1, fc", {2, 6, 7}, 8, 0, 2, 3, 1, 1,
-                              0, 0, 1, 1, 3, 2, 1, 4};
+                              0, 0, 1, 1, 3, 2, 1, 4, 0};
+/* a ReLU after the pool (the common relu(maxpool(conv(x))) of PyTorch models): a zero slot */
+static const mp_spec RELU = {"conv, maxpool 2x2 s2, relu, fc", {1, 8, 8}, 8, 2, 2, 2, 2, 2, 0, 0, 0, 0,
+                             0, 0, 0, 5, 1};
+static const mp_spec RELU4 = {"conv, maxpool 4x4 s3 pads 1,2,3,0, relu (last)", {1, 10, 10}, 8, 2, 4, 4, 3, 3,
+                              1, 2, 3, 0, 0, 0, 0, 0, 1};
+static const mp_spec RELU2 = {"maxpool 2x3 s1, relu, maxpool 3x3 s2 pad 1, fc", {2, 6, 7}, 8, 0, 2, 3, 1, 1,
+                              0, 0, 1, 1, 3, 2, 1, 4, 1};
 
 static void test_completeness(void)
 {
     static const size_t batches[] = {1, 3, 64};
-    const mp_spec *specs[] = {&PAD2, &WIN3, &LAST, &ONLY, &WIDE, &WIN4, &TWICE};
+    const mp_spec *specs[] = {&PAD2, &WIN3, &LAST, &ONLY, &WIDE, &WIN4, &TWICE, &RELU, &RELU4, &RELU2};
     for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++)
         for (size_t b = 0; b < 3; b++)
             prove_verify(specs[s], batches[b]);
@@ -171,13 +189,16 @@ static void test_window_too_large(void)
 
 /* ---- soundness on one padded maxpool: 2 channels of 4x4, 2x2 windows, stride 2, pads 1 ---- */
 
-static const mp_spec CORNER = {"maxpool 2x2 s2 pads 1 only", {2, 4, 4}, 8, 0, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0};
+static const mp_spec CORNER = {"maxpool 2x2 s2 pads 1 only", {2, 4, 4}, 8, 0, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 0};
+static const mp_spec CORNER_RELU = {"maxpool 2x2 s2 pads 1, relu", {2, 4, 4}, 8, 0, 2, 2, 2, 2, 1, 1, 1, 1,
+                                    0, 0, 0, 0, 1};
 
 typedef struct cheat {
     int out_pos;          /* output entry the trace hook changes (-1: none) */
     int32_t out_val;      /* its new value */
     int zero_slot;        /* window slot whose d the witness hook zeroes at out_pos (-1: none) */
     int restore;          /* witness hook: put back the honest blocks saved by a first run */
+    const mp_spec *spec;  /* NULL: CORNER */
     int32_t *saved[1 + ZK_MAX_POOL_WIN];
     size_t saved_len;
 } cheat;
@@ -218,7 +239,7 @@ static void cheat_wit(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w, void *vc
 /* Proves one sample of the CORNER model under the cheat; returns zk_verify's status. */
 static em_status run_cheat(const int32_t *x, cheat *c, em_err *err)
 {
-    nn_model *m = build(&CORNER);
+    nn_model *m = build(c->spec ? c->spec : &CORNER);
     zk_prover *p = NULL;
     em_status st = EM_ERR_INTERNAL;
     size_t k = m ? nn_model_output_size(m) : 0;
@@ -322,6 +343,42 @@ static void test_not_the_max(void)
     CHECK_ST(run_cheat(x, &c, &err), EM_ERR_VERIFY, &err);
 }
 
+/* relu(max) on one padded maxpool: y must be max(0, max_w x_w). */
+static void test_relu_after_pool(void)
+{
+    int32_t neg[32], mixed[32], ref[18];
+    corner_input(neg);
+    for (int i = 0; i < 32; i++)
+        mixed[i] = (int32_t)((i * 7) % 19) - 9;
+    em_err err = {0};
+    cheat ok1 = {.out_pos = -1, .zero_slot = -1, .spec = &CORNER_RELU};
+    CHECK_OK(run_cheat(neg, &ok1, &err), &err);
+    CHECK_OK(run_cheat(mixed, &ok1, &err), &err);
+    /* all inputs negative: the pooled max without the ReLU (negative) is refused */
+    nn_model *m = build(&CORNER);
+    CHECK(m && nn_model_run(m, NULL, neg, 1, ref, &err) == EM_OK);
+    nn_model_free(m);
+    CHECK(ref[4] < 0);
+    cheat c1 = {.out_pos = 4, .out_val = ref[4], .zero_slot = -1, .spec = &CORNER_RELU};
+    CHECK_ST(run_cheat(neg, &c1, &err), EM_ERR_VERIFY, &err);
+    /* a window with a positive maximum: claiming 0 (the zero slot as the max) or max + 1 fails */
+    m = build(&CORNER_RELU);
+    CHECK(m && nn_model_run(m, NULL, mixed, 1, ref, &err) == EM_OK);
+    nn_model_free(m);
+    int pos = -1;
+    for (int i = 0; i < 18 && pos < 0; i++)
+        if (ref[i] > 0)
+            pos = i;
+    CHECK(pos >= 0);
+    if (pos >= 0) {
+        cheat c2 = {.out_pos = pos, .out_val = 0, .zero_slot = -1, .spec = &CORNER_RELU};
+        CHECK_ST(run_cheat(mixed, &c2, &err), EM_ERR_VERIFY, &err);
+        cheat c3 = {.out_pos = pos, .out_val = ref[pos] + 1, .zero_slot = -1, .spec = &CORNER_RELU};
+        CHECK_ST(run_cheat(mixed, &c3, &err), EM_ERR_VERIFY, &err);
+        CHECK_STR_CONTAINS(err.msg, "maxpool");
+    }
+}
+
 static void test_flipped_bytes(void)
 {
     em_err err = {0};
@@ -415,6 +472,7 @@ int main(void)
     TH_RUN(test_changed_output);
     TH_RUN(test_padding_counted_as_max);
     TH_RUN(test_not_the_max);
+    TH_RUN(test_relu_after_pool);
     TH_RUN(test_flipped_bytes);
     return th_finish();
 }
