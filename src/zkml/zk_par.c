@@ -67,6 +67,33 @@ typedef struct par_pool {
 static par_pool pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER,
                         .done = PTHREAD_COND_INITIALIZER};
 
+/* fork() copies only the calling thread: the child must not wait for helpers it does not have,
+ * nor find the pool or the buffer cache locked by a thread that is gone. */
+static pthread_mutex_t big_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&pool.mu);
+    pthread_mutex_lock(&big_mu);
+}
+static void atfork_parent(void)
+{
+    pthread_mutex_unlock(&big_mu);
+    pthread_mutex_unlock(&pool.mu);
+}
+static void atfork_child(void)
+{
+    pthread_mutex_unlock(&big_mu);
+    pool.n = 0;
+    pool.busy = pool.stop = 0;
+    pool.want = pool.active = 0;
+    pool.job = NULL;
+    pthread_cond_init(&pool.go, NULL);
+    pthread_cond_init(&pool.done, NULL);
+    pthread_mutex_unlock(&pool.mu);
+}
+static void atfork_register(void) { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
+
 static void *pool_main(void *arg)
 {
     unsigned idx = (unsigned)(uintptr_t)arg;
@@ -125,6 +152,7 @@ static int pool_run(par_job *job, unsigned helpers)
 
 void zk__pool_hold(int hold)
 {
+    pthread_once(&atfork_once, atfork_register);
     pthread_mutex_lock(&pool.mu);
     if (hold) {
         pool.holders++;
@@ -273,7 +301,6 @@ typedef struct big_slot {
     int cached; /* 1: free for reuse; 0: handed out */
 } big_slot;
 
-static pthread_mutex_t big_mu = PTHREAD_MUTEX_INITIALIZER;
 static big_slot big_slots[ZK_CACHE_SLOTS];
 static size_t big_cached_bytes;
 static unsigned big_holders;

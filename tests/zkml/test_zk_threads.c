@@ -3,8 +3,11 @@
  * and batches are large enough that every threaded loop really splits (lookup levels and the
  * witness fold above 2 x 4096 pairs, eq tables above 2^12 entries). Two proofs running at once
  * on one prover (a worker serving two chunks) contend for the persistent helper threads: one
- * gets them, the other starts its own, and both must give the sequential proof's bytes. */
+ * gets them, the other starts its own, and both must give the sequential proof's bytes. A child
+ * forked after the helpers started (they are not copied) must still prove, with new helpers. */
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "zk_testutil.h"
 
@@ -149,6 +152,48 @@ static void test_concurrent_proofs(void)
     nn_model_free(m);
 }
 
+static void test_fork_child(void)
+{
+    uint32_t dims[] = {64, 128, 64, 10};
+    nn_model *m = zt_mlp(dims, 4, 8, 8, 0, 0);
+    em_err err = {0};
+    zk_prover *p = NULL;
+    CHECK(m != NULL);
+    if (m)
+        CHECK_OK(zk_prover_create(m, &p, &err), &err);
+    if (!p) {
+        nn_model_free(m);
+        return;
+    }
+    size_t n = 256, k = nn_model_output_size(m);
+    int32_t *x = zt_input(m, n);
+    zk_context ctx = {.nonce = (const uint8_t *)"threads", .nonce_len = 7, .node_id = "node-t"};
+    conc_job ref = {.p = p, .x = x, .n = n, .k = k, .ctx = &ctx, .out = calloc(n * k, sizeof(int32_t))};
+    conc_main(&ref); /* starts the helpers */
+    CHECK_OK(ref.st, &ref.err);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        conc_job j = {.p = p, .x = x, .n = n, .k = k, .ctx = &ctx, .out = calloc(n * k, sizeof(int32_t))};
+        conc_main(&j);
+        int same = j.st == EM_OK && j.proof && ref.proof && j.len == ref.len && !memcmp(j.proof, ref.proof, ref.len);
+        _exit(same ? 0 : 1);
+    }
+    CHECK(pid > 0);
+    int status = -1;
+    if (pid > 0) {
+        alarm(120); /* a child stuck waiting for helpers it does not have fails the test */
+        CHECK(waitpid(pid, &status, 0) == pid);
+        alarm(0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    free(ref.proof);
+    free(ref.out);
+    free(x);
+    zk_prover_free(p);
+    nn_model_free(m);
+}
+
 int main(void)
 {
     th_init("test_zk_threads");
@@ -156,5 +201,6 @@ int main(void)
     TH_RUN(test_cnn_threads);
     TH_RUN(test_tiny_threads);
     TH_RUN(test_concurrent_proofs);
+    TH_RUN(test_fork_child);
     return th_finish();
 }
