@@ -9,8 +9,8 @@
  * sumcheck over the lc column variables reduces this to h(s) at a random s; the prover's folded
  * f_k give v'_k = f_k~(s) = P~(s, z_k^r), which it sends; the verifier checks
  * h(s) = sum_k rho_k eq(z_k^c, s) v'_k, and the claims P~(s, z_k^r) = v'_k go to pcs_open, which
- * opens them with one row because they share s. Soundness: n/|F| (rho) + 2 lc/|F| (sumcheck),
- * then the opening's own bound.
+ * opens them with one row because they share s. Soundness: 1/|F| (a false claim survives the
+ * random rho-combination) + 2 lc/|F| (sumcheck), then the opening's own bound.
  *
  * Prover cost: one pass over the rows each claim touches (claims on blocks of a packed
  * polynomial touch only their block's rows), then a sumcheck over 2n tables of C entries. The
@@ -198,7 +198,7 @@ em_status zk__colfold_verify(const pcs_layout *l, const pcs_claim *c, size_t n, 
                              ff2_t *pts, pcs_claim *res, em_err *err)
 {
     unsigned nv = l->n_vars[0], lc = l->log_cols;
-    if (l->n_polys != 1 || n == 0)
+    if (l->n_polys != 1 || l->hiding || n == 0)
         return em_errf(err, EM_ERR_INTERNAL, "column fold: unsupported layout or %zu claims", n);
     em_status st = EM_OK;
     ff2_t *rho = malloc(n * sizeof *rho), *vals = malloc(n * sizeof *vals);

@@ -41,6 +41,12 @@
 /* witness blocks: per layer q, limbs, y (<= 2 + ZK_MAX_LIMBS) or, for maxpool, y and K differences;
  * then the multiplicity tables */
 #define ZK_MAX_BLOCKS ((1 + ZK_MAX_POOL_WIN) * ZK_MAX_LAYERS + ZK_RANGE_BITS + 8)
+/* lookup segments (zk_requant.c) live in arrays of ZK_MAX_BLOCKS: per layer at most
+ * ZK_MAX_POOL_SLOTS (a maxpool with a ReLU) or 1 + ZK_MAX_LIMBS, then 2 activation tables and a
+ * range table per width */
+_Static_assert(ZK_MAX_LAYERS * (ZK_MAX_POOL_WIN + 1) + 2 + ZK_RANGE_BITS <= ZK_MAX_BLOCKS &&
+                   1 + ZK_MAX_LIMBS <= ZK_MAX_POOL_WIN + 1,
+               "lookup segments fit ZK_MAX_BLOCKS");
 
 /* Blocks of a packed polynomial: block i holds 2^log[i] values at offset off[i]. */
 typedef struct zk_pack {

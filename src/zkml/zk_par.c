@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "enclaveml/zkml/ff_vec.h"
@@ -50,7 +51,10 @@ static void *par_main(void *p)
  * runs ~150 of them). While any prover is alive (zk__pool_hold) the helpers are kept: started on
  * first use, they sleep on a condition variable between jobs. One loop at a time owns them; a
  * zk__par_for that finds them busy (another thread proving concurrently) starts its own threads
- * as before. Which thread runs a chunk never matters (slots are chunk indices). */
+ * as before. Which thread runs a chunk never matters (slots are chunk indices). The caller
+ * returns only when every helper it woke has checked in (the job lives on its stack): a helper
+ * that wakes late finds no chunk left and just checks in, so a late helper costs its wake-up
+ * latency, not a share of the work. */
 typedef struct par_pool {
     pthread_mutex_t mu;
     pthread_cond_t go, done;
@@ -121,6 +125,7 @@ static void *pool_main(void *arg)
 /* Runs job on the caller and up to `helpers` pool threads; 0 when the pool is not available. */
 static int pool_run(par_job *job, unsigned helpers)
 {
+    pthread_once(&atfork_once, atfork_register);
     pthread_mutex_lock(&pool.mu);
     if (!pool.holders || pool.busy || pool.stop) {
         pthread_mutex_unlock(&pool.mu);
@@ -159,21 +164,28 @@ void zk__pool_hold(int hold)
         pthread_mutex_unlock(&pool.mu);
         return;
     }
-    if (pool.holders == 0 || --pool.holders > 0) {
+    if (pool.holders > 0)
+        pool.holders--;
+    /* The last release stops the helpers once no loop runs on them and no other release is
+     * stopping them; a prover created meanwhile keeps them. */
+    while (pool.holders == 0 && (pool.busy || pool.stop))
+        pthread_cond_wait(&pool.done, &pool.mu);
+    if (pool.holders > 0 || pool.n == 0) {
         pthread_mutex_unlock(&pool.mu);
         return;
     }
-    while (pool.busy)
-        pthread_cond_wait(&pool.done, &pool.mu);
-    pool.stop = 1;
-    pthread_cond_broadcast(&pool.go);
+    pthread_t th[ZK_MAX_THREADS];
     unsigned n = pool.n;
+    memcpy(th, pool.th, n * sizeof *th);
+    pool.n = 0;
+    pool.stop = 1; /* pool_run falls back to its own threads until the helpers are joined */
+    pthread_cond_broadcast(&pool.go);
     pthread_mutex_unlock(&pool.mu);
     for (unsigned i = 0; i < n; i++)
-        pthread_join(pool.th[i], NULL);
+        pthread_join(th[i], NULL);
     pthread_mutex_lock(&pool.mu);
-    pool.n = 0;
     pool.stop = 0;
+    pthread_cond_broadcast(&pool.done); /* releases waiting above */
     pthread_mutex_unlock(&pool.mu);
 }
 
@@ -309,6 +321,7 @@ void *zk__big_alloc(size_t bytes)
 {
     if (bytes < ZK_BIG_MIN)
         return malloc(bytes ? bytes : 1);
+    pthread_once(&atfork_once, atfork_register);
     size_t len = (bytes + ZK_BIG_ALIGN - 1) & ~(ZK_BIG_ALIGN - 1);
     pthread_mutex_lock(&big_mu);
     /* best fit among cached blocks no more than twice the request */
@@ -362,6 +375,7 @@ void zk__big_free(void *p)
 
 void zk__big_cache_hold(int hold)
 {
+    pthread_once(&atfork_once, atfork_register);
     void *drop[ZK_CACHE_SLOTS];
     unsigned n = 0;
     pthread_mutex_lock(&big_mu);

@@ -136,7 +136,7 @@ em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pac
     }
     const pcs_layout *l = pcs_prover_layout(p->pp);
     size_t len = witness ? (size_t)zk__pack_used(pack) : (size_t)1 << pack->total_log;
-    fpts = malloc(c->n * pack->total_log * sizeof *fpts + 1);
+    fpts = malloc((c->n * pack->total_log + 1) * sizeof *fpts);
     fc = malloc(c->n * sizeof *fc);
     if (!fpts || !fc) {
         st = em_errf(err, EM_ERR_NOMEM, "opening: out of memory");
@@ -190,7 +190,7 @@ em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, con
         st = pcs_verify(&l, commit + 1, pc, c->n, tr, r, err);
         goto out;
     }
-    fpts = malloc(c->n * pack->total_log * sizeof *fpts + 1);
+    fpts = malloc((c->n * pack->total_log + 1) * sizeof *fpts);
     fc = malloc(c->n * sizeof *fc);
     if (!fpts || !fc) {
         st = em_errf(err, EM_ERR_NOMEM, "opening: out of memory");

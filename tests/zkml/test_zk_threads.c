@@ -4,11 +4,14 @@
  * witness fold above 2 x 4096 pairs, eq tables above 2^12 entries). Two proofs running at once
  * on one prover (a worker serving two chunks) contend for the persistent helper threads: one
  * gets them, the other starts its own, and both must give the sequential proof's bytes. A child
- * forked after the helpers started (they are not copied) must still prove, with new helpers. */
+ * forked after the helpers started (they are not copied) must still prove, with new helpers.
+ * Provers created and freed on several threads at once (the helpers stopped by one last release
+ * while another thread holds, releases or starts them again) must neither hang nor lose work. */
 #include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "zk_internal.h"
 #include "zk_testutil.h"
 
 static void prove_threads(const nn_model *m, size_t n, const char *what)
@@ -194,6 +197,50 @@ static void test_fork_child(void)
     nn_model_free(m);
 }
 
+typedef struct race_job {
+    size_t sum[ZK_PAR_CHUNKS];
+} race_job;
+
+static void race_fn(void *vctx, size_t b, size_t e, unsigned slot)
+{
+    race_job *j = vctx;
+    j->sum[slot] += e - b;
+}
+
+static void *race_main(void *arg)
+{
+    int *bad = arg;
+    for (int i = 0; i < 20000; i++) {
+        zk__pool_hold(1);
+        race_job j;
+        memset(&j, 0, sizeof j);
+        unsigned nc = zk__par_for(4, (size_t)1 << 12, 16, race_fn, &j);
+        size_t total = 0;
+        for (unsigned c = 0; c < nc; c++)
+            total += j.sum[c];
+        if (total != (size_t)1 << 12)
+            *bad = 1;
+        zk__pool_hold(0);
+    }
+    return NULL;
+}
+
+static void test_pool_hold_race(void)
+{
+    pthread_t th[4];
+    int bad[4] = {0}, started[4];
+    alarm(300); /* a lost wake-up hangs: fail instead */
+    for (int t = 0; t < 4; t++)
+        started[t] = pthread_create(&th[t], NULL, race_main, &bad[t]) == 0;
+    for (int t = 0; t < 4; t++) {
+        CHECK(started[t]);
+        if (started[t])
+            pthread_join(th[t], NULL);
+        CHECK(!bad[t]);
+    }
+    alarm(0);
+}
+
 int main(void)
 {
     th_init("test_zk_threads");
@@ -202,5 +249,6 @@ int main(void)
     TH_RUN(test_tiny_threads);
     TH_RUN(test_concurrent_proofs);
     TH_RUN(test_fork_child);
+    TH_RUN(test_pool_hold_race);
     return th_finish();
 }
