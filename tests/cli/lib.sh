@@ -31,6 +31,25 @@ expect_fail() {
   fi
 }
 
+# bump_output OUT.json NEW.json I: a copy with output_q[I] raised by one
+bump_output() {
+  $PY -c '
+import json, sys
+o = json.load(open(sys.argv[1])); o["output_q"][int(sys.argv[3])] += 1
+json.dump(o, open(sys.argv[2], "w"))' "$1" "$2" "$3"
+}
+
+# flip_input INPUT.json NEW.json I: a copy with value I of the first sample changed (a value
+# near 0 becomes 1.0, any other 0.0); "data" may be one flat sample or a list of rows
+flip_input() {
+  $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1])); i = int(sys.argv[3])
+rows = d["data"] if isinstance(d["data"][0], list) else [d["data"]]
+rows[0][i] = 0.0 if abs(rows[0][i]) > 0.05 else 1.0
+json.dump(d, open(sys.argv[2], "w"))' "$1" "$2" "$3"
+}
+
 finish() {
   echo "$passed passed, $failed failed"
   [[ $failed -eq 0 ]]

@@ -23,17 +23,9 @@ expect_ok "verify with model" "$BIN" verify --model "$M" "${V[@]}" --output "$WO
 grep -q '^verified' "$WORK/out" && ok "prints verified" || bad "prints verified"
 expect_ok "verify with vk" "$BIN" verify --vk "$WORK/m.vk" "${V[@]}" --output "$WORK/o.json"
 
-$PY -c '
-import json, sys
-o = json.load(open(sys.argv[1])); o["output_q"][3] += 1
-json.dump(o, open(sys.argv[2], "w"))' "$WORK/o.json" "$WORK/t.json"
+bump_output "$WORK/o.json" "$WORK/t.json" 3
 expect_fail "changed output" "." "$BIN" verify --vk "$WORK/m.vk" "${V[@]}" --output "$WORK/t.json"
-$PY -c '
-import json, sys
-d = json.load(open(sys.argv[1]))
-rows = d["data"] if isinstance(d["data"][0], list) else [d["data"]]
-rows[0][10] = 0.0 if abs(rows[0][10]) > 0.05 else 1.0
-json.dump(d, open(sys.argv[2], "w"))' "$IN" "$WORK/in2.json"
+flip_input "$IN" "$WORK/in2.json" 10
 expect_fail "changed input" "." "$BIN" verify --vk "$WORK/m.vk" --input "$WORK/in2.json" --proof "$WORK/p.bin" \
   --nonce 0c0d --node-id w-pool-relu --output "$WORK/o.json"
 finish

@@ -28,15 +28,9 @@ json.dump({"data": d["input_data"]}, open(sys.argv[2], "w"))' "$EZKL/$m/input.js
   expect_ok "$m: verify with model" "$BIN" verify --model "$M" "${V[@]}" --output "$WORK/$m.o.json"
   expect_ok "$m: verify with vk" "$BIN" verify --vk "$WORK/$m.vk" "${V[@]}" --output "$WORK/$m.o.json"
 
-  $PY -c '
-import json, sys
-o = json.load(open(sys.argv[1])); o["output_q"][0] += 1
-json.dump(o, open(sys.argv[2], "w"))' "$WORK/$m.o.json" "$WORK/t.json"
+  bump_output "$WORK/$m.o.json" "$WORK/t.json" 0
   expect_fail "$m: changed output" "." "$BIN" verify --vk "$WORK/$m.vk" "${V[@]}" --output "$WORK/t.json"
-  $PY -c '
-import json, sys
-d = json.load(open(sys.argv[1])); v = d["data"][0][0]; d["data"][0][0] = 0.0 if abs(v) > 0.05 else 1.0
-json.dump(d, open(sys.argv[2], "w"))' "$IN" "$WORK/in2.json"
+  flip_input "$IN" "$WORK/in2.json" 0
   expect_fail "$m: changed input" "." "$BIN" verify --vk "$WORK/$m.vk" --input "$WORK/in2.json" \
     --proof "$WORK/$m.p" --nonce 0a0b --node-id w-prefix --output "$WORK/$m.o.json"
 done

@@ -108,31 +108,69 @@ static void *conc_main(void *arg)
     return NULL;
 }
 
-static void test_concurrent_proofs(void)
+/* One prover of the 64-128-64-10 MLP, its input and a reference proof made on this thread. */
+typedef struct conc_fix {
+    nn_model *m;
+    zk_prover *p;
+    int32_t *x;
+    zk_context ctx;
+    conc_job ref;
+} conc_fix;
+
+static int conc_setup(conc_fix *f)
 {
     uint32_t dims[] = {64, 128, 64, 10};
-    nn_model *m = zt_mlp(dims, 4, 8, 8, 0, 0);
     em_err err = {0};
-    zk_prover *p = NULL;
-    CHECK(m != NULL);
-    if (m)
-        CHECK_OK(zk_prover_create(m, &p, &err), &err);
-    if (!p) {
-        nn_model_free(m);
+    memset(f, 0, sizeof *f);
+    f->m = zt_mlp(dims, 4, 8, 8, 0, 0);
+    CHECK(f->m != NULL);
+    if (f->m)
+        CHECK_OK(zk_prover_create(f->m, &f->p, &err), &err);
+    if (!f->p)
+        return 0;
+    size_t n = 256, k = nn_model_output_size(f->m);
+    f->x = zt_input(f->m, n);
+    f->ctx = (zk_context){.nonce = (const uint8_t *)"threads", .nonce_len = 7, .node_id = "node-t"};
+    f->ref = (conc_job){.p = f->p, .x = f->x, .n = n, .k = k, .ctx = &f->ctx, .out = calloc(n * k, sizeof(int32_t))};
+    conc_main(&f->ref); /* also starts the helpers */
+    CHECK_OK(f->ref.st, &f->ref.err);
+    return f->ref.st == EM_OK;
+}
+
+static conc_job conc_new(const conc_fix *f)
+{
+    return (conc_job){.p = f->p, .x = f->x, .n = f->ref.n, .k = f->ref.k, .ctx = &f->ctx,
+                      .out = calloc(f->ref.n * f->ref.k, sizeof(int32_t))};
+}
+
+static int conc_same(const conc_fix *f, const conc_job *j)
+{
+    return j->st == EM_OK && j->proof && f->ref.proof && j->len == f->ref.len &&
+           !memcmp(j->proof, f->ref.proof, f->ref.len) && !memcmp(j->out, f->ref.out, j->n * j->k * sizeof(int32_t));
+}
+
+static void conc_free(conc_fix *f)
+{
+    free(f->ref.proof);
+    free(f->ref.out);
+    free(f->x);
+    zk_prover_free(f->p);
+    nn_model_free(f->m);
+}
+
+static void test_concurrent_proofs(void)
+{
+    conc_fix f;
+    if (!conc_setup(&f)) {
+        conc_free(&f);
         return;
     }
-    size_t n = 256, k = nn_model_output_size(m);
-    int32_t *x = zt_input(m, n);
-    zk_context ctx = {.nonce = (const uint8_t *)"threads", .nonce_len = 7, .node_id = "node-t"};
-    conc_job ref = {.p = p, .x = x, .n = n, .k = k, .ctx = &ctx, .out = calloc(n * k, sizeof(int32_t))};
-    conc_main(&ref);
-    CHECK_OK(ref.st, &ref.err);
     for (int round = 0; round < 3; round++) {
         conc_job j[2];
         pthread_t th[2];
         int started[2];
         for (int t = 0; t < 2; t++) {
-            j[t] = (conc_job){.p = p, .x = x, .n = n, .k = k, .ctx = &ctx, .out = calloc(n * k, sizeof(int32_t))};
+            j[t] = conc_new(&f);
             started[t] = pthread_create(&th[t], NULL, conc_main, &j[t]) == 0;
             CHECK(started[t]);
         }
@@ -140,47 +178,27 @@ static void test_concurrent_proofs(void)
             if (started[t])
                 pthread_join(th[t], NULL);
             CHECK_OK(j[t].st, &j[t].err);
-            CHECK(j[t].proof && ref.proof && j[t].len == ref.len);
-            if (j[t].proof && ref.proof && j[t].len == ref.len)
-                CHECK(memcmp(j[t].proof, ref.proof, ref.len) == 0);
-            CHECK(memcmp(j[t].out, ref.out, n * k * sizeof(int32_t)) == 0);
+            CHECK(conc_same(&f, &j[t]));
             free(j[t].proof);
             free(j[t].out);
         }
     }
-    free(ref.proof);
-    free(ref.out);
-    free(x);
-    zk_prover_free(p);
-    nn_model_free(m);
+    conc_free(&f);
 }
 
 static void test_fork_child(void)
 {
-    uint32_t dims[] = {64, 128, 64, 10};
-    nn_model *m = zt_mlp(dims, 4, 8, 8, 0, 0);
-    em_err err = {0};
-    zk_prover *p = NULL;
-    CHECK(m != NULL);
-    if (m)
-        CHECK_OK(zk_prover_create(m, &p, &err), &err);
-    if (!p) {
-        nn_model_free(m);
+    conc_fix f;
+    if (!conc_setup(&f)) {
+        conc_free(&f);
         return;
     }
-    size_t n = 256, k = nn_model_output_size(m);
-    int32_t *x = zt_input(m, n);
-    zk_context ctx = {.nonce = (const uint8_t *)"threads", .nonce_len = 7, .node_id = "node-t"};
-    conc_job ref = {.p = p, .x = x, .n = n, .k = k, .ctx = &ctx, .out = calloc(n * k, sizeof(int32_t))};
-    conc_main(&ref); /* starts the helpers */
-    CHECK_OK(ref.st, &ref.err);
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        conc_job j = {.p = p, .x = x, .n = n, .k = k, .ctx = &ctx, .out = calloc(n * k, sizeof(int32_t))};
+        conc_job j = conc_new(&f);
         conc_main(&j);
-        int same = j.st == EM_OK && j.proof && ref.proof && j.len == ref.len && !memcmp(j.proof, ref.proof, ref.len);
-        _exit(same ? 0 : 1);
+        _exit(conc_same(&f, &j) ? 0 : 1);
     }
     CHECK(pid > 0);
     int status = -1;
@@ -190,11 +208,7 @@ static void test_fork_child(void)
         alarm(0);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
-    free(ref.proof);
-    free(ref.out);
-    free(x);
-    zk_prover_free(p);
-    nn_model_free(m);
+    conc_free(&f);
 }
 
 typedef struct race_job {
