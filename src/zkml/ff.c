@@ -1,6 +1,8 @@
 /* Non-inline Goldilocks helpers: roots of unity and canonical encodings. */
 #include "enclaveml/zkml/ff.h"
 
+#include <string.h>
+
 ff_t ff_root_of_unity(unsigned log_n)
 {
     if (log_n > FF_TWO_ADICITY)
@@ -18,8 +20,12 @@ void ff_encode(ff_t x, uint8_t out[FF_BYTES])
 em_status ff_decode(const uint8_t in[FF_BYTES], ff_t *out, em_err *err)
 {
     uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&v, in, sizeof v); /* one load: proofs carry ~10^5 elements */
+#else
     for (int i = 7; i >= 0; i--)
         v = (v << 8) | in[i];
+#endif
     if (!ff_is_canonical(v))
         return em_errf(err, EM_ERR_RANGE, "field element 0x%016llx is not canonical (must be < p)",
                        (unsigned long long)v);

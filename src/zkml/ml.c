@@ -110,22 +110,11 @@ ff2_t ml_eval_ext(const ff2_t *t, size_t len, unsigned n, const ff2_t *r, ff2_t 
 
 ff2_t ml_dot_base(const ff_t *t, const ff2_t *eq, size_t len)
 {
-    /* base x ext is two base products: cheaper than lifting t[i] and using ff2_mul. */
-    ff_t a = 0, b = 0;
-    for (size_t i = 0; i < len; i++) {
-        a = ff_add(a, ff_mul(eq[i].a, t[i]));
-        b = ff_add(b, ff_mul(eq[i].b, t[i]));
-    }
-    return (ff2_t){a, b};
+    /* the ff_vec kernels (SIMD tiers with a scalar fallback): exact, so the same value */
+    return ff2_vec_dot_base(eq, t, len);
 }
 
-__attribute__((flatten)) ff2_t ml_dot_ext(const ff2_t *t, const ff2_t *eq, size_t len)
-{
-    ff2_t acc = ff2_zero();
-    for (size_t i = 0; i < len; i++)
-        acc = ff2_add(acc, ff2_mul(t[i], eq[i]));
-    return acc;
-}
+ff2_t ml_dot_ext(const ff2_t *t, const ff2_t *eq, size_t len) { return ff2_vec_dot(t, eq, len); }
 
 void ml_fix_high_base(const ff_t *t, unsigned n_low, size_t n_rows, const ff2_t *eq_high, ff2_t *out)
 {

@@ -43,13 +43,26 @@ em_status ntt_plan_create(unsigned log_n, ntt_plan **out, em_err *err)
         free(p);
         return em_errf(err, EM_ERR_NOMEM, "ntt: out of memory for 2^%u twiddles", log_n);
     }
+    /* Level s (h = 2^(s-1)) holds w_s^j at tw[h + j]. The top level is built in 8 independent
+     * chains (the multiplications overlap instead of waiting on each other); each lower level is
+     * every other entry of the one above, since w_s = w_(s+1)^2 exactly. */
     p->tw[0] = 0;
-    for (unsigned s = 1; s <= log_n; s++) {
-        size_t h = (size_t)1 << (s - 1);
-        ff_t w = ff_root_of_unity(s), x = 1;
-        for (size_t j = 0; j < h; j++) {
-            p->tw[h + j] = x;
-            x = ff_mul(x, w);
+    if (log_n >= 1) {
+        size_t h = p->n / 2;
+        ff_t w = ff_root_of_unity(log_n), x[8], w8;
+        x[0] = 1;
+        for (int k = 1; k < 8; k++)
+            x[k] = ff_mul(x[k - 1], w);
+        w8 = ff_mul(x[7], w);
+        for (size_t j = 0; j < h; j += 8)
+            for (int k = 0; k < 8 && j + (size_t)k < h; k++) {
+                p->tw[h + j + (size_t)k] = x[k];
+                x[k] = ff_mul(x[k], w8);
+            }
+        for (unsigned s = log_n - 1; s >= 1; s--) {
+            size_t hs = (size_t)1 << (s - 1);
+            for (size_t j = 0; j < hs; j++)
+                p->tw[hs + j] = p->tw[2 * hs + 2 * j];
         }
     }
     *out = p;

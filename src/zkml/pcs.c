@@ -587,15 +587,28 @@ out:
 }
 
 /* Reads C ff2 elements and RS-encodes both coordinates (N each) into ea/eb. */
-static em_status read_and_encode(em_reader *r, const ntt_plan *plan, unsigned rate_bits, size_t C, ff2_t *row,
-                                 ff_t *msg, ff_t *ea, ff_t *eb, em_err *err)
+/* n canonical base elements (8 bytes each) from r in one view; what names the vector in errors. */
+static em_status read_ff_vec(em_reader *r, ff_t *out, size_t n, const char *what, size_t at, em_err *err)
 {
-    em_status st;
-    for (size_t i = 0; i < C; i++)
-        if ((st = ff2_read(r, &row[i], err)) != EM_OK) {
-            em_err_prefix(err, "pcs: combination row element %zu: ", i); /* st survives a NULL err */
+    const uint8_t *p;
+    size_t off = r->off;
+    if (em_reader_view(r, &p, n * FF_BYTES) != EM_OK)
+        return em_errf(err, EM_ERR_PARSE, "pcs: %s %zu truncated at offset %zu", what, at, off);
+    for (size_t i = 0; i < n; i++) {
+        em_status st = ff_decode(p + i * FF_BYTES, &out[i], err);
+        if (st != EM_OK) {
+            em_err_prefix(err, "pcs: %s %zu element %zu: ", what, at, i); /* st survives a NULL err */
             return st;
         }
+    }
+    return EM_OK;
+}
+
+/* The Reed-Solomon encodings of the two coordinates of row (C ff2) into ea, eb. */
+static em_status encode_row(const ntt_plan *plan, unsigned rate_bits, size_t C, const ff2_t *row, ff_t *msg,
+                            ff_t *ea, ff_t *eb, em_err *err)
+{
+    em_status st;
     for (size_t i = 0; i < C; i++)
         msg[i] = row[i].a;
     if ((st = ntt_rs_encode(plan, rate_bits, 1, NTT_RS_COEFFS, msg, ea, err)) != EM_OK)
@@ -605,7 +618,6 @@ static em_status read_and_encode(em_reader *r, const ntt_plan *plan, unsigned ra
     return ntt_rs_encode(plan, rate_bits, 1, NTT_RS_COEFFS, msg, eb, err);
 }
 
-/* Checks enc(row)[idx[q]] == sum_i weight[i] * col_q[i] for every query q. */
 static int columns_match(const ff_t *ea, const ff_t *eb, const ff2_t *weight, const ff_t *cols, size_t R,
                          const uint64_t *idx, size_t nq)
 {
@@ -622,7 +634,7 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
 {
     em_status st;
     ntt_plan *plan = NULL;
-    ff2_t *gamma = NULL, *rho = NULL, *a = NULL, *tmp = NULL, *rows = NULL, *eqc = NULL, *y = NULL;
+    ff2_t *gamma = NULL, *rho = NULL, *a = NULL, *wg = NULL, *tmp = NULL, *rows = NULL, *eqc = NULL, *y = NULL;
     ff_t *msg = NULL, *enc = NULL, *cols = NULL;
     size_t *group = NULL;
     uint64_t *idx = NULL;
@@ -655,16 +667,17 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     gamma = malloc(Rt * sizeof *gamma);
     rho = malloc(n_claims * sizeof *rho);
     a = malloc(Rt * sizeof *a);
+    wg = malloc(Rt * sizeof *wg);
     tmp = malloc(max_poly_rows(l) * sizeof *tmp);
-    rows = malloc(Cm * sizeof *rows);
+    rows = malloc((1 + ng) * Cm * sizeof *rows);
     eqc = malloc(C * sizeof *eqc);
     y = malloc(n_claims * sizeof *y);
     msg = malloc(Cm * sizeof *msg);
-    enc = malloc(2 * (1 + ng) * N * sizeof *enc);
+    enc = malloc(2 * N * sizeof *enc);
     idx = malloc(2 * PCS_MAX_QUERIES * sizeof *idx);
     cols = malloc(nq_max * Rt * sizeof *cols);
     hashes = malloc(nq_max * sizeof *hashes);
-    if (!gamma || !rho || !a || !tmp || !rows || !eqc || !y || !msg || !enc || !idx || !cols || !hashes) {
+    if (!gamma || !rho || !a || !wg || !tmp || !rows || !eqc || !y || !msg || !enc || !idx || !cols || !hashes) {
         st = em_errf(err, EM_ERR_NOMEM, "pcs: verify scratch");
         goto out;
     }
@@ -680,15 +693,15 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     }
     tr_challenge_ff2_vec(tr, "pcs/gamma", gamma, R);
     set_mask_weights(l, gamma, R);
-    if ((st = read_and_encode(r, plan, l->rate_bits, Cm, rows, msg, enc, enc + N, err)) != EM_OK)
+    if ((st = read_ff_vec(r, (ff_t *)rows, 2 * Cm, "combination row", 0, err)) != EM_OK)
         goto out;
     tr_absorb_ff2(tr, "pcs/w", rows, Cm);
     tr_challenge_ff2_vec(tr, "pcs/rho", rho, n_claims);
     for (size_t g = 0; g < ng; g++) {
-        ff_t *ea = enc + 2 * (1 + g) * N;
-        if ((st = read_and_encode(r, plan, l->rate_bits, Cm, rows, msg, ea, ea + N, err)) != EM_OK)
+        ff2_t *ug = rows + (1 + g) * Cm;
+        if ((st = read_ff_vec(r, (ff_t *)ug, 2 * Cm, "evaluation row", g, err)) != EM_OK)
             goto out;
-        tr_absorb_ff2(tr, "pcs/u", rows, Cm);
+        tr_absorb_ff2(tr, "pcs/u", ug, Cm);
         /* <u_g, eq(z_col)> over the data coefficients must equal the rho-combination of the
          * group's claimed values (plus the mask row's share y_g when hiding). */
         size_t first = 0;
@@ -699,18 +712,15 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
                 first = k;
             }
         ml_eq_table(claims[first].point, l->log_cols, ff2_one(), eqc);
-        if (!ff2_eq(ml_dot_ext(rows, eqc, C), want)) {
+        if (!ff2_eq(ml_dot_ext(ug, eqc, C), want)) {
             st = em_errf(err, EM_ERR_VERIFY, "pcs: evaluation row %zu does not give the claimed values", g);
             goto out;
         }
     }
     size_t nq = sample_queries(tr, N, pcs_queries(l->rate_bits), idx);
     for (size_t q = 0; q < nq; q++) {
-        for (size_t i = 0; i < Rt; i++)
-            if ((st = ff_read(r, &cols[q * Rt + i], err)) != EM_OK) {
-                em_err_prefix(err, "pcs: column %zu row %zu: ", q, i);
-                goto out;
-            }
+        if ((st = read_ff_vec(r, cols + q * Rt, Rt, "column", q, err)) != EM_OK)
+            goto out;
         mt_hash_leaf(cols + q * Rt, Rt, hashes[q]);
     }
     if ((st = mt_verify_reader(root, msg_log(l) + l->rate_bits, idx, (const uint8_t(*)[MT_HASH_LEN])hashes, nq,
@@ -718,24 +728,39 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
         em_err_prefix(err, "pcs: column openings: ");
         goto out;
     }
-    if (!columns_match(enc, enc + N, gamma, cols, Rt, idx, nq)) {
-        st = em_errf(err, EM_ERR_VERIFY, "pcs: proximity row is inconsistent with the opened columns");
-        goto out;
-    }
+    /* The 1 + ng rows must each agree with the opened columns: checked as one random combination
+     * v = w + sum_g zeta^(g+1) u_g against the weights gamma + sum_g zeta^(g+1) a_g, which needs
+     * one encoding instead of 1 + ng. zeta is the verifier's own: squeezed from a copy of the
+     * transcript after every row and the query positions, so the real transcript (and the
+     * prover) never see it. A row that disagrees at a queried column makes the combination
+     * agree there for at most ng values of zeta: error ng/|F| on top of the opening's. */
+    tr_t tz = *tr;
+    ff2_t zeta = tr_challenge_ff2(&tz, "pcs/zeta"), zp = ff2_one();
+    for (size_t i = 0; i < Rt; i++)
+        a[i] = gamma[i];
     for (size_t g = 0; g < ng; g++) {
-        group_weights(l, claims, n_claims, group, g, rho, a, tmp);
-        set_mask_weights(l, a, R + 1 + g);
-        const ff_t *ea = enc + 2 * (1 + g) * N;
-        if (!columns_match(ea, ea + N, a, cols, Rt, idx, nq)) {
-            st = em_errf(err, EM_ERR_VERIFY, "pcs: evaluation row %zu is inconsistent with the opened columns", g);
-            goto out;
-        }
+        zp = ff2_mul(zp, zeta);
+        const ff2_t *ug = rows + (1 + g) * Cm;
+        for (size_t i = 0; i < Cm; i++)
+            rows[i] = ff2_add(rows[i], ff2_mul(zp, ug[i]));
+        group_weights(l, claims, n_claims, group, g, rho, wg, tmp);
+        set_mask_weights(l, wg, R + 1 + g);
+        for (size_t i = 0; i < Rt; i++)
+            a[i] = ff2_add(a[i], ff2_mul(zp, wg[i]));
+    }
+    if ((st = encode_row(plan, l->rate_bits, Cm, rows, msg, enc, enc + N, err)) != EM_OK)
+        goto out;
+    if (!columns_match(enc, enc + N, a, cols, Rt, idx, nq)) {
+        st = em_errf(err, EM_ERR_VERIFY, "pcs: the proximity and evaluation rows are inconsistent with the opened "
+                     "columns");
+        goto out;
     }
 out:
     ntt_plan_free(plan);
     free(gamma);
     free(rho);
     free(a);
+    free(wg);
     free(tmp);
     free(rows);
     free(eqc);

@@ -41,7 +41,7 @@ static void absorb_claims(tr_t *tr, const pcs_claim *c, size_t n, unsigned nv)
 /* The degree-2 polynomial through (0, h0), (1, h1), (2, h2) at r. */
 static ff2_t interp2(ff2_t h0, ff2_t h1, ff2_t h2, ff2_t r)
 {
-    ff_t inv2 = ff_inv(2);
+    ff_t inv2 = FF_INV2;
     ff2_t r1 = ff2_sub(r, ff2_one()), r2 = ff2_sub(r, ff2_from_base(2));
     ff2_t t0 = ff2_mul_base(ff2_mul(ff2_mul(r1, r2), h0), inv2);
     ff2_t t1 = ff2_neg(ff2_mul(ff2_mul(r, r2), h1));

@@ -190,7 +190,7 @@ static ff2_t interp3(const ff2_t g[4], ff2_t c)
 {
     ff2_t one = ff2_one();
     ff2_t c1 = ff2_sub(c, one), c2 = ff2_sub(c, ff2_from_base(2)), c3 = ff2_sub(c, ff2_from_base(3));
-    ff_t inv2 = ff_inv(2), inv6 = ff_inv(6);
+    ff_t inv2 = FF_INV2, inv6 = FF_INV6;
     ff2_t l0 = ff2_neg(ff2_mul_base(zk__mul2(zk__mul2(c1, c2), c3), inv6));
     ff2_t l1 = ff2_mul_base(zk__mul2(zk__mul2(c, c2), c3), inv2);
     ff2_t l2 = ff2_neg(ff2_mul_base(zk__mul2(zk__mul2(c, c1), c3), inv2));

@@ -124,12 +124,14 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
     em_reader_init(&comp, pv.comp, pv.comp_len);
     em_reader_init(&cons, pv.cons, pv.cons_len);
     zk_rd rd = {.tr = &tr, .rd = &comp};
+    double t1 = em_now_ms();
     if (!(qc = calloc(1, sizeof *qc))) {
         st = em_errf(err, EM_ERR_NOMEM, "zk_verify: out of memory");
         goto out;
     }
     if ((st = zk__requant_verify(vk, &wl, output, n_samples, &rd, &wc, qc, err)) != EM_OK)
         goto out;
+    double t2 = em_now_ms();
     for (uint32_t i = vk->n_layers; i-- > 0;)
         if ((st = verify_dense(vk, &wl, xin, output, n_samples, i, qc, &rd, &wc, &mc, err)) != EM_OK)
             goto out;
@@ -137,10 +139,12 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
         st = em_errf(err, EM_ERR_PARSE, "computation section has %zu unread bytes", em_reader_left(&comp));
         goto out;
     }
+    double t3 = em_now_ms();
     if ((st = zk__pcs_verify(pv.wcommit, pv.wcommit_len, &tr, &wl.pack, &wc, 1, &cons, err)) != EM_OK) {
         em_err_prefix(err, "witness opening: ");
         goto out;
     }
+    double t4 = em_now_ms();
     if (mc.n && /* no model opening for a model of pooling layers only (no weights) */
         (st = zk__pcs_verify(vk->model_commit, vk->model_commit_len, &tr, &vk->mpack, &mc, 0, &cons, err)) != EM_OK) {
         em_err_prefix(err, "model opening: ");
@@ -150,6 +154,9 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
         st = em_errf(err, EM_ERR_PARSE, "consistency section has %zu unread bytes", em_reader_left(&cons));
         goto out;
     }
+    EM_DEBUG("zk_verify: statement + layout %.1f, lookups %.1f, layers %.1f, witness opening %.1f, model opening "
+             "%.1f ms",
+             t1 - t0, t2 - t1, t3 - t2, t4 - t3, em_now_ms() - t4);
 out:
     zk__claims_free(&wc);
     zk__claims_free(&mc);

@@ -123,6 +123,8 @@ static inline ff2_t ff2_inv(ff2_t x)
 
 /* ---- non-inline helpers (src/zkml/ff.c) ------------------------------------------------- */
 #define FF_GENERATOR 7ULL  /* generates the multiplicative group F_p^* */
+#define FF_INV2 0x7FFFFFFF80000001ULL /* 1/2 = (p + 1) / 2, for interpolation weights */
+#define FF_INV6 0xD555555480000001ULL /* 1/6 */
 #define FF_TWO_ADICITY 32  /* 2^32 divides p - 1 */
 #define FF_BYTES 8
 #define FF2_BYTES 16
