@@ -586,7 +586,6 @@ out:
     return st;
 }
 
-/* Reads C ff2 elements and RS-encodes both coordinates (N each) into ea/eb. */
 /* n canonical base elements (8 bytes each) from r in one view; what names the vector in errors. */
 static em_status read_ff_vec(em_reader *r, ff_t *out, size_t n, const char *what, size_t at, em_err *err)
 {
@@ -618,6 +617,8 @@ static em_status encode_row(const ntt_plan *plan, unsigned rate_bits, size_t C, 
     return ntt_rs_encode(plan, rate_bits, 1, NTT_RS_COEFFS, msg, eb, err);
 }
 
+/* At every opened column q: the weight-combination of its R entries equals the two encoded
+ * coordinates (ea, eb) at that position. */
 static int columns_match(const ff_t *ea, const ff_t *eb, const ff2_t *weight, const ff_t *cols, size_t R,
                          const uint64_t *idx, size_t nq)
 {
@@ -730,10 +731,12 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     }
     /* The 1 + ng rows must each agree with the opened columns: checked as one random combination
      * v = w + sum_g zeta^(g+1) u_g against the weights gamma + sum_g zeta^(g+1) a_g, which needs
-     * one encoding instead of 1 + ng. zeta is the verifier's own: squeezed from a copy of the
-     * transcript after every row and the query positions, so the real transcript (and the
-     * prover) never see it. A row that disagrees at a queried column makes the combination
-     * agree there for at most ng values of zeta: error ng/|F| on top of the opening's. */
+     * one encoding instead of 1 + ng. zeta is a Fiat-Shamir challenge like the others, squeezed
+     * from a copy of the transcript so the transcript the next steps (and the prover) use is
+     * unchanged: by then it binds the root, layout, claims, every row and the query positions,
+     * and the opened columns are fixed by the root. A row that disagrees at some queried column
+     * makes the combination agree there for at most ng values of zeta: error ng/|F| per
+     * attempt on top of the opening's. */
     tr_t tz = *tr;
     ff2_t zeta = tr_challenge_ff2(&tz, "pcs/zeta"), zp = ff2_one();
     for (size_t i = 0; i < Rt; i++)

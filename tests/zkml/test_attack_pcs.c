@@ -9,7 +9,9 @@
  *   - u tweaked to fit a false value (the eval check passes; only the column check can catch);
  *   - a commitment whose row 0 is the codeword of another polynomial on a quarter of the
  *     columns, opened as that other polynomial (w and u both follow the lie);
- *   - a value of one polynomial claimed for another one in the same commitment.
+ *   - a value of one polynomial claimed for another one in the same commitment;
+ *   - with three groups (claims at distinct column points), a lie in any one evaluation row or in
+ *     the proximity row alone (the verifier checks all rows as one random combination).
  * Layouts with N <= 2 * PCS_QUERIES (all columns opened) and with sampled columns are both
  * attacked. The forger's honest run must be accepted, which validates its replica of the
  * transcript (otherwise rejections would mean nothing). */
@@ -357,6 +359,50 @@ static void test_swapped_polynomials(void)
     forger_free(&f);
 }
 
+/* Several groups (claims at distinct column points): the verifier checks the proximity row and
+ * every evaluation row against the columns as one random combination, so a lie in any single
+ * row -- the fitted row of group g, or w computed from other messages -- must still be caught. */
+static void test_each_row_checked(void)
+{
+    for (size_t t = 0; t < 2; t++) {
+        unsigned nv[] = {12};
+        forger f;
+        CHECK(forger_init(&f, nv, 1, LOG_COLS[t]) && forger_commit(&f));
+        if (!f.tree) {
+            forger_free(&f);
+            continue;
+        }
+        ff2_t z[3][12];
+        pcs_claim c[3];
+        for (int k = 0; k < 3; k++) {
+            rnd_point(z[k], 12);
+            c[k] = (pcs_claim){0, z[k], msg_eval(&f, f.msg, 0, z[k])};
+        }
+        em_err err = {0};
+        CHECK_OK(verify_forged(&f, f.msg, f.msg, c, 3, 1, &err), &err);
+        for (int g = 0; g < 3; g++) { /* only u_g is wrong (fitted to a false value) */
+            pcs_claim bad[3];
+            memcpy(bad, c, sizeof bad);
+            bad[g].value = ff2_add(bad[g].value, ff2_one());
+            em_status st = verify_forged(&f, f.msg, f.msg, bad, 3, 1, &err);
+            if (st == EM_OK)
+                fprintf(stderr, "    BREAK: false value of group %d accepted (log_cols %u)\n", g, LOG_COLS[t]);
+            CHECK(st == EM_ERR_VERIFY);
+            CHECK_STR_CONTAINS(err.msg, "inconsistent with the opened columns");
+        }
+        /* only w is wrong: computed from messages the commitment does not hold */
+        ff_t *lie = malloc(f.R * f.C * sizeof *lie);
+        if (lie) {
+            memcpy(lie, f.msg, f.R * f.C * sizeof *lie);
+            lie[f.C + 1] = ff_add(lie[f.C + 1], 1);
+            CHECK(verify_forged(&f, lie, f.msg, c, 3, 0, &err) == EM_ERR_VERIFY);
+            CHECK_STR_CONTAINS(err.msg, "inconsistent with the opened columns");
+            free(lie);
+        }
+        forger_free(&f);
+    }
+}
+
 int main(void)
 {
     th_init("test_attack_pcs");
@@ -364,5 +410,6 @@ int main(void)
     TH_RUN(test_false_value_fitted_row);
     TH_RUN(test_corrupted_columns);
     TH_RUN(test_swapped_polynomials);
+    TH_RUN(test_each_row_checked);
     return th_finish();
 }

@@ -6,6 +6,7 @@
 #ifndef ENCLAVEML_ZKML_FF_H
 #define ENCLAVEML_ZKML_FF_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "enclaveml/core.h"
@@ -20,6 +21,8 @@ typedef uint64_t ff_t;
 typedef struct ff2_t {
     ff_t a, b;
 } ff2_t;
+/* arrays of ff2_t are read and written as arrays of 2n ff_t (SIMD kernels, bulk decoding) */
+_Static_assert(sizeof(ff2_t) == 2 * sizeof(ff_t) && offsetof(ff2_t, b) == sizeof(ff_t), "ff2_t is two packed ff_t");
 
 static inline int ff_is_canonical(uint64_t x) { return x < FF_P; }
 

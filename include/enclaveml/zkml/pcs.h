@@ -21,7 +21,8 @@
  *   squeeze t = pcs_queries(rate_bits) distinct column indices (all N columns when N <= 2t);
  *   the prover sends those columns (n_rows base elements each) and one Merkle multi-opening.
  * The verifier checks w and each u_g against the opened columns (as one random combination of
- * them, with its own zeta: one re-encoding), and checks <u_g, eq(z_col)> = sum_{k in g} rho_k v_k. See docs/PROOFS.md for the soundness argument
+ * them with a challenge zeta squeezed from a copy of the transcript, so one re-encoding; the
+ * transcript is left as the prover's), and checks <u_g, eq(z_col)> = sum_{k in g} rho_k v_k. See docs/PROOFS.md for the soundness argument
  * (rate 1/4 with 160 queries or rate 1/2 with 262, proven unique-decoding proximity gap: 2^-108
  * query error either way). Rate 1/2 halves the encoding and hashing of a commitment for ~1.6x
  * the opened columns: the per-proof witness uses it, the once-committed model rate 1/4.
