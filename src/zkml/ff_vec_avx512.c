@@ -102,29 +102,6 @@ T static void st2(ff2_t *p, __m512i a, __m512i b)
     _mm512_storeu_si512((void *)(p + 4), _mm512_permutex2var_epi64(a, hi, b));
 }
 
-/* 7x = 8x - x without a full multiplication: 8x = (x << 3) + (x >> 61) * 2^64 and
- * 2^64 = 2^32 - 1 (mod p), giving s = 8x (mod p) with s < 2^64. s need not be reduced below p
- * before the subtraction: s >= p implies x >= 2^32 - 1 (else 8x < 2^35), so s - x < p, and a
- * borrow (s < x) gives s - x + p in (0, p). Either way the result is canonical 7x. */
-T static __m512i mul7(__m512i x)
-{
-    const __m512i eps = _mm512_set1_epi64((long long)FF_EPSILON);
-    __m512i lo = _mm512_slli_epi64(x, 3), hi = _mm512_srli_epi64(x, 61);
-    __m512i s = _mm512_add_epi64(lo, _mm512_sub_epi64(_mm512_slli_epi64(hi, 32), hi));
-    s = _mm512_mask_add_epi64(s, _mm512_cmplt_epu64_mask(s, lo), s, eps);
-    return ff8_sub(s, x);
-}
-
-/* (xa + xb X)(ya + yb X) = xa ya + 7 xb yb + ((xa + xb)(ya + yb) - xa ya - xb yb) X:
- * three multiplications (Karatsuba) and a cheap multiplication by 7. */
-T static void mul2(__m512i xa, __m512i xb, __m512i ya, __m512i yb, __m512i *ra, __m512i *rb)
-{
-    __m512i ac = ff8_mul(xa, ya), bd = ff8_mul(xb, yb);
-    __m512i m = ff8_mul(ff8_add(xa, xb), ff8_add(ya, yb));
-    *rb = ff8_sub(ff8_sub(m, ac), bd);
-    *ra = ff8_add(ac, mul7(bd));
-}
-
 T static ff2_t hsum2(__m512i a, __m512i b) { return (ff2_t){hsum(a), hsum(b)}; }
 
 T void ff__ff2_mul_avx512(ff2_t *out, const ff2_t *a, const ff2_t *b, size_t n)
@@ -134,7 +111,7 @@ T void ff__ff2_mul_avx512(ff2_t *out, const ff2_t *a, const ff2_t *b, size_t n)
         __m512i xa, xb, ya, yb, ra, rb;
         ld2(a + i, &xa, &xb);
         ld2(b + i, &ya, &yb);
-        mul2(xa, xb, ya, yb, &ra, &rb);
+        ff8_mul2(xa, xb, ya, yb, &ra, &rb);
         st2(out + i, ra, rb);
     }
     for (; i < n; i++)
@@ -149,7 +126,7 @@ T ff2_t ff__ff2_dot_avx512(const ff2_t *a, const ff2_t *b, size_t n)
         __m512i xa, xb, ya, yb, ra, rb;
         ld2(a + i, &xa, &xb);
         ld2(b + i, &ya, &yb);
-        mul2(xa, xb, ya, yb, &ra, &rb);
+        ff8_mul2(xa, xb, ya, yb, &ra, &rb);
         sa = ff8_add(sa, ra);
         sb = ff8_add(sb, rb);
     }
@@ -189,7 +166,7 @@ T void ff__ff2_fold_avx512(ff2_t *out, const ff2_t *t, size_t half, ff2_t r)
         __m512i loa = _mm512_permutex2var_epi64(a0, ev, a1), hia = _mm512_permutex2var_epi64(a0, od, a1);
         __m512i lob = _mm512_permutex2var_epi64(b0, ev, b1), hib = _mm512_permutex2var_epi64(b0, od, b1);
         __m512i pa, pb;
-        mul2(ra, rb, ff8_sub(hia, loa), ff8_sub(hib, lob), &pa, &pb);
+        ff8_mul2(ra, rb, ff8_sub(hia, loa), ff8_sub(hib, lob), &pa, &pb);
         st2(out + i, ff8_add(loa, pa), ff8_add(lob, pb));
     }
     for (; i < half; i++) {

@@ -358,6 +358,22 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
 em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_t *output, size_t n_samples,
                              zk_rd *rd, zk_claims *wc, zk_qclaims *qc, em_err *err) EM_WARN_UNUSED;
 
+/* ---- fraction trees of the lookups (zk_frac.c) ---- */
+/* F_p2 values with split coordinates: value i is a[i] + b[i] X. Both arrays are owned by the
+ * caller. */
+typedef struct zk_fv {
+    ff_t *a, *b;
+} zk_fv;
+/* Proves one fraction tree over 2^G leaves: P[G], Q[G] hold the leaves (P[G] is not read when
+ * leaves_p_one: all numerators 1); P[d], Q[d] for d < G (2^d entries each) are filled here.
+ * Sends the root (also written to root), then one sumcheck per level, and leaves the leaf point
+ * (G coordinates) in r. scratch: 20 * max(1, 2^(G-2)) ff_t. */
+em_status zk__frac_prove(zk_wr *wr, unsigned G, int leaves_p_one, const zk_fv *P, const zk_fv *Q, ff_t *scratch,
+                         ff2_t *r, ff2_t root[2], em_err *err) EM_WARN_UNUSED;
+/* Verifies level d: the claim (cp, cq) on level d at r (d coordinates) becomes a claim on
+ * level d + 1 at r (d + 1 coordinates). */
+em_status zk__frac_level_verify(zk_rd *rd, unsigned d, ff2_t *r, ff2_t *cp, ff2_t *cq, em_err *err) EM_WARN_UNUSED;
+
 /* ---- maxpool (zk_maxpool.c) ---- */
 em_status zk__maxpool_witness(const zk_layer *L, uint32_t i, const zk_wlayout *wl, const int32_t *in, size_t n,
                               zk_wit *w, em_err *err) EM_WARN_UNUSED;

@@ -10,8 +10,8 @@
  *     sum_i 1/(alpha - f_i) = sum_j m_j/(alpha - t_j)
  * is split into segments (each witness column block, each table with numerators -m_j); every
  * segment is one fraction tree over exactly its 2^log leaves (no padding leaves), proven level
- * by level (node x of level d has children x and x + 2^d), and the verifier checks that the
- * roots' fractions sum to zero. A segment's leaf claim is a claim on one committed block (or on
+ * by level (zk_frac.c; node x of level d has children x and x + 2^d), and the verifier checks
+ * that the roots' fractions sum to zero. A segment's leaf claim is a claim on one committed block (or on
  * the public output / a public table the verifier evaluates), except q: q is not committed, and
  * its leaf value goes to the layer's accumulator sumcheck, which runs at the pair segment's leaf
  * point (zk_qclaims). */
@@ -184,262 +184,6 @@ void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w)
     }
 }
 
-/* ---- fraction-tree sumcheck helpers --------------------------------------------------------- */
-
-static ff2_t interp3(const ff2_t g[4], ff2_t c)
-{
-    ff2_t one = ff2_one();
-    ff2_t c1 = ff2_sub(c, one), c2 = ff2_sub(c, ff2_from_base(2)), c3 = ff2_sub(c, ff2_from_base(3));
-    ff_t inv2 = FF_INV2, inv6 = FF_INV6;
-    ff2_t l0 = ff2_neg(ff2_mul_base(zk__mul2(zk__mul2(c1, c2), c3), inv6));
-    ff2_t l1 = ff2_mul_base(zk__mul2(zk__mul2(c, c2), c3), inv2);
-    ff2_t l2 = ff2_neg(ff2_mul_base(zk__mul2(zk__mul2(c, c1), c3), inv2));
-    ff2_t l3 = ff2_mul_base(zk__mul2(zk__mul2(c, c1), c2), inv6);
-    return ff2_add(ff2_add(zk__mul2(g[0], l0), zk__mul2(g[1], l1)), ff2_add(zk__mul2(g[2], l2), zk__mul2(g[3], l3)));
-}
-
-static inline __attribute__((always_inline)) ff2_t fr(ff2_t p0, ff2_t p1, ff2_t q0, ff2_t q1, ff2_t lam)
-{
-    ff2_t q01 = zk__mul2(q0, q1);
-    return ff2_add(ff2_add(zk__mul2(p0, q1), zk__mul2(p1, q0)), zk__mul2(lam, q01));
-}
-
-/* One level: proves sum_x eq(r,x) [P0 Q1 + P1 Q0 + lam Q0 Q1] = claim over d variables; the
- * arrays (2^d each, consumed) are the children halves. On return r holds the new point (d+1). */
-/* One level's sumcheck state. The eq factor is kept outside the summand (Gruen's trick): in round
- * t the round polynomial is g(X) = pref * eq1(r_t, X) * h(X), with pref the eq factors of the
- * variables already bound, eq1(r, X) = (1-r)(1-X) + rX, and h of degree 2 summed against the eq
- * table of the remaining variables er; h is evaluated at 0 and 2 only (h(1) follows from the
- * claim), and only P0, P1, Q0, Q1 are folded. The bottom level of a witness segment has all
- * numerators 1 (p_one): the summand is Q0 + Q1 + lam Q0 Q1 and the numerator tables are neither
- * read nor folded.
- * Round 0 sums over the children halves in place; every later round is one pass (lvl_step) that
- * binds the previous challenge, halves the eq table (er'[j] = er[2j] + er[2j+1]: summing out the
- * next variable) and sums the new round over the folded pairs. Passes write out of place and
- * split into chunks of pairs over the threads; chunk sums are added in chunk order (exact field
- * arithmetic, so the proof does not depend on the thread count). */
-typedef struct lvl_ctx {
-    const ff2_t *in[5]; /* er, P0, P1, Q0, Q1 */
-    ff2_t *out[5];
-    const ff2_t *par_p, *par_q; /* round 0: the parent level (the summand at X = 0), or NULL */
-    ff2_t lam, c;
-    int p_one, with_one, eval; /* with_one: also evaluate h(1) (degenerate challenges) */
-    ff2_t part[ZK_MAX_THREADS][3];
-} lvl_ctx;
-
-enum { STEP_BLK = 128 }; /* pairs per block of a vectorised pass */
-
-/* Adds the round sums over nb pairs whose tables start at t[1..5) (interleaved: pair j is
- * entries 2j, 2j+1; P0, P1 unused when p_one) with eq weights er[0..nb). The pairs are split
- * into even/odd arrays so the products and eq-weighted sums run on the ff2_vec kernels; lam
- * multiplies each block's Q0 Q1 sum once. */
-static void lvl_block(const lvl_ctx *x, const ff2_t *const *t, const ff2_t *er, size_t nb, const ff2_t *pp,
-                      const ff2_t *pq, ff2_t *s)
-{
-    ff2_t v[3][4][STEP_BLK], pr[3][STEP_BLK]; /* v[point][table][j] */
-    unsigned k0 = x->p_one ? 3 : 1;
-    if (pp) {
-        /* at X = 0 the summand is the parent level's entry 2j, already built by tree_prove */
-        for (size_t j = 0; j < nb; j++) {
-            pr[0][j] = pp[2 * j];
-            pr[1][j] = pq[2 * j];
-        }
-        ff2_t num = ff2_vec_dot(er, pr[0], nb), den = ff2_vec_dot(er, pr[1], nb);
-        s[0] = ff2_add(s[0], ff2_add(num, zk__mul2(x->lam, den)));
-    }
-    for (unsigned k = k0; k < 5; k++) {
-        const ff2_t *src = t[k];
-        for (size_t j = 0; j < nb; j++) {
-            v[0][k - 1][j] = src[2 * j];
-            v[1][k - 1][j] = src[2 * j + 1];
-        }
-        /* value at 2: 2 hi - lo, coordinatewise */
-        ff_t *v2 = (ff_t *)v[2][k - 1];
-        const ff_t *lo = (const ff_t *)v[0][k - 1], *hi = (const ff_t *)v[1][k - 1];
-        ff_vec_add(v2, hi, hi, 2 * nb);
-        ff_vec_sub(v2, v2, lo, 2 * nb);
-    }
-    for (unsigned pt = pp ? 1 : 0; pt < 3; pt++) {
-        if (pt == 1 && !x->with_one)
-            continue;
-        const ff2_t *P0 = v[pt][0], *P1 = v[pt][1], *Q0 = v[pt][2], *Q1 = v[pt][3];
-        ff2_vec_mul(pr[0], Q0, Q1, nb);
-        if (x->p_one) {
-            ff_vec_add((ff_t *)pr[1], (const ff_t *)Q0, (const ff_t *)Q1, 2 * nb);
-        } else {
-            ff2_vec_mul(pr[1], P0, Q1, nb);
-            ff2_vec_mul(pr[2], P1, Q0, nb);
-            ff_vec_add((ff_t *)pr[1], (const ff_t *)pr[1], (const ff_t *)pr[2], 2 * nb);
-        }
-        ff2_t num = ff2_vec_dot(er, pr[1], nb), den = ff2_vec_dot(er, pr[0], nb);
-        s[pt] = ff2_add(s[pt], ff2_add(num, zk__mul2(x->lam, den)));
-    }
-}
-
-/* Round 0 over pairs [b, e). */
-static void lvl_eval(void *vctx, size_t b, size_t e, unsigned tid)
-{
-    lvl_ctx *x = vctx;
-    ff2_t s[3] = {ff2_zero(), ff2_zero(), ff2_zero()};
-    for (size_t j0 = b; j0 < e; j0 += STEP_BLK) {
-        size_t nb = e - j0 < STEP_BLK ? e - j0 : STEP_BLK;
-        const ff2_t *t[5];
-        for (unsigned k = 1; k < 5; k++)
-            t[k] = x->in[k] + 2 * j0;
-        lvl_block(x, t, x->in[0] + j0, nb, x->par_p ? x->par_p + 2 * j0 : NULL, x->par_q ? x->par_q + 2 * j0 : NULL,
-                  s);
-    }
-    memcpy(x->part[tid], s, sizeof s);
-}
-
-/* Binds c over new pairs [b, e) (new entries 2j, 2j+1 from 4j..4j+3) with the ff2_vec fold
- * kernel, block by block, halves the eq table and, with eval, sums the next round over the
- * block while it is in cache. */
-static void lvl_step(void *vctx, size_t b, size_t e, unsigned tid)
-{
-    lvl_ctx *x = vctx;
-    ff2_t s[3] = {ff2_zero(), ff2_zero(), ff2_zero()}, c = x->c;
-    unsigned k0 = x->p_one ? 3 : 1;
-    const ff2_t *er = x->in[0];
-    for (size_t j0 = b; j0 < e; j0 += STEP_BLK) {
-        size_t nb = e - j0 < STEP_BLK ? e - j0 : STEP_BLK;
-        const ff2_t *t[5];
-        for (unsigned k = k0; k < 5; k++) {
-            ff2_vec_fold(x->out[k] + 2 * j0, x->in[k] + 4 * j0, 2 * nb, c);
-            t[k] = x->out[k] + 2 * j0;
-        }
-        ff2_t *en = x->out[0] + j0;
-        for (size_t j = 0; j < nb; j++)
-            en[j] = ff2_add(er[2 * (j0 + j)], er[2 * (j0 + j) + 1]);
-        if (x->eval)
-            lvl_block(x, t, en, nb, NULL, NULL, s);
-    }
-    memcpy(x->part[tid], s, sizeof s);
-}
-
-#define ZK_PAR_MIN 4096 /* pairs per thread below which a round runs inline */
-
-/* eq1(r, X) = (1 - r)(1 - X) + r X at X = v */
-static ff2_t eq1(ff2_t r, uint64_t v)
-{
-    /* 1 - r - v + 2 r v */
-    ff2_t t = ff2_sub(ff2_sub(ff2_one(), r), ff2_from_base(v));
-    return ff2_add(t, ff2_mul_base(r, 2 * v));
-}
-
-static void lvl_sums(const lvl_ctx *x, unsigned nc, ff2_t H[3])
-{
-    H[0] = H[1] = H[2] = ff2_zero();
-    for (unsigned k = 0; k < nc; k++)
-        for (unsigned i = 0; i < 3; i++)
-            H[i] = ff2_add(H[i], x->part[k][i]);
-}
-
-/* src[1..5): P0, P1, Q0, Q1 (2^d each, read only; P0, P1 unused when p_one). buf and alt: 5
- * scratch arrays of 2^(d-1) entries each (slot 0 for the eq table). */
-static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const ff2_t *const *src, const ff2_t *par_p,
-                             const ff2_t *par_q, ff2_t **buf, ff2_t **alt, ff2_t *cp, ff2_t *cq, em_err *err)
-{
-    lvl_ctx x;
-    memset(&x, 0, sizeof x);
-    x.lam = tr_challenge_ff2(w->tr, "gkr-lambda");
-    x.p_one = p_one;
-    ff2_t claim = ff2_add(*cp, zk__mul2(x.lam, *cq));
-    ff2_t s[ZK_MAX_VARS + 2], pref = ff2_one(), fin[4];
-    em_status st;
-    if (d == 0) {
-        for (unsigned k = 1; k < 5; k++)
-            fin[k - 1] = p_one && k < 3 ? ff2_one() : src[k][0];
-    } else {
-        zk__eq_table(r + 1, d - 1, ff2_one(), buf[0], 0, w->threads);
-        x.in[0] = buf[0];
-        for (unsigned k = 1; k < 5; k++)
-            x.in[k] = src[k];
-        x.with_one = ff2_is_zero(r[0]);
-        x.par_p = par_p;
-        x.par_q = par_q;
-        ff2_t H[3];
-        lvl_sums(&x, zk__par_for(w->threads, (size_t)1 << (d - 1), ZK_PAR_MIN, lvl_eval, &x), H);
-        size_t n = (size_t)1 << d; /* entries per table this round */
-        for (unsigned t = 0; t < d; t++) {
-            ff2_t rt = r[t];
-            if (!x.with_one) {
-                /* claim = pref * ((1 - r_t) H0 + r_t H1) */
-                ff2_t rest = ff2_sub(zk__mul2(claim, ff2_inv(pref)), zk__mul2(ff2_sub(ff2_one(), rt), H[0]));
-                H[1] = zk__mul2(rest, ff2_inv(rt));
-            }
-            /* h has degree 2: h(3) = h(0) - 3 h(1) + 3 h(2) */
-            ff2_t H3 = ff2_add(ff2_sub(H[0], ff2_mul_base(H[1], 3)), ff2_mul_base(H[2], 3));
-            ff2_t g0 = zk__mul2(pref, zk__mul2(eq1(rt, 0), H[0]));
-            ff2_t g2 = zk__mul2(pref, zk__mul2(eq1(rt, 2), H[2]));
-            ff2_t g3 = zk__mul2(pref, zk__mul2(eq1(rt, 3), H3));
-            ff2_t msg[3] = {g0, g2, g3};
-            if ((st = zk__put_ff2(w, "gkr-round", msg, 3, err)) != EM_OK)
-                return st;
-            x.c = tr_challenge_ff2(w->tr, "gkr-chal");
-            s[t] = x.c;
-            ff2_t g[4] = {g0, ff2_sub(claim, g0), g2, g3};
-            claim = interp3(g, x.c);
-            ff2_t e1c = ff2_add(ff2_sub(ff2_sub(ff2_one(), rt), x.c), ff2_add(zk__mul2(rt, x.c), zk__mul2(rt, x.c)));
-            pref = zk__mul2(pref, e1c);
-            if (n == 2) { /* the last binding: one value per table */
-                for (unsigned k = 1; k < 5; k++) {
-                    const ff2_t *v = x.in[k];
-                    fin[k - 1] = p_one && k < 3 ? ff2_one() : ff2_add(v[0], zk__mul2(x.c, ff2_sub(v[1], v[0])));
-                }
-                break;
-            }
-            /* outputs alternate between alt and buf; round 0 reads src (never written) */
-            ff2_t **dst = t % 2 == 0 ? alt : buf;
-            for (unsigned k = 0; k < 5; k++)
-                x.out[k] = dst[k];
-            x.eval = 1;
-            x.par_p = x.par_q = NULL;
-            x.with_one = ff2_is_zero(r[t + 1]) || ff2_is_zero(pref);
-            lvl_sums(&x, zk__par_for(w->threads, n / 4, ZK_PAR_MIN / 2, lvl_step, &x), H);
-            for (unsigned k = 0; k < 5; k++)
-                x.in[k] = x.out[k];
-            n /= 2;
-        }
-    }
-    if ((st = zk__put_ff2(w, "gkr-final", fin, 4, err)) != EM_OK)
-        return st;
-    ff2_t mu = tr_challenge_ff2(w->tr, "gkr-mu");
-    memcpy(r, s, d * sizeof *r);
-    r[d] = mu;
-    *cp = ff2_add(fin[0], zk__mul2(mu, ff2_sub(fin[1], fin[0])));
-    *cq = ff2_add(fin[2], zk__mul2(mu, ff2_sub(fin[3], fin[2])));
-    return EM_OK;
-}
-
-static em_status level_verify(zk_rd *rd, unsigned d, ff2_t *r, ff2_t *cp, ff2_t *cq, em_err *err)
-{
-    ff2_t lam = tr_challenge_ff2(rd->tr, "gkr-lambda");
-    ff2_t claim = ff2_add(*cp, zk__mul2(lam, *cq));
-    ff2_t s[ZK_MAX_VARS + 2];
-    em_status st;
-    for (unsigned t = 0; t < d; t++) {
-        ff2_t msg[3];
-        if ((st = zk__get_ff2(rd, "gkr-round", msg, 3, err)) != EM_OK)
-            return st;
-        ff2_t c = tr_challenge_ff2(rd->tr, "gkr-chal");
-        s[t] = c;
-        ff2_t g[4] = {msg[0], ff2_sub(claim, msg[0]), msg[1], msg[2]};
-        claim = interp3(g, c);
-    }
-    ff2_t fin[4];
-    if ((st = zk__get_ff2(rd, "gkr-final", fin, 4, err)) != EM_OK)
-        return st;
-    if (!ff2_eq(claim, zk__mul2(ml_eq_eval(r, s, d), fr(fin[0], fin[1], fin[2], fin[3], lam))))
-        return em_errf(err, EM_ERR_VERIFY, "lookup: fraction-tree sumcheck fails at depth %u", d);
-    ff2_t mu = tr_challenge_ff2(rd->tr, "gkr-mu");
-    memcpy(r, s, d * sizeof *r);
-    r[d] = mu;
-    *cp = ff2_add(fin[0], zk__mul2(mu, ff2_sub(fin[1], fin[0])));
-    *cq = ff2_add(fin[2], zk__mul2(mu, ff2_sub(fin[3], fin[2])));
-    return EM_OK;
-}
-
 /* ---- per-segment leaves ---------------------------------------------------------------- */
 
 typedef struct lu_chal {
@@ -511,7 +255,7 @@ typedef struct leaf_ctx {
     const lu_seg *s;
     const int32_t *u, *yy; /* yy NULL: the last layer's y comes from the public output */
     ff2_t am, beta;
-    ff2_t *q;
+    zk_fv q;
 } leaf_ctx;
 
 static void leaf_chunk(void *vctx, size_t b, size_t e, unsigned slot)
@@ -519,21 +263,25 @@ static void leaf_chunk(void *vctx, size_t b, size_t e, unsigned slot)
     (void)slot;
     const leaf_ctx *x = vctx;
     if (x->s->kind != SEG_PAIR) {
-        for (size_t i = b; i < e; i++)
-            x->q[i] = ff2_sub(x->am, ff2_from_base(ff_from_i64(x->u[i])));
+        for (size_t i = b; i < e; i++) {
+            x->q.a[i] = ff_sub(x->am.a, ff_from_i64(x->u[i]));
+            x->q.b[i] = x->am.b;
+        }
         return;
     }
     const zk_layer *ly = &x->vk->layers[x->s->layer];
     size_t M = (size_t)1 << ly->lv_out;
     for (size_t i = b; i < e; i++) {
         int32_t yv = x->yy ? x->yy[i] : zk__out_at(ly, x->w->out, x->w->n_samples, i / M, i % M); /* position-padded */
-        x->q[i] = ff2_sub(x->am, ff2_add(ff2_from_base(ff_from_i64(x->u[i])), ff2_mul_base(x->beta, ff_from_i64(yv))));
+        ff2_t v = ff2_sub(x->am, ff2_add(ff2_from_base(ff_from_i64(x->u[i])), ff2_mul_base(x->beta, ff_from_i64(yv))));
+        x->q.a[i] = v.a;
+        x->q.b[i] = v.b;
     }
 }
 
 /* Witness segments' numerators are all 1 and never read (p_one), so p is left unwritten. */
 static void fill_leaves(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, const lu_seg *s, unsigned log,
-                        const lu_chal *ch, unsigned threads, ff2_t *p, ff2_t *q)
+                        const lu_chal *ch, unsigned threads, zk_fv p, zk_fv q)
 {
     size_t n = (size_t)1 << log;
     int64_t off = (int64_t)1 << (wl->tbits - 1);
@@ -552,17 +300,22 @@ static void fill_leaves(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, 
         const int32_t *m = w->blk[wl->m_act_blk[s->act]];
         for (size_t j = 0; j < n; j++) {
             int64_t qv = (int64_t)j - off;
-            p[j] = ff2_from_base(ff_neg(ff_from_i64(m[j])));
-            q[j] = ff2_sub(am, ff2_add(ff2_from_base(ff_from_i64(qv)),
-                                       ff2_mul_base(ch->beta, ff_from_i64(act_table_y(vk, s->act, qv)))));
+            ff2_t v = ff2_sub(am, ff2_add(ff2_from_base(ff_from_i64(qv)),
+                                          ff2_mul_base(ch->beta, ff_from_i64(act_table_y(vk, s->act, qv)))));
+            p.a[j] = ff_neg(ff_from_i64(m[j]));
+            p.b[j] = 0;
+            q.a[j] = v.a;
+            q.b[j] = v.b;
         }
         break;
     }
     default: {
         const int32_t *m = w->blk[wl->m_rng_blk[s->bits]];
         for (size_t j = 0; j < n; j++) {
-            p[j] = ff2_from_base(ff_neg(ff_from_i64(m[j])));
-            q[j] = ff2_sub(am, ff2_from_base((ff_t)j));
+            p.a[j] = ff_neg(ff_from_i64(m[j]));
+            p.b[j] = 0;
+            q.a[j] = ff_sub(am.a, (ff_t)j);
+            q.b[j] = am.b;
         }
         break;
     }
@@ -585,64 +338,6 @@ static void frac_add(ff2_t *P, ff2_t *Q, ff2_t p, ff2_t q)
 
 /* ---- prover --------------------------------------------------------------------------------- */
 
-typedef struct build_ctx {
-    const ff2_t *P1, *Q1; /* level d+1 */
-    ff2_t *P0, *Q0;       /* level d */
-    size_t h;
-    int p_one; /* level d+1 has all numerators 1: P0 = q0 + q1 */
-} build_ctx;
-
-enum { VBLK = 256 }; /* block of a vectorised pass (stays in L1) */
-
-/* Parent (P0, Q0)[i] = (p0 q1 + p1 q0, q0 q1) of children i and i + h: whole-array products,
- * so the ff2_vec kernels apply. */
-static void build_level(void *vctx, size_t b, size_t e, unsigned tid)
-{
-    (void)tid;
-    build_ctx *x = vctx;
-    size_t h = x->h;
-    ff2_t tmp[VBLK];
-    for (size_t i = b; i < e; i += VBLK) {
-        size_t n = e - i < VBLK ? e - i : VBLK;
-        const ff2_t *q0 = x->Q1 + i, *q1 = x->Q1 + i + h;
-        ff2_vec_mul(x->Q0 + i, q0, q1, n);
-        if (x->p_one) {
-            ff_vec_add((ff_t *)(x->P0 + i), (const ff_t *)q0, (const ff_t *)q1, 2 * n);
-        } else {
-            ff2_vec_mul(x->P0 + i, x->P1 + i, q1, n);
-            ff2_vec_mul(tmp, x->P1 + i + h, q0, n);
-            ff_vec_add((ff_t *)(x->P0 + i), (const ff_t *)(x->P0 + i), (const ff_t *)tmp, 2 * n);
-        }
-    }
-}
-
-/* One fraction tree over 2^G leaves (P[G], Q[G] filled); levels P[d], Q[d] for d < G are
- * computed here. Sends the root, proves every level and leaves the leaf point in r. buf and
- * alt: 5 scratch arrays each of 2^(G-1) entries. */
-static em_status tree_prove(zk_wr *wr, unsigned G, int leaves_p_one, ff2_t **P, ff2_t **Q, ff2_t **buf,
-                            ff2_t **alt, ff2_t *r, ff2_t *root, em_err *err)
-{
-    em_status st;
-    for (unsigned d = G; d-- > 0;) {
-        build_ctx b = {.P1 = P[d + 1], .Q1 = Q[d + 1], .P0 = P[d], .Q0 = Q[d], .h = (size_t)1 << d,
-                       .p_one = leaves_p_one && d + 1 == G};
-        zk__par_for(wr->threads, b.h, ZK_PAR_MIN, build_level, &b);
-    }
-    root[0] = leaves_p_one && G == 0 ? ff2_one() : P[0][0]; /* fill_leaves leaves p_one numerators unset */
-    root[1] = Q[0][0];
-    if ((st = zk__put_ff2(wr, "lookup-root", root, 2, err)) != EM_OK)
-        return st;
-    ff2_t cp = root[0], cq = root[1];
-    for (unsigned d = 0; d < G; d++) {
-        size_t h = (size_t)1 << d;
-        int p_one = leaves_p_one && d + 1 == G;
-        const ff2_t *src[5] = {NULL, P[d + 1], P[d + 1] + h, Q[d + 1], Q[d + 1] + h};
-        if ((st = level_prove(wr, d, p_one, r, src, P[d], Q[d], buf, alt, &cp, &cq, err)) != EM_OK)
-            return st;
-    }
-    return EM_OK;
-}
-
 /* Value v of segment s at the leaf point r: a claim on its committed block, or for q the point
  * and value the layer's accumulator sumcheck must check. */
 static em_status leaf_claim(const zk_wlayout *wl, const lu_seg *s, unsigned v, const ff2_t *r, unsigned G, ff2_t val,
@@ -663,8 +358,8 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
     lu_layout L;
     lu_chal ch;
     em_status st;
-    ff2_t *P[ZK_MAX_LOG_LOOKUP + 1] = {NULL}, *Q[ZK_MAX_LOG_LOOKUP + 1] = {NULL}, *tmp = NULL;
-    ff2_t *buf[5], *alt[5];
+    ff_t *lvl[ZK_MAX_LOG_LOOKUP + 1] = {NULL}, *scratch = NULL;
+    zk_fv P[ZK_MAX_LOG_LOOKUP + 1], Q[ZK_MAX_LOG_LOOKUP + 1];
     ff2_t r[ZK_MAX_VARS + 2];
     if ((st = lu_layout_build(vk, wl, &L, err)) != EM_OK)
         return st;
@@ -672,23 +367,20 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
     for (uint32_t i = 0; i < L.n; i++)
         gmax = L.pack.log[i] > gmax ? L.pack.log[i] : gmax;
     draw_chal(wr->tr, &ch);
+    /* level d: numerators and denominators, split coordinates, 2^d entries each */
     for (unsigned d = 0; d <= gmax; d++) {
-        P[d] = zk__big_alloc(((size_t)1 << d) * sizeof **P);
-        Q[d] = zk__big_alloc(((size_t)1 << d) * sizeof **Q);
-        if (!P[d] || !Q[d]) {
+        size_t n = (size_t)1 << d;
+        if (!(lvl[d] = zk__big_alloc(4 * n * sizeof *lvl[d]))) {
             st = em_errf(err, EM_ERR_NOMEM, "lookup: out of memory (fraction tree of 2^%u leaves)", gmax);
             goto out;
         }
+        P[d] = (zk_fv){lvl[d], lvl[d] + n};
+        Q[d] = (zk_fv){lvl[d] + 2 * n, lvl[d] + 3 * n};
     }
-    size_t maxh = gmax ? (size_t)1 << (gmax - 1) : 1;
-    tmp = zk__big_alloc(10 * maxh * sizeof *tmp);
-    if (!tmp) {
+    size_t quarter = gmax >= 2 ? (size_t)1 << (gmax - 2) : 1;
+    if (!(scratch = zk__big_alloc(20 * quarter * sizeof *scratch))) {
         st = em_errf(err, EM_ERR_NOMEM, "lookup: out of memory");
         goto out;
-    }
-    for (unsigned k = 0; k < 5; k++) {
-        buf[k] = tmp + k * maxh;
-        alt[k] = tmp + (5 + k) * maxh;
     }
     for (uint32_t i = 0; i < L.n; i++) {
         const lu_seg *s = &L.seg[i];
@@ -696,7 +388,7 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
         fill_leaves(vk, wl, w, s, G, &ch, wr->threads, P[G], Q[G]);
         ff2_t root[2];
         int witness_seg = s->kind == SEG_PAIR || s->kind == SEG_RANGE || s->kind == SEG_DRANGE;
-        if ((st = tree_prove(wr, G, witness_seg, P, Q, buf, alt, r, root, err)) != EM_OK)
+        if ((st = zk__frac_prove(wr, G, witness_seg, P, Q, scratch, r, root, err)) != EM_OK)
             goto out;
         ff2_t vals[2];
         unsigned nv = seg_nvals(vk, s);
@@ -712,11 +404,9 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
             goto out;
     }
 out:
-    for (unsigned d = 0; d <= ZK_MAX_LOG_LOOKUP; d++) {
-        zk__big_free(P[d]);
-        zk__big_free(Q[d]);
-    }
-    zk__big_free(tmp);
+    for (unsigned d = 0; d <= ZK_MAX_LOG_LOOKUP; d++)
+        zk__big_free(lvl[d]);
+    zk__big_free(scratch);
     return st;
 }
 
@@ -744,7 +434,7 @@ em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_
         frac_add(&sumP, &sumQ, root[0], root[1]);
         ff2_t cp = root[0], cq = root[1];
         for (unsigned d = 0; d < G; d++)
-            if ((st = level_verify(rd, d, r, &cp, &cq, err)) != EM_OK)
+            if ((st = zk__frac_level_verify(rd, d, r, &cp, &cq, err)) != EM_OK)
                 return st;
         ff2_t vals[2], ylast = ff2_zero(), lp, lq;
         unsigned nv = seg_nvals(vk, s);

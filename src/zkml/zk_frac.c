@@ -1,0 +1,424 @@
+/* Fraction trees of the requantization lookups (logUp-GKR; docs/PROOFS.md "Requantization
+ * lookups"): a tree over 2^G leaves (p_i, q_i) whose node x of level d is the fraction sum of
+ * its children x and x + 2^d on level d + 1, proven level by level with degree-3 sumchecks, so
+ * the verifier is left with one claim on the leaves and no inverse is ever committed.
+ *
+ * Level d proves  sum_{x in {0,1}^d} eq(r, x) [P0 Q1 + P1 Q0 + lam Q0 Q1](x) = claim,  with
+ * P0/P1 (Q0/Q1) the first and second halves of level d + 1's numerators (denominators).
+ * Variables are bound from the highest to the lowest, so every pair of a round is (j, j + h)
+ * in whole-array halves: the kernels below stream contiguous arrays and, with the F_p2 values
+ * kept in split coordinates (zk_fv), run 8 lanes per AVX-512 register with no shuffles. The
+ * scalar kernels are the reference and serve every other tier; field arithmetic is exact, so
+ * both give the same proof bytes (tests/zkml/test_zk_threads.c). */
+#include <string.h>
+
+#include "enclaveml/zkml/ff_vec.h"
+#include "enclaveml/zkml/ml.h"
+#include "ff_simd.h"
+#include "zk_internal.h"
+
+static inline ff2_t fv_at(zk_fv v, size_t i) { return (ff2_t){v.a[i], v.b[i]}; }
+static inline void fv_put(zk_fv v, size_t i, ff2_t x)
+{
+    v.a[i] = x.a;
+    v.b[i] = x.b;
+}
+static inline zk_fv fv_off(zk_fv v, size_t o) { return (zk_fv){v.a + o, v.b + o}; }
+
+/* g of degree 3 from g(0..3), at c */
+static ff2_t interp3(const ff2_t g[4], ff2_t c)
+{
+    ff2_t one = ff2_one();
+    ff2_t c1 = ff2_sub(c, one), c2 = ff2_sub(c, ff2_from_base(2)), c3 = ff2_sub(c, ff2_from_base(3));
+    ff_t inv2 = FF_INV2, inv6 = FF_INV6;
+    ff2_t l0 = ff2_neg(ff2_mul_base(zk__mul2(zk__mul2(c1, c2), c3), inv6));
+    ff2_t l1 = ff2_mul_base(zk__mul2(zk__mul2(c, c2), c3), inv2);
+    ff2_t l2 = ff2_neg(ff2_mul_base(zk__mul2(zk__mul2(c, c1), c3), inv2));
+    ff2_t l3 = ff2_mul_base(zk__mul2(zk__mul2(c, c1), c2), inv6);
+    return ff2_add(ff2_add(zk__mul2(g[0], l0), zk__mul2(g[1], l1)), ff2_add(zk__mul2(g[2], l2), zk__mul2(g[3], l3)));
+}
+
+/* eq1(r, X) = (1 - r)(1 - X) + r X = 1 - r - X + 2 r X */
+static ff2_t eq1(ff2_t r, ff2_t X)
+{
+    ff2_t rx = zk__mul2(r, X);
+    return ff2_add(ff2_sub(ff2_sub(ff2_one(), r), X), ff2_add(rx, rx));
+}
+
+/* ---- kernels ----------------------------------------------------------------------------
+ * The summand at one point, with lam folded in: P0 Q1 + Q0 (P1 + lam Q1), or with all
+ * numerators 1 (p_one, the bottom level of a witness segment) Q1 + Q0 (1 + lam Q1). */
+typedef struct lvl_ctx {
+    zk_fv in[4];  /* P0, P1, Q0, Q1 of this round (P unused when p_one) */
+    zk_fv out[4]; /* step: the folded tables */
+    zk_fv er, en; /* eq weights of this round; step: of the next (halved) */
+    zk_fv pp, pq; /* round 0: the parent level (the summands at X = 0) */
+    size_t h;     /* round 0: pairs (j, j + h); step: the tables have 2h entries */
+    ff2_t lam, c;
+    int p_one, with_one, simd;
+    ff2_t part[ZK_MAX_THREADS][3]; /* per chunk: h(0), h(1), h(2) */
+} lvl_ctx;
+
+static inline ff2_t summand(const lvl_ctx *x, const ff2_t v[4])
+{
+    ff2_t lq1 = zk__mul2(x->lam, v[3]);
+    if (x->p_one)
+        return ff2_add(zk__mul2(v[2], ff2_add(ff2_one(), lq1)), v[3]);
+    return ff2_add(zk__mul2(v[0], v[3]), zk__mul2(v[2], ff2_add(v[1], lq1)));
+}
+
+static void r0_scalar(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
+{
+    unsigned k0 = x->p_one ? 2 : 0;
+    for (size_t j = b; j < e; j++) {
+        ff2_t lo[4], hi[4], tw[4], w = fv_at(x->er, j);
+        for (unsigned k = k0; k < 4; k++) {
+            lo[k] = fv_at(x->in[k], j);
+            hi[k] = fv_at(x->in[k], j + x->h);
+            tw[k] = ff2_sub(ff2_add(hi[k], hi[k]), lo[k]);
+        }
+        ff2_t v0 = x->pp.a ? ff2_add(fv_at(x->pp, j), zk__mul2(x->lam, fv_at(x->pq, j))) : summand(x, lo);
+        s[0] = ff2_add(s[0], zk__mul2(w, v0));
+        if (x->with_one)
+            s[1] = ff2_add(s[1], zk__mul2(w, summand(x, hi)));
+        s[2] = ff2_add(s[2], zk__mul2(w, summand(x, tw)));
+    }
+}
+
+/* New pairs [b, e) of the next round (q = h/2 of them): binds c over the pairs (i, i + h) that
+ * produce entries j and j + q, halves the eq weights and sums the next round's summands. */
+static void step_scalar(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
+{
+    unsigned k0 = x->p_one ? 2 : 0;
+    size_t h = x->h, q = h / 2;
+    for (size_t j = b; j < e; j++) {
+        ff2_t o0[4], o1[4], tw[4];
+        for (unsigned k = k0; k < 4; k++) {
+            ff2_t a0 = fv_at(x->in[k], j), a1 = fv_at(x->in[k], j + h);
+            ff2_t b0 = fv_at(x->in[k], j + q), b1 = fv_at(x->in[k], j + q + h);
+            o0[k] = ff2_add(a0, zk__mul2(x->c, ff2_sub(a1, a0)));
+            o1[k] = ff2_add(b0, zk__mul2(x->c, ff2_sub(b1, b0)));
+            fv_put(x->out[k], j, o0[k]);
+            fv_put(x->out[k], j + q, o1[k]);
+            tw[k] = ff2_sub(ff2_add(o1[k], o1[k]), o0[k]);
+        }
+        ff2_t w = ff2_add(fv_at(x->er, j), fv_at(x->er, j + q));
+        fv_put(x->en, j, w);
+        s[0] = ff2_add(s[0], zk__mul2(w, summand(x, o0)));
+        if (x->with_one)
+            s[1] = ff2_add(s[1], zk__mul2(w, summand(x, o1)));
+        s[2] = ff2_add(s[2], zk__mul2(w, summand(x, tw)));
+    }
+}
+
+#define AVX512 __attribute__((target("avx512f,avx512dq")))
+#define INL __attribute__((always_inline)) static inline
+
+typedef struct v2 {
+    __m512i a, b;
+} v2; /* 8 F_p2 values */
+
+AVX512 INL v2 v2_ld(zk_fv v, size_t i)
+{
+    return (v2){_mm512_loadu_si512((const void *)(v.a + i)), _mm512_loadu_si512((const void *)(v.b + i))};
+}
+AVX512 INL void v2_st(zk_fv v, size_t i, v2 x)
+{
+    _mm512_storeu_si512((void *)(v.a + i), x.a);
+    _mm512_storeu_si512((void *)(v.b + i), x.b);
+}
+AVX512 INL v2 v2_set1(ff2_t x) { return (v2){_mm512_set1_epi64((long long)x.a), _mm512_set1_epi64((long long)x.b)}; }
+AVX512 INL v2 v2_add(v2 x, v2 y) { return (v2){ff8_add(x.a, y.a), ff8_add(x.b, y.b)}; }
+AVX512 INL v2 v2_sub(v2 x, v2 y) { return (v2){ff8_sub(x.a, y.a), ff8_sub(x.b, y.b)}; }
+AVX512 INL v2 v2_mul(v2 x, v2 y)
+{
+    v2 r;
+    ff8_mul2(x.a, x.b, y.a, y.b, &r.a, &r.b);
+    return r;
+}
+AVX512 INL v2 v2_twice_minus(v2 hi, v2 lo) { return v2_sub(v2_add(hi, hi), lo); }
+
+AVX512 INL v2 v2_summand(int p_one, v2 lam, v2 one, const v2 v[4])
+{
+    v2 lq1 = v2_mul(lam, v[3]);
+    if (p_one)
+        return v2_add(v2_mul(v[2], v2_add(one, lq1)), v[3]);
+    return v2_add(v2_mul(v[0], v[3]), v2_mul(v[2], v2_add(v[1], lq1)));
+}
+
+AVX512 static ff2_t v2_hsum(v2 x)
+{
+    ff_t a[8], b[8];
+    _mm512_storeu_si512((void *)a, x.a);
+    _mm512_storeu_si512((void *)b, x.b);
+    ff2_t s = ff2_zero();
+    for (int i = 0; i < 8; i++)
+        s = ff2_add(s, (ff2_t){a[i], b[i]});
+    return s;
+}
+
+AVX512 static void add_sums(ff2_t s[3], v2 acc0, v2 acc1, v2 acc2)
+{
+    s[0] = ff2_add(s[0], v2_hsum(acc0));
+    s[1] = ff2_add(s[1], v2_hsum(acc1));
+    s[2] = ff2_add(s[2], v2_hsum(acc2));
+}
+
+/* r0_scalar over [b, b + 8k); returns the end of the vectorised part */
+AVX512 static size_t r0_avx512(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
+{
+    v2 lam = v2_set1(x->lam), one = v2_set1(ff2_one()), zero = v2_set1(ff2_zero());
+    v2 acc0 = zero, acc1 = zero, acc2 = zero;
+    unsigned k0 = x->p_one ? 2 : 0;
+    size_t j = b;
+    for (; j + 8 <= e; j += 8) {
+        v2 lo[4], hi[4], tw[4], w = v2_ld(x->er, j);
+        for (unsigned k = k0; k < 4; k++) {
+            lo[k] = v2_ld(x->in[k], j);
+            hi[k] = v2_ld(x->in[k], j + x->h);
+            tw[k] = v2_twice_minus(hi[k], lo[k]);
+        }
+        v2 v0 = x->pp.a ? v2_add(v2_ld(x->pp, j), v2_mul(lam, v2_ld(x->pq, j))) : v2_summand(x->p_one, lam, one, lo);
+        acc0 = v2_add(acc0, v2_mul(w, v0));
+        if (x->with_one)
+            acc1 = v2_add(acc1, v2_mul(w, v2_summand(x->p_one, lam, one, hi)));
+        acc2 = v2_add(acc2, v2_mul(w, v2_summand(x->p_one, lam, one, tw)));
+    }
+    add_sums(s, acc0, acc1, acc2);
+    return j;
+}
+
+AVX512 static size_t step_avx512(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
+{
+    v2 lam = v2_set1(x->lam), one = v2_set1(ff2_one()), zero = v2_set1(ff2_zero()), c = v2_set1(x->c);
+    v2 acc0 = zero, acc1 = zero, acc2 = zero;
+    unsigned k0 = x->p_one ? 2 : 0;
+    size_t h = x->h, q = h / 2, j = b;
+    for (; j + 8 <= e; j += 8) {
+        v2 o0[4], o1[4], tw[4];
+        for (unsigned k = k0; k < 4; k++) {
+            v2 a0 = v2_ld(x->in[k], j), a1 = v2_ld(x->in[k], j + h);
+            v2 b0 = v2_ld(x->in[k], j + q), b1 = v2_ld(x->in[k], j + q + h);
+            o0[k] = v2_add(a0, v2_mul(c, v2_sub(a1, a0)));
+            o1[k] = v2_add(b0, v2_mul(c, v2_sub(b1, b0)));
+            v2_st(x->out[k], j, o0[k]);
+            v2_st(x->out[k], j + q, o1[k]);
+            tw[k] = v2_twice_minus(o1[k], o0[k]);
+        }
+        v2 w = v2_add(v2_ld(x->er, j), v2_ld(x->er, j + q));
+        v2_st(x->en, j, w);
+        acc0 = v2_add(acc0, v2_mul(w, v2_summand(x->p_one, lam, one, o0)));
+        if (x->with_one)
+            acc1 = v2_add(acc1, v2_mul(w, v2_summand(x->p_one, lam, one, o1)));
+        acc2 = v2_add(acc2, v2_mul(w, v2_summand(x->p_one, lam, one, tw)));
+    }
+    add_sums(s, acc0, acc1, acc2);
+    return j;
+}
+
+static void r0_chunk(void *vctx, size_t b, size_t e, unsigned tid)
+{
+    lvl_ctx *x = vctx;
+    ff2_t s[3] = {ff2_zero(), ff2_zero(), ff2_zero()};
+    r0_scalar(x, x->simd ? r0_avx512(x, b, e, s) : b, e, s);
+    memcpy(x->part[tid], s, sizeof s);
+}
+
+static void step_chunk(void *vctx, size_t b, size_t e, unsigned tid)
+{
+    lvl_ctx *x = vctx;
+    ff2_t s[3] = {ff2_zero(), ff2_zero(), ff2_zero()};
+    step_scalar(x, x->simd ? step_avx512(x, b, e, s) : b, e, s);
+    memcpy(x->part[tid], s, sizeof s);
+}
+
+/* Parent (P, Q)[i] = (p0 q1 + p1 q0, q0 q1) of children i and i + h. */
+typedef struct build_ctx {
+    zk_fv p1, q1; /* level d+1 */
+    zk_fv p0, q0; /* level d */
+    size_t h;
+    int p_one, simd; /* p_one: level d+1 has all numerators 1, P = q0 + q1 */
+} build_ctx;
+
+AVX512 static size_t build_avx512(const build_ctx *x, size_t b, size_t e)
+{
+    size_t i = b;
+    for (; i + 8 <= e; i += 8) {
+        v2 qa = v2_ld(x->q1, i), qb = v2_ld(x->q1, i + x->h);
+        v2_st(x->q0, i, v2_mul(qa, qb));
+        v2 p = x->p_one ? v2_add(qa, qb)
+                        : v2_add(v2_mul(v2_ld(x->p1, i), qb), v2_mul(v2_ld(x->p1, i + x->h), qa));
+        v2_st(x->p0, i, p);
+    }
+    return i;
+}
+
+static void build_chunk(void *vctx, size_t b, size_t e, unsigned tid)
+{
+    (void)tid;
+    const build_ctx *x = vctx;
+    for (size_t i = x->simd ? build_avx512(x, b, e) : b; i < e; i++) {
+        ff2_t qa = fv_at(x->q1, i), qb = fv_at(x->q1, i + x->h);
+        fv_put(x->q0, i, zk__mul2(qa, qb));
+        fv_put(x->p0, i,
+               x->p_one ? ff2_add(qa, qb)
+                        : ff2_add(zk__mul2(fv_at(x->p1, i), qb), zk__mul2(fv_at(x->p1, i + x->h), qa)));
+    }
+}
+
+/* ---- levels ------------------------------------------------------------------------------ */
+#define FRAC_PAR_MIN 4096 /* pairs per chunk below which a round runs inline */
+
+static void lvl_sums(const lvl_ctx *x, unsigned nc, ff2_t H[3])
+{
+    H[0] = H[1] = H[2] = ff2_zero();
+    for (unsigned k = 0; k < nc; k++)
+        for (unsigned i = 0; i < 3; i++)
+            H[i] = ff2_add(H[i], x->part[k][i]);
+}
+
+/* One level's sumcheck. The eq factor stays outside the summand (Gruen): in round t, binding
+ * variable v = d-1-t, the round polynomial is g(X) = pref * eq1(r_v, X) * h(X), with pref the
+ * eq factors of the variables already bound and h of degree 2 summed against the eq table of
+ * the variables below v; h is evaluated at 0 and 2 only (h(1) follows from the claim; it is
+ * summed directly when r_v or pref is 0), and at X = 0 round 0's summands are the parent
+ * level's entries, already built. The messages are g(0), g(2), g(3). src: level d+1's four
+ * halves (2^d entries each, read only); par: level d. scratch: 20 * 2^(d-1) ff_t. On return r
+ * holds the new point (d+1 coordinates). */
+static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk_fv src[4], zk_fv par_p,
+                             zk_fv par_q, ff_t *scratch, ff2_t *cp, ff2_t *cq, em_err *err)
+{
+    lvl_ctx x;
+    memset(&x, 0, sizeof x);
+    x.lam = tr_challenge_ff2(w->tr, "gkr-lambda");
+    x.p_one = p_one;
+    x.simd = ff_vec_tier_get() == FF_VEC_AVX512;
+    ff2_t claim = ff2_add(*cp, zk__mul2(x.lam, *cq));
+    ff2_t s[ZK_MAX_VARS + 2], pref = ff2_one(), fin[4];
+    em_status st;
+    if (d == 0) {
+        for (unsigned k = 0; k < 4; k++)
+            fin[k] = p_one && k < 2 ? ff2_one() : fv_at(src[k], 0);
+    } else {
+        size_t h = (size_t)1 << (d - 1);
+        zk_fv set[2][4], er[2];
+        for (unsigned k = 0; k < 8; k++)
+            set[k / 4][k % 4] = (zk_fv){scratch + 2 * k * h, scratch + (2 * k + 1) * h};
+        er[0] = (zk_fv){scratch + 16 * h, scratch + 17 * h};
+        er[1] = (zk_fv){scratch + 18 * h, scratch + 19 * h};
+        /* round 0's eq weights over r_0..r_{d-2}, built interleaved in set 1 (first used by the
+         * second fold) and split */
+        ff2_t *tmp = (ff2_t *)set[1][0].a;
+        zk__eq_table(r, d - 1, ff2_one(), tmp, 0, w->threads);
+        for (size_t j = 0; j < h; j++)
+            fv_put(er[0], j, tmp[j]);
+        memcpy(x.in, src, sizeof x.in);
+        x.er = er[0];
+        x.pp = par_p;
+        x.pq = par_q;
+        x.h = h;
+        x.with_one = ff2_is_zero(r[d - 1]);
+        ff2_t H[3];
+        lvl_sums(&x, zk__par_for(w->threads, h, FRAC_PAR_MIN, r0_chunk, &x), H);
+        for (unsigned t = 0; t < d; t++) {
+            ff2_t rv = r[d - 1 - t];
+            if (!x.with_one) {
+                /* claim = pref * ((1 - r_v) H0 + r_v H1) */
+                ff2_t rest = ff2_sub(zk__mul2(claim, ff2_inv(pref)), zk__mul2(ff2_sub(ff2_one(), rv), H[0]));
+                H[1] = zk__mul2(rest, ff2_inv(rv));
+            }
+            /* h has degree 2: h(3) = h(0) - 3 h(1) + 3 h(2) */
+            ff2_t H3 = ff2_add(ff2_sub(H[0], ff2_mul_base(H[1], 3)), ff2_mul_base(H[2], 3));
+            ff2_t g0 = zk__mul2(pref, zk__mul2(eq1(rv, ff2_zero()), H[0]));
+            ff2_t g2 = zk__mul2(pref, zk__mul2(eq1(rv, ff2_from_base(2)), H[2]));
+            ff2_t g3 = zk__mul2(pref, zk__mul2(eq1(rv, ff2_from_base(3)), H3));
+            ff2_t msg[3] = {g0, g2, g3};
+            if ((st = zk__put_ff2(w, "gkr-round", msg, 3, err)) != EM_OK)
+                return st;
+            x.c = tr_challenge_ff2(w->tr, "gkr-chal");
+            s[d - 1 - t] = x.c;
+            ff2_t g[4] = {g0, ff2_sub(claim, g0), g2, g3};
+            claim = interp3(g, x.c);
+            pref = zk__mul2(pref, eq1(rv, x.c));
+            if (x.h == 1) { /* the last binding: one value per table */
+                for (unsigned k = 0; k < 4; k++) {
+                    ff2_t v0 = p_one && k < 2 ? ff2_one() : fv_at(x.in[k], 0);
+                    ff2_t v1 = p_one && k < 2 ? ff2_one() : fv_at(x.in[k], 1);
+                    fin[k] = ff2_add(v0, zk__mul2(x.c, ff2_sub(v1, v0)));
+                }
+                break;
+            }
+            /* outputs alternate between the two sets; round 0 read src (never written) */
+            memcpy(x.out, set[t % 2], sizeof x.out);
+            x.er = er[t % 2];
+            x.en = er[(t + 1) % 2];
+            x.with_one = ff2_is_zero(r[d - 2 - t]) || ff2_is_zero(pref);
+            lvl_sums(&x, zk__par_for(w->threads, x.h / 2, FRAC_PAR_MIN / 2, step_chunk, &x), H);
+            memcpy(x.in, x.out, sizeof x.in);
+            x.h /= 2;
+        }
+    }
+    if ((st = zk__put_ff2(w, "gkr-final", fin, 4, err)) != EM_OK)
+        return st;
+    ff2_t mu = tr_challenge_ff2(w->tr, "gkr-mu");
+    memcpy(r, s, d * sizeof *r);
+    r[d] = mu;
+    *cp = ff2_add(fin[0], zk__mul2(mu, ff2_sub(fin[1], fin[0])));
+    *cq = ff2_add(fin[2], zk__mul2(mu, ff2_sub(fin[3], fin[2])));
+    return EM_OK;
+}
+
+em_status zk__frac_level_verify(zk_rd *rd, unsigned d, ff2_t *r, ff2_t *cp, ff2_t *cq, em_err *err)
+{
+    ff2_t lam = tr_challenge_ff2(rd->tr, "gkr-lambda");
+    ff2_t claim = ff2_add(*cp, zk__mul2(lam, *cq));
+    ff2_t s[ZK_MAX_VARS + 2];
+    em_status st;
+    for (unsigned t = 0; t < d; t++) {
+        ff2_t msg[3];
+        if ((st = zk__get_ff2(rd, "gkr-round", msg, 3, err)) != EM_OK)
+            return st;
+        ff2_t c = tr_challenge_ff2(rd->tr, "gkr-chal");
+        s[d - 1 - t] = c; /* rounds bind the variables from the highest down */
+        ff2_t g[4] = {msg[0], ff2_sub(claim, msg[0]), msg[1], msg[2]};
+        claim = interp3(g, c);
+    }
+    ff2_t fin[4];
+    if ((st = zk__get_ff2(rd, "gkr-final", fin, 4, err)) != EM_OK)
+        return st;
+    ff2_t sum = ff2_add(ff2_add(zk__mul2(fin[0], fin[3]), zk__mul2(fin[1], fin[2])),
+                        zk__mul2(lam, zk__mul2(fin[2], fin[3])));
+    if (!ff2_eq(claim, zk__mul2(ml_eq_eval(r, s, d), sum)))
+        return em_errf(err, EM_ERR_VERIFY, "lookup: fraction-tree sumcheck fails at depth %u", d);
+    ff2_t mu = tr_challenge_ff2(rd->tr, "gkr-mu");
+    memcpy(r, s, d * sizeof *r);
+    r[d] = mu;
+    *cp = ff2_add(fin[0], zk__mul2(mu, ff2_sub(fin[1], fin[0])));
+    *cq = ff2_add(fin[2], zk__mul2(mu, ff2_sub(fin[3], fin[2])));
+    return EM_OK;
+}
+
+em_status zk__frac_prove(zk_wr *wr, unsigned G, int leaves_p_one, const zk_fv *P, const zk_fv *Q, ff_t *scratch,
+                         ff2_t *r, ff2_t root[2], em_err *err)
+{
+    em_status st;
+    int simd = ff_vec_tier_get() == FF_VEC_AVX512;
+    for (unsigned d = G; d-- > 0;) {
+        build_ctx b = {.p1 = P[d + 1], .q1 = Q[d + 1], .p0 = P[d], .q0 = Q[d], .h = (size_t)1 << d,
+                       .p_one = leaves_p_one && d + 1 == G, .simd = simd};
+        zk__par_for(wr->threads, b.h, FRAC_PAR_MIN, build_chunk, &b);
+    }
+    root[0] = leaves_p_one && G == 0 ? ff2_one() : fv_at(P[0], 0); /* p_one leaf numerators are unset */
+    root[1] = fv_at(Q[0], 0);
+    if ((st = zk__put_ff2(wr, "lookup-root", root, 2, err)) != EM_OK)
+        return st;
+    ff2_t cp = root[0], cq = root[1];
+    for (unsigned d = 0; d < G; d++) {
+        size_t h = (size_t)1 << d;
+        const zk_fv src[4] = {P[d + 1], fv_off(P[d + 1], h), Q[d + 1], fv_off(Q[d + 1], h)};
+        if ((st = level_prove(wr, d, leaves_p_one && d + 1 == G, r, src, P[d], Q[d], scratch, &cp, &cq, err)) !=
+            EM_OK)
+            return st;
+    }
+    return EM_OK;
+}
