@@ -30,28 +30,29 @@ static int64_t floor_shift(int64_t acc, uint32_t k)
     return v >= 0 ? (int64_t)(v >> k) : -(int64_t)((-v + m) >> k);
 }
 
-static int32_t act_apply(int64_t q, uint32_t act, int32_t amin, int32_t amax)
-{
-    int64_t lo = act == NN_ACT_RELU ? 0 : amin;
-    return (int32_t)(q < lo ? lo : q > amax ? amax : q);
-}
-
 /* The smallest table that holds every pre-activation of this batch (at least the activation
  * range plus one bit); the cap when some value lies beyond it (build_witness then reports it). */
 static unsigned table_bits_for(const zk_vk *vk, int64_t *const *accs, size_t n)
 {
-    unsigned T = vk->act_bits + 1;
+    int64_t qmin = 0, qmax = 0;
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *L = &vk->layers[i];
         const int64_t *acc = accs[i];
         if (!acc)
             continue;
+        uint32_t k = L->shift;
+        int64_t half = k ? (int64_t)1 << (k - 1) : 0, lim = (int64_t)1 << 62;
         for (size_t e = 0; e < n * L->n_out; e++) {
-            int64_t q = floor_shift(acc[e], L->shift);
-            while (T < vk->table_bits && (q < -((int64_t)1 << (T - 1)) || q >= ((int64_t)1 << (T - 1))))
-                T++;
+            int64_t a = acc[e];
+            /* as in wit_rows: the shift is the floor when |acc| < 2^62 (model validation) */
+            int64_t q = a > -lim && a < lim ? (a + half) >> k : floor_shift(a, k);
+            qmin = q < qmin ? q : qmin;
+            qmax = q > qmax ? q : qmax;
         }
     }
+    unsigned T = vk->act_bits + 1;
+    while (T < vk->table_bits && (qmin < -((int64_t)1 << (T - 1)) || qmax >= ((int64_t)1 << (T - 1))))
+        T++;
     return T;
 }
 
@@ -95,20 +96,39 @@ typedef struct wit_ctx {
     } bad[ZK_MAX_THREADS];
 } wit_ctx;
 
+/* The entry of a padded position (padding row, channel or position: acc = 0): q = 0, the
+ * remainder 2^(k-1), y = 0. */
+static void wit_pad(const wit_ctx *x, size_t at)
+{
+    x->Q[at] = 0;
+    uint64_t r = x->L->shift ? (uint64_t)1 << (x->L->shift - 1) : 0;
+    for (unsigned t = 0; t < x->nl; t++)
+        x->R[t][at] = (int32_t)((r >> (x->lbits * t)) & ((1u << x->lbits) - 1));
+    if (x->Y)
+        x->Y[at] = 0;
+}
+
 static void wit_rows(void *vctx, size_t b, size_t e, unsigned tid)
 {
     wit_ctx *x = vctx;
     const zk_layer *L = x->L;
     x->bad[tid].at = SIZE_MAX;
     int dense = L->op == L->ops;
+    uint32_t k = L->shift;
+    int64_t half = k ? (int64_t)1 << (k - 1) : 0, lo = L->act == NN_ACT_RELU ? 0 : x->amin;
+    uint32_t lmask = (1u << x->lbits) - 1;
     for (size_t s = b; s < e; s++)
         for (size_t j = 0; j < x->M; j++) {
-            /* padded rows, channels and positions have acc = 0 */
             int64_t col = dense ? (j < L->n_out ? (int64_t)j : -1) : zk__out_col(L, j);
-            int real = s < x->n && col >= 0;
-            int64_t a = real ? x->acc[s * L->n_out + (size_t)col] : 0;
-            int64_t q = floor_shift(a, L->shift);
             size_t at = s * x->M + j;
+            if (s >= x->n || col < 0) {
+                wit_pad(x, at);
+                continue;
+            }
+            int64_t a = x->acc[s * L->n_out + (size_t)col];
+            /* |acc| < 2^62 (model validation) keeps acc + 2^(k-1) in range, and >> on a negative
+             * int64 is an arithmetic shift (floor) with gcc and clang */
+            int64_t q = (a > -((int64_t)1 << 62) && a < ((int64_t)1 << 62)) ? (a + half) >> k : floor_shift(a, k);
             if (x->checks && (q < x->tmin || q > x->tmax)) {
                 x->bad[tid].at = at;
                 x->bad[tid].q = q;
@@ -118,13 +138,13 @@ static void wit_rows(void *vctx, size_t b, size_t e, unsigned tid)
             if (q < INT32_MIN || q > INT32_MAX)
                 q = q < 0 ? INT32_MIN : INT32_MAX; /* only reachable with a test hook */
             x->Q[at] = (int32_t)q;
-            if (L->shift) {
-                uint64_t r = (uint64_t)(a + ((int64_t)1 << (L->shift - 1)) - q * ((int64_t)1 << L->shift));
+            if (k) {
+                uint64_t r = (uint64_t)(a + half - q * ((int64_t)1 << k));
                 for (unsigned t = 0; t < x->nl; t++)
-                    x->R[t][at] = (int32_t)((r >> (x->lbits * t)) & ((1u << x->lbits) - 1));
+                    x->R[t][at] = (int32_t)((r >> (x->lbits * t)) & lmask);
             }
-            int32_t yv = real ? x->y[s * L->n_out + (size_t)col] : 0;
-            if (x->checks && yv != act_apply(q, L->act, x->amin, x->amax)) {
+            int32_t yv = x->y[s * L->n_out + (size_t)col];
+            if (x->checks && yv != (int32_t)(q < lo ? lo : q > x->amax ? x->amax : q)) {
                 x->bad[tid].at = at;
                 x->bad[tid].q = q;
                 x->bad[tid].range = 0;
@@ -151,11 +171,24 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const 
     x.checks = checks;
     x.lbits = wl->lbits;
     size_t bp = (size_t)1 << wl->lb;
+    /* wit_rows writes every entry of a requantized layer's q, limb and y blocks; every other
+     * block starts at zero (multiplicities are counted into it, max-pool padding stays zero) */
+    uint8_t full[ZK_MAX_BLOCKS] = {0};
+    for (uint32_t i = 0; i < vk->n_layers; i++) {
+        if (vk->layers[i].kind == NN_MAXPOOL)
+            continue;
+        full[wl->q_blk[i]] = 1;
+        for (unsigned t = 0; t < wl->nl[i]; t++)
+            full[wl->r_blk[i][t]] = 1;
+        if (wl->y_blk[i] != ZK_NO_BLOCK)
+            full[wl->y_blk[i]] = 1;
+    }
     for (uint32_t b = 0; b < wl->n_blk; b++) {
         size_t bytes = ((size_t)1 << wl->pack.log[b]) * sizeof(int32_t);
         if (!(w->blk[b] = zk__big_alloc(bytes)))
             return em_errf(err, EM_ERR_NOMEM, "witness: out of memory (block of 2^%u)", wl->pack.log[b]);
-        memset(w->blk[b], 0, bytes); /* padding rows and columns stay zero */
+        if (!full[b])
+            memset(w->blk[b], 0, bytes);
     }
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *L = &vk->layers[i];
