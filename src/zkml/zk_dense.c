@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <immintrin.h>
+
+#include "enclaveml/zkml/ff_vec.h"
 #include "enclaveml/zkml/ml.h"
 #include "enclaveml/zkml/sumcheck.h"
 #include "zk_internal.h"
@@ -24,8 +27,7 @@ static ff_t red_i128(__int128 v)
  * product is < 2^96 in magnitude and at most 2^24 rows are summed, so __int128 never overflows.
  * Accumulators are processed in column strips that stay in L1. */
 #define ZK_STRIP 512
-void zk__fold_rows_i32(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq,
-                       ff2_t *out, size_t pad)
+static void fold_rows_scalar(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq, ff2_t *out)
 {
     __int128 acc_a[ZK_STRIP], acc_b[ZK_STRIP];
     for (size_t c0 = 0; c0 < cols; c0 += ZK_STRIP) {
@@ -50,6 +52,89 @@ void zk__fold_rows_i32(const int32_t *m, size_t rows, size_t cols, size_t ld, co
         for (size_t k = 0; k < w; k++)
             out[c0 + k] = (ff2_t){red_i128(acc_a[k]), red_i128(acc_b[k])};
     }
+}
+
+/* The AVX-512 fold, exact like the scalar one. A row value v becomes u = v + 2^31 in [0, 2^32)
+ * (the sign bit flipped), so sum eq v = sum eq u - 2^31 sum eq. Each eq coordinate is split into
+ * limbs of 22, 22 and 20 bits; a limb times u is < 2^54, so a 64-bit lane adds 1024 rows of such
+ * products without overflow before they move into 128-bit totals. Blocks of 16 columns keep
+ * their 12 accumulators (2 registers x 6 limbs; 6 when every b coordinate is zero) in registers
+ * while the rows stream past. */
+#define ZK_VROWS 1024
+enum { ZK_VL = 6 }; /* limbs: a0 a1 a2 b0 b1 b2 */
+
+__attribute__((target("avx512f"))) static void fold_block16(const int32_t *m, size_t ld, const uint64_t (*E)[ZK_VL],
+                                                             size_t n, unsigned nl, unsigned __int128 tot[2][16])
+{
+    const __m256i flip = _mm256_set1_epi32(INT32_MIN);
+    __m512i acc[2][ZK_VL];
+    for (unsigned l = 0; l < ZK_VL; l++)
+        acc[0][l] = acc[1][l] = _mm512_setzero_si512();
+    for (size_t j = 0; j < n; j++) {
+        const int32_t *row = m + j * ld;
+        __m512i u0 = _mm512_cvtepu32_epi64(_mm256_xor_si256(_mm256_loadu_si256((const __m256i *)row), flip));
+        __m512i u1 = _mm512_cvtepu32_epi64(_mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(row + 8)), flip));
+        for (unsigned l = 0; l < nl; l++) {
+            __m512i e = _mm512_set1_epi64((long long)E[j][l]);
+            acc[0][l] = _mm512_add_epi64(acc[0][l], _mm512_mul_epu32(u0, e));
+            acc[1][l] = _mm512_add_epi64(acc[1][l], _mm512_mul_epu32(u1, e));
+        }
+    }
+    uint64_t v[2][ZK_VL][8];
+    for (unsigned h = 0; h < 2; h++)
+        for (unsigned l = 0; l < nl; l++)
+            _mm512_storeu_si512((void *)v[h][l], acc[h][l]);
+    for (unsigned h = 0; h < 2; h++)
+        for (unsigned k = 0; k < 8; k++)
+            for (unsigned c = 0; c < nl / 3; c++)
+                tot[c][8 * h + k] += (unsigned __int128)v[h][3 * c][k] + ((unsigned __int128)v[h][3 * c + 1][k] << 22) +
+                                     ((unsigned __int128)v[h][3 * c + 2][k] << 44);
+}
+
+static void fold_rows_avx512(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq, ff2_t *out)
+{
+    const uint64_t m22 = ((uint64_t)1 << 22) - 1;
+    uint64_t(*E)[ZK_VL] = malloc((rows ? rows : 1) * sizeof *E);
+    if (!E) { /* no memory for the limbs: the scalar fold needs none */
+        fold_rows_scalar(m, rows, cols, ld, eq, out);
+        return;
+    }
+    unsigned __int128 esum[2] = {0, 0};
+    int any_b = 0;
+    for (size_t j = 0; j < rows; j++) {
+        uint64_t a = eq[j].a, b = eq[j].b;
+        uint64_t e[ZK_VL] = {a & m22, (a >> 22) & m22, a >> 44, b & m22, (b >> 22) & m22, b >> 44};
+        memcpy(E[j], e, sizeof e);
+        esum[0] += a;
+        esum[1] += b;
+        any_b |= b != 0;
+    }
+    unsigned nl = any_b ? ZK_VL : ZK_VL / 2;
+    size_t cv = cols & ~(size_t)15;
+    for (size_t c0 = 0; c0 < cv; c0 += 16) {
+        unsigned __int128 tot[2][16];
+        memset(tot, 0, sizeof tot);
+        for (size_t j0 = 0; j0 < rows; j0 += ZK_VROWS)
+            fold_block16(m + j0 * ld + c0, ld, E + j0, rows - j0 < ZK_VROWS ? rows - j0 : ZK_VROWS, nl, tot);
+        for (size_t k = 0; k < 16; k++) {
+            ff_t v[2];
+            for (unsigned c = 0; c < 2; c++)
+                v[c] = ff_sub(ff_reduce128(tot[c][k]), ff_mul(ff_reduce128(esum[c]), (ff_t)1 << 31));
+            out[c0 + k] = (ff2_t){v[0], v[1]};
+        }
+    }
+    free(E);
+    if (cv < cols) /* the last cols % 16 columns */
+        fold_rows_scalar(m + cv, rows, cols - cv, ld, eq, out + cv);
+}
+
+void zk__fold_rows_i32(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq,
+                       ff2_t *out, size_t pad)
+{
+    if (ff_vec_tier_get() == FF_VEC_AVX512)
+        fold_rows_avx512(m, rows, cols, ld, eq, out);
+    else
+        fold_rows_scalar(m, rows, cols, ld, eq, out);
     for (size_t k = cols; k < pad; k++)
         out[k] = ff2_zero();
 }

@@ -1,0 +1,101 @@
+/* The integer row fold (zk__fold_rows_i32: out[k] = sum_j eq[j] * m[j][k] in F_p2), which every
+ * matmul sumcheck and witness-block evaluation starts from, must be exact on every SIMD tier:
+ * the AVX-512 path (offset values, 22-bit limbs, 1024-row flushes) is compared with a reference
+ * computed here element by element with ff2 arithmetic, on extreme values (INT32_MIN/MAX, eq
+ * coordinates p - 1), zero rows, base-field eq tables, strides, column tails and more than 1024
+ * rows. */
+#include "enclaveml/zkml/ff_vec.h"
+#include "harness.h"
+#include "zk_internal.h"
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static int32_t pick_val(unsigned mode)
+{
+    switch (mode % 4) {
+    case 0:
+        return (int32_t)(rnd() % 256) - 128;
+    case 1:
+        return rnd() % 2 ? INT32_MIN : INT32_MAX;
+    case 2:
+        return (int32_t)(uint32_t)rnd();
+    default:
+        return 0;
+    }
+}
+
+static ff_t pick_eq(unsigned mode)
+{
+    switch (mode % 3) {
+    case 0:
+        return FF_P - 1 - rnd() % 4;
+    case 1:
+        return rnd() % FF_P;
+    default:
+        return rnd() % 3;
+    }
+}
+
+static void check_fold(size_t rows, size_t cols, size_t ld, int base_eq, unsigned mode)
+{
+    int32_t *m = malloc(rows * ld * sizeof *m);
+    ff2_t *eq = malloc(rows * sizeof *eq), *out = malloc((cols + 3) * sizeof *out);
+    CHECK(m && eq && out);
+    if (!m || !eq || !out)
+        goto out;
+    for (size_t i = 0; i < rows * ld; i++)
+        m[i] = pick_val(mode + (unsigned)(rnd() % 4 == 0));
+    for (size_t j = 0; j < rows; j++) {
+        eq[j] = (ff2_t){pick_eq(mode + (unsigned)j), base_eq ? 0 : pick_eq(mode + 1 + (unsigned)j)};
+        if (j % 7 == 3)
+            eq[j] = ff2_zero(); /* skipped rows */
+    }
+    zk__fold_rows_i32(m, rows, cols, ld, eq, out, cols + 3);
+    int bad = 0;
+    for (size_t k = 0; k < cols && !bad; k++) {
+        ff2_t s = ff2_zero();
+        for (size_t j = 0; j < rows; j++)
+            s = ff2_add(s, ff2_mul_base(eq[j], ff_from_i64(m[j * ld + k])));
+        bad = !ff2_eq(s, out[k]);
+    }
+    for (size_t k = cols; k < cols + 3; k++)
+        bad |= !ff2_is_zero(out[k]);
+    if (bad)
+        fprintf(stderr, "    mismatch: %zu x %zu (ld %zu), base eq %d, mode %u, tier %s\n", rows, cols, ld, base_eq,
+                mode, ff_vec_tier_name(ff_vec_tier_get()));
+    CHECK(!bad);
+out:
+    free(m);
+    free(eq);
+    free(out);
+}
+
+static void test_fold_tiers(void)
+{
+    static const size_t shapes[][3] = {{1, 1, 1}, {3, 8, 8}, {5, 13, 16}, {64, 256, 256}, {17, 300, 301},
+                                       {1030, 40, 40}, {2100, 9, 12}, {2, 520, 520}};
+    ff_vec_tier saved = ff_vec_tier_get();
+    for (int t = FF_VEC_SCALAR; t <= FF_VEC_AVX512; t++) {
+        if (!ff_vec_tier_supported((ff_vec_tier)t) || ff_vec_tier_set((ff_vec_tier)t) != EM_OK)
+            continue;
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (unsigned mode = 0; mode < 4; mode++)
+                for (int base = 0; base < 2; base++)
+                    check_fold(shapes[s][0], shapes[s][1], shapes[s][2], base, mode);
+    }
+    CHECK(ff_vec_tier_set(saved) == EM_OK);
+}
+
+int main(void)
+{
+    th_init("test_zk_fold");
+    TH_RUN(test_fold_tiers);
+    return th_finish();
+}
