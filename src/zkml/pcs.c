@@ -21,6 +21,8 @@ struct pcs_prover {
     uint8_t *zero; /* per row: 1 when the row is known to be all zero (past a poly's evaluations) */
     mt_tree *tree;
     unsigned threads; /* for the openings' row combinations */
+    const int32_t *ints; /* pcs_prover_set_ints: the values as integers (borrowed) or NULL */
+    size_t ints_len;
     uint8_t root[PCS_ROOT_LEN];
 };
 
@@ -328,6 +330,16 @@ void pcs_prover_free(pcs_prover *p)
 const pcs_layout *pcs_prover_layout(const pcs_prover *p) { return &p->layout; }
 void pcs_prover_root(const pcs_prover *p, uint8_t root[PCS_ROOT_LEN]) { memcpy(root, p->root, PCS_ROOT_LEN); }
 
+em_status pcs_prover_set_ints(pcs_prover *p, const int32_t *vals, size_t len)
+{
+    const pcs_layout *l = &p->layout;
+    if (l->hiding || l->n_polys != 1 || len > l->rows[0] * ((size_t)1 << l->log_cols) || (len && !vals))
+        return EM_ERR_ARG;
+    p->ints = vals;
+    p->ints_len = len;
+    return EM_OK;
+}
+
 ff2_t pcs_prover_eval(const pcs_prover *p, unsigned poly, const ff2_t *point)
 {
     const pcs_layout *l = &p->layout;
@@ -461,7 +473,10 @@ static size_t sample_queries(tr_t *tr, size_t N, unsigned t, uint64_t *idx)
  * polynomials) and rows known to be zero are skipped. */
 static void combine_rows(const pcs_prover *p, size_t C, size_t R, const ff2_t *weight, ff2_t *out)
 {
-    zk__combine_rows(p->m, R * C, C, R, weight, p->zero, p->threads, out);
+    if (p->ints)
+        zk__combine_rows_i32(p->m, p->ints, p->ints_len, C, R, weight, p->threads, out);
+    else
+        zk__combine_rows(p->m, R * C, C, R, weight, p->zero, p->threads, out);
 }
 
 static em_status put_ff2s(em_buf *out, const ff2_t *v, size_t n, em_err *err)

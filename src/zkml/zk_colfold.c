@@ -130,7 +130,67 @@ static void round_sums(const ff2_t *E, const ff2_t *F, size_t pairs, ff2_t h[2])
     }
 }
 
-em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, size_t len, const pcs_claim *c, size_t n,
+void zk__combine_rows_i32(const ff_t *poly, const int32_t *ipoly, size_t len, size_t C, size_t R, const ff2_t *a,
+                          unsigned threads, ff2_t *out)
+{
+    size_t r0 = 0, r1 = R;
+    while (r0 < R && ff2_is_zero(a[r0]))
+        r0++;
+    while (r1 > r0 && ff2_is_zero(a[r1 - 1]))
+        r1--;
+    size_t full = len / C < r1 ? len / C : r1;
+    if (r0 < full)
+        zk__fold_rows_i32_mt(ipoly + r0 * C, full - r0, C, C, a + r0, out, C, threads);
+    else
+        memset(out, 0, C * sizeof *out);
+    for (size_t r = r0 > full ? r0 : full; r < r1 && r * C < len; r++)
+        for (size_t c = 0; c < C && r * C + c < len; c++)
+            out[c] = ff2_add(out[c], ff2_mul_base(a[r], poly[r * C + c]));
+}
+
+/* Per claim (chunks of claims on the threads): the column eq table E_k and E_k . F_k; then
+ * per round, the binding of the previous challenge and the round's sums. */
+typedef struct cf_ctx {
+    const pcs_claim *c;
+    const ff2_t *rho;
+    ff2_t *E, *F;
+    size_t C, size; /* table stride; entries per table this round */
+    unsigned lc;
+    int bound, last; /* bound: r binds the tables first (2 size -> size); last: no sums */
+    ff2_t r;
+    ff2_t part[ZK_MAX_THREADS][2];
+} cf_ctx;
+
+static void cf_setup(void *vctx, size_t b, size_t e, unsigned tid)
+{
+    cf_ctx *x = vctx;
+    ff2_t t = ff2_zero();
+    for (size_t k = b; k < e; k++) {
+        ml_eq_table(x->c[k].point, x->lc, x->rho[k], x->E + k * x->C);
+        t = ff2_add(t, ff2_vec_dot(x->E + k * x->C, x->F + k * x->C, x->C));
+    }
+    x->part[tid][0] = t;
+}
+
+static void cf_round(void *vctx, size_t b, size_t e, unsigned tid)
+{
+    cf_ctx *x = vctx;
+    ff2_t h[2] = {ff2_zero(), ff2_zero()};
+    for (size_t k = b; k < e; k++) {
+        ff2_t *Ek = x->E + k * x->C, *Fk = x->F + k * x->C;
+        if (x->bound) {
+            ff2_vec_fold(Ek, Ek, x->size, x->r);
+            ff2_vec_fold(Fk, Fk, x->size, x->r);
+        }
+        if (!x->last)
+            round_sums(Ek, Fk, x->size / 2, h);
+    }
+    x->part[tid][0] = h[0];
+    x->part[tid][1] = h[1];
+}
+
+em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, const int32_t *ipoly, size_t len,
+                            const pcs_claim *c, size_t n,
                             unsigned threads, int forge, tr_t *tr, em_buf *out, ff2_t *pts, pcs_claim *res,
                             em_err *err)
 {
@@ -148,14 +208,19 @@ em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, size_t len, c
     absorb_claims(tr, c, n, nv);
     tr_challenge_ff2_vec(tr, "cf/rho", rho, n);
     ff2_t claim = ff2_zero(), total = ff2_zero();
-    /* E_k = rho_k eq(z_k^c, .), F_k = eq(z_k^r, .)^T M: h = sum_k E_k F_k */
+    /* E_k = rho_k eq(z_k^c, .), F_k = eq(z_k^r, .)^T M: h = sum_k E_k F_k. The row combinations
+     * use the threads themselves; the eq tables and the rounds split the claims over them. */
     for (size_t k = 0; k < n; k++) {
         claim = ff2_add(claim, ff2_mul(rho[k], c[k].value));
         ml_eq_table(c[k].point + lc, nr, ff2_one(), a);
-        ml_eq_table(c[k].point, lc, rho[k], E + k * C);
-        zk__combine_rows(poly, len, C, R, a, NULL, threads, F + k * C);
-        total = ff2_add(total, ff2_vec_dot(E + k * C, F + k * C, C));
+        if (ipoly)
+            zk__combine_rows_i32(poly, ipoly, len, C, R, a, threads, F + k * C);
+        else
+            zk__combine_rows(poly, len, C, R, a, NULL, threads, F + k * C);
     }
+    cf_ctx x = {.c = c, .rho = rho, .E = E, .F = F, .C = C, .lc = lc};
+    for (unsigned t = 0, nc = zk__par_for(threads, n, 1, cf_setup, &x); t < nc; t++)
+        total = ff2_add(total, x.part[t][0]);
     if (!ff2_eq(total, claim) && !forge) {
         st = em_errf(err, EM_ERR_INTERNAL, "witness opening: a claimed evaluation is false");
         goto out;
@@ -164,19 +229,23 @@ em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, size_t len, c
      * verifier's final check fails */
     zk_wr wr = {.tr = tr, .buf = out, .threads = threads, .forge = forge};
     ff2_t *s = pts; /* the column point, copied into every claim below */
-    for (unsigned j = 0; j < lc; j++) {
-        size_t half = C >> (j + 1);
+    for (unsigned j = 0; j <= lc; j++) {
+        /* binds round j-1's challenge, then sums round j (none after the last binding) */
+        x.size = C >> j;
+        x.last = j == lc;
+        unsigned nc = zk__par_for(threads, n, 1, cf_round, &x);
+        if (x.last)
+            break;
         ff2_t h[2] = {ff2_zero(), ff2_zero()};
-        for (size_t k = 0; k < n; k++)
-            round_sums(E + k * C, F + k * C, half, h);
+        for (unsigned t = 0; t < nc; t++) {
+            h[0] = ff2_add(h[0], x.part[t][0]);
+            h[1] = ff2_add(h[1], x.part[t][1]);
+        }
         if ((st = zk__put_ff2(&wr, "cf/round", h, 2, err)) != EM_OK)
             goto out;
-        ff2_t r = tr_challenge_ff2(tr, "cf/r");
-        s[j] = r;
-        for (size_t k = 0; k < n; k++) {
-            ff2_vec_fold(E + k * C, E + k * C, half, r);
-            ff2_vec_fold(F + k * C, F + k * C, half, r);
-        }
+        x.r = tr_challenge_ff2(tr, "cf/r");
+        x.bound = 1;
+        s[j] = x.r;
     }
     for (size_t k = 0; k < n; k++)
         vals[k] = F[k * C]; /* F_k~(s) = P~(s, z_k^r) */

@@ -57,38 +57,50 @@ static void fold_rows_scalar(const int32_t *m, size_t rows, size_t cols, size_t 
 /* The AVX-512 fold, exact like the scalar one. A row value v becomes u = v + 2^31 in [0, 2^32)
  * (the sign bit flipped), so sum eq v = sum eq u - 2^31 sum eq. Each eq coordinate is split into
  * limbs of 22, 22 and 20 bits; a limb times u is < 2^54, so a 64-bit lane adds 1024 rows of such
- * products without overflow before they move into 128-bit totals. Blocks of 16 columns keep
- * their 12 accumulators (2 registers x 6 limbs; 6 when every b coordinate is zero) in registers
- * while the rows stream past. */
+ * products without overflow before they move into 128-bit totals. Columns go in strips of 512
+ * whose 64-bit accumulators stay in L1; rows go in groups of 8, each group sweeping its strip
+ * with 8 contiguous streams (the matrix is read once, in order, which is what matters when it
+ * comes from memory) and loading/storing each accumulator once per 8 rows. The last cols % 8
+ * columns take the scalar fold. */
 #define ZK_VROWS 1024
+#define ZK_VSTRIP 512
 enum { ZK_VL = 6 }; /* limbs: a0 a1 a2 b0 b1 b2 */
 
-__attribute__((target("avx512f"))) static void fold_block16(const int32_t *m, size_t ld, const uint64_t (*E)[ZK_VL],
-                                                             size_t n, unsigned nl, unsigned __int128 tot[2][16])
+__attribute__((target("avx512f"), always_inline)) static inline void
+fold_strip(const int32_t *m, size_t ld, const uint64_t (*E)[ZK_VL], size_t n, size_t w, const unsigned NL,
+           uint64_t (*acc)[ZK_VSTRIP])
 {
     const __m256i flip = _mm256_set1_epi32(INT32_MIN);
-    __m512i acc[2][ZK_VL];
-    for (unsigned l = 0; l < ZK_VL; l++)
-        acc[0][l] = acc[1][l] = _mm512_setzero_si512();
-    for (size_t j = 0; j < n; j++) {
-        const int32_t *row = m + j * ld;
-        __m512i u0 = _mm512_cvtepu32_epi64(_mm256_xor_si256(_mm256_loadu_si256((const __m256i *)row), flip));
-        __m512i u1 = _mm512_cvtepu32_epi64(_mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(row + 8)), flip));
-        for (unsigned l = 0; l < nl; l++) {
-            __m512i e = _mm512_set1_epi64((long long)E[j][l]);
-            acc[0][l] = _mm512_add_epi64(acc[0][l], _mm512_mul_epu32(u0, e));
-            acc[1][l] = _mm512_add_epi64(acc[1][l], _mm512_mul_epu32(u1, e));
+    for (unsigned l = 0; l < NL; l++)
+        memset(acc[l], 0, w * sizeof **acc);
+    for (size_t j = 0; j < n; j += 8) {
+        size_t g = n - j < 8 ? n - j : 8;
+        for (size_t c = 0; c < w; c += 8) {
+            __m512i a[ZK_VL];
+            for (unsigned l = 0; l < NL; l++)
+                a[l] = _mm512_load_si512((const void *)(acc[l] + c));
+            for (size_t jj = 0; jj < g; jj++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(m + (j + jj) * ld + c));
+                __m512i u = _mm512_cvtepu32_epi64(_mm256_xor_si256(v, flip));
+                for (unsigned l = 0; l < NL; l++)
+                    a[l] = _mm512_add_epi64(a[l], _mm512_mul_epu32(u, _mm512_set1_epi64((long long)E[j + jj][l])));
+            }
+            for (unsigned l = 0; l < NL; l++)
+                _mm512_store_si512((void *)(acc[l] + c), a[l]);
         }
     }
-    uint64_t v[2][ZK_VL][8];
-    for (unsigned h = 0; h < 2; h++)
-        for (unsigned l = 0; l < nl; l++)
-            _mm512_storeu_si512((void *)v[h][l], acc[h][l]);
-    for (unsigned h = 0; h < 2; h++)
-        for (unsigned k = 0; k < 8; k++)
-            for (unsigned c = 0; c < nl / 3; c++)
-                tot[c][8 * h + k] += (unsigned __int128)v[h][3 * c][k] + ((unsigned __int128)v[h][3 * c + 1][k] << 22) +
-                                     ((unsigned __int128)v[h][3 * c + 2][k] << 44);
+}
+
+__attribute__((target("avx512f"))) static void fold_strip3(const int32_t *m, size_t ld, const uint64_t (*E)[ZK_VL],
+                                                            size_t n, size_t w, uint64_t (*acc)[ZK_VSTRIP])
+{
+    fold_strip(m, ld, E, n, w, 3, acc);
+}
+
+__attribute__((target("avx512f"))) static void fold_strip6(const int32_t *m, size_t ld, const uint64_t (*E)[ZK_VL],
+                                                            size_t n, size_t w, uint64_t (*acc)[ZK_VSTRIP])
+{
+    fold_strip(m, ld, E, n, w, 6, acc);
 }
 
 static void fold_rows_avx512(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq, ff2_t *out)
@@ -110,21 +122,29 @@ static void fold_rows_avx512(const int32_t *m, size_t rows, size_t cols, size_t 
         any_b |= b != 0;
     }
     unsigned nl = any_b ? ZK_VL : ZK_VL / 2;
-    size_t cv = cols & ~(size_t)15;
-    for (size_t c0 = 0; c0 < cv; c0 += 16) {
-        unsigned __int128 tot[2][16];
+    ff_t corr[2] = {ff_mul(ff_reduce128(esum[0]), (ff_t)1 << 31), ff_mul(ff_reduce128(esum[1]), (ff_t)1 << 31)};
+    uint64_t acc[ZK_VL][ZK_VSTRIP] __attribute__((aligned(64)));
+    unsigned __int128 tot[2][ZK_VSTRIP];
+    size_t cv = cols & ~(size_t)7;
+    for (size_t c0 = 0; c0 < cv; c0 += ZK_VSTRIP) {
+        size_t w = cv - c0 < ZK_VSTRIP ? cv - c0 : ZK_VSTRIP;
         memset(tot, 0, sizeof tot);
-        for (size_t j0 = 0; j0 < rows; j0 += ZK_VROWS)
-            fold_block16(m + j0 * ld + c0, ld, E + j0, rows - j0 < ZK_VROWS ? rows - j0 : ZK_VROWS, nl, tot);
-        for (size_t k = 0; k < 16; k++) {
-            ff_t v[2];
-            for (unsigned c = 0; c < 2; c++)
-                v[c] = ff_sub(ff_reduce128(tot[c][k]), ff_mul(ff_reduce128(esum[c]), (ff_t)1 << 31));
-            out[c0 + k] = (ff2_t){v[0], v[1]};
+        for (size_t j0 = 0; j0 < rows; j0 += ZK_VROWS) {
+            size_t n = rows - j0 < ZK_VROWS ? rows - j0 : ZK_VROWS;
+            if (nl == ZK_VL)
+                fold_strip6(m + j0 * ld + c0, ld, E + j0, n, w, acc);
+            else
+                fold_strip3(m + j0 * ld + c0, ld, E + j0, n, w, acc);
+            for (unsigned c = 0; c < nl / 3; c++)
+                for (size_t k = 0; k < w; k++)
+                    tot[c][k] += (unsigned __int128)acc[3 * c][k] + ((unsigned __int128)acc[3 * c + 1][k] << 22) +
+                                 ((unsigned __int128)acc[3 * c + 2][k] << 44);
         }
+        for (size_t k = 0; k < w; k++)
+            out[c0 + k] = (ff2_t){ff_sub(ff_reduce128(tot[0][k]), corr[0]), ff_sub(ff_reduce128(tot[1][k]), corr[1])};
     }
     free(E);
-    if (cv < cols) /* the last cols % 16 columns */
+    if (cv < cols) /* the last cols % 8 columns */
         fold_rows_scalar(m + cv, rows, cols - cv, ld, eq, out + cv);
 }
 
@@ -139,16 +159,28 @@ void zk__fold_rows_i32(const int32_t *m, size_t rows, size_t cols, size_t ld, co
         out[k] = ff2_zero();
 }
 
-/* Row ranges on several threads: each chunk folds its rows into its own slot, and the slots are
- * added in chunk order (exact field arithmetic: the same values whatever the thread count). */
+/* On several threads: wide matrices split by columns (blocks of 32 columns;
+ * each chunk folds every row for its columns), narrow ones by rows (each chunk folds its rows
+ * into its own slot, and the slots are added in chunk order). Exact field arithmetic: the same
+ * values whatever the thread count. */
+#define ZK_FOLD_COL_SPLIT 256 /* columns from which the columns are split */
 typedef struct fold_ctx {
     const int32_t *m;
-    size_t cols, ld;
+    size_t rows, cols, ld;
     const ff2_t *eq;
-    ff2_t *part; /* chunk t: cols entries at part + t * cols */
+    ff2_t *out;
+    ff2_t *part; /* row split, chunk t: cols entries at part + t * cols */
 } fold_ctx;
 
-static void fold_chunk(void *vctx, size_t b, size_t e, unsigned tid)
+static void fold_chunk_cols(void *vctx, size_t b, size_t e, unsigned tid)
+{
+    (void)tid;
+    fold_ctx *x = vctx;
+    size_t c0 = 32 * b, c1 = 32 * e < x->cols ? 32 * e : x->cols;
+    zk__fold_rows_i32(x->m + c0, x->rows, c1 - c0, x->ld, x->eq, x->out + c0, c1 - c0);
+}
+
+static void fold_chunk_rows(void *vctx, size_t b, size_t e, unsigned tid)
 {
     fold_ctx *x = vctx;
     zk__fold_rows_i32(x->m + b * x->ld, e - b, x->cols, x->ld, x->eq + b, x->part + tid * x->cols, x->cols);
@@ -157,15 +189,22 @@ static void fold_chunk(void *vctx, size_t b, size_t e, unsigned tid)
 void zk__fold_rows_i32_mt(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq, ff2_t *out,
                           size_t pad, unsigned threads)
 {
+    fold_ctx x = {.m = m, .rows = rows, .cols = cols, .ld = ld, .eq = eq, .out = out};
+    if (threads > 1 && cols >= ZK_FOLD_COL_SPLIT) {
+        size_t blocks = (cols + 31) / 32, min_blocks = 65536 / (rows ? 32 * rows : 32) + 1;
+        zk__par_for(threads, blocks, min_blocks, fold_chunk_cols, &x);
+        for (size_t k = cols; k < pad; k++)
+            out[k] = ff2_zero();
+        return;
+    }
     size_t min_rows = cols >= 65536 ? 1 : 65536 / (cols ? cols : 1);
-    fold_ctx x = {.m = m, .cols = cols, .ld = ld, .eq = eq};
     if (threads > 1 && rows >= 2 * min_rows)
         x.part = malloc(ZK_PAR_CHUNKS * (cols ? cols : 1) * sizeof *x.part);
     if (!x.part) { /* one thread, or no memory for the slots */
         zk__fold_rows_i32(m, rows, cols, ld, eq, out, pad);
         return;
     }
-    unsigned nc = zk__par_for(threads, rows, min_rows, fold_chunk, &x);
+    unsigned nc = zk__par_for(threads, rows, min_rows, fold_chunk_rows, &x);
     for (size_t k = 0; k < cols; k++) {
         ff2_t s = x.part[k];
         for (unsigned t = 1; t < nc; t++)

@@ -165,7 +165,8 @@ static inline unsigned zk__limb_bits(uint32_t shift, unsigned lbits, unsigned t)
  * and the public output rows of the last layer (borrowed from the trace). */
 typedef struct zk_wit {
     int32_t *blk[ZK_MAX_BLOCKS];
-    ff_t *poly; /* the used prefix only (zk__wit_poly) */
+    ff_t *poly;     /* the used prefix only (zk__wit_poly) */
+    int32_t *ipoly; /* the same values as integers (every witness value fits an int32) */
     const int32_t *out;
     size_t n_samples;
 } zk_wit;
@@ -276,10 +277,11 @@ em_status zk__pcs_commit_witness(const ff_t *poly, const zk_pack *pack, int thre
                                  size_t *commit_len, em_err *err) EM_WARN_UNUSED;
 void zk__pcs_free(zk_pcs *p);
 /* witness: a zk__pcs_commit_witness commitment (poly holds its used prefix); else the model's.
- * Two or more claims go through the column fold first (one combination row in the opening).
- * forge: test-hook mode, open even false claims (the proof then fails verification). */
-em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pack *pack, const zk_claims *c,
-                       int witness, int forge, em_buf *out, em_err *err) EM_WARN_UNUSED;
+ * ipoly (may be NULL): the values of poly as integers, for the column fold's integer row
+ * combinations. Two or more claims go through the column fold first (one combination row in the
+ * opening). forge: test-hook mode, open even false claims (the proof then fails verification). */
+em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, const int32_t *ipoly, tr_t *tr, const zk_pack *pack,
+                       const zk_claims *c, int witness, int forge, em_buf *out, em_err *err) EM_WARN_UNUSED;
 em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned log, em_err *err) EM_WARN_UNUSED;
 em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, const zk_pack *pack,
                          const zk_claims *c, int witness, em_reader *r, em_err *err) EM_WARN_UNUSED;
@@ -288,12 +290,19 @@ em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, con
  * on up to `threads` threads, the same values whatever the thread count (zk_colfold.c). */
 void zk__combine_rows(const ff_t *m, size_t len, size_t C, size_t R, const ff2_t *weight, const uint8_t *zero,
                       unsigned threads, ff2_t *out);
+/* The same from an integer copy of the values (ints[0..len), zero past len; m holds the same
+ * values in the field, read only for a partial last row): the rows wholly below len by the exact
+ * integer fold (zk__fold_rows_i32_mt), the same values as zk__combine_rows. */
+void zk__combine_rows_i32(const ff_t *m, const int32_t *ints, size_t len, size_t C, size_t R, const ff2_t *weight,
+                          unsigned threads, ff2_t *out);
 /* Column fold (zk_colfold.c): claims c[0..n) on the single polynomial of layout l (not hiding)
  * become n claims res[k] = (s, row part of c[k]) sharing one column point s, so pcs_open needs
- * one combination row. The prover reads the committed values poly[0..len); pts (n * n_vars
- * ff2, caller-owned) receives the new points, which res[k].point borrows. forge: prove false
- * claims anyway (test hook). */
-em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, size_t len, const pcs_claim *c, size_t n,
+ * one combination row. The prover reads the committed values poly[0..len) (and, when ipoly is
+ * not NULL, the same values as integers, combined with the exact integer row fold); pts
+ * (n * n_vars ff2, caller-owned) receives the new points, which res[k].point borrows. forge:
+ * prove false claims anyway (test hook). */
+em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, const int32_t *ipoly, size_t len,
+                            const pcs_claim *c, size_t n,
                             unsigned threads, int forge, tr_t *tr, em_buf *out, ff2_t *pts, pcs_claim *res,
                             em_err *err) EM_WARN_UNUSED;
 em_status zk__colfold_verify(const pcs_layout *l, const pcs_claim *c, size_t n, tr_t *tr, em_reader *rd,

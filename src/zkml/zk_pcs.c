@@ -120,8 +120,8 @@ static em_status make_claims(const zk_pack *pack, const zk_claims *c, ff2_t **pt
     return EM_OK;
 }
 
-em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pack *pack, const zk_claims *c,
-                       int witness, int forge, em_buf *out, em_err *err)
+em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, const int32_t *ipoly, tr_t *tr, const zk_pack *pack,
+                       const zk_claims *c, int witness, int forge, em_buf *out, em_err *err)
 {
     ff2_t *pts = NULL, *fpts = NULL;
     pcs_claim *pc = NULL, *fc = NULL;
@@ -130,19 +130,23 @@ em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, tr_t *tr, const zk_pac
         st = em_errf(err, EM_ERR_INTERNAL, "opening without claims");
     if (st != EM_OK)
         goto out;
+    size_t len = witness ? (size_t)zk__pack_used(pack) : (size_t)1 << pack->total_log;
+    if (ipoly && pcs_prover_set_ints(p->pp, ipoly, len) != EM_OK) {
+        st = em_errf(err, EM_ERR_INTERNAL, "opening: integer copy of %zu values does not fit the layout", len);
+        goto out;
+    }
     if (c->n == 1) {
         st = pcs_open(p->pp, pc, c->n, tr, out, err);
         goto out;
     }
     const pcs_layout *l = pcs_prover_layout(p->pp);
-    size_t len = witness ? (size_t)zk__pack_used(pack) : (size_t)1 << pack->total_log;
     fpts = malloc((c->n * pack->total_log + 1) * sizeof *fpts);
     fc = malloc(c->n * sizeof *fc);
     if (!fpts || !fc) {
         st = em_errf(err, EM_ERR_NOMEM, "opening: out of memory");
         goto out;
     }
-    if ((st = zk__colfold_prove(l, poly, len, pc, c->n, p->threads, forge, tr, out, fpts, fc, err)) != EM_OK)
+    if ((st = zk__colfold_prove(l, poly, ipoly, len, pc, c->n, p->threads, forge, tr, out, fpts, fc, err)) != EM_OK)
         goto out;
     st = pcs_open(p->pp, fc, c->n, tr, out, err);
 out:

@@ -252,6 +252,8 @@ static void poly_chunk(void *vctx, size_t b, size_t e, unsigned slot)
         const int32_t *src = x->w->blk[k];
         for (size_t i = lo; i < hi; i++)
             x->w->poly[i] = ff_from_i64(src[i - o]);
+        if (hi > lo)
+            memcpy(x->w->ipoly + lo, src + (lo - o), (hi - lo) * sizeof *src);
     }
 }
 
@@ -260,7 +262,8 @@ em_status zk__wit_poly(zk_wit *w, const zk_wlayout *wl, unsigned threads, em_err
     size_t used = (size_t)zk__pack_used(&wl->pack);
     /* only the used prefix exists: the commitment treats the rest as zero (zk__pcs_commit_witness) */
     w->poly = zk__big_alloc((used ? used : 1) * sizeof *w->poly);
-    if (!w->poly)
+    w->ipoly = zk__big_alloc((used ? used : 1) * sizeof *w->ipoly);
+    if (!w->poly || !w->ipoly)
         return em_errf(err, EM_ERR_NOMEM, "witness polynomial of 2^%u values: out of memory", wl->pack.total_log);
     /* the blocks tile [0, used) (largest first, each aligned to its size) */
     poly_ctx x = {.w = w, .wl = wl};
@@ -273,6 +276,7 @@ void zk__wit_free(zk_wit *w, const zk_wlayout *wl)
     for (uint32_t b = 0; b < wl->n_blk; b++)
         zk__big_free(w->blk[b]);
     zk__big_free(w->poly);
+    zk__big_free(w->ipoly);
     memset(w, 0, sizeof *w);
 }
 
@@ -524,11 +528,11 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
         if ((st = prove_dense(p, &wl, &w, xin, n_samples, i, qc, &wr, &wc, &mc, err)) != EM_OK)
             goto out;
     double t5 = em_now_ms();
-    if ((st = zk__pcs_open(wpcs, w.poly, &tr, &wl.pack, &wc, 1, wr.forge, &cons, err)) != EM_OK)
+    if ((st = zk__pcs_open(wpcs, w.poly, w.ipoly, &tr, &wl.pack, &wc, 1, wr.forge, &cons, err)) != EM_OK)
         goto out;
     double t6 = em_now_ms();
     /* a model of pooling layers only has no weights to open */
-    if (mc.n && (st = zk__pcs_open(p->mpcs, p->mpoly, &tr, &vk->mpack, &mc, 0, wr.forge, &cons, err)) != EM_OK)
+    if (mc.n && (st = zk__pcs_open(p->mpcs, p->mpoly, NULL, &tr, &vk->mpack, &mc, 0, wr.forge, &cons, err)) != EM_OK)
         goto out;
     EM_DEBUG("zk_prove: T=%u, witness 2^%u; infer %.1f, witness %.1f, commit %.1f, lookups %.1f, dense %.1f, "
              "openings %.1f + %.1f (witness + model) ms",

@@ -1,7 +1,9 @@
 /* Polynomial commitment: completeness for single and batched openings (sizes 2^0 .. 2^16,
  * padded lengths, several polynomials and points), and rejection of false values, a proof made
  * for another committed polynomial, every corrupted proof region, truncated proofs and bad
- * layouts. Values are checked against the naive multilinear evaluation. */
+ * layouts. Values are checked against the naive multilinear evaluation. A prover given the
+ * values as integers (pcs_prover_set_ints: the exact integer row fold) must send the same bytes
+ * as one combining the field values. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +90,54 @@ static void test_single_sizes(void)
         CHECK(open_verify(p, &l, root, &c, &bad, 1, &proof) != EM_OK);
         em_buf_free(&proof);
         pcs_prover_free(p);
+        free(t);
+    }
+}
+
+/* Small-integer polynomials (extremes included, a partial last row, claims on a few rows and on
+ * all): the opening with the integer copy equals the plain one byte for byte. */
+static void test_set_ints(void)
+{
+    unsigned n = 14;
+    size_t lens[] = {(size_t)1 << 14, 5000, 1};
+    for (size_t li = 0; li < 3; li++) {
+        size_t len = lens[li];
+        int32_t *iv = malloc(len * sizeof *iv);
+        ff_t *t = malloc(len * sizeof *t);
+        for (size_t i = 0; i < len; i++) {
+            uint64_t r = rnd_ff();
+            iv[i] = i % 97 == 0 ? (r % 2 ? INT32_MIN : INT32_MAX) : (int32_t)(r % 511) - 255;
+            t[i] = ff_from_i64(iv[i]);
+        }
+        pcs_layout l;
+        em_err err = {0};
+        CHECK_OK(pcs_layout_init(&l, &n, 1, 0, &err), &err);
+        pcs_poly poly = {t, len};
+        pcs_prover *p = NULL;
+        uint8_t root[32];
+        CHECK_OK(pcs_commit(&l, &poly, 2, &p, root, &err), &err);
+        if (!p) {
+            free(iv);
+            free(t);
+            continue;
+        }
+        ff2_t pt[3][32];
+        pcs_claim c[3];
+        for (int k = 0; k < 3; k++) {
+            for (unsigned j = 0; j < n; j++)
+                pt[k][j] = k == 2 && j >= n - 3 ? ff2_zero() : rnd_ff2(); /* claim 2: one eighth of the rows */
+            c[k] = (pcs_claim){.poly = 0, .point = pt[k], .value = eval_ref(t, len, n, pt[k])};
+        }
+        em_buf plain = {.max = (size_t)1 << 28}, fast = {.max = (size_t)1 << 28};
+        CHECK_OK(open_verify(p, &l, root, c, c, 3, &plain), &err);
+        CHECK_OK(pcs_prover_set_ints(p, iv, len), &err);
+        CHECK_OK(open_verify(p, &l, root, c, c, 3, &fast), &err);
+        CHECK(plain.len == fast.len && memcmp(plain.data, fast.data, plain.len) == 0);
+        CHECK_ST(pcs_prover_set_ints(p, iv, ((size_t)1 << n) + 1), EM_ERR_ARG, &err);
+        em_buf_free(&plain);
+        em_buf_free(&fast);
+        pcs_prover_free(p);
+        free(iv);
         free(t);
     }
 }
@@ -294,6 +344,8 @@ static void test_hiding(void)
     CHECK_OK(pcs_commit(&lp, polys, 1, &pp, rp, &err), &err);
     CHECK(memcmp(r1, rp, 32) != 0);
     /* API misuse */
+    static const int32_t some_ints[4] = {1, 2, 3, 4};
+    CHECK_EQ_U64(pcs_prover_set_ints(p, some_ints, 4), EM_ERR_ARG); /* hiding rows are random */
     pcs_prover *bad = NULL;
     CHECK_ST(pcs_commit(&l, polys, 1, &bad, r2, &err), EM_ERR_ARG, &err);
     CHECK_ST(pcs_commit_hiding(&lp, polys, seed, 1, &bad, r2, &err), EM_ERR_ARG, &err);
@@ -470,6 +522,7 @@ int main(void)
     th_init("test_pcs");
     TH_RUN(test_single_sizes);
     TH_RUN(test_batched);
+    TH_RUN(test_set_ints);
     TH_RUN(test_tamper);
     TH_RUN(test_root_reference);
     TH_RUN(test_hiding);

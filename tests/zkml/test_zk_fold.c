@@ -3,7 +3,7 @@
  * the AVX-512 path (offset values, 22-bit limbs, 1024-row flushes) is compared with a reference
  * computed here element by element with ff2 arithmetic, on extreme values (INT32_MIN/MAX, eq
  * coordinates p - 1), zero rows, base-field eq tables, strides, column tails and more than 1024
- * rows. */
+ * rows, on one thread and split over threads by columns and by rows. */
 #include "enclaveml/zkml/ff_vec.h"
 #include "harness.h"
 #include "zk_internal.h"
@@ -57,20 +57,28 @@ static void check_fold(size_t rows, size_t cols, size_t ld, int base_eq, unsigne
         if (j % 7 == 3)
             eq[j] = ff2_zero(); /* skipped rows */
     }
-    zk__fold_rows_i32(m, rows, cols, ld, eq, out, cols + 3);
-    int bad = 0;
-    for (size_t k = 0; k < cols && !bad; k++) {
-        ff2_t s = ff2_zero();
-        for (size_t j = 0; j < rows; j++)
-            s = ff2_add(s, ff2_mul_base(eq[j], ff_from_i64(m[j * ld + k])));
-        bad = !ff2_eq(s, out[k]);
+    /* one thread, then 3 (wide shapes split by columns, tall narrow ones by rows) */
+    for (unsigned threads = 1; threads <= 3; threads += 2) {
+        for (size_t k = 0; k < cols + 3; k++)
+            out[k] = (ff2_t){1, 2}; /* stale values must be overwritten */
+        if (threads == 1)
+            zk__fold_rows_i32(m, rows, cols, ld, eq, out, cols + 3);
+        else
+            zk__fold_rows_i32_mt(m, rows, cols, ld, eq, out, cols + 3, threads);
+        int bad = 0;
+        for (size_t k = 0; k < cols && !bad; k++) {
+            ff2_t s = ff2_zero();
+            for (size_t j = 0; j < rows; j++)
+                s = ff2_add(s, ff2_mul_base(eq[j], ff_from_i64(m[j * ld + k])));
+            bad = !ff2_eq(s, out[k]);
+        }
+        for (size_t k = cols; k < cols + 3; k++)
+            bad |= !ff2_is_zero(out[k]);
+        if (bad)
+            fprintf(stderr, "    mismatch: %zu x %zu (ld %zu), base eq %d, mode %u, tier %s, %u thread(s)\n", rows,
+                    cols, ld, base_eq, mode, ff_vec_tier_name(ff_vec_tier_get()), threads);
+        CHECK(!bad);
     }
-    for (size_t k = cols; k < cols + 3; k++)
-        bad |= !ff2_is_zero(out[k]);
-    if (bad)
-        fprintf(stderr, "    mismatch: %zu x %zu (ld %zu), base eq %d, mode %u, tier %s\n", rows, cols, ld, base_eq,
-                mode, ff_vec_tier_name(ff_vec_tier_get()));
-    CHECK(!bad);
 out:
     free(m);
     free(eq);
@@ -80,7 +88,8 @@ out:
 static void test_fold_tiers(void)
 {
     static const size_t shapes[][3] = {{1, 1, 1}, {3, 8, 8}, {5, 13, 16}, {64, 256, 256}, {17, 300, 301},
-                                       {1030, 40, 40}, {2100, 9, 12}, {2, 520, 520}};
+                                       {1030, 40, 40}, {2100, 9, 12}, {2, 520, 520},
+                                       {40, 1000, 1003}, {70000, 1, 1}};
     ff_vec_tier saved = ff_vec_tier_get();
     for (int t = FF_VEC_SCALAR; t <= FF_VEC_AVX512; t++) {
         if (!ff_vec_tier_supported((ff_vec_tier)t) || ff_vec_tier_set((ff_vec_tier)t) != EM_OK)

@@ -124,6 +124,12 @@ em_status pcs_commit_hiding(const pcs_layout *l, const pcs_poly *polys, const ui
 void pcs_prover_free(pcs_prover *p);
 const pcs_layout *pcs_prover_layout(const pcs_prover *p);
 void pcs_prover_root(const pcs_prover *p, uint8_t root[PCS_ROOT_LEN]);
+/* Optional, for a non-hiding commitment of ONE polynomial whose values are small integers:
+ * vals[0..len) equal its evaluations as integers (entries past len are zero). Borrowed: must
+ * stay valid while p opens. Openings then form their row combinations with an exact integer
+ * fold (faster, same bytes). EM_ERR_ARG for a hiding or multi-polynomial layout, or a len
+ * beyond the committed rows. */
+em_status pcs_prover_set_ints(pcs_prover *p, const int32_t *vals, size_t len) EM_WARN_UNUSED;
 
 typedef struct pcs_claim {
     unsigned poly;       /* index in the layout */
