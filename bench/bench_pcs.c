@@ -38,7 +38,7 @@ int main(int argc, char **argv)
         pcs_layout l;
         pcs_prover *p = NULL;
         uint8_t root[PCS_ROOT_LEN];
-        pcs_poly poly = {v, N};
+        pcs_poly poly = {.evals = v, .len = N};
         em_buf proof = {.max = (size_t)1 << 30};
         if (pcs_layout_init(&l, &n, 1, 0, &err) != EM_OK || (hiding && pcs_layout_set_hiding(&l, 1, &err) != EM_OK))
             goto fail;

@@ -40,7 +40,7 @@ static void setup(fz_inst *in, unsigned n, unsigned log_cols, int hiding)
         in->point[j] = (ff2_t){ff_from_u64(j * 1234567ULL + 3), ff_from_u64(j * 7654321ULL + 5)};
     if (pcs_layout_init(&in->l, &n, 1, log_cols, NULL) != EM_OK)
         abort();
-    pcs_poly poly = {v, N};
+    pcs_poly poly = {.evals = v, .len = N};
     static const uint8_t seed[32] = {1, 2, 3};
     if (hiding ? pcs_layout_set_hiding(&in->l, 1, NULL) != EM_OK ||
                      pcs_commit_hiding(&in->l, &poly, seed, 1, &in->p, in->root, NULL) != EM_OK

@@ -21,7 +21,7 @@ struct pcs_prover {
     uint8_t *zero; /* per row: 1 when the row is known to be all zero (past a poly's evaluations) */
     mt_tree *tree;
     unsigned threads; /* for the openings' row combinations */
-    const int32_t *ints; /* pcs_prover_set_ints: the values as integers (borrowed) or NULL */
+    const int32_t *ints; /* the committed values as integers (pcs_poly.ints, borrowed) or NULL */
     size_t ints_len;
     uint8_t root[PCS_ROOT_LEN];
 };
@@ -201,6 +201,20 @@ static void wipe(void *p, size_t n)
         *v++ = 0;
 }
 
+/* integer evaluations to field elements, over chunks on the threads */
+typedef struct ints_ctx {
+    const int32_t *src;
+    ff_t *dst;
+} ints_ctx;
+
+static void ints_chunk(void *vctx, size_t b, size_t e, unsigned slot)
+{
+    (void)slot;
+    const ints_ctx *x = vctx;
+    for (size_t i = b; i < e; i++)
+        x->dst[i] = ff_from_i64(x->src[i]);
+}
+
 static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_rng *rng, unsigned n_threads,
                              pcs_prover **out, uint8_t root[PCS_ROOT_LEN], em_err *err)
 {
@@ -211,10 +225,13 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
     if ((st = layout_check(l, err)) != EM_OK)
         return st;
     size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = Cm << l->rate_bits, Rt = total_rows(l);
-    for (unsigned i = 0; i < l->n_polys; i++)
-        if (polys[i].len > l->rows[i] * C || (polys[i].len && !polys[i].evals))
-            return em_errf(err, EM_ERR_ARG, "pcs: poly %u has %zu evaluations (max %zu)", i, polys[i].len,
-                           l->rows[i] * C);
+    for (unsigned i = 0; i < l->n_polys; i++) {
+        if (polys[i].len > l->rows[i] * C || (polys[i].len && !polys[i].evals == !polys[i].ints))
+            return em_errf(err, EM_ERR_ARG, "pcs: poly %u has %zu evaluations (max %zu; evals or ints, not both)", i,
+                           polys[i].len, l->rows[i] * C);
+        if (polys[i].ints && (l->hiding || l->n_polys != 1))
+            return em_errf(err, EM_ERR_ARG, "pcs: integer evaluations need a non-hiding one-polynomial layout");
+    }
     p = calloc(1, sizeof *p);
     if (!p)
         return em_errf(err, EM_ERR_NOMEM, "pcs: prover");
@@ -231,8 +248,14 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
         for (unsigned i = 0; i < l->n_polys; i++) {
             ff_t *dst = p->m + l->row_off[i] * C;
             size_t cap = l->rows[i] * C;
-            if (polys[i].len)
+            if (polys[i].ints) {
+                ints_ctx x = {.src = polys[i].ints, .dst = dst};
+                zk__par_for(p->threads, polys[i].len, (size_t)1 << 16, ints_chunk, &x);
+                p->ints = polys[i].ints;
+                p->ints_len = polys[i].len;
+            } else if (polys[i].len) {
                 memcpy(dst, polys[i].evals, polys[i].len * sizeof(ff_t));
+            }
             memset(dst + polys[i].len, 0, (cap - polys[i].len) * sizeof(ff_t));
         }
     } else {
@@ -329,16 +352,6 @@ void pcs_prover_free(pcs_prover *p)
 
 const pcs_layout *pcs_prover_layout(const pcs_prover *p) { return &p->layout; }
 void pcs_prover_root(const pcs_prover *p, uint8_t root[PCS_ROOT_LEN]) { memcpy(root, p->root, PCS_ROOT_LEN); }
-
-em_status pcs_prover_set_ints(pcs_prover *p, const int32_t *vals, size_t len)
-{
-    const pcs_layout *l = &p->layout;
-    if (l->hiding || l->n_polys != 1 || len > l->rows[0] * ((size_t)1 << l->log_cols) || (len && !vals))
-        return EM_ERR_ARG;
-    p->ints = vals;
-    p->ints_len = len;
-    return EM_OK;
-}
 
 ff2_t pcs_prover_eval(const pcs_prover *p, unsigned poly, const ff2_t *point)
 {
@@ -474,7 +487,7 @@ static size_t sample_queries(tr_t *tr, size_t N, unsigned t, uint64_t *idx)
 static void combine_rows(const pcs_prover *p, size_t C, size_t R, const ff2_t *weight, ff2_t *out)
 {
     if (p->ints)
-        zk__combine_rows_i32(p->m, p->ints, p->ints_len, C, R, weight, p->threads, out);
+        zk__combine_rows_i32(p->ints, p->ints_len, C, R, weight, p->threads, out);
     else
         zk__combine_rows(p->m, R * C, C, R, weight, p->zero, p->threads, out);
 }

@@ -130,8 +130,8 @@ static void round_sums(const ff2_t *E, const ff2_t *F, size_t pairs, ff2_t h[2])
     }
 }
 
-void zk__combine_rows_i32(const ff_t *poly, const int32_t *ipoly, size_t len, size_t C, size_t R, const ff2_t *a,
-                          unsigned threads, ff2_t *out)
+void zk__combine_rows_i32(const int32_t *ipoly, size_t len, size_t C, size_t R, const ff2_t *a, unsigned threads,
+                          ff2_t *out)
 {
     size_t r0 = 0, r1 = R;
     while (r0 < R && ff2_is_zero(a[r0]))
@@ -145,7 +145,7 @@ void zk__combine_rows_i32(const ff_t *poly, const int32_t *ipoly, size_t len, si
         memset(out, 0, C * sizeof *out);
     for (size_t r = r0 > full ? r0 : full; r < r1 && r * C < len; r++)
         for (size_t c = 0; c < C && r * C + c < len; c++)
-            out[c] = ff2_add(out[c], ff2_mul_base(a[r], poly[r * C + c]));
+            out[c] = ff2_add(out[c], ff2_mul_base(a[r], ff_from_i64(ipoly[r * C + c])));
 }
 
 /* Per claim (chunks of claims on the threads): the column eq table E_k and E_k . F_k; then
@@ -213,8 +213,8 @@ em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, const int32_t
     for (size_t k = 0; k < n; k++) {
         claim = ff2_add(claim, ff2_mul(rho[k], c[k].value));
         ml_eq_table(c[k].point + lc, nr, ff2_one(), a);
-        if (ipoly)
-            zk__combine_rows_i32(poly, ipoly, len, C, R, a, threads, F + k * C);
+        if (!poly)
+            zk__combine_rows_i32(ipoly, len, C, R, a, threads, F + k * C);
         else
             zk__combine_rows(poly, len, C, R, a, NULL, threads, F + k * C);
     }

@@ -165,8 +165,9 @@ static inline unsigned zk__limb_bits(uint32_t shift, unsigned lbits, unsigned t)
  * and the public output rows of the last layer (borrowed from the trace). */
 typedef struct zk_wit {
     int32_t *blk[ZK_MAX_BLOCKS];
-    ff_t *poly;     /* the used prefix only (zk__wit_poly) */
-    int32_t *ipoly; /* the same values as integers (every witness value fits an int32) */
+    int32_t *ipoly; /* the committed blocks packed: the used prefix (zk__pack_used) of the witness
+                     * polynomial, as integers (every witness value fits an int32); blk[b] for
+                     * b < pack.n points into it */
     const int32_t *out;
     size_t n_samples;
 } zk_wit;
@@ -271,15 +272,16 @@ em_status zk__matmul_verify(zk_rd *r, unsigned nv, ff2_t claim, ff2_t *point, ff
 typedef struct zk_pcs zk_pcs;
 em_status zk__pcs_commit(const ff_t *poly, unsigned log, const uint8_t seed[32], int threads, zk_pcs **out,
                          uint8_t *commit, size_t *commit_len, em_err *err) EM_WARN_UNUSED;
-/* A proof's witness, packed as pack: rate 1/2, only the used prefix (zk__pack_used) committed;
- * poly past it is not read. */
-em_status zk__pcs_commit_witness(const ff_t *poly, const zk_pack *pack, int threads, zk_pcs **out, uint8_t *commit,
+/* A proof's witness, packed as pack, from its used prefix (zk__pack_used values) as integers:
+ * rate 1/2, the zero tail not committed. ipoly is borrowed until zk__pcs_free (the openings
+ * combine its rows). */
+em_status zk__pcs_commit_witness(const int32_t *ipoly, const zk_pack *pack, int threads, zk_pcs **out, uint8_t *commit,
                                  size_t *commit_len, em_err *err) EM_WARN_UNUSED;
 void zk__pcs_free(zk_pcs *p);
-/* witness: a zk__pcs_commit_witness commitment (poly holds its used prefix); else the model's.
- * ipoly (may be NULL): the values of poly as integers, for the column fold's integer row
- * combinations. Two or more claims go through the column fold first (one combination row in the
- * opening). forge: test-hook mode, open even false claims (the proof then fails verification). */
+/* witness: a zk__pcs_commit_witness commitment of ipoly (its used prefix, as integers; poly is
+ * NULL); else the model's (poly, ipoly NULL). Two or more claims go through the column fold
+ * first (one combination row in the opening). forge: test-hook mode, open even false claims (the
+ * proof then fails verification). */
 em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, const int32_t *ipoly, tr_t *tr, const zk_pack *pack,
                        const zk_claims *c, int witness, int forge, em_buf *out, em_err *err) EM_WARN_UNUSED;
 em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned log, em_err *err) EM_WARN_UNUSED;
@@ -290,15 +292,15 @@ em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, con
  * on up to `threads` threads, the same values whatever the thread count (zk_colfold.c). */
 void zk__combine_rows(const ff_t *m, size_t len, size_t C, size_t R, const ff2_t *weight, const uint8_t *zero,
                       unsigned threads, ff2_t *out);
-/* The same from an integer copy of the values (ints[0..len), zero past len; m holds the same
- * values in the field, read only for a partial last row): the rows wholly below len by the exact
- * integer fold (zk__fold_rows_i32_mt), the same values as zk__combine_rows. */
-void zk__combine_rows_i32(const ff_t *m, const int32_t *ints, size_t len, size_t C, size_t R, const ff2_t *weight,
-                          unsigned threads, ff2_t *out);
+/* The same for values given as integers (ints[0..len), zero past len): the rows wholly below
+ * len by the exact integer fold (zk__fold_rows_i32_mt), a partial last row directly; the same
+ * values as zk__combine_rows on the field elements. */
+void zk__combine_rows_i32(const int32_t *ints, size_t len, size_t C, size_t R, const ff2_t *weight, unsigned threads,
+                          ff2_t *out);
 /* Column fold (zk_colfold.c): claims c[0..n) on the single polynomial of layout l (not hiding)
  * become n claims res[k] = (s, row part of c[k]) sharing one column point s, so pcs_open needs
- * one combination row. The prover reads the committed values poly[0..len) (and, when ipoly is
- * not NULL, the same values as integers, combined with the exact integer row fold); pts
+ * one combination row. The prover reads the committed values poly[0..len), or when poly is
+ * NULL the same values as integers ipoly[0..len) (combined with the exact integer fold); pts
  * (n * n_vars ff2, caller-owned) receives the new points, which res[k].point borrows. forge:
  * prove false claims anyway (test hook). */
 em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, const int32_t *ipoly, size_t len,
@@ -350,9 +352,6 @@ em_status zk__proof_check_statement(const zk_proof_view *pv, const zk_statement 
 
 /* ---- layers (zk_prove.c, zk_requant.c) ---- */
 ff2_t zk__acc_claim(const zk_layer *L, unsigned nl, unsigned lbits, const ff2_t *ev, ff2_t valid, ff2_t bias_ev);
-/* w->poly = the committed blocks as field elements: zk__pack_used(&wl->pack) values (the zero
- * tail of the power of two is not stored). */
-em_status zk__wit_poly(zk_wit *w, const zk_wlayout *wl, unsigned threads, em_err *err) EM_WARN_UNUSED;
 void zk__wit_free(zk_wit *w, const zk_wlayout *wl);
 void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w);
 /* Per requantized layer i: the pair lookup's leaf point (lv_out output variables, then lb batch
@@ -395,9 +394,9 @@ em_status zk__maxpool_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl
 /* Slots of a maxpool layer: kh*kw, plus the zero slot when its act is ReLU. */
 static inline unsigned zk__pool_slots(const zk_layer *L) { return L->kh * L->kw + (L->act == NN_ACT_RELU); }
 /* Product zero-check (zk_prodzero.c): proves sum_x eq(tau, x) prod_w D_w(x) = 0 for K <=
- * ZK_MAX_POOL_SLOTS base tables of 2^nv values; point receives the nv challenges, evals the
+ * ZK_MAX_POOL_SLOTS integer tables of 2^nv values; point receives the nv challenges, evals the
  * D_w~(point) that the caller must bind (claims on the committed blocks). */
-em_status zk__prodzero_prove(zk_wr *wr, const ff_t *const *tab, unsigned K, unsigned nv, const ff2_t *tau,
+em_status zk__prodzero_prove(zk_wr *wr, const int32_t *const *tab, unsigned K, unsigned nv, const ff2_t *tau,
                              ff2_t *point, ff2_t *evals, em_err *err) EM_WARN_UNUSED;
 em_status zk__prodzero_verify(zk_rd *rd, unsigned K, unsigned nv, const ff2_t *tau, ff2_t *point, ff2_t *evals,
                               em_err *err) EM_WARN_UNUSED;

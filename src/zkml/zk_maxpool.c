@@ -134,10 +134,10 @@ em_status zk__maxpool_prove(const zk_layer *L, uint32_t i, const zk_wlayout *wl,
     memcpy(pt_a + li, rho + lo, lb * sizeof *pt_a);
     /* some d_w is zero at every entry: the product zero-check at a random tau */
     tr_challenge_ff2_vec(wr->tr, "pool-zero-point", tau, nv);
-    const ff_t *tabs[ZK_MAX_POOL_SLOTS];
+    const int32_t *tabs[ZK_MAX_POOL_SLOTS];
     unsigned S = zk__pool_slots(L);
     for (unsigned t = 0; t < S; t++)
-        tabs[t] = w->poly + wl->pack.off[wl->d_blk[i][t]];
+        tabs[t] = w->blk[wl->d_blk[i][t]];
     if ((st = zk__prodzero_prove(wr, tabs, S, nv, tau, sigma, ev, err)) != EM_OK)
         goto out;
     for (unsigned t = 0; t < S; t++)

@@ -52,15 +52,14 @@ static em_status witness_layout(const zk_pack *pack, pcs_layout *l, em_err *err)
     return layout_for(pack->total_log, used ? used : 1, l, err);
 }
 
-static em_status commit_layout(const pcs_layout *l, const ff_t *poly, size_t len, int threads, zk_pcs **out,
-                               uint8_t *commit, size_t *commit_len, em_err *err)
+static em_status commit_layout(const pcs_layout *l, pcs_poly pp, int threads, zk_pcs **out, uint8_t *commit,
+                               size_t *commit_len, em_err *err)
 {
     em_status st;
     zk_pcs *p = calloc(1, sizeof *p);
     if (!p)
         return em_errf(err, EM_ERR_NOMEM, "commitment: out of memory");
     p->threads = zk__threads(threads);
-    pcs_poly pp = {.evals = poly, .len = len};
     uint8_t root[PCS_ROOT_LEN];
     if ((st = pcs_commit(l, &pp, threads > 0 ? (unsigned)threads : 0, &p->pp, root, err)) != EM_OK) {
         free(p);
@@ -81,16 +80,17 @@ em_status zk__pcs_commit(const ff_t *poly, unsigned log, const uint8_t seed[32],
     (void)seed;
     pcs_layout l;
     em_status st = layout_for(log, 0, &l, err);
-    return st != EM_OK ? st : commit_layout(&l, poly, (size_t)1 << log, threads, out, commit, commit_len, err);
+    pcs_poly pp = {.evals = poly, .len = (size_t)1 << log};
+    return st != EM_OK ? st : commit_layout(&l, pp, threads, out, commit, commit_len, err);
 }
 
-em_status zk__pcs_commit_witness(const ff_t *poly, const zk_pack *pack, int threads, zk_pcs **out, uint8_t *commit,
-                                 size_t *commit_len, em_err *err)
+em_status zk__pcs_commit_witness(const int32_t *ipoly, const zk_pack *pack, int threads, zk_pcs **out,
+                                 uint8_t *commit, size_t *commit_len, em_err *err)
 {
     pcs_layout l;
     em_status st = witness_layout(pack, &l, err);
-    return st != EM_OK ? st
-                       : commit_layout(&l, poly, (size_t)zk__pack_used(pack), threads, out, commit, commit_len, err);
+    pcs_poly pp = {.ints = ipoly, .len = (size_t)zk__pack_used(pack)};
+    return st != EM_OK ? st : commit_layout(&l, pp, threads, out, commit, commit_len, err);
 }
 
 void zk__pcs_free(zk_pcs *p)
@@ -131,10 +131,6 @@ em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, const int32_t *ipoly, 
     if (st != EM_OK)
         goto out;
     size_t len = witness ? (size_t)zk__pack_used(pack) : (size_t)1 << pack->total_log;
-    if (ipoly && pcs_prover_set_ints(p->pp, ipoly, len) != EM_OK) {
-        st = em_errf(err, EM_ERR_INTERNAL, "opening: integer copy of %zu values does not fit the layout", len);
-        goto out;
-    }
     if (c->n == 1) {
         st = pcs_open(p->pp, pc, c->n, tr, out, err);
         goto out;

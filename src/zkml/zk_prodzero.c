@@ -21,7 +21,7 @@
 
 typedef struct pz_ctx {
     unsigned K;
-    const ff_t *const *base; /* round 0 */
+    const int32_t *const *base; /* round 0: the committed integer tables */
     ff2_t *const *ext;       /* later rounds */
     ff2_t *const *dst;       /* fold target */
     const ff2_t *eqr;        /* eq(tau_(j+1..), i) */
@@ -40,7 +40,7 @@ static void round_base(void *vctx, size_t b, size_t e, unsigned slot)
     for (size_t i = b; i < e; i++) {
         ff_t p0 = 1;
         for (unsigned w = 0; w < K; w++) {
-            ff_t lo = x->base[w][2 * i], hi = x->base[w][2 * i + 1];
+            ff_t lo = ff_from_i64(x->base[w][2 * i]), hi = ff_from_i64(x->base[w][2 * i + 1]);
             dif[w] = ff_sub(hi, lo);
             cur[w] = ff_add(hi, dif[w]); /* value at X = 2 */
             p0 = ff_mul(p0, lo);
@@ -93,7 +93,7 @@ static void fold_base(void *vctx, size_t b, size_t e, unsigned slot)
     pz_ctx *x = vctx;
     for (unsigned w = 0; w < x->K; w++)
         for (size_t i = b; i < e; i++) {
-            ff_t lo = x->base[w][2 * i], hi = x->base[w][2 * i + 1];
+            ff_t lo = ff_from_i64(x->base[w][2 * i]), hi = ff_from_i64(x->base[w][2 * i + 1]);
             x->dst[w][i] = ff2_add(ff2_from_base(lo), ff2_mul_base(x->r, ff_sub(hi, lo)));
         }
 }
@@ -145,7 +145,7 @@ static void absorb_shape(tr_t *tr, unsigned K, unsigned nv)
     tr_absorb_u64(tr, "pz/shape-nv", nv);
 }
 
-em_status zk__prodzero_prove(zk_wr *wr, const ff_t *const *tab, unsigned K, unsigned nv, const ff2_t *tau,
+em_status zk__prodzero_prove(zk_wr *wr, const int32_t *const *tab, unsigned K, unsigned nv, const ff2_t *tau,
                              ff2_t *point, ff2_t *evals, em_err *err)
 {
     if (K == 0 || K > ZK_MAX_POOL_SLOTS || nv > ZK_MAX_VARS)
@@ -153,7 +153,7 @@ em_status zk__prodzero_prove(zk_wr *wr, const ff_t *const *tab, unsigned K, unsi
     absorb_shape(wr->tr, K, nv);
     if (nv == 0) {
         for (unsigned w = 0; w < K; w++)
-            evals[w] = ff2_from_base(tab[w][0]);
+            evals[w] = ff2_from_base(ff_from_i64(tab[w][0]));
         return zk__put_ff2(wr, "pz/final", evals, K, err);
     }
     size_t half = (size_t)1 << (nv - 1), quarter = nv > 1 ? half / 2 : 1;

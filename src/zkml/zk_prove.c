@@ -183,9 +183,16 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const 
         if (wl->y_blk[i] != ZK_NO_BLOCK)
             full[wl->y_blk[i]] = 1;
     }
+    /* the committed blocks tile the used prefix of the packed polynomial (largest first, each
+     * aligned to its size), so they are built in place there and committed without a copy */
+    size_t used = (size_t)zk__pack_used(&wl->pack);
+    if (!(w->ipoly = zk__big_alloc((used ? used : 1) * sizeof *w->ipoly)))
+        return em_errf(err, EM_ERR_NOMEM, "witness polynomial of %zu values: out of memory", used);
     for (uint32_t b = 0; b < wl->n_blk; b++) {
         size_t bytes = ((size_t)1 << wl->pack.log[b]) * sizeof(int32_t);
-        if (!(w->blk[b] = zk__big_alloc(bytes)))
+        if (b < wl->pack.n)
+            w->blk[b] = w->ipoly + wl->pack.off[b];
+        else if (!(w->blk[b] = zk__big_alloc(bytes)))
             return em_errf(err, EM_ERR_NOMEM, "witness: out of memory (block of 2^%u)", wl->pack.log[b]);
         if (!full[b])
             memset(w->blk[b], 0, bytes);
@@ -235,47 +242,10 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const 
     return EM_OK;
 }
 
-/* Conversion of the blocks to field elements, over chunks of the used prefix. */
-typedef struct poly_ctx {
-    const zk_wit *w;
-    const zk_wlayout *wl;
-} poly_ctx;
-
-static void poly_chunk(void *vctx, size_t b, size_t e, unsigned slot)
-{
-    (void)slot;
-    const poly_ctx *x = vctx;
-    const zk_pack *pk = &x->wl->pack;
-    for (uint32_t k = 0; k < pk->n; k++) {
-        size_t o = pk->off[k], n = (size_t)1 << pk->log[k];
-        size_t lo = b > o ? b : o, hi = e < o + n ? e : o + n;
-        const int32_t *src = x->w->blk[k];
-        for (size_t i = lo; i < hi; i++)
-            x->w->poly[i] = ff_from_i64(src[i - o]);
-        if (hi > lo)
-            memcpy(x->w->ipoly + lo, src + (lo - o), (hi - lo) * sizeof *src);
-    }
-}
-
-em_status zk__wit_poly(zk_wit *w, const zk_wlayout *wl, unsigned threads, em_err *err)
-{
-    size_t used = (size_t)zk__pack_used(&wl->pack);
-    /* only the used prefix exists: the commitment treats the rest as zero (zk__pcs_commit_witness) */
-    w->poly = zk__big_alloc((used ? used : 1) * sizeof *w->poly);
-    w->ipoly = zk__big_alloc((used ? used : 1) * sizeof *w->ipoly);
-    if (!w->poly || !w->ipoly)
-        return em_errf(err, EM_ERR_NOMEM, "witness polynomial of 2^%u values: out of memory", wl->pack.total_log);
-    /* the blocks tile [0, used) (largest first, each aligned to its size) */
-    poly_ctx x = {.w = w, .wl = wl};
-    zk__par_for(threads, used, (size_t)1 << 16, poly_chunk, &x);
-    return EM_OK;
-}
-
 void zk__wit_free(zk_wit *w, const zk_wlayout *wl)
 {
-    for (uint32_t b = 0; b < wl->n_blk; b++)
+    for (uint32_t b = wl->pack.n; b < wl->n_blk; b++) /* the others live in ipoly */
         zk__big_free(w->blk[b]);
-    zk__big_free(w->poly);
     zk__big_free(w->ipoly);
     memset(w, 0, sizeof *w);
 }
@@ -508,8 +478,7 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     /* witness commitment */
     uint8_t wcommit[ZK_MODEL_COMMIT_MAX];
     size_t wcommit_len = 0;
-    if ((st = zk__wit_poly(&w, &wl, zk__threads(opts ? opts->threads : 0), err)) != EM_OK ||
-        (st = zk__pcs_commit_witness(w.poly, &wl.pack, opts ? opts->threads : 0, &wpcs, wcommit, &wcommit_len,
+    if ((st = zk__pcs_commit_witness(w.ipoly, &wl.pack, opts ? opts->threads : 0, &wpcs, wcommit, &wcommit_len,
                                      err)) != EM_OK)
         goto out;
     tr_absorb_u64(&tr, "table-bits", wl.tbits);
@@ -528,7 +497,7 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
         if ((st = prove_dense(p, &wl, &w, xin, n_samples, i, qc, &wr, &wc, &mc, err)) != EM_OK)
             goto out;
     double t5 = em_now_ms();
-    if ((st = zk__pcs_open(wpcs, w.poly, w.ipoly, &tr, &wl.pack, &wc, 1, wr.forge, &cons, err)) != EM_OK)
+    if ((st = zk__pcs_open(wpcs, NULL, w.ipoly, &tr, &wl.pack, &wc, 1, wr.forge, &cons, err)) != EM_OK)
         goto out;
     double t6 = em_now_ms();
     /* a model of pooling layers only has no weights to open */

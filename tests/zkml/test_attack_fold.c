@@ -21,6 +21,7 @@
 typedef struct ffx {
     zk_pack pack;
     ff_t *poly;
+    int32_t *ints; /* the committed values (witnesses are committed as integers) */
     zk_pcs *zp;
     pcs_prover *pp;
     uint8_t commit[ZK_MODEL_COMMIT_MAX];
@@ -39,13 +40,16 @@ static int ffx_init(ffx *f, int lie)
     f->pack.total_log = zk__layout(f->pack.log, f->pack.n, f->pack.off);
     size_t len = (size_t)1 << f->pack.total_log;
     f->poly = malloc(len * sizeof *f->poly);
-    if (!f->poly)
+    f->ints = malloc(len * sizeof *f->ints);
+    if (!f->poly || !f->ints)
         return 0;
     size_t used = (size_t)zk__pack_used(&f->pack);
-    for (size_t i = 0; i < len; i++)
-        f->poly[i] = i < used ? rnd_ff() : 0; /* the witness is zero past its packed blocks */
+    for (size_t i = 0; i < len; i++) { /* the witness is zero past its packed blocks */
+        f->ints[i] = i < used ? (int32_t)(uint32_t)rnd_ff() : 0;
+        f->poly[i] = ff_from_i64(f->ints[i]);
+    }
     em_err err = {0};
-    if (zk__pcs_commit_witness(f->poly, &f->pack, 1, &f->zp, f->commit, &f->commit_len, &err) != EM_OK)
+    if (zk__pcs_commit_witness(f->ints, &f->pack, 1, &f->zp, f->commit, &f->commit_len, &err) != EM_OK)
         return 0;
     /* the same layout through pcs.h directly (the adapter's prover is opaque): same root */
     pcs_layout l;
@@ -80,8 +84,9 @@ static int ffx_init(ffx *f, int lie)
 
 static void ffx_free(ffx *f)
 {
-    free(f->poly);
     zk__pcs_free(f->zp);
+    free(f->poly);
+    free(f->ints);
     pcs_prover_free(f->pp);
     zk__claims_free(&f->c);
     free(f->full);

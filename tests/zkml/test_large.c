@@ -96,7 +96,7 @@ static void pcs_case(unsigned n, size_t len)
     uint8_t root[PCS_ROOT_LEN];
     em_buf proof = {.max = (size_t)1 << 26};
     CHECK_OK(pcs_layout_init(&l, &n, 1, 0, &err), &err);
-    pcs_poly poly = {t, len};
+    pcs_poly poly = {.evals = t, .len = len};
     CHECK_OK(pcs_commit(&l, &poly, 2, &p, root, &err), &err);
     if (!p)
         goto out;

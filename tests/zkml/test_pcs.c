@@ -1,9 +1,9 @@
 /* Polynomial commitment: completeness for single and batched openings (sizes 2^0 .. 2^16,
  * padded lengths, several polynomials and points), and rejection of false values, a proof made
  * for another committed polynomial, every corrupted proof region, truncated proofs and bad
- * layouts. Values are checked against the naive multilinear evaluation. A prover given the
- * values as integers (pcs_prover_set_ints: the exact integer row fold) must send the same bytes
- * as one combining the field values. */
+ * layouts. Values are checked against the naive multilinear evaluation. A polynomial committed
+ * from integers (pcs_poly.ints: the exact integer row fold in the openings) must give the same
+ * root and proof bytes as from field elements. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,7 +62,7 @@ static void test_single_sizes(void)
         pcs_layout l;
         em_err err = {0};
         CHECK_OK(pcs_layout_init(&l, &n, 1, 0, &err), &err);
-        pcs_poly poly = {t, len};
+        pcs_poly poly = {.evals = t, .len = len};
         pcs_prover *p = NULL;
         uint8_t root[32], root2[32];
         CHECK_OK(pcs_commit(&l, &poly, 2, &p, root, &err), &err);
@@ -95,8 +95,9 @@ static void test_single_sizes(void)
 }
 
 /* Small-integer polynomials (extremes included, a partial last row, claims on a few rows and on
- * all): the opening with the integer copy equals the plain one byte for byte. */
-static void test_set_ints(void)
+ * all): committed from integers (pcs_poly.ints) they have the same root and the same opening
+ * bytes as committed from field elements; integers need a non-hiding one-polynomial layout. */
+static void test_commit_ints(void)
 {
     unsigned n = 14;
     size_t lens[] = {(size_t)1 << 14, 5000, 1};
@@ -112,15 +113,19 @@ static void test_set_ints(void)
         pcs_layout l;
         em_err err = {0};
         CHECK_OK(pcs_layout_init(&l, &n, 1, 0, &err), &err);
-        pcs_poly poly = {t, len};
-        pcs_prover *p = NULL;
-        uint8_t root[32];
-        CHECK_OK(pcs_commit(&l, &poly, 2, &p, root, &err), &err);
-        if (!p) {
+        pcs_poly pf = {.evals = t, .len = len}, pi = {.ints = iv, .len = len};
+        pcs_prover *p = NULL, *q = NULL;
+        uint8_t root[32], root_i[32];
+        CHECK_OK(pcs_commit(&l, &pf, 2, &p, root, &err), &err);
+        CHECK_OK(pcs_commit(&l, &pi, 2, &q, root_i, &err), &err);
+        if (!p || !q) {
+            pcs_prover_free(p);
+            pcs_prover_free(q);
             free(iv);
             free(t);
             continue;
         }
+        CHECK(memcmp(root, root_i, 32) == 0);
         ff2_t pt[3][32];
         pcs_claim c[3];
         for (int k = 0; k < 3; k++) {
@@ -130,13 +135,21 @@ static void test_set_ints(void)
         }
         em_buf plain = {.max = (size_t)1 << 28}, fast = {.max = (size_t)1 << 28};
         CHECK_OK(open_verify(p, &l, root, c, c, 3, &plain), &err);
-        CHECK_OK(pcs_prover_set_ints(p, iv, len), &err);
-        CHECK_OK(open_verify(p, &l, root, c, c, 3, &fast), &err);
+        CHECK_OK(open_verify(q, &l, root, c, c, 3, &fast), &err);
         CHECK(plain.len == fast.len && memcmp(plain.data, fast.data, plain.len) == 0);
-        CHECK_ST(pcs_prover_set_ints(p, iv, ((size_t)1 << n) + 1), EM_ERR_ARG, &err);
+        /* both or neither representation, and integers only for one non-hiding polynomial */
+        pcs_poly both = {.evals = t, .len = len, .ints = iv};
+        pcs_prover *bad = NULL;
+        CHECK_ST(pcs_commit(&l, &both, 1, &bad, root_i, &err), EM_ERR_ARG, &err);
+        pcs_layout l2;
+        unsigned nv2[2] = {n, n};
+        pcs_poly two[2] = {pi, pi};
+        CHECK_OK(pcs_layout_init(&l2, nv2, 2, 0, &err), &err);
+        CHECK_ST(pcs_commit(&l2, two, 1, &bad, root_i, &err), EM_ERR_ARG, &err);
         em_buf_free(&plain);
         em_buf_free(&fast);
         pcs_prover_free(p);
+        pcs_prover_free(q);
         free(iv);
         free(t);
     }
@@ -150,7 +163,7 @@ static void test_batched(void)
     for (int i = 0; i < 3; i++) {
         size_t len = i == 2 ? 1500 : (size_t)1 << nv[i];
         t[i] = rnd_vec(len);
-        polys[i] = (pcs_poly){t[i], len};
+        polys[i] = (pcs_poly){.evals = t[i], .len = len};
     }
     pcs_layout l;
     em_err err = {0};
@@ -202,7 +215,7 @@ static void tamper_case(unsigned n, unsigned log_cols, size_t stride)
     pcs_layout l;
     em_err err = {0};
     CHECK_OK(pcs_layout_init(&l, &n, 1, log_cols, &err), &err);
-    pcs_poly pa = {a, N}, pb = {b, N};
+    pcs_poly pa = {.evals = a, .len = N}, pb = {.evals = b, .len = N};
     pcs_prover *p = NULL, *q = NULL;
     uint8_t root[32], rootb[32];
     CHECK_OK(pcs_commit(&l, &pa, 1, &p, root, &err), &err);
@@ -288,7 +301,7 @@ static void test_root_reference(void)
     pcs_layout l;
     em_err err = {0};
     CHECK_OK(pcs_layout_init(&l, &n, 1, lc, &err), &err);
-    pcs_poly poly = {t, C * R};
+    pcs_poly poly = {.evals = t, .len = C * R};
     pcs_prover *p = NULL;
     uint8_t root[32];
     CHECK_OK(pcs_commit(&l, &poly, 1, &p, root, &err), &err);
@@ -320,7 +333,7 @@ static void test_hiding(void)
     for (int i = 0; i < 2; i++) {
         size_t len = i == 0 ? 1000 : (size_t)1 << nv[i];
         t[i] = rnd_vec(len);
-        polys[i] = (pcs_poly){t[i], len};
+        polys[i] = (pcs_poly){.evals = t[i], .len = len};
     }
     em_err err = {0};
     pcs_layout l, lp;
@@ -345,7 +358,9 @@ static void test_hiding(void)
     CHECK(memcmp(r1, rp, 32) != 0);
     /* API misuse */
     static const int32_t some_ints[4] = {1, 2, 3, 4};
-    CHECK_EQ_U64(pcs_prover_set_ints(p, some_ints, 4), EM_ERR_ARG); /* hiding rows are random */
+    pcs_poly ints = {.ints = some_ints, .len = 4};
+    pcs_prover *bad_ints = NULL;
+    CHECK_ST(pcs_commit_hiding(&l, &ints, seed, 1, &bad_ints, r3, &err), EM_ERR_ARG, &err); /* hiding rows are random */
     pcs_prover *bad = NULL;
     CHECK_ST(pcs_commit(&l, polys, 1, &bad, r2, &err), EM_ERR_ARG, &err);
     CHECK_ST(pcs_commit_hiding(&lp, polys, seed, 1, &bad, r2, &err), EM_ERR_ARG, &err);
@@ -452,7 +467,7 @@ static void test_hiding_blinds_zero(void)
         CHECK_OK(pcs_layout_init(&l, &n, 1, 8, &err), &err);
         if (hiding)
             CHECK_OK(pcs_layout_set_hiding(&l, 1, &err), &err);
-        pcs_poly poly = {z, N};
+        pcs_poly poly = {.evals = z, .len = N};
         pcs_prover *p = NULL;
         uint8_t root[32], seed[32] = {9};
         if (hiding)
@@ -522,7 +537,7 @@ int main(void)
     th_init("test_pcs");
     TH_RUN(test_single_sizes);
     TH_RUN(test_batched);
-    TH_RUN(test_set_ints);
+    TH_RUN(test_commit_ints);
     TH_RUN(test_tamper);
     TH_RUN(test_root_reference);
     TH_RUN(test_hiding);

@@ -74,7 +74,7 @@ static void run_case(json_t *cv)
         vals[p] = malloc((len ? len : 1) * sizeof(ff_t));
         for (size_t e = 0; e < len; e++)
             vals[p][e] = seq(e, seed);
-        polys[p] = (pcs_poly){vals[p], len};
+        polys[p] = (pcs_poly){.evals = vals[p], .len = len};
     }
     em_err err = {0};
     pcs_layout l;

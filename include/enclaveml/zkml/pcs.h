@@ -99,10 +99,15 @@ unsigned pcs_queries(unsigned rate_bits);
 em_status pcs_layout_set_hiding(pcs_layout *l, unsigned max_groups, em_err *err) EM_WARN_UNUSED;
 
 /* One polynomial's evaluations: len <= rows[p] * C entries (<= 2^n_vars), the rest are zero.
- * Borrowed. */
+ * Given either as field elements (evals) or, for the one polynomial of a non-hiding layout, as
+ * small integers (ints; evaluation i is ints[i]): exactly one of the two is non-NULL when
+ * len > 0. evals is only read during the commit; ints is kept by the prover, which then forms
+ * its openings' row combinations with an exact integer fold (faster, same bytes), so it must
+ * stay valid until pcs_prover_free. */
 typedef struct pcs_poly {
     const ff_t *evals;
     size_t len;
+    const int32_t *ints;
 } pcs_poly;
 
 typedef struct pcs_prover pcs_prover;
@@ -124,12 +129,6 @@ em_status pcs_commit_hiding(const pcs_layout *l, const pcs_poly *polys, const ui
 void pcs_prover_free(pcs_prover *p);
 const pcs_layout *pcs_prover_layout(const pcs_prover *p);
 void pcs_prover_root(const pcs_prover *p, uint8_t root[PCS_ROOT_LEN]);
-/* Optional, for a non-hiding commitment of ONE polynomial whose values are small integers:
- * vals[0..len) equal its evaluations as integers (entries past len are zero). Borrowed: must
- * stay valid while p opens. Openings then form their row combinations with an exact integer
- * fold (faster, same bytes). EM_ERR_ARG for a hiding or multi-polynomial layout, or a len
- * beyond the committed rows. */
-em_status pcs_prover_set_ints(pcs_prover *p, const int32_t *vals, size_t len) EM_WARN_UNUSED;
 
 typedef struct pcs_claim {
     unsigned poly;       /* index in the layout */
