@@ -96,14 +96,26 @@ static em_status map_layers(const nn_model *m, zk_vk *vk, em_err *err)
     return EM_OK;
 }
 
-/* Packs every weight matrix and bias vector into the model polynomial and commits to it. */
+/* Packs every weight matrix and bias vector into the model polynomial and commits to it: from
+ * integers when every bias fits an int32 (weights always do; the openings then combine rows with
+ * the integer fold), else from field elements. Same commitment either way. */
 static em_status commit_weights(zk_prover *p, em_err *err)
 {
     zk_vk *vk = &p->vk;
     const nn_model *m = p->m;
     size_t total = (size_t)1 << vk->model_log;
-    p->mpoly = calloc(total, sizeof *p->mpoly);
-    if (!p->mpoly)
+    int small = 1;
+    for (uint32_t i = 0; i < vk->n_layers; i++) {
+        const nn_layer *L = nn_model_layer(m, vk->layers[i].src);
+        if (vk->layers[i].kind != NN_AVGPOOL && vk->layers[i].kind != NN_MAXPOOL)
+            for (size_t j = 0; j < L->n_bias; j++)
+                small &= L->bias[j] >= INT32_MIN && L->bias[j] <= INT32_MAX;
+    }
+    if (small)
+        p->mints = calloc(total, sizeof *p->mints);
+    else
+        p->mpoly = calloc(total, sizeof *p->mpoly);
+    if (!p->mints && !p->mpoly)
         return em_errf(err, EM_ERR_NOMEM, "model polynomial of 2^%u entries: out of memory", vk->model_log);
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *z = &vk->layers[i];
@@ -117,13 +129,22 @@ static em_status commit_weights(zk_prover *p, em_err *err)
         size_t ld = (size_t)1 << (z->kind == NN_CONV2D ? z->lk : z->lv_in);
         uint32_t ip = z->kind == NN_CONV2D ? 1 : z->ip, ips = z->kind == NN_CONV2D ? 1 : z->ips;
         for (size_t j = 0; j < rows; j++)
-            for (size_t k = 0; k < cols; k++)
-                p->mpoly[z->w_off + j * ld + zk__pad_idx(ip, ips, k)] = ff_from_i64(L->weight[j * cols + k]);
-        for (size_t j = 0; j < L->n_bias; j++)
-            p->mpoly[z->b_off + j] = ff_from_i64(L->bias[j]);
+            for (size_t k = 0; k < cols; k++) {
+                size_t at = z->w_off + j * ld + zk__pad_idx(ip, ips, k);
+                if (small)
+                    p->mints[at] = L->weight[j * cols + k];
+                else
+                    p->mpoly[at] = ff_from_i64(L->weight[j * cols + k]);
+            }
+        for (size_t j = 0; j < L->n_bias; j++) {
+            if (small)
+                p->mints[z->b_off + j] = (int32_t)L->bias[j];
+            else
+                p->mpoly[z->b_off + j] = ff_from_i64(L->bias[j]);
+        }
     }
-    return zk__pcs_commit(p->mpoly, vk->model_log, nn_model_blinding_seed(m), 0, &p->mpcs, vk->model_commit,
-                          &vk->model_commit_len, err);
+    return zk__pcs_commit(p->mpoly, p->mints, vk->model_log, nn_model_blinding_seed(m), 0, &p->mpcs,
+                          vk->model_commit, &vk->model_commit_len, err);
 }
 
 em_status zk_prover_create(const nn_model *m, zk_prover **out, em_err *err)
@@ -168,6 +189,7 @@ void zk_prover_free(zk_prover *p)
         return;
     zk__pcs_free(p->mpcs);
     free(p->mpoly);
+    free(p->mints);
     free(p);
     zk__big_cache_hold(0);
     zk__pool_hold(0);

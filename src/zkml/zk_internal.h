@@ -270,8 +270,10 @@ em_status zk__matmul_verify(zk_rd *r, unsigned nv, ff2_t claim, ff2_t *point, ff
  * name blocks of the pack; the adapter builds the full points); verify those openings. The
  * commitment bytes are what the vk / proof header carry. */
 typedef struct zk_pcs zk_pcs;
-em_status zk__pcs_commit(const ff_t *poly, unsigned log, const uint8_t seed[32], int threads, zk_pcs **out,
-                         uint8_t *commit, size_t *commit_len, em_err *err) EM_WARN_UNUSED;
+/* The model: its values as field elements (poly) or, when they all fit, as integers (ints,
+ * borrowed until zk__pcs_free: the openings combine its rows); exactly one is non-NULL. */
+em_status zk__pcs_commit(const ff_t *poly, const int32_t *ints, unsigned log, const uint8_t seed[32], int threads,
+                         zk_pcs **out, uint8_t *commit, size_t *commit_len, em_err *err) EM_WARN_UNUSED;
 /* A proof's witness, packed as pack, from its used prefix (zk__pack_used values) as integers:
  * rate 1/2, the zero tail not committed. ipoly is borrowed until zk__pcs_free (the openings
  * combine its rows). */
@@ -279,7 +281,7 @@ em_status zk__pcs_commit_witness(const int32_t *ipoly, const zk_pack *pack, int 
                                  size_t *commit_len, em_err *err) EM_WARN_UNUSED;
 void zk__pcs_free(zk_pcs *p);
 /* witness: a zk__pcs_commit_witness commitment of ipoly (its used prefix, as integers; poly is
- * NULL); else the model's (poly, ipoly NULL). Two or more claims go through the column fold
+ * NULL); else the model's (its values in poly, or as integers in ipoly, as committed). Two or more claims go through the column fold
  * first (one combination row in the opening). forge: test-hook mode, open even false claims (the
  * proof then fails verification). */
 em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, const int32_t *ipoly, tr_t *tr, const zk_pack *pack,
@@ -315,7 +317,8 @@ em_status zk__vk_commit_check(const zk_vk *vk, em_err *err) EM_WARN_UNUSED;
 struct zk_prover {
     const nn_model *m;
     zk_vk vk;
-    ff_t *mpoly; /* the packed model polynomial */
+    ff_t *mpoly;    /* the packed model polynomial, or NULL when it is held as integers: */
+    int32_t *mints; /* the same values when every one fits an int32 (exactly one is set) */
     zk_pcs *mpcs;
     zk_trace_hook hook;
     void *hook_ctx;

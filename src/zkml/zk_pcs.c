@@ -72,15 +72,15 @@ static em_status commit_layout(const pcs_layout *l, pcs_poly pp, int threads, zk
     return EM_OK;
 }
 
-em_status zk__pcs_commit(const ff_t *poly, unsigned log, const uint8_t seed[32], int threads, zk_pcs **out,
-                         uint8_t *commit, size_t *commit_len, em_err *err)
+em_status zk__pcs_commit(const ff_t *poly, const int32_t *ints, unsigned log, const uint8_t seed[32], int threads,
+                         zk_pcs **out, uint8_t *commit, size_t *commit_len, em_err *err)
 {
     /* The commitment is not hiding yet (pcs.h), so the blinding seed has no randomness to
      * derive; it is accepted here so hiding can be added without changing callers. */
     (void)seed;
     pcs_layout l;
     em_status st = layout_for(log, 0, &l, err);
-    pcs_poly pp = {.evals = poly, .len = (size_t)1 << log};
+    pcs_poly pp = {.evals = ints ? NULL : poly, .len = (size_t)1 << log, .ints = ints};
     return st != EM_OK ? st : commit_layout(&l, pp, threads, out, commit, commit_len, err);
 }
 

@@ -501,7 +501,7 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
         goto out;
     double t6 = em_now_ms();
     /* a model of pooling layers only has no weights to open */
-    if (mc.n && (st = zk__pcs_open(p->mpcs, p->mpoly, NULL, &tr, &vk->mpack, &mc, 0, wr.forge, &cons, err)) != EM_OK)
+    if (mc.n && (st = zk__pcs_open(p->mpcs, p->mpoly, p->mints, &tr, &vk->mpack, &mc, 0, wr.forge, &cons, err)) != EM_OK)
         goto out;
     EM_DEBUG("zk_prove: T=%u, witness 2^%u; infer %.1f, witness %.1f, commit %.1f, lookups %.1f, dense %.1f, "
              "openings %.1f + %.1f (witness + model) ms",

@@ -74,6 +74,39 @@ static void test_small_mlps(void)
     }
 }
 
+/* A bias beyond int32 (2^33 with a 30-bit shift): the model is committed from field elements
+ * instead of integers (zk_commit.c); it must prove and verify the same way. */
+static void test_wide_bias(void)
+{
+    nn_model *m = NULL;
+    em_err err = {0};
+    CHECK_OK(nn_model_create("wide-bias", (nn_shape){6, 1, 1}, 8, 8, 4, &m, &err), &err);
+    if (!m)
+        return;
+    nn_layer L;
+    memset(&L, 0, sizeof L);
+    L.kind = NN_DENSE;
+    L.in = (nn_shape){6, 1, 1};
+    L.out = (nn_shape){3, 1, 1};
+    L.n_weight = 18;
+    L.n_bias = 3;
+    int32_t w[18];
+    int64_t bias[3] = {((int64_t)1 << 33) + 12345, -((int64_t)1 << 33) - 999, ((int64_t)1 << 31) + 7};
+    for (int i = 0; i < 18; i++)
+        w[i] = (i * 37) % 255 - 127;
+    L.weight = w;
+    L.bias = bias;
+    L.shift = 30;
+    L.w_scale = 7;
+    L.in_scale = 4;
+    L.out_scale = 4 + 7 - 30;
+    L.act = NN_ACT_RELU;
+    snprintf(L.name, sizeof L.name, "dense-wide-bias");
+    CHECK_OK(nn_model_add_layer(m, &L, &err), &err);
+    prove_and_verify(m, 3, "wide bias");
+    nn_model_free(m);
+}
+
 static void test_wide_bits(void)
 {
     /* 10-bit activations, 16-bit weights: shifts above 16 bits use two remainder limbs */
@@ -479,6 +512,7 @@ int main(void)
     th_init("test_zk_prove");
     TH_RUN(test_small_mlps);
     TH_RUN(test_wide_bits);
+    TH_RUN(test_wide_bias);
     TH_RUN(test_bundled_model);
     TH_RUN(test_hash_deterministic);
     TH_RUN(test_out_of_range_rejected);
