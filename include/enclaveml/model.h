@@ -167,6 +167,11 @@ const char *nn_backend_name(const nn_backend *b);
 typedef struct nn_run_opts {
     const nn_backend *backend; /* NULL = auto */
     int threads;               /* 0 = all cores */
+    /* nn_model_run_trace only (both or neither): the allocator of the trace's activation and
+     * accumulator buffers, e.g. a cache that keeps memory between proofs (NULL: aligned_alloc and
+     * free). trace_alloc must return 64-byte aligned memory or NULL. */
+    void *(*trace_alloc)(size_t bytes);
+    void (*trace_free)(void *p);
 } nn_run_opts;
 
 /* Quantize float inputs (n_samples x input size) to activation integers. */
@@ -184,6 +189,7 @@ typedef struct nn_trace {
     size_t n_layers, n_samples;
     int32_t **act;
     int64_t **acc;
+    void (*release)(void *p); /* frees act[i] and acc[i] (opts->trace_free or free) */
 } nn_trace;
 
 em_status nn_model_run_trace(const nn_model *m, const nn_run_opts *opts, const int32_t *in,

@@ -483,15 +483,26 @@ void nn_trace_free(nn_trace *t)
 {
     if (!t)
         return;
+    void (*release)(void *) = t->release ? t->release : free;
     if (t->act)
         for (size_t i = 0; i <= t->n_layers; i++)
-            free(t->act[i]);
+            release(t->act[i]);
     if (t->acc)
         for (size_t i = 0; i < t->n_layers; i++)
-            free(t->acc[i]);
+            release(t->acc[i]);
     free(t->act);
     free(t->acc);
     memset(t, 0, sizeof *t);
+}
+
+static void *trace_buf(const nn_run_opts *opts, size_t n_elems, size_t elem)
+{
+    size_t bytes;
+    if (!opts || !opts->trace_alloc)
+        return alloc_aligned(n_elems, elem);
+    if (!em_mul_ok(n_elems ? n_elems : 1, elem, &bytes))
+        return NULL;
+    return opts->trace_alloc(bytes);
 }
 
 em_status nn_model_run_trace(const nn_model *m, const nn_run_opts *opts, const int32_t *in, size_t n_samples,
@@ -500,6 +511,9 @@ em_status nn_model_run_trace(const nn_model *m, const nn_run_opts *opts, const i
     if (!m || !trace || (n_samples && !in))
         return em_errf(err, EM_ERR_ARG, "nn_model_run_trace: NULL model, input or trace");
     memset(trace, 0, sizeof *trace);
+    if (opts && !opts->trace_alloc != !opts->trace_free)
+        return em_errf(err, EM_ERR_ARG, "nn_model_run_trace: trace_alloc and trace_free go together");
+    trace->release = opts && opts->trace_free ? opts->trace_free : free;
     plan p;
     em_status st = plan_build(m, opts, &p, err);
     if (st != EM_OK)
@@ -515,12 +529,12 @@ em_status nn_model_run_trace(const nn_model *m, const nn_run_opts *opts, const i
     }
     for (size_t i = 0; i <= p.n_layers; i++) {
         size_t sz = i ? p.pl[i - 1].out_size : p.in_size, len;
-        if (!em_mul_ok(sz, n_samples, &len) || !(trace->act[i] = alloc_aligned(len, sizeof(int32_t)))) {
+        if (!em_mul_ok(sz, n_samples, &len) || !(trace->act[i] = trace_buf(opts, len, sizeof(int32_t)))) {
             st = em_errf(err, EM_ERR_NOMEM, "out of memory for trace activations %zu (%zu x %zu)", i, n_samples, sz);
             goto out;
         }
         if (i && (p.pl[i - 1].L->kind == NN_DENSE || p.pl[i - 1].L->kind == NN_CONV2D) &&
-            !(trace->acc[i - 1] = alloc_aligned(len, sizeof(int64_t)))) {
+            !(trace->acc[i - 1] = trace_buf(opts, len, sizeof(int64_t)))) {
             st = em_errf(err, EM_ERR_NOMEM, "out of memory for trace accumulators %zu (%zu x %zu)", i - 1, n_samples,
                          sz);
             goto out;

@@ -125,7 +125,7 @@ static int handle_infer(void *ctx, const uint8_t *req, size_t req_len, uint8_t *
         EM_WARN("fault injection: crashing while serving request %s", r->request_id);
         _exit(3);
     }
-    nn_run_opts opts = {NULL, (int)w->cfg.threads};
+    nn_run_opts opts = {.backend = NULL, .threads = (int)w->cfg.threads};
     zk_context zc = {r->nonce.data, r->nonce.len, w->cfg.node_id};
     zk_stats stats = {0};
     em_status st = zk_prove(prover, &opts, in_q, n, &zc, out_q, &proof, &proof_len, &stats, &err);

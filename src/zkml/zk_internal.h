@@ -221,9 +221,9 @@ unsigned zk__threads(int requested);
 /* ml_eq_table(r, n, scale, .) over up to n_threads threads, written to out (acc = 0) or added
  * to it (acc = 1); the same values whatever the thread count. */
 void zk__eq_table(const ff2_t *r, unsigned n, ff2_t scale, ff2_t *out, int acc, unsigned n_threads);
-/* malloc semantics (contents undefined) for the prover's large per-proof tables: huge pages
- * where available, reused across proofs while a prover is alive (zk_par.c). Release with
- * zk__big_free, never free(). */
+/* malloc semantics (contents undefined, 64-byte aligned) for the prover's large per-proof
+ * tables: blocks of at least 1 MiB are reused across proofs while a prover is alive
+ * (zk_par.c). Release with zk__big_free, never free(). */
 void *zk__big_alloc(size_t bytes);
 void zk__big_free(void *p);
 /* zk_prover_create holds the buffer cache (1), zk_prover_free releases it (0); the last

@@ -319,8 +319,8 @@ static unsigned big_holders;
 
 void *zk__big_alloc(size_t bytes)
 {
-    if (bytes < ZK_BIG_MIN)
-        return malloc(bytes ? bytes : 1);
+    if (bytes < ZK_BIG_MIN) /* 64-byte aligned like the cached blocks (the trace's buffers need it) */
+        return aligned_alloc(64, bytes ? (bytes + 63) & ~(size_t)63 : 64);
     pthread_once(&atfork_once, atfork_register);
     size_t len = (bytes + ZK_BIG_ALIGN - 1) & ~(ZK_BIG_ALIGN - 1);
     pthread_mutex_lock(&big_mu);

@@ -413,7 +413,12 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     if (n_samples == 0 || n_samples > ZK_MAX_SAMPLES)
         return em_errf(err, EM_ERR_ARG, "zk_prove: %zu samples, expected 1..%zu", n_samples, ZK_MAX_SAMPLES);
     memset(&wl, 0, sizeof wl);
-    if ((st = nn_model_run_trace(p->m, opts, input, n_samples, &trace, err)) != EM_OK)
+    /* the trace's buffers (tens of MB at large batches) come from the prover's buffer cache, so
+     * a worker proving chunk after chunk does not fault them in again every time */
+    nn_run_opts topts = opts ? *opts : (nn_run_opts){0};
+    topts.trace_alloc = zk__big_alloc;
+    topts.trace_free = zk__big_free;
+    if ((st = nn_model_run_trace(p->m, &topts, input, n_samples, &trace, err)) != EM_OK)
         goto out;
     double t1 = em_now_ms();
     if (p->hook)

@@ -351,8 +351,23 @@ static int traces_equal(const nn_trace *x, const nn_trace *y, size_t in_sz, cons
     return 1;
 }
 
+/* A caller-supplied trace allocator (nn_run_opts.trace_alloc/trace_free): counts its calls. */
+static size_t n_trace_allocs, n_trace_frees;
+static void *count_alloc(size_t bytes)
+{
+    n_trace_allocs++;
+    return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+}
+static void count_free(void *p)
+{
+    if (p)
+        n_trace_frees++;
+    free(p);
+}
+
 /* The model against the reference on the scalar tier, then every tier x thread count against
- * the scalar trace, for both nn_model_run_trace and nn_model_run. */
+ * the scalar trace, for both nn_model_run_trace and nn_model_run (with 2 threads the trace's
+ * buffers come from a caller-supplied allocator, every one released through it). */
 static void check_model(tmodel *t, size_t n)
 {
     em_err err = {0};
@@ -378,6 +393,11 @@ static void check_model(tmodel *t, size_t n)
             continue;
         for (int th = 1; th <= 3; th++) {
             nn_run_opts oo = {.backend = be, .threads = th};
+            if (th == 2) {
+                oo.trace_alloc = count_alloc;
+                oo.trace_free = count_free;
+                n_trace_allocs = n_trace_frees = 0;
+            }
             nn_trace tr;
             CHECK_OK(nn_model_run_trace(t->m, &oo, x, n, &tr, &err), &err);
             if (!traces_equal(&ref, &tr, in_sz, t)) {
@@ -386,6 +406,8 @@ static void check_model(tmodel *t, size_t n)
                 CHECK(0);
             }
             nn_trace_free(&tr);
+            if (th == 2)
+                CHECK(n_trace_allocs > 0 && n_trace_frees == n_trace_allocs);
             memset(out, 0x5a, n * out_sz * sizeof *out);
             CHECK_OK(nn_model_run(t->m, &oo, x, n, out, &err), &err);
             if (memcmp(out, ref.act[t->n_layers], n * out_sz * sizeof *out) != 0) {
@@ -394,6 +416,10 @@ static void check_model(tmodel *t, size_t n)
             }
         }
     }
+    /* an allocator without its release function is refused */
+    nn_run_opts half = {.trace_alloc = count_alloc};
+    nn_trace tr;
+    CHECK_ST(nn_model_run_trace(t->m, &half, x, n, &tr, &err), EM_ERR_ARG, &err);
     free(out);
     nn_trace_free(&ref);
     free(x);
