@@ -52,6 +52,7 @@ typedef struct lvl_ctx {
     zk_fv in[4];  /* P0, P1, Q0, Q1 of this round (P unused when p_one) */
     zk_fv out[4]; /* step: the folded tables */
     zk_fv er, en; /* eq weights of this round; step: of the next (halved) */
+    const ff2_t *er_in; /* round 0: the eq weights as built (interleaved), split into er here */
     zk_fv pp, pq; /* round 0: the parent level (the summands at X = 0) */
     size_t h;     /* round 0: pairs (j, j + h); step: the tables have 2h entries */
     ff2_t lam, c;
@@ -71,7 +72,8 @@ static void r0_scalar(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
 {
     unsigned k0 = x->p_one ? 2 : 0;
     for (size_t j = b; j < e; j++) {
-        ff2_t lo[4], hi[4], tw[4], w = fv_at(x->er, j);
+        ff2_t lo[4], hi[4], tw[4], w = x->er_in[j];
+        fv_put(x->er, j, w);
         for (unsigned k = k0; k < 4; k++) {
             lo[k] = fv_at(x->in[k], j);
             hi[k] = fv_at(x->in[k], j + x->h);
@@ -169,10 +171,16 @@ AVX512 static size_t r0_avx512(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
 {
     v2 lam = v2_set1(x->lam), one = v2_set1(ff2_one()), zero = v2_set1(ff2_zero());
     v2 acc0 = zero, acc1 = zero, acc2 = zero;
+    const __m512i ev = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), od = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
     unsigned k0 = x->p_one ? 2 : 0;
     size_t j = b;
     for (; j + 8 <= e; j += 8) {
-        v2 lo[4], hi[4], tw[4], w = v2_ld(x->er, j);
+        v2 lo[4], hi[4], tw[4], w;
+        __m512i e0 = _mm512_loadu_si512((const void *)(x->er_in + j)),
+                e1 = _mm512_loadu_si512((const void *)(x->er_in + j + 4));
+        w.a = _mm512_permutex2var_epi64(e0, ev, e1);
+        w.b = _mm512_permutex2var_epi64(e0, od, e1);
+        v2_st(x->er, j, w);
         for (unsigned k = k0; k < 4; k++) {
             lo[k] = v2_ld(x->in[k], j);
             hi[k] = v2_ld(x->in[k], j + x->h);
@@ -307,12 +315,11 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk
         er[0] = (zk_fv){scratch + 16 * h, scratch + 17 * h};
         er[1] = (zk_fv){scratch + 18 * h, scratch + 19 * h};
         /* round 0's eq weights over r_0..r_{d-2}, built interleaved in set 1 (first used by the
-         * second fold) and split */
+         * second fold); round 0 splits them into er[0] as it reads them */
         ff2_t *tmp = (ff2_t *)set[1][0].a;
         zk__eq_table(r, d - 1, ff2_one(), tmp, 0, w->threads);
-        for (size_t j = 0; j < h; j++)
-            fv_put(er[0], j, tmp[j]);
         memcpy(x.in, src, sizeof x.in);
+        x.er_in = tmp;
         x.er = er[0];
         x.pp = par_p;
         x.pq = par_q;

@@ -20,6 +20,7 @@
 
 #include "enclaveml/zkml/ff_vec.h"
 #include "enclaveml/zkml/ml.h"
+#include "ff_simd.h"
 #include "zk_internal.h"
 
 /* SEG_DRANGE: a maxpool difference block d_w (range [0, 2^act_bits)) */
@@ -258,10 +259,41 @@ typedef struct leaf_ctx {
     zk_fv q;
 } leaf_ctx;
 
+/* 8 int32 as field elements (negative v: p + v) */
+__attribute__((target("avx512f"), always_inline)) static inline __m512i ld_i32_ff(const int32_t *v)
+{
+    __m512i s = _mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i *)v));
+    __mmask8 neg = _mm512_cmplt_epi64_mask(s, _mm512_setzero_si512());
+    return _mm512_mask_add_epi64(s, neg, s, _mm512_set1_epi64((long long)FF_P));
+}
+
+/* leaf_chunk's vectorised part over [b, b + 8k) (every leaf but the last layer's pairs, whose y
+ * comes from the public output); returns where it stopped */
+__attribute__((target("avx512f,avx512dq"))) static size_t leaf_avx512(const leaf_ctx *x, size_t b, size_t e)
+{
+    const __m512i ama = _mm512_set1_epi64((long long)x->am.a), amb = _mm512_set1_epi64((long long)x->am.b);
+    const __m512i ba = _mm512_set1_epi64((long long)x->beta.a), bb = _mm512_set1_epi64((long long)x->beta.b);
+    int pair = x->s->kind == SEG_PAIR;
+    size_t i = b;
+    for (; i + 8 <= e; i += 8) {
+        __m512i qa = ff8_sub(ama, ld_i32_ff(x->u + i)), qb = amb;
+        if (pair) {
+            __m512i y = ld_i32_ff(x->yy + i);
+            qa = ff8_sub(qa, ff8_mul(ba, y));
+            qb = ff8_sub(qb, ff8_mul(bb, y));
+        }
+        _mm512_storeu_si512((void *)(x->q.a + i), qa);
+        _mm512_storeu_si512((void *)(x->q.b + i), qb);
+    }
+    return i;
+}
+
 static void leaf_chunk(void *vctx, size_t b, size_t e, unsigned slot)
 {
     (void)slot;
     const leaf_ctx *x = vctx;
+    if (ff_vec_tier_get() == FF_VEC_AVX512 && (x->s->kind != SEG_PAIR || x->yy))
+        b = leaf_avx512(x, b, e);
     if (x->s->kind != SEG_PAIR) {
         for (size_t i = b; i < e; i++) {
             x->q.a[i] = ff_sub(x->am.a, ff_from_i64(x->u[i]));
