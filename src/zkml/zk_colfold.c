@@ -219,7 +219,9 @@ em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, const int32_t
             zk__combine_rows(poly, len, C, R, a, NULL, threads, F + k * C);
     }
     cf_ctx x = {.c = c, .rho = rho, .E = E, .F = F, .C = C, .lc = lc};
-    for (unsigned t = 0, nc = zk__par_for(threads, n, 1, cf_setup, &x); t < nc; t++)
+    /* claims per chunk: enough table entries to pay for a thread (small proofs stay inline) */
+    size_t per = (size_t)1 << 14;
+    for (unsigned t = 0, nc = zk__par_for(threads, n, per / C + 1, cf_setup, &x); t < nc; t++)
         total = ff2_add(total, x.part[t][0]);
     if (!ff2_eq(total, claim) && !forge) {
         st = em_errf(err, EM_ERR_INTERNAL, "witness opening: a claimed evaluation is false");
@@ -233,7 +235,7 @@ em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, const int32_t
         /* binds round j-1's challenge, then sums round j (none after the last binding) */
         x.size = C >> j;
         x.last = j == lc;
-        unsigned nc = zk__par_for(threads, n, 1, cf_round, &x);
+        unsigned nc = zk__par_for(threads, n, per / x.size + 1, cf_round, &x);
         if (x.last)
             break;
         ff2_t h[2] = {ff2_zero(), ff2_zero()};
