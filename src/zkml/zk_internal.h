@@ -247,7 +247,8 @@ void zk__statement_absorb(tr_t *tr, const zk_statement *s);
 /* ---- dense-layer kernels (zk_dense.c) ---- */
 void zk__fold_rows_i32(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq,
                        ff2_t *out, size_t pad);
-/* The same over row ranges on up to `threads` threads (the same values). */
+/* The same on up to `threads` threads: wide matrices split by columns, narrow ones by row
+ * ranges (the same values either way). */
 void zk__fold_rows_i32_mt(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq, ff2_t *out,
                           size_t pad, unsigned threads);
 ff2_t zk__dot_i64(const int64_t *v, size_t n, const ff2_t *eq);

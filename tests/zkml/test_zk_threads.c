@@ -139,7 +139,9 @@ static void test_tiers(void)
     if (m)
         prove_tiers(m, 256, "mlp 64-128-64-10");
     nn_model_free(m);
-    /* 3 samples: odd tails in every kernel (fraction trees of 2^1 .. 2^11 leaves) */
+    /* 3 samples: small trees (2^1 .. 2^11 leaves), whose last rounds have fewer than 8 pairs and
+     * take the scalar kernels (chunks of pairs are powers of two, so the vector kernels
+     * themselves never leave a tail) */
     nn_model *c = zt_cnn2(1);
     CHECK(c != NULL);
     if (c)
