@@ -166,7 +166,7 @@ em_status zk__conv_prove(const zk_layer *L, const nn_layer *NL, uint32_t i, cons
         if ((st = zk__put_ff2(wr, "bias-eval", &bias_ev, 1, err)) != EM_OK ||
             (st = zk__claims_add(mc, 2 * i + 1, rho_c, lc, bias_ev, err)) != EM_OK)
             goto out;
-        claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev_acc, bias_weight(L, n, lb, rho_b, rho_p), bias_ev);
+        claim = zk__acc_claim(L, wl, i, ev_acc, bias_weight(L, n, lb, rho_b, rho_p), bias_ev);
         /* a(k) = Xcol~(rho_b, rho_p, k) = sum_p ep[p] * Ab[idx(p, k)] */
         size_t Kr = (size_t)L->ci * L->kh * L->kw;
         for (size_t k = 0; k < K; k++)
@@ -193,7 +193,7 @@ em_status zk__conv_prove(const zk_layer *L, const nn_layer *NL, uint32_t i, cons
         selection(L, ep, ek, NULL, sel);
         claim = x_ev;
     } else {
-        claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev_acc, ff2_zero(), ff2_zero());
+        claim = zk__acc_claim(L, wl, i, ev_acc, ff2_zero(), ff2_zero());
         selection(L, ep, ec, NULL, sel);
     }
     /* sum_j A~(rho_b, j) sel(j): the claim on A~ at (rho_j, rho_b) */
@@ -237,7 +237,7 @@ em_status zk__conv_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl, s
         if ((st = zk__get_ff2(rd, "bias-eval", &bias_ev, 1, err)) != EM_OK ||
             (st = zk__claims_add(mc, 2 * i + 1, rho_c, lc, bias_ev, err)) != EM_OK)
             goto out;
-        claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev_acc, bias_weight(L, n, lb, rho_b, rho_p), bias_ev);
+        claim = zk__acc_claim(L, wl, i, ev_acc, bias_weight(L, n, lb, rho_b, rho_p), bias_ev);
         ff2_t x_ev, w_ev;
         if ((st = zk__matmul_verify(rd, lk, claim, kappa, &x_ev, &w_ev, err)) != EM_OK) {
             em_err_prefix(err, "layer %u (conv): ", i);
@@ -250,7 +250,7 @@ em_status zk__conv_verify(const zk_layer *L, uint32_t i, const zk_wlayout *wl, s
         ml_eq_table(kappa, lk, ff2_one(), ek);
         claim = x_ev;
     } else {
-        claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev_acc, ff2_zero(), ff2_zero());
+        claim = zk__acc_claim(L, wl, i, ev_acc, ff2_zero(), ff2_zero());
     }
     ff2_t s_ev;
     if ((st = zk__matmul_verify(rd, li, claim, rho_j, a_claim, &s_ev, err)) != EM_OK) {

@@ -38,13 +38,20 @@
 #define ZK_MAX_SELECTION_TOTAL_LOG 28u /* whole model */
 #define ZK_MIN_LIMB_BITS 8u
 #define ZK_MAX_LIMBS 4u /* 32-bit shift / 8-bit limbs */
+/* Remainder bits a layer may merge into its (q, y) lookup (docs/PROOFS.md "Requantization
+ * lookups"), the largest such table, and the most remainders one range leaf checks (2^this). */
+#define ZK_MAX_MERGE_BITS 8u
+#define ZK_MAX_PAIR_BITS 18u
+#define ZK_MAX_TUPLE_LOG 2u
+/* multiplicity tables: an activation table per (act, merged bits), a range table per (limb
+ * width, tuple size) */
+#define ZK_MAX_TABLES (2 * (ZK_MAX_MERGE_BITS + 1) + (ZK_RANGE_BITS + 1) * (ZK_MAX_TUPLE_LOG + 1))
 /* witness blocks: per layer q, limbs, y (<= 2 + ZK_MAX_LIMBS) or, for maxpool, y and K differences;
  * then the multiplicity tables */
-#define ZK_MAX_BLOCKS ((1 + ZK_MAX_POOL_WIN) * ZK_MAX_LAYERS + ZK_RANGE_BITS + 8)
+#define ZK_MAX_BLOCKS ((1 + ZK_MAX_POOL_WIN) * ZK_MAX_LAYERS + ZK_MAX_TABLES)
 /* lookup segments (zk_requant.c) live in arrays of ZK_MAX_BLOCKS: per layer at most
- * ZK_MAX_POOL_SLOTS (a maxpool with a ReLU) or 1 + ZK_MAX_LIMBS, then 2 activation tables and a
- * range table per width */
-_Static_assert(ZK_MAX_LAYERS * (ZK_MAX_POOL_WIN + 1) + 2 + ZK_RANGE_BITS <= ZK_MAX_BLOCKS &&
+ * ZK_MAX_POOL_SLOTS (a maxpool with a ReLU) or 1 + ZK_MAX_LIMBS, then the tables */
+_Static_assert(ZK_MAX_LAYERS * (ZK_MAX_POOL_WIN + 1) + ZK_MAX_TABLES <= ZK_MAX_BLOCKS &&
                    1 + ZK_MAX_LIMBS <= ZK_MAX_POOL_WIN + 1,
                "lookup segments fit ZK_MAX_BLOCKS");
 
@@ -137,7 +144,12 @@ typedef struct zk_wlayout {
     unsigned lb;    /* log2 padded batch */
     unsigned tbits; /* T of this proof: q in [-2^(T-1), 2^(T-1)) */
     unsigned lbits;                /* remainder limb width of this proof (8..16) */
-    unsigned nl[ZK_MAX_LAYERS];    /* remainder limbs per layer: ceil(shift / lbits) */
+    /* per layer: jb = remainder bits merged into the (q, y) lookup, which then looks up
+     * q' = floor((acc + 2^(k-1)) / 2^(k-jb)) (q = q' >> jb) in a table of 2^(T+jb) entries; the
+     * other k - jb bits form the remainder r, in nl = ceil((k - jb) / lbits) limbs; tl: with one
+     * limb, 2^tl remainders (of the batch rows b, b + 2^(lb-tl), ...) share each range leaf as a
+     * tuple. All chosen by zk__wlayout from public data. */
+    unsigned jb[ZK_MAX_LAYERS], nl[ZK_MAX_LAYERS], tl[ZK_MAX_LAYERS];
     uint32_t q_blk[ZK_MAX_LAYERS], r_blk[ZK_MAX_LAYERS][ZK_MAX_LIMBS], y_blk[ZK_MAX_LAYERS];
     /* Blocks [0, pack.n) are committed (the pack); blocks [pack.n, n_blk) are the q blocks, which
      * are not: q is defined by the accumulator (docs/PROOFS.md "Requantization lookups"), and
@@ -147,8 +159,11 @@ typedef struct zk_wlayout {
     /* maxpool: d_w = y - x_w >= 0 per window slot (zk__pool_slots); the zero slot of a maxpool
      * followed by a ReLU has d = y, so its entry is y_blk */
     uint32_t d_blk[ZK_MAX_LAYERS][ZK_MAX_POOL_SLOTS];
-    uint32_t m_rng_blk[ZK_RANGE_BITS + 1]; /* multiplicities of [0, 2^b), by b */
-    uint32_t m_act_blk[2];                 /* multiplicities of the requant table, by act */
+    /* multiplicities: of the tuple table of 2^t values of b bits (2^(b 2^t) entries, <= 2^16), by
+     * (b, t); of the requant table, by (act, merged bits) */
+    uint32_t m_rng_blk[ZK_RANGE_BITS + 1][ZK_MAX_TUPLE_LOG + 1];
+    uint32_t m_act_blk[2][ZK_MAX_MERGE_BITS + 1];
+    uint64_t lookup_leaves; /* leaves of all fraction trees (zk__wlayout_cost) */
     zk_pack pack;
 } zk_wlayout;
 
@@ -355,7 +370,10 @@ em_status zk__proof_parse(const uint8_t *proof, size_t len, zk_proof_view *pv, e
 em_status zk__proof_check_statement(const zk_proof_view *pv, const zk_statement *s, em_err *err) EM_WARN_UNUSED;
 
 /* ---- layers (zk_prove.c, zk_requant.c) ---- */
-ff2_t zk__acc_claim(const zk_layer *L, unsigned nl, unsigned lbits, const ff2_t *ev, ff2_t valid, ff2_t bias_ev);
+/* The accumulator identity's right side minus the bias term: 2^(k-jb) q' + sum_t 2^(L t) r_t
+ * - 2^(k-1) - valid * bias, with ev[0] = q'~ and ev[1 + t] = r_t~ (layer i of wl). */
+ff2_t zk__acc_claim(const zk_layer *L, const zk_wlayout *wl, uint32_t i, const ff2_t *ev, ff2_t valid,
+                    ff2_t bias_ev);
 void zk__wit_free(zk_wit *w, const zk_wlayout *wl);
 void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w);
 /* Per requantized layer i: the pair lookup's leaf point (lv_out output variables, then lb batch
@@ -441,8 +459,17 @@ em_status zk__layer_geometry(zk_layer *L, uint32_t i, em_err *err) EM_WARN_UNUSE
 void zk__layer_fields(const zk_layer *L, uint32_t f[ZK_LAYER_U32]);
 void zk__layer_from_fields(zk_layer *L, const uint32_t f[ZK_LAYER_U32]);
 em_status zk__vk_finish(zk_vk *vk, em_err *err) EM_WARN_UNUSED;
+/* The witness layout of a proof with table bits tbits and limb width lbits (both from the proof
+ * header); the merged bits and tuple sizes per layer follow from them by a public rule. */
 em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigned lbits, zk_wlayout *w,
                       em_err *err) EM_WARN_UNUSED;
+/* The prover's cost of a layout (lookup leaves and committed values, weighted by their
+ * measured costs), to choose lbits. */
+uint64_t zk__wlayout_cost(const zk_wlayout *w);
+/* Tests only (process-wide, not thread-safe): make zk__wlayout, for prover and verifier alike,
+ * merge jb bits and use tuples of 2^tl remainders wherever admissible (the largest admissible
+ * values below them elsewhere); (-1, -1) restores the cost rule. */
+void zk__wlayout_test_split(int jb, int tl);
 /* Engine flat index -> padded index (zk_layout.c). */
 static inline uint64_t zk__pad_idx(uint32_t pos, uint32_t slot, uint64_t j)
 {

@@ -63,6 +63,63 @@ static uint32_t add_block(zk_pack *p, unsigned log)
     return p->n++;
 }
 
+/* Relative costs of a lookup leaf and of a committed value (prover time per unit measured on
+ * the 784-512-512-10 batch-1024 row: ~38 and ~22 ns). */
+enum { COST_LEAF = 5, COST_COMMIT = 3 };
+
+/* The cost of layer choices (jb, tl) for a requantized layer of 2^lg activations with shift k:
+ * its lookup leaves, committed remainder limbs and its tables (counted as if not shared). */
+static uint64_t layer_cost(unsigned lg, unsigned T, unsigned k, unsigned jb, unsigned tl, unsigned lbits)
+{
+    uint64_t N = (uint64_t)1 << lg;
+    unsigned rb = k - jb, nl = (rb + lbits - 1) / lbits;
+    uint64_t c = COST_LEAF * N + (COST_LEAF + COST_COMMIT) * ((uint64_t)1 << (T + jb));
+    for (unsigned t = 0; t < nl; t++) {
+        unsigned b = zk__limb_bits(rb, lbits, t);
+        c += COST_COMMIT * N + COST_LEAF * (N >> tl) + (COST_LEAF + COST_COMMIT) * ((uint64_t)1 << (b << tl));
+    }
+    return c;
+}
+
+static int test_jb = -1, test_tl = -1;
+
+void zk__wlayout_test_split(int jb, int tl)
+{
+    test_jb = jb;
+    test_tl = tl;
+}
+
+/* The public rule for layer i's merged bits and tuple size: the cheapest admissible choice (or,
+ * under zk__wlayout_test_split, the admissible one closest below the forced values). */
+static void choose_split(const zk_layer *L, unsigned lb, unsigned T, unsigned lbits, unsigned *jb_out,
+                         unsigned *tl_out)
+{
+    unsigned lg = lb + L->lv_out, k = L->shift;
+    uint64_t best = UINT64_MAX;
+    *jb_out = *tl_out = 0;
+    for (unsigned jb = 0; jb <= ZK_MAX_MERGE_BITS && jb <= k && T + jb <= ZK_MAX_PAIR_BITS; jb++) {
+        unsigned rb = k - jb, nl = (rb + lbits - 1) / lbits;
+        for (unsigned tl = 0; tl <= ZK_MAX_TUPLE_LOG; tl++) {
+            if (tl && (nl != 1 || tl > lb || (rb << tl) > ZK_RANGE_BITS))
+                break;
+            uint64_t c = layer_cost(lg, T, k, jb, tl, lbits);
+            if (test_jb >= 0) /* prefer the forced values, then the largest admissible below them */
+                c = ((uint64_t)((int)jb > test_jb) << 40) + ((uint64_t)(test_jb - (int)jb + 16) << 8) +
+                    ((uint64_t)((int)tl > test_tl) << 40) + (uint64_t)(test_tl - (int)tl + 16);
+            if (c < best) {
+                best = c;
+                *jb_out = jb;
+                *tl_out = tl;
+            }
+        }
+    }
+}
+
+uint64_t zk__wlayout_cost(const zk_wlayout *w)
+{
+    return COST_COMMIT * zk__pack_used(&w->pack) + COST_LEAF * w->lookup_leaves;
+}
+
 em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigned lbits, zk_wlayout *w,
                       em_err *err)
 {
@@ -70,48 +127,54 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigne
     if (lbits < ZK_MIN_LIMB_BITS || lbits > ZK_RANGE_BITS)
         return em_errf(err, EM_ERR_FORMAT, "remainder limbs of %u bits, expected %u..%u", lbits, ZK_MIN_LIMB_BITS,
                        ZK_RANGE_BITS);
-    w->lbits = lbits;
-    for (uint32_t i = 0; i < vk->n_layers; i++)
-        w->nl[i] = (vk->layers[i].shift + lbits - 1) / lbits;
     if (tbits < vk->act_bits + 1 || tbits > vk->table_bits)
         return em_errf(err, EM_ERR_FORMAT, "requantization table of 2^%u entries, expected 2^%u..2^%u", tbits,
                        vk->act_bits + 1, vk->table_bits);
+    w->lbits = lbits;
     w->tbits = tbits;
     w->lb = zk__log2_ceil(n_samples);
-    int used_act[2] = {0, 0};
+    int used_act[2][ZK_MAX_MERGE_BITS + 1] = {{0}}, used_rng[ZK_RANGE_BITS + 1][ZK_MAX_TUPLE_LOG + 1] = {{0}};
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *L = &vk->layers[i];
         unsigned lg = w->lb + L->lv_out;
         for (unsigned t = 0; t < ZK_MAX_POOL_SLOTS; t++)
             w->d_blk[i][t] = ZK_NO_BLOCK;
+        for (unsigned t = 0; t < ZK_MAX_LIMBS; t++)
+            w->r_blk[i][t] = ZK_NO_BLOCK;
         if (L->kind == NN_MAXPOOL) {
             unsigned K = L->kh * L->kw;
             w->q_blk[i] = ZK_NO_BLOCK;
-            for (unsigned t = 0; t < ZK_MAX_LIMBS; t++)
-                w->r_blk[i][t] = ZK_NO_BLOCK;
             w->y_blk[i] = add_block(&w->pack, lg);
             for (unsigned t = 0; t < K; t++)
                 w->d_blk[i][t] = add_block(&w->pack, lg);
             if (zk__pool_slots(L) > K) /* the zero slot: d = y - 0 */
                 w->d_blk[i][K] = w->y_blk[i];
+            used_rng[vk->act_bits][0] = 1;
+            w->lookup_leaves += (uint64_t)zk__pool_slots(L) << lg;
             continue;
         }
-        for (unsigned t = 0; t < ZK_MAX_LIMBS; t++)
-            w->r_blk[i][t] = t < w->nl[i] ? add_block(&w->pack, lg) : ZK_NO_BLOCK;
+        choose_split(L, w->lb, tbits, lbits, &w->jb[i], &w->tl[i]);
+        unsigned rb = L->shift - w->jb[i];
+        w->nl[i] = (rb + lbits - 1) / lbits;
+        for (unsigned t = 0; t < w->nl[i]; t++) {
+            w->r_blk[i][t] = add_block(&w->pack, lg);
+            used_rng[zk__limb_bits(rb, lbits, t)][w->tl[i]] = 1;
+            w->lookup_leaves += ((uint64_t)1 << lg) >> w->tl[i];
+        }
         w->y_blk[i] = i + 1 < vk->n_layers ? add_block(&w->pack, lg) : ZK_NO_BLOCK;
-        used_act[L->act] = 1;
-    }
-    int used_bits[ZK_RANGE_BITS + 1] = {0};
-    for (uint32_t i = 0; i < vk->n_layers; i++) {
-        for (unsigned t = 0; t < w->nl[i]; t++)
-            used_bits[zk__limb_bits(vk->layers[i].shift, lbits, t)] = 1;
-        if (vk->layers[i].kind == NN_MAXPOOL)
-            used_bits[vk->act_bits] = 1;
+        used_act[L->act][w->jb[i]] = 1;
+        w->lookup_leaves += (uint64_t)1 << lg;
     }
     for (unsigned b = 0; b <= ZK_RANGE_BITS; b++)
-        w->m_rng_blk[b] = used_bits[b] ? add_block(&w->pack, b) : ZK_NO_BLOCK;
+        for (unsigned t = 0; t <= ZK_MAX_TUPLE_LOG; t++) {
+            w->m_rng_blk[b][t] = used_rng[b][t] ? add_block(&w->pack, b << t) : ZK_NO_BLOCK;
+            w->lookup_leaves += used_rng[b][t] ? (uint64_t)1 << (b << t) : 0;
+        }
     for (unsigned a = 0; a < 2; a++)
-        w->m_act_blk[a] = used_act[a] ? add_block(&w->pack, tbits) : ZK_NO_BLOCK;
+        for (unsigned j = 0; j <= ZK_MAX_MERGE_BITS; j++) {
+            w->m_act_blk[a][j] = used_act[a][j] ? add_block(&w->pack, tbits + j) : ZK_NO_BLOCK;
+            w->lookup_leaves += used_act[a][j] ? (uint64_t)1 << (tbits + j) : 0;
+        }
     w->pack.total_log = zk__layout(w->pack.log, w->pack.n, w->pack.off);
     /* q blocks: after the pack, never committed (zk_wlayout) */
     w->n_blk = w->pack.n;

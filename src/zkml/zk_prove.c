@@ -5,6 +5,7 @@
  *   3. requantization/activation lookups and range checks (zk_requant.c);
  *   4. per layer, the matmul sumcheck from the pair lookup's leaf point, where it checks q~;
  *   5. one batched opening of the witness and one of the model commitment. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,15 +20,14 @@ void zk_prover_set_trace_hook(zk_prover *p, zk_trace_hook hook, void *ctx)
 
 const zk_vk *zk_prover_vk(const zk_prover *p) { return &p->vk; }
 
-static int64_t floor_shift(int64_t acc, uint32_t k)
+/* floor((acc + 2^(k-1)) / 2^kr) for kr <= k (plain acc when k = 0), in 128-bit arithmetic,
+ * shifting only non-negative values: the fallback for |acc| >= 2^62, which model validation
+ * excludes (the callers shift int64 values directly otherwise). */
+static int64_t floor_shift(int64_t acc, uint32_t k, uint32_t kr)
 {
-    if (k == 0)
-        return acc;
-    /* floor((acc + 2^(k-1)) / 2^k), shifting only non-negative values (no __int128 division:
-     * this runs once per pre-activation) */
-    __int128 v = (__int128)acc + ((__int128)1 << (k - 1));
-    __int128 m = ((__int128)1 << k) - 1;
-    return v >= 0 ? (int64_t)(v >> k) : -(int64_t)((-v + m) >> k);
+    __int128 v = (__int128)acc + (k ? (__int128)1 << (k - 1) : 0);
+    __int128 m = ((__int128)1 << kr) - 1;
+    return v >= 0 ? (int64_t)(v >> kr) : -(int64_t)((-v + m) >> kr);
 }
 
 /* The smallest table that holds every pre-activation of this batch (at least the activation
@@ -45,7 +45,7 @@ static unsigned table_bits_for(const zk_vk *vk, int64_t *const *accs, size_t n)
         for (size_t e = 0; e < n * L->n_out; e++) {
             int64_t a = acc[e];
             /* as in wit_rows: the shift is the floor when |acc| < 2^62 (model validation) */
-            int64_t q = a > -lim && a < lim ? (a + half) >> k : floor_shift(a, k);
+            int64_t q = a > -lim && a < lim ? (a + half) >> k : floor_shift(a, k, k);
             qmin = q < qmin ? q : qmin;
             qmax = q > qmax ? q : qmax;
         }
@@ -56,8 +56,8 @@ static unsigned table_bits_for(const zk_vk *vk, int64_t *const *accs, size_t n)
     return T;
 }
 
-/* The remainder limb width minimising the lookup leaves of this proof: every limb column costs
- * its block size, every distinct limb width a range table of 2^width entries. */
+/* The remainder limb width minimising this proof's cost (zk__wlayout_cost: lookup leaves and
+ * committed values, with the merged bits and tuple sizes the layout derives for it). */
 static unsigned limb_bits_for(const zk_vk *vk, size_t n, unsigned tbits)
 {
     unsigned best = ZK_RANGE_BITS;
@@ -66,9 +66,7 @@ static unsigned limb_bits_for(const zk_vk *vk, size_t n, unsigned tbits)
     for (unsigned lbits = ZK_RANGE_BITS; lbits >= ZK_MIN_LIMB_BITS; lbits--) {
         if (zk__wlayout(vk, n, tbits, lbits, &wl, NULL) != EM_OK)
             continue;
-        uint64_t cost = 0;
-        for (uint32_t b = 0; b < wl.pack.n; b++)
-            cost += (uint64_t)1 << wl.pack.log[b];
+        uint64_t cost = zk__wlayout_cost(&wl);
         if (cost < best_cost) {
             best_cost = cost;
             best = lbits;
@@ -85,7 +83,7 @@ typedef struct wit_ctx {
     const int32_t *y;
     int32_t *Q, *R[ZK_MAX_LIMBS], *Y;
     size_t n, M;
-    unsigned nl, lbits;
+    unsigned nl, lbits, jb; /* jb: remainder bits merged into q' (zk_wlayout) */
     int checks;
     int32_t amin, amax;
     int64_t tmin, tmax;
@@ -96,12 +94,14 @@ typedef struct wit_ctx {
     } bad[ZK_MAX_THREADS];
 } wit_ctx;
 
-/* The entry of a padded position (padding row, channel or position: acc = 0): q = 0, the
- * remainder 2^(k-1), y = 0. */
+/* The entry of a padded position (padding row, channel or position: acc = 0): q = 0, y = 0. */
 static void wit_pad(const wit_ctx *x, size_t at)
 {
-    x->Q[at] = 0;
-    uint64_t r = x->L->shift ? (uint64_t)1 << (x->L->shift - 1) : 0;
+    /* acc = 0: q' = 2^(k-1) >> (k - jb) (2^(jb-1) when jb > 0, else 0), r the rest */
+    uint32_t k = x->L->shift;
+    uint64_t u = k ? (uint64_t)1 << (k - 1) : 0, qp = u >> (k - x->jb);
+    x->Q[at] = (int32_t)qp;
+    uint64_t r = u - (qp << (k - x->jb));
     for (unsigned t = 0; t < x->nl; t++)
         x->R[t][at] = (int32_t)((r >> (x->lbits * t)) & ((1u << x->lbits) - 1));
     if (x->Y)
@@ -114,7 +114,7 @@ static void wit_rows(void *vctx, size_t b, size_t e, unsigned tid)
     const zk_layer *L = x->L;
     x->bad[tid].at = SIZE_MAX;
     int dense = L->op == L->ops;
-    uint32_t k = L->shift;
+    uint32_t k = L->shift, kr = k - x->jb; /* q' = floor((acc + 2^(k-1)) / 2^kr), q = q' >> jb */
     int64_t half = k ? (int64_t)1 << (k - 1) : 0, lo = L->act == NN_ACT_RELU ? 0 : x->amin;
     uint32_t lmask = (1u << x->lbits) - 1;
     for (size_t s = b; s < e; s++)
@@ -128,18 +128,19 @@ static void wit_rows(void *vctx, size_t b, size_t e, unsigned tid)
             int64_t a = x->acc[s * L->n_out + (size_t)col];
             /* |acc| < 2^62 (model validation) keeps acc + 2^(k-1) in range, and >> on a negative
              * int64 is an arithmetic shift (floor) with gcc and clang */
-            int64_t q = (a > -((int64_t)1 << 62) && a < ((int64_t)1 << 62)) ? (a + half) >> k : floor_shift(a, k);
+            int64_t qp = (a > -((int64_t)1 << 62) && a < ((int64_t)1 << 62)) ? (a + half) >> kr
+                                                                              : floor_shift(a, k, kr);
+            int64_t q = qp >> x->jb;
             if (x->checks && (q < x->tmin || q > x->tmax)) {
                 x->bad[tid].at = at;
                 x->bad[tid].q = q;
                 x->bad[tid].range = 1;
                 return;
             }
-            if (q < INT32_MIN || q > INT32_MAX)
-                q = q < 0 ? INT32_MIN : INT32_MAX; /* only reachable with a test hook */
-            x->Q[at] = (int32_t)q;
+            int64_t qs = qp < INT32_MIN || qp > INT32_MAX ? (qp < 0 ? INT32_MIN : INT32_MAX) : qp;
+            x->Q[at] = (int32_t)qs; /* clamped only with a test hook (checks off) */
             if (k) {
-                uint64_t r = (uint64_t)(a + half - q * ((int64_t)1 << k));
+                uint64_t r = (uint64_t)(a + half - qp * ((int64_t)1 << kr));
                 for (unsigned t = 0; t < x->nl; t++)
                     x->R[t][at] = (int32_t)((r >> (x->lbits * t)) & lmask);
             }
@@ -219,6 +220,7 @@ static em_status build_witness(zk_prover *p, const nn_trace *tr, int64_t *const 
         x.M = (size_t)1 << L->lv_out;
         x.Q = w->blk[wl->q_blk[i]];
         x.nl = wl->nl[i];
+        x.jb = wl->jb[i];
         for (unsigned t = 0; t < ZK_MAX_LIMBS; t++)
             x.R[t] = t < wl->nl[i] ? w->blk[wl->r_blk[i][t]] : NULL;
         x.Y = wl->y_blk[i] != ZK_NO_BLOCK ? w->blk[wl->y_blk[i]] : NULL;
@@ -324,7 +326,7 @@ static em_status prove_dense(zk_prover *p, const zk_wlayout *wl, const zk_wit *w
             goto out;
     if ((st = zk__claims_add(mc, 2 * i + 1, rho_j, lo, bias_ev, err)) != EM_OK)
         goto out;
-    ff2_t claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
+    ff2_t claim = zk__acc_claim(L, wl, i, ev, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
     if (i == 0)
         zk__fold_rows_i32_mt(input, n, L->n_in, L->n_in, eqb, av, N, wr->threads);
     else
@@ -352,12 +354,13 @@ out:
     return st;
 }
 
-ff2_t zk__acc_claim(const zk_layer *L, unsigned nl, unsigned lbits, const ff2_t *ev, ff2_t valid, ff2_t bias_ev)
+ff2_t zk__acc_claim(const zk_layer *L, const zk_wlayout *wl, uint32_t i, const ff2_t *ev, ff2_t valid,
+                    ff2_t bias_ev)
 {
-    /* sum_k A W = 2^k q + sum_t 2^(lbits t) r_t - 2^(k-1) - valid * bias */
-    ff2_t c = ff2_mul_base(ev[0], ff_pow(2, L->shift));
-    for (unsigned t = 0; t < nl; t++)
-        c = ff2_add(c, ff2_mul_base(ev[1 + t], ff_pow(2, (uint64_t)lbits * t)));
+    /* sum_k A W = 2^(k-jb) q' + sum_t 2^(lbits t) r_t - 2^(k-1) - valid * bias */
+    ff2_t c = ff2_mul_base(ev[0], ff_pow(2, L->shift - wl->jb[i]));
+    for (unsigned t = 0; t < wl->nl[i]; t++)
+        c = ff2_add(c, ff2_mul_base(ev[1 + t], ff_pow(2, (uint64_t)wl->lbits * t)));
     if (L->shift)
         c = ff2_sub(c, ff2_from_base(ff_pow(2, L->shift - 1)));
     return ff2_sub(c, ff2_mul(valid, bias_ev));
@@ -508,6 +511,14 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     /* a model of pooling layers only has no weights to open */
     if (mc.n && (st = zk__pcs_open(p->mpcs, p->mpoly, p->mints, &tr, &vk->mpack, &mc, 0, wr.forge, &cons, err)) != EM_OK)
         goto out;
+    if (em_log_get_level() >= EM_LOG_DEBUG) { /* the split zk__wlayout chose, first 16 layers */
+        char split[160] = "";
+        for (uint32_t i = 0; i < vk->n_layers && i < 16; i++) {
+            size_t l = strlen(split);
+            snprintf(split + l, sizeof split - l, "%s%u/%u/%u", i ? " " : "", wl.jb[i], wl.nl[i], wl.tl[i]);
+        }
+        EM_DEBUG("zk_prove: T=%u, L=%u, per layer merged bits/limbs/tuple log: %s", wl.tbits, wl.lbits, split);
+    }
     EM_DEBUG("zk_prove: T=%u, witness 2^%u; infer %.1f, witness %.1f, commit %.1f, lookups %.1f, dense %.1f, "
              "openings %.1f + %.1f (witness + model) ms",
              wl.tbits, wl.pack.total_log, t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, em_now_ms() - t6);

@@ -30,6 +30,8 @@ typedef struct lu_seg {
     int kind;
     uint32_t layer;
     unsigned limb, bits, act;
+    unsigned jb; /* pair and activation table: merged remainder bits */
+    unsigned tl; /* range and range table: log2 of the tuple size */
     uint64_t tag;
 } lu_seg;
 
@@ -39,45 +41,46 @@ typedef struct lu_layout {
     zk_pack pack;
 } lu_layout;
 
-static uint64_t tag_act(unsigned act) { return 1 + act; }
-static uint64_t tag_range(unsigned bits) { return 16 + bits; }
+/* distinct tags for every table: (act, merged bits) in [1, 19), (bits, tuple log) in [32, 83) */
+static uint64_t tag_act(unsigned act, unsigned jb) { return 1 + act + 2 * jb; }
+static uint64_t tag_range(unsigned bits, unsigned tl) { return 32 + 17 * tl + bits; }
 
 static em_status lu_layout_build(const zk_vk *vk, const zk_wlayout *wl, lu_layout *L, em_err *err)
 {
     memset(L, 0, sizeof *L);
-    int used_act[2] = {0, 0}, used_bits[ZK_RANGE_BITS + 1] = {0};
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *ly = &vk->layers[i];
         unsigned lg = wl->lb + ly->lv_out;
         if (ly->kind == NN_MAXPOOL) {
             for (unsigned t = 0; t < zk__pool_slots(ly); t++) {
                 unsigned b = vk->act_bits;
-                L->seg[L->n] = (lu_seg){.kind = SEG_DRANGE, .layer = i, .limb = t, .bits = b, .tag = tag_range(b)};
+                L->seg[L->n] = (lu_seg){.kind = SEG_DRANGE, .layer = i, .limb = t, .bits = b, .tag = tag_range(b, 0)};
                 L->pack.log[L->n++] = lg;
-                used_bits[b] = 1;
             }
             continue;
         }
-        L->seg[L->n] = (lu_seg){.kind = SEG_PAIR, .layer = i, .act = ly->act, .tag = tag_act(ly->act)};
+        unsigned jb = wl->jb[i], tl = wl->tl[i];
+        L->seg[L->n] = (lu_seg){.kind = SEG_PAIR, .layer = i, .act = ly->act, .jb = jb, .tag = tag_act(ly->act, jb)};
         L->pack.log[L->n++] = lg;
-        used_act[ly->act] = 1;
         for (unsigned t = 0; t < wl->nl[i]; t++) {
-            unsigned b = zk__limb_bits(ly->shift, wl->lbits, t);
-            L->seg[L->n] = (lu_seg){.kind = SEG_RANGE, .layer = i, .limb = t, .bits = b, .tag = tag_range(b)};
-            L->pack.log[L->n++] = lg;
-            used_bits[b] = 1;
+            unsigned b = zk__limb_bits(ly->shift - jb, wl->lbits, t);
+            L->seg[L->n] =
+                (lu_seg){.kind = SEG_RANGE, .layer = i, .limb = t, .bits = b, .tl = tl, .tag = tag_range(b, tl)};
+            L->pack.log[L->n++] = lg - tl;
         }
     }
     for (unsigned a = 0; a < 2; a++)
-        if (used_act[a]) {
-            L->seg[L->n] = (lu_seg){.kind = SEG_ACT_TABLE, .act = a, .tag = tag_act(a)};
-            L->pack.log[L->n++] = wl->tbits;
-        }
+        for (unsigned j = 0; j <= ZK_MAX_MERGE_BITS; j++)
+            if (wl->m_act_blk[a][j] != ZK_NO_BLOCK) {
+                L->seg[L->n] = (lu_seg){.kind = SEG_ACT_TABLE, .act = a, .jb = j, .tag = tag_act(a, j)};
+                L->pack.log[L->n++] = wl->tbits + j;
+            }
     for (unsigned b = 1; b <= ZK_RANGE_BITS; b++)
-        if (used_bits[b]) {
-            L->seg[L->n] = (lu_seg){.kind = SEG_RANGE_TABLE, .bits = b, .tag = tag_range(b)};
-            L->pack.log[L->n++] = b;
-        }
+        for (unsigned t = 0; t <= ZK_MAX_TUPLE_LOG; t++)
+            if (wl->m_rng_blk[b][t] != ZK_NO_BLOCK) {
+                L->seg[L->n] = (lu_seg){.kind = SEG_RANGE_TABLE, .bits = b, .tl = t, .tag = tag_range(b, t)};
+                L->pack.log[L->n++] = b << t;
+            }
     L->pack.n = (uint32_t)L->n;
     uint64_t total = 0;
     for (uint32_t i = 0; i < L->n; i++)
@@ -149,16 +152,38 @@ static void act_table_eval(const zk_vk *vk, unsigned T, unsigned act, const ff2_
     *ty = y;
 }
 
+/* MLE of the (q', y) table of a layer merging jb remainder bits, at z (T + jb variables):
+ * q'(j) = j - 2^(T+jb-1) and y(j) = act(clamp((j >> jb) - 2^(T-1))), a function of the top T
+ * bits only, whose MLE is act_table_eval's at those T coordinates. */
+static void pair_table_eval(const zk_vk *vk, unsigned T, unsigned jb, unsigned act, const ff2_t *z, ff2_t *tq,
+                            ff2_t *ty)
+{
+    ff2_t unused;
+    act_table_eval(vk, T, act, z + jb, &unused, ty);
+    *tq = ff2_sub(ml_identity_eval(T + jb, z), ff2_from_base((ff_t)1 << (T + jb - 1)));
+}
+
+/* MLE of the tuple table of 2^tl values of b bits at z (b 2^tl variables): entry j is
+ * sum_p delta^p * (bits [p b, (p+1) b) of j). */
+static ff2_t tuple_table_eval(unsigned b, unsigned tl, ff2_t delta, const ff2_t *z)
+{
+    ff2_t v = ff2_zero(), dp = ff2_one();
+    for (unsigned p = 0; p < (1u << tl); p++) {
+        v = ff2_add(v, zk__mul2(dp, ml_identity_eval(b, z + p * b)));
+        dp = zk__mul2(dp, delta);
+    }
+    return v;
+}
+
 /* ---- multiplicities (prover, before the witness commitment) -------------------------------- */
 
 void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w)
 {
-    int64_t off = (int64_t)1 << (wl->tbits - 1);
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *ly = &vk->layers[i];
         size_t n = (size_t)1 << (wl->lb + ly->lv_out);
         if (ly->kind == NN_MAXPOOL) {
-            int32_t *mr = w->blk[wl->m_rng_blk[vk->act_bits]];
+            int32_t *mr = w->blk[wl->m_rng_blk[vk->act_bits][0]];
             for (unsigned t = 0; t < zk__pool_slots(ly); t++) {
                 const int32_t *D = w->blk[wl->d_blk[i][t]];
                 for (size_t e = 0; e < n; e++)
@@ -167,20 +192,31 @@ void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w)
             }
             continue;
         }
+        unsigned jb = wl->jb[i], tl = wl->tl[i];
+        int64_t off = (int64_t)1 << (wl->tbits + jb - 1);
         const int32_t *Q = w->blk[wl->q_blk[i]];
-        int32_t *m = w->blk[wl->m_act_blk[ly->act]];
+        int32_t *m = w->blk[wl->m_act_blk[ly->act][jb]];
         for (size_t e = 0; e < n; e++) {
             int64_t j = (int64_t)Q[e] + off;
             if (j >= 0 && j < 2 * off)
                 m[j]++;
         }
         for (unsigned t = 0; t < wl->nl[i]; t++) {
-            unsigned b = zk__limb_bits(ly->shift, wl->lbits, t);
+            unsigned b = zk__limb_bits(ly->shift - jb, wl->lbits, t);
             const int32_t *R = w->blk[wl->r_blk[i][t]];
-            int32_t *mr = w->blk[wl->m_rng_blk[b]];
-            for (size_t e = 0; e < n; e++)
-                if (R[e] >= 0 && (uint32_t)R[e] < (1u << b))
-                    mr[R[e]]++;
+            int32_t *mr = w->blk[wl->m_rng_blk[b][tl]];
+            size_t part = n >> tl; /* tuple p of leaf e: R[e + p * part] */
+            for (size_t e = 0; e < part; e++) {
+                uint64_t idx = 0;
+                int ok = 1;
+                for (unsigned p = 0; p < (1u << tl); p++) {
+                    int32_t v = R[e + p * part];
+                    ok &= v >= 0 && (uint32_t)v < (1u << b);
+                    idx |= (uint64_t)(uint32_t)v << (b * p);
+                }
+                if (ok)
+                    mr[idx]++;
+            }
         }
     }
 }
@@ -188,14 +224,18 @@ void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w)
 /* ---- per-segment leaves ---------------------------------------------------------------- */
 
 typedef struct lu_chal {
-    ff2_t alpha, beta, gamma;
+    ff2_t alpha, beta, gamma, delta; /* delta compresses the remainders of a tuple leaf */
 } lu_chal;
 
-/* Number of prover-sent leaf evaluations for segment s (y of the last layer is public). */
+/* Number of prover-sent leaf evaluations for segment s (y of the last layer is public; a tuple
+ * leaf's 2^tl remainders are 2^tl evaluations of the limb block). */
+#define LU_MAX_VALS (1u << ZK_MAX_TUPLE_LOG)
 static unsigned seg_nvals(const zk_vk *vk, const lu_seg *s)
 {
     if (s->kind == SEG_PAIR)
         return s->layer + 1 < vk->n_layers ? 2 : 1;
+    if (s->kind == SEG_RANGE)
+        return 1u << s->tl;
     return 1;
 }
 
@@ -210,9 +250,9 @@ static uint32_t seg_block(const zk_wlayout *wl, const lu_seg *s, unsigned v)
     case SEG_DRANGE:
         return wl->d_blk[s->layer][s->limb];
     case SEG_ACT_TABLE:
-        return wl->m_act_blk[s->act];
+        return wl->m_act_blk[s->act][s->jb];
     default:
-        return wl->m_rng_blk[s->bits];
+        return wl->m_rng_blk[s->bits][s->tl];
     }
 }
 
@@ -230,20 +270,27 @@ static void leaf_eval(const zk_vk *vk, const lu_seg *s, unsigned log, const lu_c
         break;
     }
     case SEG_RANGE:
-    case SEG_DRANGE:
+    case SEG_DRANGE: {
+        /* the tuple sum_p delta^p r_p (one remainder when tl = 0) */
+        ff2_t v = ff2_zero(), dp = ff2_one();
+        for (unsigned p = 0; p < (s->kind == SEG_RANGE ? 1u << s->tl : 1u); p++) {
+            v = ff2_add(v, zk__mul2(dp, vals[p]));
+            dp = zk__mul2(dp, ch->delta);
+        }
         *cp = ff2_one();
-        *cq = ff2_sub(ch->alpha, ff2_add(vals[0], tagg));
+        *cq = ff2_sub(ch->alpha, ff2_add(v, tagg));
         break;
+    }
     case SEG_ACT_TABLE: {
         ff2_t tq, ty;
-        act_table_eval(vk, log, s->act, z, &tq, &ty);
+        pair_table_eval(vk, log - s->jb, s->jb, s->act, z, &tq, &ty);
         *cp = ff2_neg(vals[0]);
         *cq = ff2_sub(ch->alpha, ff2_add(ff2_add(tq, zk__mul2(ch->beta, ty)), tagg));
         break;
     }
     default:
         *cp = ff2_neg(vals[0]);
-        *cq = ff2_sub(ch->alpha, ff2_add(ml_identity_eval(s->bits, z), tagg));
+        *cq = ff2_sub(ch->alpha, ff2_add(tuple_table_eval(s->bits, s->tl, ch->delta, z), tagg));
         break;
     }
 }
@@ -255,7 +302,8 @@ typedef struct leaf_ctx {
     const zk_wit *w;
     const lu_seg *s;
     const int32_t *u, *yy; /* yy NULL: the last layer's y comes from the public output */
-    ff2_t am, beta;
+    ff2_t am, beta, delta;
+    size_t part; /* tuple leaves (tl > 0): remainder p of leaf i is u[i + p * part] */
     zk_fv q;
 } leaf_ctx;
 
@@ -274,6 +322,14 @@ __attribute__((target("avx512f,avx512dq"))) static size_t leaf_avx512(const leaf
     const __m512i ama = _mm512_set1_epi64((long long)x->am.a), amb = _mm512_set1_epi64((long long)x->am.b);
     const __m512i ba = _mm512_set1_epi64((long long)x->beta.a), bb = _mm512_set1_epi64((long long)x->beta.b);
     int pair = x->s->kind == SEG_PAIR;
+    unsigned parts = x->s->kind == SEG_RANGE ? 1u << x->s->tl : 1u;
+    __m512i da[LU_MAX_VALS], db[LU_MAX_VALS]; /* delta^p, p >= 1 */
+    ff2_t dp = ff2_one();
+    for (unsigned p = 1; p < parts; p++) {
+        dp = zk__mul2(dp, x->delta);
+        da[p] = _mm512_set1_epi64((long long)dp.a);
+        db[p] = _mm512_set1_epi64((long long)dp.b);
+    }
     size_t i = b;
     for (; i + 8 <= e; i += 8) {
         __m512i qa = ff8_sub(ama, ld_i32_ff(x->u + i)), qb = amb;
@@ -281,6 +337,11 @@ __attribute__((target("avx512f,avx512dq"))) static size_t leaf_avx512(const leaf
             __m512i y = ld_i32_ff(x->yy + i);
             qa = ff8_sub(qa, ff8_mul(ba, y));
             qb = ff8_sub(qb, ff8_mul(bb, y));
+        }
+        for (unsigned p = 1; p < parts; p++) { /* the tuple's other remainders */
+            __m512i r = ld_i32_ff(x->u + i + p * x->part);
+            qa = ff8_sub(qa, ff8_mul(da[p], r));
+            qb = ff8_sub(qb, ff8_mul(db[p], r));
         }
         _mm512_storeu_si512((void *)(x->q.a + i), qa);
         _mm512_storeu_si512((void *)(x->q.b + i), qb);
@@ -294,6 +355,19 @@ static void leaf_chunk(void *vctx, size_t b, size_t e, unsigned slot)
     const leaf_ctx *x = vctx;
     if (ff_vec_tier_get() == FF_VEC_AVX512 && (x->s->kind != SEG_PAIR || x->yy))
         b = leaf_avx512(x, b, e);
+    if (x->s->kind == SEG_RANGE && x->s->tl) {
+        for (size_t i = b; i < e; i++) {
+            ff2_t v = ff2_from_base(ff_from_i64(x->u[i])), dp = ff2_one();
+            for (unsigned p = 1; p < (1u << x->s->tl); p++) {
+                dp = zk__mul2(dp, x->delta);
+                v = ff2_add(v, ff2_mul_base(dp, ff_from_i64(x->u[i + p * x->part])));
+            }
+            v = ff2_sub(x->am, v);
+            x->q.a[i] = v.a;
+            x->q.b[i] = v.b;
+        }
+        return;
+    }
     if (x->s->kind != SEG_PAIR) {
         for (size_t i = b; i < e; i++) {
             x->q.a[i] = ff_sub(x->am.a, ff_from_i64(x->u[i]));
@@ -316,24 +390,25 @@ static void fill_leaves(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, 
                         const lu_chal *ch, unsigned threads, zk_fv p, zk_fv q)
 {
     size_t n = (size_t)1 << log;
-    int64_t off = (int64_t)1 << (wl->tbits - 1);
+    int64_t off = (int64_t)1 << (log - 1); /* activation tables: q' in [-off, off) */
     ff2_t am = ff2_sub(ch->alpha, ff2_mul_base(ch->gamma, ff_from_u64(s->tag)));
     switch (s->kind) {
     case SEG_PAIR:
     case SEG_RANGE:
     case SEG_DRANGE: {
-        leaf_ctx x = {.vk = vk, .w = w, .s = s, .u = w->blk[seg_block(wl, s, 0)], .am = am, .beta = ch->beta, .q = q};
+        leaf_ctx x = {.vk = vk, .w = w, .s = s, .u = w->blk[seg_block(wl, s, 0)], .am = am, .beta = ch->beta,
+                      .delta = ch->delta, .part = n, .q = q};
         if (s->kind == SEG_PAIR && wl->y_blk[s->layer] != ZK_NO_BLOCK)
             x.yy = w->blk[wl->y_blk[s->layer]];
         zk__par_for(threads, n, (size_t)1 << 14, leaf_chunk, &x);
         break;
     }
     case SEG_ACT_TABLE: {
-        const int32_t *m = w->blk[wl->m_act_blk[s->act]];
+        const int32_t *m = w->blk[wl->m_act_blk[s->act][s->jb]];
         for (size_t j = 0; j < n; j++) {
-            int64_t qv = (int64_t)j - off;
-            ff2_t v = ff2_sub(am, ff2_add(ff2_from_base(ff_from_i64(qv)),
-                                          ff2_mul_base(ch->beta, ff_from_i64(act_table_y(vk, s->act, qv)))));
+            int64_t qv = (int64_t)j - off; /* q', whose q is q' >> jb (a floor: off is a multiple of 2^jb) */
+            int64_t yv = act_table_y(vk, s->act, (int64_t)(j >> s->jb) - (off >> s->jb));
+            ff2_t v = ff2_sub(am, ff2_add(ff2_from_base(ff_from_i64(qv)), ff2_mul_base(ch->beta, ff_from_i64(yv))));
             p.a[j] = ff_neg(ff_from_i64(m[j]));
             p.b[j] = 0;
             q.a[j] = v.a;
@@ -342,12 +417,22 @@ static void fill_leaves(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, 
         break;
     }
     default: {
-        const int32_t *m = w->blk[wl->m_rng_blk[s->bits]];
+        /* entry j: the tuple of the 2^tl fields of bits bits of j (j itself when tl = 0) */
+        const int32_t *m = w->blk[wl->m_rng_blk[s->bits][s->tl]];
+        ff2_t dpow[LU_MAX_VALS];
+        dpow[0] = ff2_one();
+        for (unsigned t = 1; t < LU_MAX_VALS; t++)
+            dpow[t] = zk__mul2(dpow[t - 1], ch->delta);
+        uint64_t mask = ((uint64_t)1 << s->bits) - 1;
         for (size_t j = 0; j < n; j++) {
+            ff2_t v = ff2_from_base((ff_t)(j & mask));
+            for (unsigned t = 1; t < (1u << s->tl); t++)
+                v = ff2_add(v, ff2_mul_base(dpow[t], (ff_t)((j >> (s->bits * t)) & mask)));
+            v = ff2_sub(am, v);
             p.a[j] = ff_neg(ff_from_i64(m[j]));
             p.b[j] = 0;
-            q.a[j] = ff_sub(am.a, (ff_t)j);
-            q.b[j] = am.b;
+            q.a[j] = v.a;
+            q.b[j] = v.b;
         }
         break;
     }
@@ -359,6 +444,7 @@ static void draw_chal(tr_t *tr, lu_chal *ch)
     ch->alpha = tr_challenge_ff2(tr, "lookup-alpha");
     ch->beta = tr_challenge_ff2(tr, "lookup-beta");
     ch->gamma = tr_challenge_ff2(tr, "lookup-gamma");
+    ch->delta = tr_challenge_ff2(tr, "lookup-delta");
 }
 
 /* Running sum of fractions: (P, Q) += (p, q). */
@@ -379,6 +465,14 @@ static em_status leaf_claim(const zk_wlayout *wl, const lu_seg *s, unsigned v, c
         memcpy(qc->pt[s->layer], r, G * sizeof *r);
         qc->val[s->layer] = val;
         return EM_OK;
+    }
+    if (s->kind == SEG_RANGE && s->tl) {
+        /* remainder v of a tuple leaf: the limb block's part v (its top tl variables) */
+        ff2_t pt[ZK_MAX_VARS + 2];
+        memcpy(pt, r, G * sizeof *r);
+        for (unsigned t = 0; t < s->tl; t++)
+            pt[G + t] = ff2_from_base((v >> t) & 1);
+        return zk__claims_add(wc, seg_block(wl, s, v), pt, G + s->tl, val, err);
     }
     return zk__claims_add(wc, seg_block(wl, s, v), r, G, val, err);
 }
@@ -422,12 +516,14 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
         int witness_seg = s->kind == SEG_PAIR || s->kind == SEG_RANGE || s->kind == SEG_DRANGE;
         if ((st = zk__frac_prove(wr, G, witness_seg, P, Q, scratch, r, root, err)) != EM_OK)
             goto out;
-        ff2_t vals[2];
+        ff2_t vals[LU_MAX_VALS];
         unsigned nv = seg_nvals(vk, s);
-        unsigned lr = witness_seg ? wl->lb : 0;
+        /* rows (batch variables) of the leaves' block part: a tuple leaf's parts split the rows */
+        unsigned lr = witness_seg ? wl->lb - (s->kind == SEG_RANGE ? s->tl : 0) : 0;
         for (unsigned v = 0; v < nv; v++) {
             uint32_t b = seg_block(wl, s, v);
-            if ((st = zk__mle_i32_mt(w->blk[b], (size_t)1 << lr, (size_t)1 << (G - lr), lr, G - lr, r, wr->threads,
+            const int32_t *part = w->blk[b] + (s->kind == SEG_RANGE ? (size_t)v << G : 0);
+            if ((st = zk__mle_i32_mt(part, (size_t)1 << lr, (size_t)1 << (G - lr), lr, G - lr, r, wr->threads,
                                      &vals[v], err)) != EM_OK ||
                 (st = leaf_claim(wl, s, v, r, G, vals[v], wc, qc, err)) != EM_OK)
                 goto out;
@@ -468,7 +564,7 @@ em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_
         for (unsigned d = 0; d < G; d++)
             if ((st = zk__frac_level_verify(rd, d, r, &cp, &cq, err)) != EM_OK)
                 return st;
-        ff2_t vals[2], ylast = ff2_zero(), lp, lq;
+        ff2_t vals[LU_MAX_VALS], ylast = ff2_zero(), lp, lq;
         unsigned nv = seg_nvals(vk, s);
         if ((st = zk__get_ff2(rd, "lookup-leaf", vals, nv, err)) != EM_OK)
             return st;

@@ -63,7 +63,7 @@ static em_status verify_dense(const zk_vk *vk, const zk_wlayout *wl, const int32
             return st;
     if ((st = zk__claims_add(mc, 2 * i + 1, rho_j, lo, bias_ev, err)) != EM_OK)
         return st;
-    ff2_t claim = zk__acc_claim(L, wl->nl[i], wl->lbits, ev, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
+    ff2_t claim = zk__acc_claim(L, wl, i, ev, ml_prefix_indicator_eval(n, lb, rho_b), bias_ev);
     ff2_t a_ev, w_ev;
     if ((st = zk__matmul_verify(rd, li, claim, kappa, &a_ev, &w_ev, err)) != EM_OK)
         return em_err_prefix(err, "layer %u: ", i);

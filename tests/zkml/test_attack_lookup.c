@@ -74,10 +74,12 @@ static int lfx_init(lfx *f, nn_model *m, size_t n, unsigned tbits, unsigned lbit
                     f->w.blk[wl->d_blk[i][t]][e] = real ? (int32_t)(th_rand() % (1u << vk->act_bits)) : 0;
                 continue;
             }
-            int64_t q = real ? qlo + (int64_t)(th_rand() % (uint64_t)qspan) : 0;
-            f->w.blk[wl->q_blk[i]][e] = (int32_t)q;
+            /* q' carries jb merged remainder bits below q (zk_wlayout) */
+            int64_t qp = real ? (qlo << wl->jb[i]) + (int64_t)(th_rand() % ((uint64_t)qspan << wl->jb[i])) : 0;
+            int64_t q = qp >> wl->jb[i];
+            f->w.blk[wl->q_blk[i]][e] = (int32_t)qp;
             for (unsigned t = 0; t < wl->nl[i]; t++) {
-                unsigned b = zk__limb_bits(L->shift, lbits, t);
+                unsigned b = zk__limb_bits(L->shift - wl->jb[i], lbits, t);
                 f->w.blk[wl->r_blk[i][t]][e] = (int32_t)(th_rand() % (1u << b));
             }
             int32_t y = act_of(vk, L->act, q);
@@ -106,11 +108,15 @@ static void clear_mults(lfx *f)
 {
     const zk_wlayout *wl = &f->wl;
     for (unsigned b = 0; b <= ZK_RANGE_BITS; b++)
-        if (wl->m_rng_blk[b] != ZK_NO_BLOCK)
-            memset(f->w.blk[wl->m_rng_blk[b]], 0, ((size_t)1 << wl->pack.log[wl->m_rng_blk[b]]) * sizeof(int32_t));
+        for (unsigned t = 0; t <= ZK_MAX_TUPLE_LOG; t++)
+            if (wl->m_rng_blk[b][t] != ZK_NO_BLOCK)
+                memset(f->w.blk[wl->m_rng_blk[b][t]], 0,
+                       ((size_t)1 << wl->pack.log[wl->m_rng_blk[b][t]]) * sizeof(int32_t));
     for (unsigned a = 0; a < 2; a++)
-        if (wl->m_act_blk[a] != ZK_NO_BLOCK)
-            memset(f->w.blk[wl->m_act_blk[a]], 0, ((size_t)1 << wl->pack.log[wl->m_act_blk[a]]) * sizeof(int32_t));
+        for (unsigned j = 0; j <= ZK_MAX_MERGE_BITS; j++)
+            if (wl->m_act_blk[a][j] != ZK_NO_BLOCK)
+                memset(f->w.blk[wl->m_act_blk[a][j]], 0,
+                       ((size_t)1 << wl->pack.log[wl->m_act_blk[a][j]]) * sizeof(int32_t));
 }
 
 /* Runs the real lookup prover on the (possibly forged) witness and the real verifier on its
@@ -398,7 +404,8 @@ static void test_multiplicity_games(void)
         em_err err = {0};
         clear_mults(&f);
         zk__requant_mults(f.vk, &f.wl, &f.w);
-        int32_t *m = f.w.blk[f.wl.m_rng_blk[8]];
+        CHECK(f.wl.jb[0] == 0 && f.wl.tl[0] == 0); /* the games below assume plain 8-bit limbs */
+        int32_t *m = f.w.blk[f.wl.m_rng_blk[8][0]];
         size_t j = 0;
         while (m[j] == 0)
             j++;

@@ -91,53 +91,13 @@ static void test_cnn_threads(void)
     nn_model_free(m);
 }
 
-/* every tier this CPU supports proves the same batch: byte-identical proofs */
-static void prove_tiers(const nn_model *m, size_t n, const char *what)
-{
-    em_err err = {0};
-    zk_prover *p = NULL;
-    CHECK_OK(zk_prover_create(m, &p, &err), &err);
-    if (!p)
-        return;
-    ff_vec_tier saved = ff_vec_tier_get();
-    int32_t *x = zt_input(m, n);
-    size_t k = nn_model_output_size(m);
-    int32_t *out = calloc(n * k, sizeof *out);
-    uint8_t *ref = NULL;
-    size_t ref_len = 0;
-    zk_context ctx = {.nonce = (const uint8_t *)"tiers", .nonce_len = 5, .node_id = "node-t"};
-    for (int t = FF_VEC_SCALAR; t <= FF_VEC_AVX512; t++) {
-        if (!ff_vec_tier_supported((ff_vec_tier)t) || ff_vec_tier_set((ff_vec_tier)t) != EM_OK)
-            continue;
-        nn_run_opts o = {.backend = NULL, .threads = 2};
-        uint8_t *proof = NULL;
-        size_t len = 0;
-        CHECK_OK(zk_prove(p, &o, x, n, &ctx, out, &proof, &len, NULL, &err), &err);
-        fprintf(stderr, "    %s batch %zu, tier %s: %zu bytes\n", what, n, ff_vec_tier_name((ff_vec_tier)t), len);
-        if (!ref) {
-            ref = proof;
-            ref_len = len;
-            continue;
-        }
-        CHECK(proof && len == ref_len && memcmp(proof, ref, len) == 0);
-        free(proof);
-    }
-    CHECK(ff_vec_tier_set(saved) == EM_OK);
-    if (ref)
-        CHECK_OK(zk_verify(zk_prover_vk(p), x, n, out, &ctx, ref, ref_len, NULL, &err), &err);
-    free(ref);
-    free(out);
-    free(x);
-    zk_prover_free(p);
-}
-
 static void test_tiers(void)
 {
     uint32_t dims[] = {64, 128, 64, 10};
     nn_model *m = zt_mlp(dims, 4, 8, 8, 0, 0);
     CHECK(m != NULL);
     if (m)
-        prove_tiers(m, 256, "mlp 64-128-64-10");
+        zt_prove_tiers(m, 256, "mlp 64-128-64-10");
     nn_model_free(m);
     /* 3 samples: small trees (2^1 .. 2^11 leaves), whose last rounds have fewer than 8 pairs and
      * take the scalar kernels (chunks of pairs are powers of two, so the vector kernels
@@ -145,7 +105,7 @@ static void test_tiers(void)
     nn_model *c = zt_cnn2(1);
     CHECK(c != NULL);
     if (c)
-        prove_tiers(c, 3, "cnn (maxpool)");
+        zt_prove_tiers(c, 3, "cnn (maxpool)");
     nn_model_free(c);
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "enclaveml/model.h"
+#include "enclaveml/zkml/ff_vec.h"
 #include "enclaveml/zkml/zk.h"
 #include "harness.h"
 
@@ -241,5 +242,46 @@ static inline int32_t *zt_input(const nn_model *m, size_t n)
         x[i] = (int32_t)(th_rand() % (uint64_t)(2 * r)) - r;
     return x;
 }
+
+/* every tier this CPU supports proves the same batch: byte-identical proofs */
+static inline void zt_prove_tiers(const nn_model *m, size_t n, const char *what)
+{
+    em_err err = {0};
+    zk_prover *p = NULL;
+    CHECK_OK(zk_prover_create(m, &p, &err), &err);
+    if (!p)
+        return;
+    ff_vec_tier saved = ff_vec_tier_get();
+    int32_t *x = zt_input(m, n);
+    size_t k = nn_model_output_size(m);
+    int32_t *out = calloc(n * k, sizeof *out);
+    uint8_t *ref = NULL;
+    size_t ref_len = 0;
+    zk_context ctx = {.nonce = (const uint8_t *)"tiers", .nonce_len = 5, .node_id = "node-t"};
+    for (int t = FF_VEC_SCALAR; t <= FF_VEC_AVX512; t++) {
+        if (!ff_vec_tier_supported((ff_vec_tier)t) || ff_vec_tier_set((ff_vec_tier)t) != EM_OK)
+            continue;
+        nn_run_opts o = {.backend = NULL, .threads = 2};
+        uint8_t *proof = NULL;
+        size_t len = 0;
+        CHECK_OK(zk_prove(p, &o, x, n, &ctx, out, &proof, &len, NULL, &err), &err);
+        fprintf(stderr, "    %s batch %zu, tier %s: %zu bytes\n", what, n, ff_vec_tier_name((ff_vec_tier)t), len);
+        if (!ref) {
+            ref = proof;
+            ref_len = len;
+            continue;
+        }
+        CHECK(proof && len == ref_len && memcmp(proof, ref, len) == 0);
+        free(proof);
+    }
+    CHECK(ff_vec_tier_set(saved) == EM_OK);
+    if (ref)
+        CHECK_OK(zk_verify(zk_prover_vk(p), x, n, out, &ctx, ref, ref_len, NULL, &err), &err);
+    free(ref);
+    free(out);
+    free(x);
+    zk_prover_free(p);
+}
+
 
 #endif
