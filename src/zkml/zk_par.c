@@ -12,6 +12,8 @@
  * helpers are persistent threads while a prover is alive (below). */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <malloc.h> /* malloc_usable_size: the misuse check in zk__big_free */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -317,6 +319,14 @@ static big_slot big_slots[ZK_CACHE_SLOTS];
 static size_t big_cached_bytes;
 static unsigned big_holders;
 
+/* An internal invariant broken by a caller (a cached block released with free() or twice): the
+ * cache would hand memory out twice, so stop here rather than corrupt the heap later. */
+static void big_misuse(const char *what)
+{
+    fprintf(stderr, "%s (internal error)\n", what);
+    abort();
+}
+
 void *zk__big_alloc(size_t bytes)
 {
     if (bytes < ZK_BIG_MIN) /* 64-byte aligned like the cached blocks (the trace's buffers need it) */
@@ -342,6 +352,11 @@ void *zk__big_alloc(size_t bytes)
     if (!p)
         return NULL;
     pthread_mutex_lock(&big_mu);
+    /* a fresh block at an address the cache still lists was released with free() behind its
+     * back: the cache would later hand it out twice. Fail loudly rather than corrupt memory. */
+    for (unsigned i = 0; i < ZK_CACHE_SLOTS; i++)
+        if (big_slots[i].p == p)
+            big_misuse("zk__big_alloc: a cached block was released with free()");
     for (unsigned i = 0; i < ZK_CACHE_SLOTS; i++)
         if (!big_slots[i].p) {
             big_slots[i] = (big_slot){.p = p, .cap = len, .cached = 0};
@@ -360,6 +375,10 @@ void zk__big_free(void *p)
         big_slot *b = &big_slots[i];
         if (b->p != p)
             continue;
+        /* a listed block that is already cached, or whose address now holds a smaller chunk,
+         * was released twice or with free(): caching it again would hand it out twice */
+        if (b->cached || malloc_usable_size(p) < b->cap)
+            big_misuse("zk__big_free: a cached block was released twice or with free()");
         if (big_holders > 0 && big_cached_bytes + b->cap <= ZK_CACHE_MAX_BYTES) {
             b->cached = 1;
             big_cached_bytes += b->cap;

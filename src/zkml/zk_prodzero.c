@@ -202,9 +202,9 @@ em_status zk__prodzero_prove(zk_wr *wr, const int32_t *const *tab, unsigned K, u
     st = zk__put_ff2(wr, "pz/final", evals, K, err);
 out:
     free(x);
-    free(bufa);
-    free(bufb);
-    free(eqr);
+    zk__big_free(bufa); /* zk__big_alloc'd: free() would leave a stale entry in the buffer cache */
+    zk__big_free(bufb);
+    zk__big_free(eqr);
     return st;
 }
 

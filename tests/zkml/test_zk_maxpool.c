@@ -466,9 +466,55 @@ static void test_prodzero(void)
             }
 }
 
+/* The bundled CNN at batch 256: its max-pool zero-check tables pass 1 MiB, so they come from the
+ * prover's buffer cache (zk__big_alloc). Several proofs on one prover reuse that memory (and the
+ * trace's); releasing such a block with free() instead of zk__big_free once corrupted the heap
+ * a few proofs later -- the cache now aborts on that misuse, and this sequence must run clean. */
+static void test_large_pool_cache(void)
+{
+    char onnx[1024];
+    snprintf(onnx, sizeof onnx, "%s/examples/cnn/digits-cnn.onnx", th_src_dir());
+    FILE *f = fopen(onnx, "rb");
+    if (!f) {
+        fprintf(stderr, "    (no %s: case skipped)\n", onnx);
+        return;
+    }
+    fclose(f);
+    em_err err = {0};
+    nn_model *m = NULL;
+    nn_import_opts o;
+    nn_import_opts_default(&o);
+    CHECK_OK(nn_onnx_import(onnx, &o, &m, &err), &err);
+    zk_prover *p = NULL;
+    if (m)
+        CHECK_OK(zk_prover_create(m, &p, &err), &err);
+    if (!p) {
+        nn_model_free(m);
+        return;
+    }
+    size_t k = nn_model_output_size(m);
+    zk_context ctx = {.nonce = (const uint8_t *)"pool", .nonce_len = 4, .node_id = "w"};
+    static const size_t batches[] = {64, 256, 256, 64, 256};
+    for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+        size_t n = batches[b];
+        int32_t *x = zt_input(m, n), *y = calloc(n * k, sizeof *y);
+        uint8_t *proof = NULL;
+        size_t len = 0;
+        CHECK_OK(zk_prove(p, NULL, x, n, &ctx, y, &proof, &len, NULL, &err), &err);
+        if (proof && b == 2)
+            CHECK_OK(zk_verify(zk_prover_vk(p), x, n, y, &ctx, proof, len, NULL, &err), &err);
+        free(proof);
+        free(x);
+        free(y);
+    }
+    zk_prover_free(p);
+    nn_model_free(m);
+}
+
 int main(void)
 {
     th_init("test_zk_maxpool");
+    TH_RUN(test_large_pool_cache);
     TH_RUN(test_prodzero);
     TH_RUN(test_completeness);
     TH_RUN(test_window_too_large);
