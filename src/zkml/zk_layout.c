@@ -186,6 +186,10 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigne
     if (w->pack.total_log > ZK_MAX_LOG_WITNESS)
         return em_errf(err, EM_ERR_LIMIT, "witness of 2^%u values exceeds 2^%u (batch too large for this model)",
                        w->pack.total_log, ZK_MAX_LOG_WITNESS);
+    /* here, not only in the lookup itself, so the prover's choice of L skips such layouts */
+    if (w->lookup_leaves > ((uint64_t)1 << ZK_MAX_LOG_LOOKUP))
+        return em_errf(err, EM_ERR_LIMIT, "lookup of %llu entries exceeds 2^%u (batch too large for this model)",
+                       (unsigned long long)w->lookup_leaves, ZK_MAX_LOG_LOOKUP);
     return EM_OK;
 }
 

@@ -12,7 +12,9 @@
  * helpers are persistent threads while a prover is alive (below). */
 #include <pthread.h>
 #include <stdatomic.h>
+#if defined(__GLIBC__)
 #include <malloc.h> /* malloc_usable_size: the misuse check in zk__big_free */
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,7 +379,11 @@ void zk__big_free(void *p)
             continue;
         /* a listed block that is already cached, or whose address now holds a smaller chunk,
          * was released twice or with free(): caching it again would hand it out twice */
-        if (b->cached || malloc_usable_size(p) < b->cap)
+        int smaller = 0;
+#if defined(__GLIBC__)
+        smaller = malloc_usable_size(p) < b->cap;
+#endif
+        if (b->cached || smaller)
             big_misuse("zk__big_free: a cached block was released twice or with free()");
         if (big_holders > 0 && big_cached_bytes + b->cap <= ZK_CACHE_MAX_BYTES) {
             b->cached = 1;

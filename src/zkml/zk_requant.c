@@ -390,7 +390,7 @@ static void fill_leaves(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, 
                         const lu_chal *ch, unsigned threads, zk_fv p, zk_fv q)
 {
     size_t n = (size_t)1 << log;
-    int64_t off = (int64_t)1 << (log - 1); /* activation tables: q' in [-off, off) */
+    int64_t off = log ? (int64_t)1 << (log - 1) : 0; /* activation tables (log >= 2): q' in [-off, off) */
     ff2_t am = ff2_sub(ch->alpha, ff2_mul_base(ch->gamma, ff_from_u64(s->tag)));
     switch (s->kind) {
     case SEG_PAIR:

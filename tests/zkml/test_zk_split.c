@@ -192,6 +192,34 @@ static void test_split_forgeries(void)
     nn_model_free(m);
 }
 
+/* conv, avgpool and maxpool layers under forced splits (their accumulator identities and
+ * remainders go through the same code) */
+static void test_cnn_splits(void)
+{
+    nn_model *m = zt_cnn2(1);
+    em_err err = {0};
+    zk_prover *p = NULL;
+    CHECK(m != NULL);
+    if (m)
+        CHECK_OK(zk_prover_create(m, &p, &err), &err);
+    if (!p) {
+        nn_model_free(m);
+        return;
+    }
+    static const int combos[][2] = {{3, 1}, {6, 2}, {8, 0}, {2, 2}};
+    size_t n = 16;
+    int32_t *x = zt_input(m, n);
+    for (size_t c = 0; c < sizeof combos / sizeof combos[0]; c++) {
+        zk__wlayout_test_split(combos[c][0], combos[c][1]);
+        CHECK_OK(prove_verify(p, x, n, 0, &err), &err);
+        CHECK_ST(prove_verify(p, x, n, 1, &err), EM_ERR_VERIFY, &err);
+    }
+    zk__wlayout_test_split(-1, -1);
+    free(x);
+    zk_prover_free(p);
+    nn_model_free(m);
+}
+
 /* the tuple leaves have their own SIMD path: every tier gives the same proof */
 static void test_split_tiers(void)
 {
@@ -209,6 +237,7 @@ int main(void)
     th_init("test_zk_split");
     TH_RUN(test_forced_splits);
     TH_RUN(test_split_forgeries);
+    TH_RUN(test_cnn_splits);
     TH_RUN(test_split_tiers);
     return th_finish();
 }
