@@ -103,26 +103,40 @@ __attribute__((target("avx512f"))) static void fold_strip6(const int32_t *m, siz
     fold_strip(m, ld, E, n, w, 6, acc);
 }
 
-static void fold_rows_avx512(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq, ff2_t *out)
+/* The eq weights in limbs (rows x 6), how many limbs are used (3 when every b coordinate is zero),
+ * and the offset correction 2^31 * sum(eq) per coordinate: prepared once per fold, shared by
+ * every column chunk. */
+typedef struct fold_limbs {
+    uint64_t (*E)[ZK_VL];
+    unsigned nl;
+    ff_t corr[2];
+} fold_limbs;
+
+static int limbs_prepare(const ff2_t *eq, size_t rows, fold_limbs *L)
 {
     const uint64_t m22 = ((uint64_t)1 << 22) - 1;
-    uint64_t(*E)[ZK_VL] = malloc((rows ? rows : 1) * sizeof *E);
-    if (!E) { /* no memory for the limbs: the scalar fold needs none */
-        fold_rows_scalar(m, rows, cols, ld, eq, out);
-        return;
-    }
+    if (!(L->E = malloc((rows ? rows : 1) * sizeof *L->E)))
+        return 0;
     unsigned __int128 esum[2] = {0, 0};
     int any_b = 0;
     for (size_t j = 0; j < rows; j++) {
         uint64_t a = eq[j].a, b = eq[j].b;
         uint64_t e[ZK_VL] = {a & m22, (a >> 22) & m22, a >> 44, b & m22, (b >> 22) & m22, b >> 44};
-        memcpy(E[j], e, sizeof e);
+        memcpy(L->E[j], e, sizeof e);
         esum[0] += a;
         esum[1] += b;
         any_b |= b != 0;
     }
-    unsigned nl = any_b ? ZK_VL : ZK_VL / 2;
-    ff_t corr[2] = {ff_mul(ff_reduce128(esum[0]), (ff_t)1 << 31), ff_mul(ff_reduce128(esum[1]), (ff_t)1 << 31)};
+    L->nl = any_b ? ZK_VL : ZK_VL / 2;
+    for (unsigned c = 0; c < 2; c++)
+        L->corr[c] = ff_mul(ff_reduce128(esum[c]), (ff_t)1 << 31);
+    return 1;
+}
+
+/* The fold of columns [0, cols) with prepared limbs; the last cols % 8 take the scalar fold. */
+static void fold_cols_avx512(const int32_t *m, size_t rows, size_t cols, size_t ld, const fold_limbs *L,
+                             const ff2_t *eq, ff2_t *out)
+{
     uint64_t acc[ZK_VL][ZK_VSTRIP] __attribute__((aligned(64)));
     unsigned __int128 tot[2][ZK_VSTRIP];
     size_t cv = cols & ~(size_t)7;
@@ -131,21 +145,32 @@ static void fold_rows_avx512(const int32_t *m, size_t rows, size_t cols, size_t 
         memset(tot, 0, sizeof tot);
         for (size_t j0 = 0; j0 < rows; j0 += ZK_VROWS) {
             size_t n = rows - j0 < ZK_VROWS ? rows - j0 : ZK_VROWS;
-            if (nl == ZK_VL)
-                fold_strip6(m + j0 * ld + c0, ld, E + j0, n, w, acc);
+            if (L->nl == ZK_VL)
+                fold_strip6(m + j0 * ld + c0, ld, L->E + j0, n, w, acc);
             else
-                fold_strip3(m + j0 * ld + c0, ld, E + j0, n, w, acc);
-            for (unsigned c = 0; c < nl / 3; c++)
+                fold_strip3(m + j0 * ld + c0, ld, L->E + j0, n, w, acc);
+            for (unsigned c = 0; c < L->nl / 3; c++)
                 for (size_t k = 0; k < w; k++)
                     tot[c][k] += (unsigned __int128)acc[3 * c][k] + ((unsigned __int128)acc[3 * c + 1][k] << 22) +
                                  ((unsigned __int128)acc[3 * c + 2][k] << 44);
         }
         for (size_t k = 0; k < w; k++)
-            out[c0 + k] = (ff2_t){ff_sub(ff_reduce128(tot[0][k]), corr[0]), ff_sub(ff_reduce128(tot[1][k]), corr[1])};
+            out[c0 + k] =
+                (ff2_t){ff_sub(ff_reduce128(tot[0][k]), L->corr[0]), ff_sub(ff_reduce128(tot[1][k]), L->corr[1])};
     }
-    free(E);
-    if (cv < cols) /* the last cols % 8 columns */
+    if (cv < cols)
         fold_rows_scalar(m + cv, rows, cols - cv, ld, eq, out + cv);
+}
+
+static void fold_rows_avx512(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq, ff2_t *out)
+{
+    fold_limbs L;
+    if (!limbs_prepare(eq, rows, &L)) { /* no memory for the limbs: the scalar fold needs none */
+        fold_rows_scalar(m, rows, cols, ld, eq, out);
+        return;
+    }
+    fold_cols_avx512(m, rows, cols, ld, &L, eq, out);
+    free(L.E);
 }
 
 void zk__fold_rows_i32(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq,
@@ -169,7 +194,8 @@ typedef struct fold_ctx {
     size_t rows, cols, ld;
     const ff2_t *eq;
     ff2_t *out;
-    ff2_t *part; /* row split, chunk t: cols entries at part + t * cols */
+    ff2_t *part;             /* row split, chunk t: cols entries at part + t * cols */
+    const fold_limbs *limbs; /* column split on AVX-512: the limbs, prepared once */
 } fold_ctx;
 
 static void fold_chunk_cols(void *vctx, size_t b, size_t e, unsigned tid)
@@ -177,7 +203,10 @@ static void fold_chunk_cols(void *vctx, size_t b, size_t e, unsigned tid)
     (void)tid;
     fold_ctx *x = vctx;
     size_t c0 = 32 * b, c1 = 32 * e < x->cols ? 32 * e : x->cols;
-    zk__fold_rows_i32(x->m + c0, x->rows, c1 - c0, x->ld, x->eq, x->out + c0, c1 - c0);
+    if (x->limbs)
+        fold_cols_avx512(x->m + c0, x->rows, c1 - c0, x->ld, x->limbs, x->eq, x->out + c0);
+    else
+        zk__fold_rows_i32(x->m + c0, x->rows, c1 - c0, x->ld, x->eq, x->out + c0, c1 - c0);
 }
 
 static void fold_chunk_rows(void *vctx, size_t b, size_t e, unsigned tid)
@@ -192,7 +221,12 @@ void zk__fold_rows_i32_mt(const int32_t *m, size_t rows, size_t cols, size_t ld,
     fold_ctx x = {.m = m, .rows = rows, .cols = cols, .ld = ld, .eq = eq, .out = out};
     if (threads > 1 && cols >= ZK_FOLD_COL_SPLIT) {
         size_t blocks = (cols + 31) / 32, min_blocks = 65536 / (rows ? 32 * rows : 32) + 1;
+        fold_limbs L;
+        if (ff_vec_tier_get() == FF_VEC_AVX512 && limbs_prepare(eq, rows, &L))
+            x.limbs = &L;
         zk__par_for(threads, blocks, min_blocks, fold_chunk_cols, &x);
+        if (x.limbs)
+            free(L.E);
         for (size_t k = cols; k < pad; k++)
             out[k] = ff2_zero();
         return;

@@ -286,8 +286,8 @@ em_status zk__matmul_verify(zk_rd *r, unsigned nv, ff2_t claim, ff2_t *point, ff
  * name blocks of the pack; the adapter builds the full points); verify those openings. The
  * commitment bytes are what the vk / proof header carry. */
 typedef struct zk_pcs zk_pcs;
-/* The model: its values as field elements (poly) or, when they all fit, as integers (ints,
- * borrowed until zk__pcs_free: the openings combine its rows); exactly one is non-NULL. */
+/* The model: its values as field elements (poly) or, when they all fit, as integers (ints);
+ * exactly one is non-NULL, borrowed until zk__pcs_free (the openings combine its rows). */
 em_status zk__pcs_commit(const ff_t *poly, const int32_t *ints, unsigned log, const uint8_t seed[32], int threads,
                          zk_pcs **out, uint8_t *commit, size_t *commit_len, em_err *err) EM_WARN_UNUSED;
 /* A proof's witness, packed as pack, from its used prefix (zk__pack_used values) as integers:
@@ -296,12 +296,12 @@ em_status zk__pcs_commit(const ff_t *poly, const int32_t *ints, unsigned log, co
 em_status zk__pcs_commit_witness(const int32_t *ipoly, const zk_pack *pack, int threads, zk_pcs **out, uint8_t *commit,
                                  size_t *commit_len, em_err *err) EM_WARN_UNUSED;
 void zk__pcs_free(zk_pcs *p);
-/* witness: a zk__pcs_commit_witness commitment of ipoly (its used prefix, as integers; poly is
- * NULL); else the model's (its values in poly, or as integers in ipoly, as committed). Two or more claims go through the column fold
+/* witness: a zk__pcs_commit_witness commitment (its used prefix); else the model's. The values
+ * are read where the commitment borrowed them. Two or more claims go through the column fold
  * first (one combination row in the opening). forge: test-hook mode, open even false claims (the
  * proof then fails verification). */
-em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, const int32_t *ipoly, tr_t *tr, const zk_pack *pack,
-                       const zk_claims *c, int witness, int forge, em_buf *out, em_err *err) EM_WARN_UNUSED;
+em_status zk__pcs_open(const zk_pcs *p, tr_t *tr, const zk_pack *pack, const zk_claims *c, int witness, int forge,
+                       em_buf *out, em_err *err) EM_WARN_UNUSED;
 em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned log, em_err *err) EM_WARN_UNUSED;
 em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, const zk_pack *pack,
                          const zk_claims *c, int witness, em_reader *r, em_err *err) EM_WARN_UNUSED;

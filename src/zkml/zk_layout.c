@@ -103,9 +103,11 @@ static void choose_split(const zk_layer *L, unsigned lb, unsigned T, unsigned lb
             if (tl && (nl != 1 || tl > lb || (rb << tl) > ZK_RANGE_BITS))
                 break;
             uint64_t c = layer_cost(lg, T, k, jb, tl, lbits);
-            if (test_jb >= 0) /* prefer the forced values, then the largest admissible below them */
-                c = ((uint64_t)((int)jb > test_jb) << 40) + ((uint64_t)(test_jb - (int)jb + 16) << 8) +
-                    ((uint64_t)((int)tl > test_tl) << 40) + (uint64_t)(test_tl - (int)tl + 16);
+            if (test_jb >= 0) { /* forced: the admissible (jb, tl) closest below, jb first */
+                if ((int)jb > test_jb || (int)tl > test_tl)
+                    continue;
+                c = (uint64_t)(test_jb - (int)jb) * 64 + (uint64_t)(test_tl - (int)tl);
+            }
             if (c < best) {
                 best = c;
                 *jb_out = jb;

@@ -25,6 +25,10 @@
 struct zk_pcs {
     pcs_prover *pp;
     unsigned threads; /* for the column fold */
+    /* the committed values (borrowed, as committed: field elements or integers), which the
+     * column fold combines */
+    const ff_t *poly;
+    const int32_t *ints;
 };
 
 /* used = 0: the model layout (rate 1/4, every row); else the witness layout with only the first
@@ -60,6 +64,8 @@ static em_status commit_layout(const pcs_layout *l, pcs_poly pp, int threads, zk
     if (!p)
         return em_errf(err, EM_ERR_NOMEM, "commitment: out of memory");
     p->threads = zk__threads(threads);
+    p->poly = pp.evals;
+    p->ints = pp.ints;
     uint8_t root[PCS_ROOT_LEN];
     if ((st = pcs_commit(l, &pp, threads > 0 ? (unsigned)threads : 0, &p->pp, root, err)) != EM_OK) {
         free(p);
@@ -120,8 +126,8 @@ static em_status make_claims(const zk_pack *pack, const zk_claims *c, ff2_t **pt
     return EM_OK;
 }
 
-em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, const int32_t *ipoly, tr_t *tr, const zk_pack *pack,
-                       const zk_claims *c, int witness, int forge, em_buf *out, em_err *err)
+em_status zk__pcs_open(const zk_pcs *p, tr_t *tr, const zk_pack *pack, const zk_claims *c, int witness, int forge,
+                       em_buf *out, em_err *err)
 {
     ff2_t *pts = NULL, *fpts = NULL;
     pcs_claim *pc = NULL, *fc = NULL;
@@ -142,7 +148,7 @@ em_status zk__pcs_open(const zk_pcs *p, const ff_t *poly, const int32_t *ipoly, 
         st = em_errf(err, EM_ERR_NOMEM, "opening: out of memory");
         goto out;
     }
-    if ((st = zk__colfold_prove(l, poly, ipoly, len, pc, c->n, p->threads, forge, tr, out, fpts, fc, err)) != EM_OK)
+    if ((st = zk__colfold_prove(l, p->ints ? NULL : p->poly, p->ints, len, pc, c->n, p->threads, forge, tr, out, fpts, fc, err)) != EM_OK)
         goto out;
     st = pcs_open(p->pp, fc, c->n, tr, out, err);
 out:

@@ -20,12 +20,16 @@ void zk_prover_set_trace_hook(zk_prover *p, zk_trace_hook hook, void *ctx)
 
 const zk_vk *zk_prover_vk(const zk_prover *p) { return &p->vk; }
 
-/* floor((acc + 2^(k-1)) / 2^kr) for kr <= k (plain acc when k = 0), in 128-bit arithmetic,
- * shifting only non-negative values: the fallback for |acc| >= 2^62, which model validation
- * excludes (the callers shift int64 values directly otherwise). */
-static int64_t floor_shift(int64_t acc, uint32_t k, uint32_t kr)
+/* floor((acc + 2^(k-1)) / 2^kr) for kr <= k (plain acc when k = 0). |acc| < 2^62 (model
+ * validation) keeps acc + 2^(k-1) in int64, and >> on a negative int64 is an arithmetic shift
+ * (a floor) with gcc and clang; beyond that, 128-bit arithmetic shifting only non-negative
+ * values. Runs once per pre-activation. */
+static inline int64_t floor_shift(int64_t acc, uint32_t k, uint32_t kr)
 {
-    __int128 v = (__int128)acc + (k ? (__int128)1 << (k - 1) : 0);
+    int64_t half = k ? (int64_t)1 << (k - 1) : 0, lim = (int64_t)1 << 62;
+    if (acc > -lim && acc < lim)
+        return (acc + half) >> kr;
+    __int128 v = (__int128)acc + half;
     __int128 m = ((__int128)1 << kr) - 1;
     return v >= 0 ? (int64_t)(v >> kr) : -(int64_t)((-v + m) >> kr);
 }
@@ -40,12 +44,8 @@ static unsigned table_bits_for(const zk_vk *vk, int64_t *const *accs, size_t n)
         const int64_t *acc = accs[i];
         if (!acc)
             continue;
-        uint32_t k = L->shift;
-        int64_t half = k ? (int64_t)1 << (k - 1) : 0, lim = (int64_t)1 << 62;
         for (size_t e = 0; e < n * L->n_out; e++) {
-            int64_t a = acc[e];
-            /* as in wit_rows: the shift is the floor when |acc| < 2^62 (model validation) */
-            int64_t q = a > -lim && a < lim ? (a + half) >> k : floor_shift(a, k, k);
+            int64_t q = floor_shift(acc[e], L->shift, L->shift);
             qmin = q < qmin ? q : qmin;
             qmax = q > qmax ? q : qmax;
         }
@@ -126,10 +126,7 @@ static void wit_rows(void *vctx, size_t b, size_t e, unsigned tid)
                 continue;
             }
             int64_t a = x->acc[s * L->n_out + (size_t)col];
-            /* |acc| < 2^62 (model validation) keeps acc + 2^(k-1) in range, and >> on a negative
-             * int64 is an arithmetic shift (floor) with gcc and clang */
-            int64_t qp = (a > -((int64_t)1 << 62) && a < ((int64_t)1 << 62)) ? (a + half) >> kr
-                                                                              : floor_shift(a, k, kr);
+            int64_t qp = floor_shift(a, k, kr);
             int64_t q = qp >> x->jb;
             if (x->checks && (q < x->tmin || q > x->tmax)) {
                 x->bad[tid].at = at;
@@ -505,11 +502,11 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
         if ((st = prove_dense(p, &wl, &w, xin, n_samples, i, qc, &wr, &wc, &mc, err)) != EM_OK)
             goto out;
     double t5 = em_now_ms();
-    if ((st = zk__pcs_open(wpcs, NULL, w.ipoly, &tr, &wl.pack, &wc, 1, wr.forge, &cons, err)) != EM_OK)
+    if ((st = zk__pcs_open(wpcs, &tr, &wl.pack, &wc, 1, wr.forge, &cons, err)) != EM_OK)
         goto out;
     double t6 = em_now_ms();
     /* a model of pooling layers only has no weights to open */
-    if (mc.n && (st = zk__pcs_open(p->mpcs, p->mpoly, p->mints, &tr, &vk->mpack, &mc, 0, wr.forge, &cons, err)) != EM_OK)
+    if (mc.n && (st = zk__pcs_open(p->mpcs, &tr, &vk->mpack, &mc, 0, wr.forge, &cons, err)) != EM_OK)
         goto out;
     if (em_log_get_level() >= EM_LOG_DEBUG) { /* the split zk__wlayout chose, first 16 layers */
         char split[160] = "";

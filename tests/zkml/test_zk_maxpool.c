@@ -472,19 +472,8 @@ static void test_prodzero(void)
  * a few proofs later -- the cache now aborts on that misuse, and this sequence must run clean. */
 static void test_large_pool_cache(void)
 {
-    char onnx[1024];
-    snprintf(onnx, sizeof onnx, "%s/examples/cnn/digits-cnn.onnx", th_src_dir());
-    FILE *f = fopen(onnx, "rb");
-    if (!f) {
-        fprintf(stderr, "    (no %s: case skipped)\n", onnx);
-        return;
-    }
-    fclose(f);
     em_err err = {0};
-    nn_model *m = NULL;
-    nn_import_opts o;
-    nn_import_opts_default(&o);
-    CHECK_OK(nn_onnx_import(onnx, &o, &m, &err), &err);
+    nn_model *m = zt_bundled_cnn(NULL, 0);
     zk_prover *p = NULL;
     if (m)
         CHECK_OK(zk_prover_create(m, &p, &err), &err);

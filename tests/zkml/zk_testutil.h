@@ -284,4 +284,27 @@ static inline void zt_prove_tiers(const nn_model *m, size_t n, const char *what)
 }
 
 
+/* The bundled CNN (examples/cnn/digits-cnn.onnx), calibrated on calib (n_calib samples, may be
+ * NULL); NULL with a note when the file is missing, NULL and a failed check when the import
+ * fails. */
+static inline nn_model *zt_bundled_cnn(const float *calib, size_t n_calib)
+{
+    char onnx[1024];
+    snprintf(onnx, sizeof onnx, "%s/examples/cnn/digits-cnn.onnx", th_src_dir());
+    FILE *f = fopen(onnx, "rb");
+    if (!f) {
+        fprintf(stderr, "    (no %s: case skipped)\n", onnx);
+        return NULL;
+    }
+    fclose(f);
+    em_err err = {0};
+    nn_model *m = NULL;
+    nn_import_opts o;
+    nn_import_opts_default(&o);
+    o.calib = calib;
+    o.n_calib = n_calib;
+    CHECK_OK(nn_onnx_import(onnx, &o, &m, &err), &err);
+    return m;
+}
+
 #endif
