@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "enclaveml/zkml/ff_vec.h"
@@ -65,10 +66,12 @@ typedef struct par_pool {
     pthread_t th[ZK_MAX_THREADS];
     unsigned long gen0[ZK_MAX_THREADS]; /* the generation a helper was started at */
     unsigned n;                         /* helpers started */
-    unsigned long gen;                  /* job generation */
-    unsigned want, active;              /* helpers in the current job, and those not done yet */
+    atomic_ulong gen;                   /* job generation (written under mu, spun on without it) */
+    unsigned want;                      /* helpers in the current job */
+    atomic_uint active;                 /* of those, not done yet (written under mu) */
     par_job *job;
-    int busy, stop;
+    int busy;
+    atomic_int stop;
     unsigned holders;
 } par_pool;
 
@@ -94,7 +97,8 @@ static void atfork_child(void)
     pthread_mutex_unlock(&big_mu);
     pool.n = 0;
     pool.busy = pool.stop = 0;
-    pool.want = pool.active = 0;
+    pool.want = 0;
+    atomic_store(&pool.active, 0);
     pool.job = NULL;
     pthread_cond_init(&pool.go, NULL);
     pthread_cond_init(&pool.done, NULL);
@@ -102,12 +106,63 @@ static void atfork_child(void)
 }
 static void atfork_register(void) { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
 
+/* A proof runs a few hundred loops with short serial steps (transcript hashing, small rounds)
+ * between them. Waking a sleeping helper through the condition variable took tens of
+ * microseconds on our VM, and a helper woken late does little of a short loop, so a helper first
+ * spins (without the lock) for up to ZK_SPIN_NS on the generation counter before it sleeps, and
+ * the caller spins the same way for the helpers to finish. Bounded: an idle pool sleeps. */
+#define ZK_SPIN_NS 100000L
+
+static long mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Spins while *v == old and the pool is not stopping, for at most ZK_SPIN_NS. */
+static void spin_while_ulong(const atomic_ulong *v, unsigned long old)
+{
+    long t0 = mono_ns();
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(v, memory_order_acquire) != old || atomic_load(&pool.stop))
+            return;
+        cpu_relax();
+        if (i % 64 == 0 && mono_ns() - t0 > ZK_SPIN_NS)
+            return;
+    }
+}
+
+static void spin_while_active(void)
+{
+    long t0 = mono_ns();
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(&pool.active, memory_order_acquire) == 0)
+            return;
+        cpu_relax();
+        if (i % 64 == 0 && mono_ns() - t0 > ZK_SPIN_NS)
+            return;
+    }
+}
+
 static void *pool_main(void *arg)
 {
     unsigned idx = (unsigned)(uintptr_t)arg;
     pthread_mutex_lock(&pool.mu);
     unsigned long seen = pool.gen0[idx];
     for (;;) {
+        if (pool.gen == seen && !pool.stop) {
+            pthread_mutex_unlock(&pool.mu);
+            spin_while_ulong(&pool.gen, seen);
+            pthread_mutex_lock(&pool.mu);
+        }
         while (pool.gen == seen && !pool.stop)
             pthread_cond_wait(&pool.go, &pool.mu);
         if (pool.stop)
@@ -119,7 +174,7 @@ static void *pool_main(void *arg)
         pthread_mutex_unlock(&pool.mu);
         par_drain(j);
         pthread_mutex_lock(&pool.mu);
-        if (--pool.active == 0)
+        if (atomic_fetch_sub(&pool.active, 1) == 1)
             pthread_cond_broadcast(&pool.done);
     }
     pthread_mutex_unlock(&pool.mu);
@@ -144,13 +199,15 @@ static int pool_run(par_job *job, unsigned helpers)
     unsigned h = helpers < pool.n ? helpers : pool.n;
     pool.busy = 1;
     pool.job = job;
-    pool.want = pool.active = h;
-    pool.gen++;
-    pthread_cond_broadcast(&pool.go);
+    pool.want = h;
+    atomic_store(&pool.active, h);
+    atomic_fetch_add_explicit(&pool.gen, 1, memory_order_release);
+    pthread_cond_broadcast(&pool.go); /* no system call when every helper is spinning */
     pthread_mutex_unlock(&pool.mu);
     par_drain(job);
+    spin_while_active();
     pthread_mutex_lock(&pool.mu);
-    while (pool.active)
+    while (atomic_load(&pool.active))
         pthread_cond_wait(&pool.done, &pool.mu);
     pool.busy = 0;
     pool.job = NULL;
