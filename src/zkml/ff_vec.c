@@ -180,6 +180,19 @@ void ff2_vec_fold(ff2_t *out, const ff2_t *t, size_t half, ff2_t r)
     }
 }
 
+void ff2_vec_eq_step(ff2_t *t, size_t half, ff2_t r)
+{
+    if (ff_vec_tier_get() == FF_VEC_AVX512) {
+        ff__ff2_eq_step_avx512(t, half, r);
+        return;
+    }
+    for (size_t i = 0; i < half; i++) {
+        ff2_t hi = ff2_mul(t[i], r);
+        t[i + half] = hi;
+        t[i] = ff2_sub(t[i], hi);
+    }
+}
+
 void ff_vec_fold_base(ff2_t *out, const ff_t *t, size_t half, ff2_t r)
 {
     if (ff_vec_tier_get() == FF_VEC_AVX512) {

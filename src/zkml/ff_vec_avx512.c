@@ -175,6 +175,24 @@ T void ff__ff2_fold_avx512(ff2_t *out, const ff2_t *t, size_t half, ff2_t r)
     }
 }
 
+T void ff__ff2_eq_step_avx512(ff2_t *t, size_t half, ff2_t r)
+{
+    const __m512i ra = _mm512_set1_epi64((long long)r.a), rb = _mm512_set1_epi64((long long)r.b);
+    size_t i = 0;
+    for (; i + 8 <= half; i += 8) {
+        __m512i a, b, pa, pb;
+        ld2(t + i, &a, &b);
+        ff8_mul2(a, b, ra, rb, &pa, &pb);
+        st2(t + i + half, pa, pb);
+        st2(t + i, ff8_sub(a, pa), ff8_sub(b, pb));
+    }
+    for (; i < half; i++) {
+        ff2_t hi = ff2_mul(t[i], r);
+        t[i + half] = hi;
+        t[i] = ff2_sub(t[i], hi);
+    }
+}
+
 T void ff__fold_base_avx512(ff2_t *out, const ff_t *t, size_t half, ff2_t r)
 {
     const __m512i ev = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), od = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);

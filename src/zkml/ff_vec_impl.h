@@ -20,6 +20,7 @@ ff2_t ff__ff2_dot_avx512(const ff2_t *a, const ff2_t *b, size_t n);
 ff2_t ff__ff2_dot_base_avx512(const ff2_t *a, const ff_t *b, size_t n);
 void ff__ff2_fold_avx512(ff2_t *out, const ff2_t *t, size_t half, ff2_t r);
 void ff__fold_base_avx512(ff2_t *out, const ff_t *t, size_t half, ff2_t r);
+void ff__ff2_eq_step_avx512(ff2_t *t, size_t half, ff2_t r);
 
 extern const ff__vec_kernels ff__vec_avx2;
 extern const ff__vec_kernels ff__vec_avx512;

@@ -14,6 +14,10 @@ __attribute__((flatten)) void ml_eq_table(const ff2_t *r, unsigned n, ff2_t scal
      * one, so each entry splits into (x_j = 0) at i and (x_j = 1) at i + 2^j. */
     for (unsigned j = 0; j < n; j++) {
         size_t half = (size_t)1 << j;
+        if (half >= 8) { /* the SIMD kernel; the same values */
+            ff2_vec_eq_step(out, half, r[j]);
+            continue;
+        }
         for (size_t i = 0; i < half; i++) {
             ff2_t hi = ff2_mul(out[i], r[j]);
             out[i + half] = hi;

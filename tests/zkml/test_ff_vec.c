@@ -139,6 +139,14 @@ static void check_tier_ext(ff_vec_tier t)
             ff2_t lo = ff2_from_base(base[2 * i]), hi = ff2_from_base(base[2 * i + 1]);
             CHECK(ff2_eq(o[i], ff2_add(lo, ff2_mul(r, ff2_sub(hi, lo)))));
         }
+        /* eq-table step: n entries split into 2n */
+        memcpy(f, a, sizeof f);
+        ff2_vec_eq_step(f, n, r);
+        for (size_t i = 0; i < n; i++) {
+            ff2_t hi = ff2_mul(a[i], r);
+            CHECK(ff2_eq(f[i + n], hi));
+            CHECK(ff2_eq(f[i], ff2_sub(a[i], hi)));
+        }
     }
 }
 

@@ -43,6 +43,8 @@ ff2_t ff2_vec_dot(const ff2_t *a, const ff2_t *b, size_t n);            /* sum a
 ff2_t ff2_vec_dot_base(const ff2_t *a, const ff_t *b, size_t n);        /* sum a[i]*b[i] */
 void ff2_vec_fold(ff2_t *out, const ff2_t *t, size_t half, ff2_t r);
 void ff_vec_fold_base(ff2_t *out, const ff_t *t, size_t half, ff2_t r); /* base table -> ext */
+/* One step of an eq table: for i < half, t[i + half] = t[i] * r and t[i] -= t[i + half]. */
+void ff2_vec_eq_step(ff2_t *t, size_t half, ff2_t r);
 
 /* Montgomery's batch inversion: out[i] = in[i]^-1, and out[i] = 0 where in[i] == 0 (the same
  * convention as ff_inv), at the cost of one field inversion plus ~3n multiplications. scratch
