@@ -386,6 +386,22 @@ em_status ntt_rs_encode(const ntt_plan *plan_N, unsigned rate_bits, ff_t shift, 
     return st;
 }
 
+/* rs_encode_one for integer coefficients msg[0..m) (the rest zero) on the subgroup: the
+ * conversion, the copy, the bit reversal and the spread are one pass. */
+static void rs_encode_one_i32(const ntt_plan *plan_N, unsigned rate_bits, const int32_t *msg, size_t m, ff_t *out)
+{
+    size_t N = plan_N->n, n = N >> rate_bits, R = (size_t)1 << rate_bits;
+    unsigned lg = plan_N->log_n - rate_bits;
+    for (size_t i = 0; i < n; i++) {
+        ff_t v = i < m ? ff_from_i64(msg[i]) : 0;
+        ff_t *d = out + rev_bits(i, lg) * R;
+        for (size_t t = 0; t < R; t++)
+            d[t] = v;
+    }
+    if (N > 1)
+        dit_rec(ff_vec_tier_get(), out, N, plan_N->tw, R);
+}
+
 typedef struct rs_job {
     const ntt_plan *plan_N, *plan_n;
     unsigned rate_bits;
@@ -394,27 +410,31 @@ typedef struct rs_job {
     const ff_t *msg;
     ff_t *out;
     size_t row0, row1;
+    int from_ints;       /* instead of msg: integer coefficients, ints_len of them */
+    const int32_t *ints;
+    size_t ints_len;
 } rs_job;
 
 static void *rs_worker(void *arg)
 {
     const rs_job *j = arg;
     size_t N = j->plan_N->n, n = N >> j->rate_bits;
-    for (size_t r = j->row0; r < j->row1; r++)
-        rs_encode_one(j->plan_N, j->plan_n, j->rate_bits, j->shift, j->kind, j->msg + r * n, j->out + r * N);
+    for (size_t r = j->row0; r < j->row1; r++) {
+        if (j->from_ints) {
+            size_t b = r * n, m = j->ints_len > b ? j->ints_len - b : 0;
+            rs_encode_one_i32(j->plan_N, j->rate_bits, m ? j->ints + b : NULL, m < n ? m : n, j->out + r * N);
+        } else {
+            rs_encode_one(j->plan_N, j->plan_n, j->rate_bits, j->shift, j->kind, j->msg + r * n, j->out + r * N);
+        }
+    }
     return NULL;
 }
 
 #define NTT_MAX_THREADS 64
 #define NTT_MIN_PAR_WORK ((size_t)1 << 16) /* codeword elements below which threads do not pay */
 
-em_status ntt_rs_encode_rows(const ntt_plan *plan_N, const ntt_plan *plan_n, unsigned rate_bits,
-                             ff_t shift, ntt_rs_input kind, const ff_t *msg, size_t n_rows,
-                             ff_t *out, unsigned n_threads, em_err *err)
+static em_status encode_rows(rs_job proto, size_t n_rows, unsigned n_threads, em_err *err)
 {
-    em_status st = rs_check(plan_N, plan_n, rate_bits, shift, kind, err);
-    if (st != EM_OK)
-        return st;
     if (n_threads == 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         n_threads = c > 0 ? (unsigned)c : 1;
@@ -424,8 +444,8 @@ em_status ntt_rs_encode_rows(const ntt_plan *plan_N, const ntt_plan *plan_n, uns
     if (n_threads > n_rows)
         n_threads = (unsigned)(n_rows ? n_rows : 1);
     size_t total;
-    if (!em_mul_ok(n_rows, plan_N->n, &total))
-        return em_errf(err, EM_ERR_LIMIT, "ntt_rs: %zu rows of 2^%u overflow", n_rows, plan_N->log_n);
+    if (!em_mul_ok(n_rows, proto.plan_N->n, &total))
+        return em_errf(err, EM_ERR_LIMIT, "ntt_rs: %zu rows of 2^%u overflow", n_rows, proto.plan_N->log_n);
     if (total < NTT_MIN_PAR_WORK)
         n_threads = 1;
 
@@ -433,8 +453,9 @@ em_status ntt_rs_encode_rows(const ntt_plan *plan_N, const ntt_plan *plan_n, uns
     pthread_t tid[NTT_MAX_THREADS];
     unsigned started = 0;
     for (unsigned t = 0; t < n_threads; t++) {
-        jobs[t] = (rs_job){plan_N, plan_n, rate_bits, shift, kind, msg, out,
-                           n_rows * t / n_threads, n_rows * (t + 1) / n_threads};
+        jobs[t] = proto;
+        jobs[t].row0 = n_rows * t / n_threads;
+        jobs[t].row1 = n_rows * (t + 1) / n_threads;
     }
     /* Thread 0's share runs on the caller; a failed pthread_create falls back to the caller too. */
     for (unsigned t = 1; t < n_threads; t++) {
@@ -448,4 +469,29 @@ em_status ntt_rs_encode_rows(const ntt_plan *plan_N, const ntt_plan *plan_n, uns
     for (unsigned t = 1; t <= started; t++)
         pthread_join(tid[t], NULL);
     return EM_OK;
+}
+
+em_status ntt_rs_encode_rows(const ntt_plan *plan_N, const ntt_plan *plan_n, unsigned rate_bits,
+                             ff_t shift, ntt_rs_input kind, const ff_t *msg, size_t n_rows,
+                             ff_t *out, unsigned n_threads, em_err *err)
+{
+    em_status st = rs_check(plan_N, plan_n, rate_bits, shift, kind, err);
+    if (st != EM_OK)
+        return st;
+    rs_job proto = {.plan_N = plan_N, .plan_n = plan_n, .rate_bits = rate_bits, .shift = shift, .kind = kind,
+                    .msg = msg, .out = out};
+    return encode_rows(proto, n_rows, n_threads, err);
+}
+
+em_status ntt_rs_encode_rows_i32(const ntt_plan *plan_N, unsigned rate_bits, const int32_t *msg, size_t len,
+                                 size_t n_rows, ff_t *out, unsigned n_threads, em_err *err)
+{
+    em_status st = rs_check(plan_N, NULL, rate_bits, 1, NTT_RS_COEFFS, err);
+    if (st != EM_OK)
+        return st;
+    if (!msg && len)
+        return em_errf(err, EM_ERR_ARG, "ntt_rs: %zu integer coefficients without a buffer", len);
+    rs_job proto = {.plan_N = plan_N, .rate_bits = rate_bits, .shift = 1, .kind = NTT_RS_COEFFS, .out = out,
+                    .from_ints = 1, .ints = msg, .ints_len = len};
+    return encode_rows(proto, n_rows, n_threads, err);
 }

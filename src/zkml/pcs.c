@@ -202,19 +202,6 @@ static void wipe(void *p, size_t n)
 }
 
 /* integer evaluations to field elements, over chunks on the threads */
-typedef struct ints_ctx {
-    const int32_t *src;
-    ff_t *dst;
-} ints_ctx;
-
-static void ints_chunk(void *vctx, size_t b, size_t e, unsigned slot)
-{
-    (void)slot;
-    const ints_ctx *x = vctx;
-    for (size_t i = b; i < e; i++)
-        x->dst[i] = ff_from_i64(x->src[i]);
-}
-
 static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_rng *rng, unsigned n_threads,
                              pcs_prover **out, uint8_t root[PCS_ROOT_LEN], em_err *err)
 {
@@ -237,23 +224,25 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
         return em_errf(err, EM_ERR_NOMEM, "pcs: prover");
     p->layout = *l;
     p->threads = zk__threads((int)n_threads);
-    p->m = zk__big_alloc(Rt * Cm * sizeof *p->m);
+    /* integer values are encoded from the integers themselves: no field-element copy */
+    int from_ints = l->n_polys == 1 && polys[0].ints;
+    p->m = from_ints ? NULL : zk__big_alloc(Rt * Cm * sizeof *p->m);
     p->enc = zk__big_alloc(Rt * N * sizeof *p->enc);
     p->zero = calloc(Rt, 1);
-    if (!p->m || !p->enc || !p->zero) {
+    if ((!from_ints && !p->m) || !p->enc || !p->zero) {
         st = em_errf(err, EM_ERR_NOMEM, "pcs: matrix of %zu x %zu", Rt, N);
         goto out;
     }
     if (!l->hiding) {
         for (unsigned i = 0; i < l->n_polys; i++) {
-            ff_t *dst = p->m + l->row_off[i] * C;
-            size_t cap = l->rows[i] * C;
             if (polys[i].ints) {
-                ints_ctx x = {.src = polys[i].ints, .dst = dst};
-                zk__par_for(p->threads, polys[i].len, (size_t)1 << 16, ints_chunk, &x);
                 p->ints = polys[i].ints;
                 p->ints_len = polys[i].len;
-            } else if (polys[i].len) {
+                continue;
+            }
+            ff_t *dst = p->m + l->row_off[i] * C;
+            size_t cap = l->rows[i] * C;
+            if (polys[i].len) {
                 memcpy(dst, polys[i].evals, polys[i].len * sizeof(ff_t));
             }
             memset(dst + polys[i].len, 0, (cap - polys[i].len) * sizeof(ff_t));
@@ -280,8 +269,12 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
         for (unsigned i = 0; i < l->n_polys; i++) {
             size_t rows = l->rows[i], used = (polys[i].len + C - 1) / C;
             ff_t *enc = p->enc + l->row_off[i] * N;
-            if (used && (st = ntt_rs_encode_rows(plan, NULL, l->rate_bits, 1, NTT_RS_COEFFS, p->m + l->row_off[i] * C,
-                                                 used, enc, n_threads, err)) != EM_OK)
+            if (used && polys[i].ints)
+                st = ntt_rs_encode_rows_i32(plan, l->rate_bits, polys[i].ints, polys[i].len, used, enc, n_threads, err);
+            else if (used)
+                st = ntt_rs_encode_rows(plan, NULL, l->rate_bits, 1, NTT_RS_COEFFS, p->m + l->row_off[i] * C, used,
+                                        enc, n_threads, err);
+            if (st != EM_OK)
                 goto out;
             memset(enc + used * N, 0, (rows - used) * N * sizeof *enc);
             memset(p->zero + l->row_off[i] + used, 1, rows - used);
@@ -362,7 +355,9 @@ ff2_t pcs_prover_eval(const pcs_prover *p, unsigned poly, const ff2_t *point)
     ff2_t v = ff2_zero();
     if (vals && scratch) {
         for (size_t e = 0; e < len; e++)
-            vals[e] = e < l->rows[poly] * C ? p->m[(l->row_off[poly] + e / C) * Cm + e % C] : 0;
+            vals[e] = p->ints ? (e < p->ints_len ? ff_from_i64(p->ints[e]) : 0)
+                      : e < l->rows[poly] * C ? p->m[(l->row_off[poly] + e / C) * Cm + e % C]
+                                              : 0;
         v = ml_eval_base(vals, len, l->n_vars[poly], point, scratch);
     }
     free(vals);

@@ -184,6 +184,44 @@ static void test_rs_threads(void)
     ntt_plan_free(pN);
 }
 
+/* Integer coefficients: the same codewords as the field path on the converted values (with
+ * int32 extremes), for lengths ending inside a row, on a row boundary and before the last
+ * rows (the rest zero), at rates 1/2, 1/4 and 1 (rate_bits 0), on 1 and 3 threads. */
+static void test_rs_i32(void)
+{
+    em_err err;
+    const unsigned lm = 9;
+    const size_t n = (size_t)1 << lm, rows = 7;
+    for (unsigned rate = 0; rate <= 2; rate++) {
+        size_t N = n << rate;
+        ntt_plan *pN = NULL;
+        CHECK_OK(ntt_plan_create(lm + rate, &pN, &err), &err);
+        if (!pN)
+            return;
+        int32_t *iv = malloc(n * rows * sizeof *iv);
+        ff_t *fv = malloc(n * rows * sizeof *fv), *a = malloc(N * rows * 8), *b = malloc(N * rows * 8);
+        const size_t lens[] = {0, 1, n - 3, n, 3 * n + 17, n * rows - 1, n * rows};
+        for (size_t li = 0; li < sizeof lens / sizeof *lens; li++) {
+            size_t len = lens[li];
+            for (size_t i = 0; i < n * rows; i++) {
+                uint64_t r = th_rand();
+                iv[i] = i % 97 == 0 ? INT32_MIN : i % 89 == 0 ? INT32_MAX : (int32_t)(uint32_t)r;
+                fv[i] = i < len ? ff_from_i64(iv[i]) : 0;
+            }
+            CHECK_OK(ntt_rs_encode_rows(pN, NULL, rate, 1, NTT_RS_COEFFS, fv, rows, a, 1, &err), &err);
+            for (unsigned th = 1; th <= 3; th += 2) {
+                memset(b, 0xa5, N * rows * 8);
+                CHECK_OK(ntt_rs_encode_rows_i32(pN, rate, len ? iv : NULL, len, rows, b, th, &err), &err);
+                CHECK(memcmp(a, b, N * rows * 8) == 0);
+            }
+        }
+        CHECK_ST(ntt_rs_encode_rows_i32(pN, rate, NULL, 5, rows, b, 1, &err), EM_ERR_ARG, &err);
+        CHECK_ST(ntt_rs_encode_rows_i32(pN, lm + rate + 1, iv, 5, rows, b, 1, &err), EM_ERR_ARG, &err);
+        free(iv), free(fv), free(a), free(b);
+        ntt_plan_free(pN);
+    }
+}
+
 /* Extreme rates: a 2-element message spread over 2^17 points (the expansion exceeds the
  * cache block of the butterfly recursion). */
 static void test_rs_high_rate(void)
@@ -231,5 +269,6 @@ int main(void)
     TH_RUN(test_rs);
     TH_RUN(test_rs_threads);
     TH_RUN(test_rs_high_rate);
+    TH_RUN(test_rs_i32);
     return th_finish();
 }

@@ -63,6 +63,13 @@ em_status ntt_rs_encode_rows(const ntt_plan *plan_N, const ntt_plan *plan_n, uns
                              ff_t shift, ntt_rs_input kind, const ff_t *msg, size_t n_rows,
                              ff_t *out, unsigned n_threads, em_err *err) EM_WARN_UNUSED;
 
+/* ntt_rs_encode_rows for integer coefficients on the subgroup (shift 1): row r's coefficients
+ * are msg[r*n .. r*n + n), and entries at flat index >= len are zero (len may end inside a row
+ * or before the last rows). The same codewords as converting to field elements first
+ * (ff_from_i64) and calling ntt_rs_encode_rows, without the converted copy. */
+em_status ntt_rs_encode_rows_i32(const ntt_plan *plan_N, unsigned rate_bits, const int32_t *msg, size_t len,
+                                 size_t n_rows, ff_t *out, unsigned n_threads, em_err *err) EM_WARN_UNUSED;
+
 /* Scalar O(n log n) reference transform (radix-2, no SIMD, no tables): the tests compare the
  * fast path against it. Same convention as ntt_forward. */
 void ntt_forward_ref(ff_t *a, unsigned log_n);
