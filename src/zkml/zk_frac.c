@@ -10,6 +10,7 @@
  * kept in split coordinates (zk_fv), run 8 lanes per AVX-512 register with no shuffles. The
  * scalar kernels are the reference and serve every other tier; field arithmetic is exact, so
  * both give the same proof bytes (tests/zkml/test_zk_threads.c). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "enclaveml/zkml/ff_vec.h"
@@ -51,8 +52,12 @@ static ff2_t eq1(ff2_t r, ff2_t X)
 typedef struct lvl_ctx {
     zk_fv in[4];  /* P0, P1, Q0, Q1 of this round (P unused when p_one) */
     zk_fv out[4]; /* step: the folded tables */
-    zk_fv er, en; /* eq weights of this round; step: of the next (halved) */
-    const ff2_t *er_in; /* round 0: the eq weights as built (interleaved), split into er here */
+    /* eq weights of the round being summed, split (Gruen; Dao-Thaler): pair j has weight
+     * elo[j & (2^lg - 1)] * ehi[j >> lg], so the chunks sum each block of 2^lg pairs against
+     * elo (one table of 2^lg entries, in cache) and weight the block's sums by ehi once. */
+    zk_fv elo;
+    const ff2_t *ehi;
+    unsigned lg;
     zk_fv pp, pq; /* round 0: the parent level (the summands at X = 0) */
     size_t h;     /* round 0: pairs (j, j + h); step: the tables have 2h entries */
     ff2_t lam, c;
@@ -68,12 +73,14 @@ static inline ff2_t summand(const lvl_ctx *x, const ff2_t v[4])
     return ff2_add(zk__mul2(v[0], v[3]), zk__mul2(v[2], ff2_add(v[1], lq1)));
 }
 
+/* The kernels sum pairs [b, e) of one block (same j >> lg) against elo. */
+static inline ff2_t w_lo(const lvl_ctx *x, size_t j) { return fv_at(x->elo, j & (((size_t)1 << x->lg) - 1)); }
+
 static void r0_scalar(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
 {
     unsigned k0 = x->p_one ? 2 : 0;
     for (size_t j = b; j < e; j++) {
-        ff2_t lo[4], hi[4], tw[4], w = x->er_in[j];
-        fv_put(x->er, j, w);
+        ff2_t lo[4], hi[4], tw[4], w = w_lo(x, j);
         for (unsigned k = k0; k < 4; k++) {
             lo[k] = fv_at(x->in[k], j);
             hi[k] = fv_at(x->in[k], j + x->h);
@@ -88,7 +95,7 @@ static void r0_scalar(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
 }
 
 /* New pairs [b, e) of the next round (q = h/2 of them): binds c over the pairs (i, i + h) that
- * produce entries j and j + q, halves the eq weights and sums the next round's summands. */
+ * produce entries j and j + q and sums the next round's summands. */
 static void step_scalar(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
 {
     unsigned k0 = x->p_one ? 2 : 0;
@@ -104,8 +111,7 @@ static void step_scalar(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
             fv_put(x->out[k], j + q, o1[k]);
             tw[k] = ff2_sub(ff2_add(o1[k], o1[k]), o0[k]);
         }
-        ff2_t w = ff2_add(fv_at(x->er, j), fv_at(x->er, j + q));
-        fv_put(x->en, j, w);
+        ff2_t w = w_lo(x, j);
         s[0] = ff2_add(s[0], zk__mul2(w, summand(x, o0)));
         if (x->with_one)
             s[1] = ff2_add(s[1], zk__mul2(w, summand(x, o1)));
@@ -166,21 +172,16 @@ AVX512 static void add_sums(ff2_t s[3], v2 acc0, v2 acc1, v2 acc2)
     s[2] = ff2_add(s[2], v2_hsum(acc2));
 }
 
-/* r0_scalar over [b, b + 8k); returns the end of the vectorised part */
+/* r0_scalar over [b, b + 8k); returns the end of the vectorised part. The block's elo entries
+ * are contiguous (blocks of 2^lg >= 8 pairs start at multiples of 2^lg). */
 AVX512 static size_t r0_avx512(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
 {
     v2 lam = v2_set1(x->lam), one = v2_set1(ff2_one()), zero = v2_set1(ff2_zero());
     v2 acc0 = zero, acc1 = zero, acc2 = zero;
-    const __m512i ev = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), od = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
     unsigned k0 = x->p_one ? 2 : 0;
-    size_t j = b;
+    size_t mask = ((size_t)1 << x->lg) - 1, j = b;
     for (; j + 8 <= e; j += 8) {
-        v2 lo[4], hi[4], tw[4], w;
-        __m512i e0 = _mm512_loadu_si512((const void *)(x->er_in + j)),
-                e1 = _mm512_loadu_si512((const void *)(x->er_in + j + 4));
-        w.a = _mm512_permutex2var_epi64(e0, ev, e1);
-        w.b = _mm512_permutex2var_epi64(e0, od, e1);
-        v2_st(x->er, j, w);
+        v2 lo[4], hi[4], tw[4], w = v2_ld(x->elo, j & mask);
         for (unsigned k = k0; k < 4; k++) {
             lo[k] = v2_ld(x->in[k], j);
             hi[k] = v2_ld(x->in[k], j + x->h);
@@ -201,7 +202,7 @@ AVX512 static size_t step_avx512(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3
     v2 lam = v2_set1(x->lam), one = v2_set1(ff2_one()), zero = v2_set1(ff2_zero()), c = v2_set1(x->c);
     v2 acc0 = zero, acc1 = zero, acc2 = zero;
     unsigned k0 = x->p_one ? 2 : 0;
-    size_t h = x->h, q = h / 2, j = b;
+    size_t h = x->h, q = h / 2, mask = ((size_t)1 << x->lg) - 1, j = b;
     for (; j + 8 <= e; j += 8) {
         v2 o0[4], o1[4], tw[4];
         for (unsigned k = k0; k < 4; k++) {
@@ -213,8 +214,7 @@ AVX512 static size_t step_avx512(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3
             v2_st(x->out[k], j + q, o1[k]);
             tw[k] = v2_twice_minus(o1[k], o0[k]);
         }
-        v2 w = v2_add(v2_ld(x->er, j), v2_ld(x->er, j + q));
-        v2_st(x->en, j, w);
+        v2 w = v2_ld(x->elo, j & mask);
         acc0 = v2_add(acc0, v2_mul(w, v2_summand(x->p_one, lam, one, o0)));
         if (x->with_one)
             acc1 = v2_add(acc1, v2_mul(w, v2_summand(x->p_one, lam, one, o1)));
@@ -224,20 +224,34 @@ AVX512 static size_t step_avx512(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3
     return j;
 }
 
+/* Runs kern over [b, e) block by block (blocks of 2^lg pairs share ehi[j >> lg]). */
+typedef size_t (*lvl_simd_fn)(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3]);
+typedef void (*lvl_scalar_fn)(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3]);
+static void lvl_blocks(lvl_ctx *x, size_t b, size_t e, unsigned tid, lvl_simd_fn vk, lvl_scalar_fn sk)
+{
+    ff2_t s[3] = {ff2_zero(), ff2_zero(), ff2_zero()};
+    for (size_t j = b; j < e;) {
+        size_t je = ((j >> x->lg) + 1) << x->lg;
+        if (je > e)
+            je = e;
+        ff2_t t[3] = {ff2_zero(), ff2_zero(), ff2_zero()};
+        sk(x, x->simd ? vk(x, j, je, t) : j, je, t);
+        ff2_t wh = x->ehi[j >> x->lg];
+        for (unsigned i = 0; i < 3; i++)
+            s[i] = ff2_add(s[i], zk__mul2(wh, t[i]));
+        j = je;
+    }
+    memcpy(x->part[tid], s, sizeof s);
+}
+
 static void r0_chunk(void *vctx, size_t b, size_t e, unsigned tid)
 {
-    lvl_ctx *x = vctx;
-    ff2_t s[3] = {ff2_zero(), ff2_zero(), ff2_zero()};
-    r0_scalar(x, x->simd ? r0_avx512(x, b, e, s) : b, e, s);
-    memcpy(x->part[tid], s, sizeof s);
+    lvl_blocks(vctx, b, e, tid, r0_avx512, r0_scalar);
 }
 
 static void step_chunk(void *vctx, size_t b, size_t e, unsigned tid)
 {
-    lvl_ctx *x = vctx;
-    ff2_t s[3] = {ff2_zero(), ff2_zero(), ff2_zero()};
-    step_scalar(x, x->simd ? step_avx512(x, b, e, s) : b, e, s);
-    memcpy(x->part[tid], s, sizeof s);
+    lvl_blocks(vctx, b, e, tid, step_avx512, step_scalar);
 }
 
 /* Parent (P, Q)[i] = (p0 q1 + p1 q0, q0 q1) of children i and i + h. */
@@ -285,14 +299,64 @@ static void lvl_sums(const lvl_ctx *x, unsigned nc, ff2_t H[3])
             H[i] = ff2_add(H[i], x->part[k][i]);
 }
 
+/* The eq weights of a round summing over m variables (pairs j < 2^m, weight eq(r_0..r_{m-1}, j))
+ * as elo (split coordinates, over r_0..r_{lg-1}) and ehi (over r_lg..r_{m-1}). */
+#define FRAC_LO_BITS 10u
+typedef struct eq_split {
+    ff_t *lo_a, *lo_b; /* 2^FRAC_LO_BITS each */
+    ff2_t *hi;         /* 2^(m - lg) */
+    ff2_t lo_tmp[1u << FRAC_LO_BITS];
+    unsigned m, lg;
+} eq_split;
+
+static void eq_split_lo(eq_split *q, const ff2_t *r, unsigned lg)
+{
+    q->lg = lg;
+    ml_eq_table(r, lg, ff2_one(), q->lo_tmp);
+    for (size_t i = 0; i < (size_t)1 << lg; i++) {
+        q->lo_a[i] = q->lo_tmp[i].a;
+        q->lo_b[i] = q->lo_tmp[i].b;
+    }
+}
+
+/* m variables: the low table over min(m, FRAC_LO_BITS) of them, the high one over the rest. */
+static void eq_split_init(eq_split *q, const ff2_t *r, unsigned m, unsigned threads)
+{
+    q->m = m;
+    eq_split_lo(q, r, m < FRAC_LO_BITS ? m : FRAC_LO_BITS);
+    zk__eq_table(r + q->lg, m - q->lg, ff2_one(), q->hi, 0, threads);
+}
+
+/* Drops the top variable r_{m-1}: the weights of the next round (sum over it, as
+ * eq1(r, 0) + eq1(r, 1) = 1). */
+static void eq_split_next(eq_split *q, const ff2_t *r)
+{
+    q->m--;
+    if (q->m >= q->lg) {
+        size_t half = (size_t)1 << (q->m - q->lg);
+        for (size_t i = 0; i < half; i++)
+            q->hi[i] = ff2_add(q->hi[i], q->hi[i + half]);
+    } else {
+        eq_split_lo(q, r, q->m);
+        q->hi[0] = ff2_one();
+    }
+}
+
+static void eq_split_use(const eq_split *q, lvl_ctx *x)
+{
+    x->elo = (zk_fv){q->lo_a, q->lo_b};
+    x->ehi = q->hi;
+    x->lg = q->lg;
+}
+
 /* One level's sumcheck. The eq factor stays outside the summand (Gruen): in round t, binding
  * variable v = d-1-t, the round polynomial is g(X) = pref * eq1(r_v, X) * h(X), with pref the
- * eq factors of the variables already bound and h of degree 2 summed against the eq table of
- * the variables below v; h is evaluated at 0 and 2 only (h(1) follows from the claim; it is
- * summed directly when r_v or pref is 0), and at X = 0 round 0's summands are the parent
- * level's entries, already built. The messages are g(0), g(2), g(3). src: level d+1's four
- * halves (2^d entries each, read only); par: level d. scratch: 20 * 2^(d-1) ff_t. On return r
- * holds the new point (d+1 coordinates). */
+ * eq factors of the variables already bound and h of degree 2 summed against the eq weights of
+ * the variables below v (split into a low and a high table, eq_split); h is evaluated at 0 and
+ * 2 only (h(1) follows from the claim; it is summed directly when r_v or pref is 0), and at
+ * X = 0 round 0's summands are the parent level's entries, already built. The messages are
+ * g(0), g(2), g(3). src: level d+1's four halves (2^d entries each, read only); par: level d.
+ * scratch: 16 * 2^(d-1) ff_t. On return r holds the new point (d+1 coordinates). */
 static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk_fv src[4], zk_fv par_p,
                              zk_fv par_q, ff_t *scratch, ff2_t *cp, ff2_t *cq, em_err *err)
 {
@@ -303,24 +367,28 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk
     x.simd = ff_vec_tier_get() == FF_VEC_AVX512;
     ff2_t claim = ff2_add(*cp, zk__mul2(x.lam, *cq));
     ff2_t s[ZK_MAX_VARS + 2], pref = ff2_one(), fin[4];
-    em_status st;
+    eq_split *eq = NULL;
+    em_status st = EM_OK;
     if (d == 0) {
         for (unsigned k = 0; k < 4; k++)
             fin[k] = p_one && k < 2 ? ff2_one() : fv_at(src[k], 0);
     } else {
         size_t h = (size_t)1 << (d - 1);
-        zk_fv set[2][4], er[2];
+        unsigned m = d - 1, lg = m < FRAC_LO_BITS ? m : FRAC_LO_BITS;
+        eq = malloc(sizeof *eq);
+        ff_t *lo = malloc(2 * ((size_t)1 << FRAC_LO_BITS) * sizeof *lo);
+        ff2_t *hi = malloc(((size_t)1 << (m - lg)) * sizeof *hi);
+        if (!eq || !lo || !hi) {
+            free(eq), free(lo), free(hi);
+            return em_errf(err, EM_ERR_NOMEM, "lookup: out of memory (eq tables of level %u)", d);
+        }
+        *eq = (eq_split){.lo_a = lo, .lo_b = lo + ((size_t)1 << FRAC_LO_BITS), .hi = hi};
+        zk_fv set[2][4];
         for (unsigned k = 0; k < 8; k++)
             set[k / 4][k % 4] = (zk_fv){scratch + 2 * k * h, scratch + (2 * k + 1) * h};
-        er[0] = (zk_fv){scratch + 16 * h, scratch + 17 * h};
-        er[1] = (zk_fv){scratch + 18 * h, scratch + 19 * h};
-        /* round 0's eq weights over r_0..r_{d-2}, built interleaved in set 1 (first used by the
-         * second fold); round 0 splits them into er[0] as it reads them */
-        ff2_t *tmp = (ff2_t *)set[1][0].a;
-        zk__eq_table(r, d - 1, ff2_one(), tmp, 0, w->threads);
+        eq_split_init(eq, r, m, w->threads);
+        eq_split_use(eq, &x);
         memcpy(x.in, src, sizeof x.in);
-        x.er_in = tmp;
-        x.er = er[0];
         x.pp = par_p;
         x.pq = par_q;
         x.h = h;
@@ -341,7 +409,7 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk
             ff2_t g3 = zk__mul2(pref, zk__mul2(eq1(rv, ff2_from_base(3)), H3));
             ff2_t msg[3] = {g0, g2, g3};
             if ((st = zk__put_ff2(w, "gkr-round", msg, 3, err)) != EM_OK)
-                return st;
+                goto out;
             x.c = tr_challenge_ff2(w->tr, "gkr-chal");
             s[d - 1 - t] = x.c;
             ff2_t g[4] = {g0, ff2_sub(claim, g0), g2, g3};
@@ -357,8 +425,8 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk
             }
             /* outputs alternate between the two sets; round 0 read src (never written) */
             memcpy(x.out, set[t % 2], sizeof x.out);
-            x.er = er[t % 2];
-            x.en = er[(t + 1) % 2];
+            eq_split_next(eq, r);
+            eq_split_use(eq, &x);
             x.with_one = ff2_is_zero(r[d - 2 - t]) || ff2_is_zero(pref);
             lvl_sums(&x, zk__par_for(w->threads, x.h / 2, FRAC_PAR_MIN / 2, step_chunk, &x), H);
             memcpy(x.in, x.out, sizeof x.in);
@@ -366,13 +434,19 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk
         }
     }
     if ((st = zk__put_ff2(w, "gkr-final", fin, 4, err)) != EM_OK)
-        return st;
+        goto out;
     ff2_t mu = tr_challenge_ff2(w->tr, "gkr-mu");
     memcpy(r, s, d * sizeof *r);
     r[d] = mu;
     *cp = ff2_add(fin[0], zk__mul2(mu, ff2_sub(fin[1], fin[0])));
     *cq = ff2_add(fin[2], zk__mul2(mu, ff2_sub(fin[3], fin[2])));
-    return EM_OK;
+out:
+    if (eq) {
+        free(eq->lo_a);
+        free(eq->hi);
+        free(eq);
+    }
+    return st;
 }
 
 em_status zk__frac_level_verify(zk_rd *rd, unsigned d, ff2_t *r, ff2_t *cp, ff2_t *cq, em_err *err)

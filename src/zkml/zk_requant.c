@@ -504,7 +504,7 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
         Q[d] = (zk_fv){lvl[d] + 2 * n, lvl[d] + 3 * n};
     }
     size_t quarter = gmax >= 2 ? (size_t)1 << (gmax - 2) : 1;
-    if (!(scratch = zk__big_alloc(20 * quarter * sizeof *scratch))) {
+    if (!(scratch = zk__big_alloc(16 * quarter * sizeof *scratch))) {
         st = em_errf(err, EM_ERR_NOMEM, "lookup: out of memory");
         goto out;
     }
