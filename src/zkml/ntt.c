@@ -209,6 +209,33 @@ __attribute__((target("avx512f,avx512dq"))) static void stage2_avx512(ff_t *x, s
     }
 }
 
+/* Stages h = 2 and h = 4 in registers, 16 elements (two blocks of 8) per step: the start of a
+ * Reed-Solomon encoding at rate 1/2, whose h = 1 stage is the spread (rs_encode_one). The lane
+ * permutations gather each stage's u and v halves. Same arithmetic as stage() twice. */
+__attribute__((target("avx512f,avx512dq"))) static void stage24_avx512(ff_t *x, size_t len, const ff_t *tw)
+{
+    const __m512i u2 = _mm512_setr_epi64(0, 1, 4, 5, 8, 9, 12, 13), v2 = _mm512_setr_epi64(2, 3, 6, 7, 10, 11, 14, 15);
+    const __m512i u4 = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), v4 = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    const __m512i oa = _mm512_setr_epi64(0, 1, 2, 3, 8, 9, 10, 11), ob = _mm512_setr_epi64(4, 5, 6, 7, 12, 13, 14, 15);
+    const __m512i t2 = _mm512_setr_epi64((long long)tw[2], (long long)tw[3], (long long)tw[2], (long long)tw[3],
+                                         (long long)tw[2], (long long)tw[3], (long long)tw[2], (long long)tw[3]);
+    const __m512i t4 = _mm512_setr_epi64((long long)tw[4], (long long)tw[5], (long long)tw[6], (long long)tw[7],
+                                         (long long)tw[4], (long long)tw[5], (long long)tw[6], (long long)tw[7]);
+    for (size_t k = 0; k < len; k += 16) {
+        __m512i a = _mm512_loadu_si512(x + k), b = _mm512_loadu_si512(x + k + 8);
+        /* h = 2: u = [a0 a1 a4 a5 b0 b1 b4 b5], v = [a2 a3 a6 a7 b2 b3 b6 b7] */
+        __m512i u = _mm512_permutex2var_epi64(a, u2, b), v = ff8_mul(_mm512_permutex2var_epi64(a, v2, b), t2);
+        __m512i p = ff8_add(u, v), q = ff8_sub(u, v); /* a' = [p0 p1 q0 q1 p2 p3 q2 q3], b' likewise */
+        /* h = 4: u = [a'0..3 b'0..3], v = [a'4..7 b'4..7] */
+        u = _mm512_permutex2var_epi64(p, u4, q);
+        v = ff8_mul(_mm512_permutex2var_epi64(p, v4, q), t4);
+        p = ff8_add(u, v);
+        q = ff8_sub(u, v);
+        _mm512_storeu_si512(x + k, _mm512_permutex2var_epi64(p, oa, q));
+        _mm512_storeu_si512(x + k + 8, _mm512_permutex2var_epi64(p, ob, q));
+    }
+}
+
 static void stage(ff_vec_tier tier, ff_t *x, size_t len, size_t h, const ff_t *tw)
 {
     if (tier == FF_VEC_AVX512 && h >= 8)
@@ -228,6 +255,9 @@ static void block_all_stages(ff_vec_tier tier, ff_t *x, size_t len, const ff_t *
     if (h0 == 1 && len >= 4) {
         stages_12_scalar(x, len, tw[3]);
         h = 4;
+    } else if (h0 == 2 && len >= 16 && tier == FF_VEC_AVX512) {
+        stage24_avx512(x, len, tw);
+        h = 8;
     }
     for (; h < len; h *= 2)
         stage(tier, x, len, h, tw);
