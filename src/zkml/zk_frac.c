@@ -480,7 +480,7 @@ em_status zk__frac_level_verify(zk_rd *rd, unsigned d, ff2_t *r, ff2_t *cp, ff2_
 }
 
 em_status zk__frac_prove(zk_wr *wr, unsigned G, int leaves_p_one, const zk_fv *P, const zk_fv *Q, ff_t *scratch,
-                         ff2_t *r, ff2_t root[2], em_err *err)
+                         ff2_t *r, ff2_t root[2], ff2_t leaf[2], em_err *err)
 {
     em_status st;
     int simd = ff_vec_tier_get() == FF_VEC_AVX512;
@@ -501,5 +501,7 @@ em_status zk__frac_prove(zk_wr *wr, unsigned G, int leaves_p_one, const zk_fv *P
             EM_OK)
             return st;
     }
+    leaf[0] = cp;
+    leaf[1] = cq;
     return EM_OK;
 }

@@ -397,9 +397,10 @@ typedef struct zk_fv {
 /* Proves one fraction tree over 2^G leaves: P[G], Q[G] hold the leaves (P[G] is not read when
  * leaves_p_one: all numerators 1); P[d], Q[d] for d < G (2^d entries each) are filled here.
  * Sends the root (also written to root), then one sumcheck per level, and leaves the leaf point
- * (G coordinates) in r. scratch: 16 * max(1, 2^(G-2)) ff_t. */
+ * (G coordinates) in r, and in leaf the claim (numerator, denominator MLEs of the leaves at r)
+ * that the last level reduced to. scratch: 16 * max(1, 2^(G-2)) ff_t. */
 em_status zk__frac_prove(zk_wr *wr, unsigned G, int leaves_p_one, const zk_fv *P, const zk_fv *Q, ff_t *scratch,
-                         ff2_t *r, ff2_t root[2], em_err *err) EM_WARN_UNUSED;
+                         ff2_t *r, ff2_t root[2], ff2_t leaf[2], em_err *err) EM_WARN_UNUSED;
 /* Verifies level d: the claim (cp, cq) on level d at r (d coordinates) becomes a claim on
  * level d + 1 at r (d + 1 coordinates). */
 em_status zk__frac_level_verify(zk_rd *rd, unsigned d, ff2_t *r, ff2_t *cp, ff2_t *cq, em_err *err) EM_WARN_UNUSED;

@@ -295,6 +295,26 @@ static void leaf_eval(const zk_vk *vk, const lu_seg *s, unsigned log, const lu_c
     }
 }
 
+/* The value leaf_eval's denominator cq leaves undetermined once the others are known, for a
+ * witness segment other than the last layer's pair: q for a pair, the last remainder of a
+ * tuple (the only one when tl = 0). Exact field arithmetic: it is the true evaluation whenever
+ * cq is the true leaf MLE, which it is for the prover's own tree. */
+static void leaf_derive(const lu_seg *s, const lu_chal *ch, ff2_t cq, ff2_t *vals, unsigned nv)
+{
+    /* alpha - tag - cq = q + beta y (pair), sum_p delta^p r_p (tuple) */
+    ff2_t lin = ff2_sub(ff2_sub(ch->alpha, ff2_mul_base(ch->gamma, ff_from_u64(s->tag))), cq);
+    if (s->kind == SEG_PAIR) {
+        vals[0] = ff2_sub(lin, zk__mul2(ch->beta, vals[1]));
+        return;
+    }
+    ff2_t dp = ff2_one();
+    for (unsigned p = 0; p + 1 < nv; p++) {
+        lin = ff2_sub(lin, zk__mul2(dp, vals[p]));
+        dp = zk__mul2(dp, ch->delta);
+    }
+    vals[nv - 1] = nv == 1 ? lin : zk__mul2(lin, ff2_inv(dp));
+}
+
 /* Leaf denominators of a witness segment over chunks of leaves: am - (q + beta y) for the
  * (q, y) pairs, am - r for a remainder limb or a max-pool difference block. */
 typedef struct leaf_ctx {
@@ -512,22 +532,31 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
         const lu_seg *s = &L.seg[i];
         unsigned G = L.pack.log[i];
         fill_leaves(vk, wl, w, s, G, &ch, wr->threads, P[G], Q[G]);
-        ff2_t root[2];
+        ff2_t root[2], leaf[2];
         int witness_seg = s->kind == SEG_PAIR || s->kind == SEG_RANGE || s->kind == SEG_DRANGE;
-        if ((st = zk__frac_prove(wr, G, witness_seg, P, Q, scratch, r, root, err)) != EM_OK)
+        if ((st = zk__frac_prove(wr, G, witness_seg, P, Q, scratch, r, root, leaf, err)) != EM_OK)
             goto out;
         ff2_t vals[LU_MAX_VALS];
         unsigned nv = seg_nvals(vk, s);
         /* rows (batch variables) of the leaves' block part: a tuple leaf's parts split the rows */
         unsigned lr = witness_seg ? wl->lb - (s->kind == SEG_RANGE ? s->tl : 0) : 0;
+        /* a witness leaf denominator is linear in the values (leaf_eval), so the tree's leaf
+         * claim gives one of them: all but that one are evaluated on their blocks */
+        int derive = witness_seg && !(s->kind == SEG_PAIR && s->layer + 1 == vk->n_layers);
         for (unsigned v = 0; v < nv; v++) {
+            if (derive && v == (s->kind == SEG_PAIR ? 0 : nv - 1))
+                continue;
             uint32_t b = seg_block(wl, s, v);
             const int32_t *part = w->blk[b] + (s->kind == SEG_RANGE ? (size_t)v << G : 0);
             if ((st = zk__mle_i32_mt(part, (size_t)1 << lr, (size_t)1 << (G - lr), lr, G - lr, r, wr->threads,
-                                     &vals[v], err)) != EM_OK ||
-                (st = leaf_claim(wl, s, v, r, G, vals[v], wc, qc, err)) != EM_OK)
+                                     &vals[v], err)) != EM_OK)
                 goto out;
         }
+        if (derive)
+            leaf_derive(s, &ch, leaf[1], vals, nv);
+        for (unsigned v = 0; v < nv; v++)
+            if ((st = leaf_claim(wl, s, v, r, G, vals[v], wc, qc, err)) != EM_OK)
+                goto out;
         if ((st = zk__put_ff2(wr, "lookup-leaf", vals, nv, err)) != EM_OK)
             goto out;
     }
