@@ -375,7 +375,9 @@ em_status zk__proof_check_statement(const zk_proof_view *pv, const zk_statement 
 ff2_t zk__acc_claim(const zk_layer *L, const zk_wlayout *wl, uint32_t i, const ff2_t *ev, ff2_t valid,
                     ff2_t bias_ev);
 void zk__wit_free(zk_wit *w, const zk_wlayout *wl);
-void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w);
+/* Counts the lookup multiplicities into w's multiplicity blocks (zeroed by the caller), on up to
+ * `threads` threads; the counts do not depend on it. */
+void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w, unsigned threads);
 /* Per requantized layer i: the pair lookup's leaf point (lv_out output variables, then lb batch
  * variables) and the value of q~ there that the lookup used. q is not committed, so this is not
  * a witness claim: layer i's accumulator sumcheck runs at exactly this point and checks it. */

@@ -471,7 +471,7 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
         w.out = trace.act[vk->layers[vk->n_layers - 1].last + 1];
     if (p->wit_hook)
         p->wit_hook(vk, &wl, &w, p->wit_hook_ctx);
-    zk__requant_mults(vk, &wl, &w);
+    zk__requant_mults(vk, &wl, &w, zk__threads(opts ? opts->threads : 0));
     memcpy(output, w.out, n_samples * vk->output_size * sizeof *output);
     double t2 = em_now_ms();
     if ((st = zk__statement_build(vk, input, output, n_samples, ctx, &stmt, err)) != EM_OK)

@@ -177,7 +177,67 @@ static ff2_t tuple_table_eval(unsigned b, unsigned tl, ff2_t delta, const ff2_t 
 
 /* ---- multiplicities (prover, before the witness commitment) -------------------------------- */
 
-void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w)
+/* Multiplicity counting over the threads: chunk 0 counts into the block itself, the others into
+ * their own tables, which are then added to it; the counts do not depend on the thread count. */
+typedef struct mult_ctx {
+    int32_t *m, *own[ZK_MAX_THREADS];
+    size_t n;
+    /* pair: index Q[e] + off in [0, 2 off); tuple (Q NULL): the parts R[e + p * n], b bits each */
+    const int32_t *Q;
+    int64_t off;
+    const int32_t *R;
+    unsigned tl, b;
+} mult_ctx;
+
+static void mult_chunk(void *vctx, size_t b, size_t e, unsigned slot)
+{
+    mult_ctx *x = vctx;
+    int32_t *m = slot ? x->own[slot] : x->m;
+    if (x->Q) {
+        for (size_t i = b; i < e; i++) {
+            int64_t j = (int64_t)x->Q[i] + x->off;
+            if (j >= 0 && j < 2 * x->off)
+                m[j]++;
+        }
+        return;
+    }
+    for (size_t i = b; i < e; i++) {
+        uint64_t idx = 0;
+        int ok = 1;
+        for (unsigned p = 0; p < (1u << x->tl); p++) {
+            int32_t v = x->R[i + p * x->n];
+            ok &= v >= 0 && (uint32_t)v < (1u << x->b);
+            idx |= (uint64_t)(uint32_t)v << (x->b * p);
+        }
+        if (ok)
+            m[idx]++;
+    }
+}
+
+/* Counts n entries into m (tsize entries) on up to `threads` threads. */
+static void mult_count(mult_ctx *x, size_t tsize, unsigned threads)
+{
+    /* private tables only where counting outweighs adding them up */
+    unsigned nch = threads > 1 && x->n >= ((size_t)1 << 14) && x->n >= 4 * tsize ? threads : 1;
+    if (nch > ZK_PAR_CHUNKS)
+        nch = ZK_PAR_CHUNKS;
+    for (unsigned c = 1; c < nch; c++)
+        if (!(x->own[c] = calloc(tsize, sizeof *x->own[c]))) {
+            nch = c; /* no memory: fewer chunks */
+            break;
+        }
+    size_t per = (x->n + nch - 1) / nch;
+    unsigned got = zk__par_for(nch, x->n, per, mult_chunk, x);
+    for (unsigned c = 1; c < nch; c++) {
+        if (c < got)
+            for (size_t j = 0; j < tsize; j++)
+                x->m[j] += x->own[c][j];
+        free(x->own[c]);
+        x->own[c] = NULL;
+    }
+}
+
+void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w, unsigned threads)
 {
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *ly = &vk->layers[i];
@@ -194,29 +254,14 @@ void zk__requant_mults(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w)
         }
         unsigned jb = wl->jb[i], tl = wl->tl[i];
         int64_t off = (int64_t)1 << (wl->tbits + jb - 1);
-        const int32_t *Q = w->blk[wl->q_blk[i]];
-        int32_t *m = w->blk[wl->m_act_blk[ly->act][jb]];
-        for (size_t e = 0; e < n; e++) {
-            int64_t j = (int64_t)Q[e] + off;
-            if (j >= 0 && j < 2 * off)
-                m[j]++;
-        }
+        mult_ctx x = {.m = w->blk[wl->m_act_blk[ly->act][jb]], .n = n, .Q = w->blk[wl->q_blk[i]], .off = off};
+        mult_count(&x, (size_t)2 * off, threads);
         for (unsigned t = 0; t < wl->nl[i]; t++) {
             unsigned b = zk__limb_bits(ly->shift - jb, wl->lbits, t);
-            const int32_t *R = w->blk[wl->r_blk[i][t]];
-            int32_t *mr = w->blk[wl->m_rng_blk[b][tl]];
-            size_t part = n >> tl; /* tuple p of leaf e: R[e + p * part] */
-            for (size_t e = 0; e < part; e++) {
-                uint64_t idx = 0;
-                int ok = 1;
-                for (unsigned p = 0; p < (1u << tl); p++) {
-                    int32_t v = R[e + p * part];
-                    ok &= v >= 0 && (uint32_t)v < (1u << b);
-                    idx |= (uint64_t)(uint32_t)v << (b * p);
-                }
-                if (ok)
-                    mr[idx]++;
-            }
+            /* tuple p of leaf e: R[e + p * (n >> tl)] */
+            mult_ctx y = {.m = w->blk[wl->m_rng_blk[b][tl]], .n = n >> tl, .R = w->blk[wl->r_blk[i][t]], .tl = tl,
+                          .b = b};
+            mult_count(&y, (size_t)1 << (b << tl), threads);
         }
     }
 }

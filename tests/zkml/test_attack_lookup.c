@@ -127,7 +127,7 @@ static em_status run_lookup(lfx *f, int recount, em_err *err)
 {
     if (recount) {
         clear_mults(f);
-        zk__requant_mults(f->vk, &f->wl, &f->w);
+        zk__requant_mults(f->vk, &f->wl, &f->w, 2);
     }
     tr_t tp, tv;
     tr_init(&tp, "attack-lookup");
@@ -404,7 +404,7 @@ static void test_multiplicity_games(void)
     if (f.vk) {
         em_err err = {0};
         clear_mults(&f);
-        zk__requant_mults(f.vk, &f.wl, &f.w);
+        zk__requant_mults(f.vk, &f.wl, &f.w, 1);
         CHECK(f.wl.jb[0] == 0 && f.wl.tl[0] == 0); /* the games below assume plain 8-bit limbs */
         if (f.wl.m_rng_blk[8][0] == ZK_NO_BLOCK) {
             lfx_free(&f);
