@@ -34,20 +34,40 @@ static inline int64_t floor_shift(int64_t acc, uint32_t k, uint32_t kr)
     return v >= 0 ? (int64_t)(v >> kr) : -(int64_t)((-v + m) >> kr);
 }
 
+/* min/max of q over chunks of one layer's accumulators */
+typedef struct qrange_ctx {
+    const int64_t *acc;
+    uint32_t k;
+    int64_t lo[ZK_MAX_THREADS], hi[ZK_MAX_THREADS];
+} qrange_ctx;
+
+static void qrange_chunk(void *vctx, size_t b, size_t e, unsigned slot)
+{
+    qrange_ctx *x = vctx;
+    int64_t lo = 0, hi = 0;
+    for (size_t i = b; i < e; i++) {
+        int64_t q = floor_shift(x->acc[i], x->k, x->k);
+        lo = q < lo ? q : lo;
+        hi = q > hi ? q : hi;
+    }
+    x->lo[slot] = lo;
+    x->hi[slot] = hi;
+}
+
 /* The smallest table that holds every pre-activation of this batch (at least the activation
  * range plus one bit); the cap when some value lies beyond it (build_witness then reports it). */
-static unsigned table_bits_for(const zk_vk *vk, int64_t *const *accs, size_t n)
+static unsigned table_bits_for(const zk_vk *vk, int64_t *const *accs, size_t n, unsigned threads)
 {
     int64_t qmin = 0, qmax = 0;
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *L = &vk->layers[i];
-        const int64_t *acc = accs[i];
-        if (!acc)
+        if (!accs[i])
             continue;
-        for (size_t e = 0; e < n * L->n_out; e++) {
-            int64_t q = floor_shift(acc[e], L->shift, L->shift);
-            qmin = q < qmin ? q : qmin;
-            qmax = q > qmax ? q : qmax;
+        qrange_ctx x = {.acc = accs[i], .k = L->shift};
+        unsigned nc = zk__par_for(threads, n * L->n_out, (size_t)1 << 15, qrange_chunk, &x);
+        for (unsigned c = 0; c < nc; c++) {
+            qmin = x.lo[c] < qmin ? x.lo[c] : qmin;
+            qmax = x.hi[c] > qmax ? x.hi[c] : qmax;
         }
     }
     unsigned T = vk->act_bits + 1;
@@ -459,7 +479,7 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
             goto out;
         }
     }
-    unsigned tbits = table_bits_for(vk, accs, n_samples);
+    unsigned tbits = table_bits_for(vk, accs, n_samples, zk__threads(opts ? opts->threads : 0));
     if ((st = zk__wlayout(vk, n_samples, tbits, limb_bits_for(vk, n_samples, tbits), &wl, err)) != EM_OK)
         goto out;
     int forge = p->hook != NULL || p->wit_hook != NULL;
