@@ -11,7 +11,9 @@
  * its fixed half. Loops of one chunk, n_threads <= 1, or failed pthread_create run inline. The
  * helpers are persistent threads while a prover is alive (below). */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #if defined(__GLIBC__)
 #include <malloc.h> /* malloc_usable_size: the misuse check in zk__big_free */
 #endif
@@ -71,6 +73,8 @@ typedef struct par_pool {
     atomic_uint active;                 /* of those, not done yet (written under mu) */
     par_job *job;
     int busy;
+    int spin;      /* the current job may spin: its threads fit on the CPUs this process may use */
+    unsigned cpus; /* those CPUs (zk__threads(0)), read when the first job starts */
     atomic_int stop;
     unsigned holders;
 } par_pool;
@@ -110,14 +114,16 @@ static void atfork_register(void) { pthread_atfork(atfork_prepare, atfork_parent
  * between them. Waking a sleeping helper through the condition variable took tens of
  * microseconds on our VM, and a helper woken late does little of a short loop, so a helper first
  * spins (without the lock) for up to ZK_SPIN_NS on the generation counter before it sleeps, and
- * the caller spins the same way for the helpers to finish. Bounded: an idle pool sleeps. */
-#define ZK_SPIN_NS 100000L
+ * the caller spins the same way for the helpers to finish. Bounded: an idle pool sleeps. Only
+ * when the job's threads fit on the CPUs the process may use (more threads than CPUs would spin
+ * away the time of the threads with work), and only helpers that took part in the last job. */
+#define ZK_SPIN_NS 100000
 
-static long mono_ns(void)
+static int64_t mono_ns(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long)t.tv_sec * 1000000000L + t.tv_nsec;
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
 static inline void cpu_relax(void)
@@ -130,7 +136,7 @@ static inline void cpu_relax(void)
 /* Spins while *v == old and the pool is not stopping, for at most ZK_SPIN_NS. */
 static void spin_while_ulong(const atomic_ulong *v, unsigned long old)
 {
-    long t0 = mono_ns();
+    int64_t t0 = mono_ns();
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(v, memory_order_acquire) != old || atomic_load(&pool.stop))
             return;
@@ -142,7 +148,7 @@ static void spin_while_ulong(const atomic_ulong *v, unsigned long old)
 
 static void spin_while_active(void)
 {
-    long t0 = mono_ns();
+    int64_t t0 = mono_ns();
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(&pool.active, memory_order_acquire) == 0)
             return;
@@ -157,8 +163,9 @@ static void *pool_main(void *arg)
     unsigned idx = (unsigned)(uintptr_t)arg;
     pthread_mutex_lock(&pool.mu);
     unsigned long seen = pool.gen0[idx];
+    int took_part = 0; /* in the last job seen, whose spin flag is pool.spin until the next */
     for (;;) {
-        if (pool.gen == seen && !pool.stop) {
+        if (took_part && pool.spin && pool.gen == seen && !pool.stop) {
             pthread_mutex_unlock(&pool.mu);
             spin_while_ulong(&pool.gen, seen);
             pthread_mutex_lock(&pool.mu);
@@ -168,7 +175,8 @@ static void *pool_main(void *arg)
         if (pool.stop)
             break;
         seen = pool.gen;
-        if (idx >= pool.want)
+        took_part = idx < pool.want;
+        if (!took_part)
             continue;
         par_job *j = pool.job;
         pthread_mutex_unlock(&pool.mu);
@@ -200,12 +208,16 @@ static int pool_run(par_job *job, unsigned helpers)
     pool.busy = 1;
     pool.job = job;
     pool.want = h;
+    if (!pool.cpus)
+        pool.cpus = zk__threads(0);
+    int spin = pool.spin = h + 1 <= pool.cpus;
     atomic_store(&pool.active, h);
     atomic_fetch_add_explicit(&pool.gen, 1, memory_order_release);
     pthread_cond_broadcast(&pool.go); /* no system call when every helper is spinning */
     pthread_mutex_unlock(&pool.mu);
     par_drain(job);
-    spin_while_active();
+    if (spin)
+        spin_while_active();
     pthread_mutex_lock(&pool.mu);
     while (atomic_load(&pool.active))
         pthread_cond_wait(&pool.done, &pool.mu);
@@ -254,6 +266,12 @@ unsigned zk__threads(int requested)
 {
     if (requested > 0)
         return (unsigned)requested > ZK_MAX_THREADS ? ZK_MAX_THREADS : (unsigned)requested;
+#if defined(__linux__) && defined(CPU_COUNT)
+    /* the CPUs this process may run on (taskset, cpusets), not all online ones */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set) > (int)ZK_MAX_THREADS ? ZK_MAX_THREADS : (unsigned)CPU_COUNT(&set);
+#endif
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1)
         n = 1;

@@ -587,7 +587,8 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
         unsigned lr = witness_seg ? wl->lb - (s->kind == SEG_RANGE ? s->tl : 0) : 0;
         /* a witness leaf denominator is linear in the values (leaf_eval), so the tree's leaf
          * claim gives one of them: all but that one are evaluated on their blocks */
-        int derive = witness_seg && !(s->kind == SEG_PAIR && s->layer + 1 == vk->n_layers);
+        int derive = witness_seg && !(s->kind == SEG_PAIR && s->layer + 1 == vk->n_layers) &&
+                     !(nv > 1 && s->kind != SEG_PAIR && ff2_is_zero(ch.delta)); /* 1/delta needed */
         for (unsigned v = 0; v < nv; v++) {
             if (derive && v == (s->kind == SEG_PAIR ? 0 : nv - 1))
                 continue;
