@@ -65,7 +65,7 @@ typedef struct zk_stats {
 
 /* Runs inference on input (n_samples x input size), writes output (n_samples x output size) and
  * a proof. stats may be NULL. zk_prove only reads the prover, so several threads may prove with
- * one zk_prover at once. opts->threads (0 = all CPUs) also bounds the prover's own threads.
+ * one zk_prover at once. opts->threads (0 = the CPUs the process may run on) also bounds the prover's own threads.
  * EM_ERR_RANGE when a pre-activation needs more than 20 bits (docs/PROOFS.md), EM_ERR_LIMIT when
  * the batch makes the witness or lookup exceed the proof size caps. */
 em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, size_t n_samples,
