@@ -100,7 +100,8 @@ static void atfork_child(void)
 {
     pthread_mutex_unlock(&big_mu);
     pool.n = 0;
-    pool.busy = pool.stop = 0;
+    pool.busy = 0;
+    atomic_store(&pool.stop, 0);
     pool.want = 0;
     atomic_store(&pool.active, 0);
     pool.job = NULL;
@@ -251,13 +252,13 @@ void zk__pool_hold(int hold)
     unsigned n = pool.n;
     memcpy(th, pool.th, n * sizeof *th);
     pool.n = 0;
-    pool.stop = 1; /* pool_run falls back to its own threads until the helpers are joined */
+    atomic_store(&pool.stop, 1); /* pool_run falls back to its own threads until the helpers are joined */
     pthread_cond_broadcast(&pool.go);
     pthread_mutex_unlock(&pool.mu);
     for (unsigned i = 0; i < n; i++)
         pthread_join(th[i], NULL);
     pthread_mutex_lock(&pool.mu);
-    pool.stop = 0;
+    atomic_store(&pool.stop, 0);
     pthread_cond_broadcast(&pool.done); /* releases waiting above */
     pthread_mutex_unlock(&pool.mu);
 }
