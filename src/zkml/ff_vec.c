@@ -180,7 +180,8 @@ void ff2_vec_fold(ff2_t *out, const ff2_t *t, size_t half, ff2_t r)
     }
 }
 
-void ff2_vec_eq_step(ff2_t *t, size_t half, ff2_t r)
+/* flatten: the scalar loop with ff2_mul inline (GCC -O2 keeps it out of line otherwise) */
+__attribute__((flatten)) void ff2_vec_eq_step(ff2_t *t, size_t half, ff2_t r)
 {
     if (ff_vec_tier_get() == FF_VEC_AVX512) {
         ff__ff2_eq_step_avx512(t, half, r);

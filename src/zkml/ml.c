@@ -5,25 +5,13 @@
 
 #include "enclaveml/zkml/ff_vec.h"
 
-/* flatten: force the ff2 arithmetic inline in this hot loop (GCC -O2 keeps ff2_mul
- * out of line otherwise; ~2x slower). */
-__attribute__((flatten)) void ml_eq_table(const ff2_t *r, unsigned n, ff2_t scale, ff2_t *out)
+void ml_eq_table(const ff2_t *r, unsigned n, ff2_t scale, ff2_t *out)
 {
     out[0] = scale;
     /* After step j the first 2^(j+1) entries hold eq over bits 0..j; the new bit is the top
      * one, so each entry splits into (x_j = 0) at i and (x_j = 1) at i + 2^j. */
-    for (unsigned j = 0; j < n; j++) {
-        size_t half = (size_t)1 << j;
-        if (half >= 8) { /* the SIMD kernel; the same values */
-            ff2_vec_eq_step(out, half, r[j]);
-            continue;
-        }
-        for (size_t i = 0; i < half; i++) {
-            ff2_t hi = ff2_mul(out[i], r[j]);
-            out[i + half] = hi;
-            out[i] = ff2_sub(out[i], hi);
-        }
-    }
+    for (unsigned j = 0; j < n; j++)
+        ff2_vec_eq_step(out, (size_t)1 << j, r[j]);
 }
 
 ff2_t ml_eq_eval(const ff2_t *r, const ff2_t *s, unsigned n)

@@ -303,10 +303,10 @@ static void lvl_sums(const lvl_ctx *x, unsigned nc, ff2_t H[3])
  * as elo (split coordinates, over r_0..r_{lg-1}) and ehi (over r_lg..r_{m-1}). */
 #define FRAC_LO_BITS 10u
 typedef struct eq_split {
-    ff_t *lo_a, *lo_b; /* 2^FRAC_LO_BITS each */
-    ff2_t *hi;         /* 2^(m - lg) */
-    ff2_t lo_tmp[1u << FRAC_LO_BITS];
     unsigned m, lg;
+    ff_t lo_a[1u << FRAC_LO_BITS], lo_b[1u << FRAC_LO_BITS];
+    ff2_t lo_tmp[1u << FRAC_LO_BITS];
+    ff2_t hi[]; /* 2^(m - lg) at the start */
 } eq_split;
 
 static void eq_split_lo(eq_split *q, const ff2_t *r, unsigned lg)
@@ -342,7 +342,7 @@ static void eq_split_next(eq_split *q, const ff2_t *r)
     }
 }
 
-static void eq_split_use(const eq_split *q, lvl_ctx *x)
+static void eq_split_use(eq_split *q, lvl_ctx *x)
 {
     x->elo = (zk_fv){q->lo_a, q->lo_b};
     x->ehi = q->hi;
@@ -375,14 +375,8 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk
     } else {
         size_t h = (size_t)1 << (d - 1);
         unsigned m = d - 1, lg = m < FRAC_LO_BITS ? m : FRAC_LO_BITS;
-        eq = malloc(sizeof *eq);
-        ff_t *lo = malloc(2 * ((size_t)1 << FRAC_LO_BITS) * sizeof *lo);
-        ff2_t *hi = malloc(((size_t)1 << (m - lg)) * sizeof *hi);
-        if (!eq || !lo || !hi) {
-            free(eq), free(lo), free(hi);
+        if (!(eq = malloc(sizeof *eq + ((size_t)1 << (m - lg)) * sizeof *eq->hi)))
             return em_errf(err, EM_ERR_NOMEM, "lookup: out of memory (eq tables of level %u)", d);
-        }
-        *eq = (eq_split){.lo_a = lo, .lo_b = lo + ((size_t)1 << FRAC_LO_BITS), .hi = hi};
         zk_fv set[2][4];
         for (unsigned k = 0; k < 8; k++)
             set[k / 4][k % 4] = (zk_fv){scratch + 2 * k * h, scratch + (2 * k + 1) * h};
@@ -441,11 +435,7 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk
     *cp = ff2_add(fin[0], zk__mul2(mu, ff2_sub(fin[1], fin[0])));
     *cq = ff2_add(fin[2], zk__mul2(mu, ff2_sub(fin[3], fin[2])));
 out:
-    if (eq) {
-        free(eq->lo_a);
-        free(eq->hi);
-        free(eq);
-    }
+    free(eq);
     return st;
 }
 

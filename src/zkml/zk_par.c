@@ -134,29 +134,27 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Spins while *v == old and the pool is not stopping, for at most ZK_SPIN_NS. */
-static void spin_while_ulong(const atomic_ulong *v, unsigned long old)
+/* Spins until done(arg) or for at most ZK_SPIN_NS. */
+static void spin_until(int (*done)(uintptr_t), uintptr_t arg)
 {
     int64_t t0 = mono_ns();
-    for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(v, memory_order_acquire) != old || atomic_load(&pool.stop))
-            return;
+    for (unsigned i = 1; !done(arg); i++) {
         cpu_relax();
         if (i % 64 == 0 && mono_ns() - t0 > ZK_SPIN_NS)
             return;
     }
 }
 
-static void spin_while_active(void)
+/* a new job (generation other than arg) or a stop */
+static int new_job_or_stop(uintptr_t seen)
 {
-    int64_t t0 = mono_ns();
-    for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(&pool.active, memory_order_acquire) == 0)
-            return;
-        cpu_relax();
-        if (i % 64 == 0 && mono_ns() - t0 > ZK_SPIN_NS)
-            return;
-    }
+    return atomic_load_explicit(&pool.gen, memory_order_acquire) != seen || atomic_load(&pool.stop);
+}
+
+static int helpers_done(uintptr_t unused)
+{
+    (void)unused;
+    return atomic_load_explicit(&pool.active, memory_order_acquire) == 0;
 }
 
 static void *pool_main(void *arg)
@@ -168,7 +166,7 @@ static void *pool_main(void *arg)
     for (;;) {
         if (took_part && pool.spin && pool.gen == seen && !pool.stop) {
             pthread_mutex_unlock(&pool.mu);
-            spin_while_ulong(&pool.gen, seen);
+            spin_until(new_job_or_stop, seen);
             pthread_mutex_lock(&pool.mu);
         }
         while (pool.gen == seen && !pool.stop)
@@ -218,7 +216,7 @@ static int pool_run(par_job *job, unsigned helpers)
     pthread_mutex_unlock(&pool.mu);
     par_drain(job);
     if (spin)
-        spin_while_active();
+        spin_until(helpers_done, 0);
     pthread_mutex_lock(&pool.mu);
     while (atomic_load(&pool.active))
         pthread_cond_wait(&pool.done, &pool.mu);
