@@ -79,14 +79,14 @@ FF_AVX2_ATTR __m256i ff4_mul(__m256i x, __m256i y)
 }
 
 /* ---- AVX-512 (8 lanes) --------------------------------------------------------------------- */
+/* x + y - p computed as x - (p - y): the borrow of that subtraction is the "no wrap" case, so
+ * one compare decides (canonical inputs: p - y lies in (0, p]). */
 FF_AVX512_ATTR __m512i ff8_add(__m512i x, __m512i y)
 {
-    const __m512i eps = _mm512_set1_epi64((long long)FF_EPSILON);
     const __m512i p = _mm512_set1_epi64((long long)FF_P);
-    __m512i s = _mm512_add_epi64(x, y);
-    __mmask8 c = _mm512_cmplt_epu64_mask(s, x);
-    __mmask8 ge = _mm512_cmpge_epu64_mask(s, p);
-    return _mm512_mask_add_epi64(s, c | ge, s, eps);
+    __m512i np = _mm512_sub_epi64(p, y);
+    __m512i t = _mm512_sub_epi64(x, np);
+    return _mm512_mask_add_epi64(t, _mm512_cmplt_epu64_mask(x, np), t, p);
 }
 
 FF_AVX512_ATTR __m512i ff8_sub(__m512i x, __m512i y)
@@ -114,17 +114,19 @@ FF_AVX512_ATTR __m512i ff8_reduce(__m512i lo, __m512i hi)
     return _mm512_mask_sub_epi64(r, ge, r, p);
 }
 
+/* The high halves come from a dword swap (any port) rather than a shift, and the low 64 bits of
+ * the product are one masked swap merging u's low half over ll's high half. */
 FF_AVX512_ATTR __m512i ff8_mul(__m512i x, __m512i y)
 {
     const __m512i lo32 = _mm512_set1_epi64((long long)FF_EPSILON);
-    __m512i xh = _mm512_srli_epi64(x, 32), yh = _mm512_srli_epi64(y, 32);
+    __m512i xh = _mm512_shuffle_epi32(x, _MM_PERM_CDAB), yh = _mm512_shuffle_epi32(y, _MM_PERM_CDAB);
     __m512i ll = _mm512_mul_epu32(x, y);
     __m512i lh = _mm512_mul_epu32(x, yh);
     __m512i hl = _mm512_mul_epu32(xh, y);
     __m512i hh = _mm512_mul_epu32(xh, yh);
     __m512i t = _mm512_add_epi64(hl, _mm512_srli_epi64(ll, 32));
     __m512i u = _mm512_add_epi64(lh, _mm512_and_si512(t, lo32));
-    __m512i lo = _mm512_or_si512(_mm512_slli_epi64(u, 32), _mm512_and_si512(ll, lo32));
+    __m512i lo = _mm512_mask_shuffle_epi32(ll, 0xAAAA, u, _MM_PERM_CDAB);
     __m512i hi = _mm512_add_epi64(hh, _mm512_add_epi64(_mm512_srli_epi64(t, 32), _mm512_srli_epi64(u, 32)));
     return ff8_reduce(lo, hi);
 }

@@ -128,6 +128,46 @@ static void wit_pad(const wit_ctx *x, size_t at)
         x->Y[at] = 0;
 }
 
+/* Row s of a dense layer (s < n) when every entry is in range and agrees with the contract, the
+ * common case, written without per-entry branches; returns 0 if some entry is not (nothing
+ * reported: the caller redoes the row entry by entry, which finds and records it). Padding
+ * columns are left to the caller. */
+static int wit_row_dense(const wit_ctx *x, size_t s)
+{
+    const zk_layer *L = x->L;
+    size_t n = L->n_out;
+    const int64_t *restrict acc = x->acc + s * n;
+    const int32_t *restrict yin = x->y + s * n;
+    int32_t *restrict Q = x->Q + s * x->M;
+    uint32_t k = L->shift, jb = x->jb, kr = k - jb;
+    int64_t half = k ? (int64_t)1 << (k - 1) : 0, lim = (int64_t)1 << 62, tmin = x->tmin, tmax = x->tmax;
+    int64_t lo = L->act == NN_ACT_RELU ? 0 : x->amin, hi = x->amax;
+    int64_t bad = 0;
+    for (size_t j = 0; j < n; j++) {
+        int64_t a = acc[j];
+        /* floor_shift when |a| < 2^62 (else bad); the unsigned sum cannot overflow */
+        int64_t qp = (int64_t)((uint64_t)a + (uint64_t)half) >> kr, q = qp >> jb;
+        int64_t y = q < lo ? lo : q > hi ? hi : q;
+        bad |= (int64_t)(a <= -lim) | (int64_t)(a >= lim) | (int64_t)(q < tmin) | (int64_t)(q > tmax) |
+               (int64_t)(yin[j] != (int32_t)y);
+        Q[j] = (int32_t)qp;
+    }
+    if (bad)
+        return 0;
+    if (x->Y)
+        memcpy(x->Y + s * x->M, yin, n * sizeof *yin);
+    uint32_t lmask = (1u << x->lbits) - 1;
+    for (unsigned t = 0; k && t < x->nl; t++) {
+        int32_t *restrict R = x->R[t] + s * x->M;
+        unsigned sh = x->lbits * t;
+        for (size_t j = 0; j < n; j++) { /* r = a + half - q' 2^kr, in [0, 2^kr) */
+            uint64_t r = (uint64_t)(acc[j] + half) - ((uint64_t)(int64_t)Q[j] << kr);
+            R[j] = (int32_t)((r >> sh) & lmask);
+        }
+    }
+    return 1;
+}
+
 static void wit_rows(void *vctx, size_t b, size_t e, unsigned tid)
 {
     wit_ctx *x = vctx;
@@ -139,6 +179,11 @@ static void wit_rows(void *vctx, size_t b, size_t e, unsigned tid)
     uint32_t lmask = (1u << x->lbits) - 1;
     for (size_t s = b; s < e; s++)
         for (size_t j = 0; j < x->M; j++) {
+            if (j == 0 && dense && x->checks && s < x->n && wit_row_dense(x, s)) {
+                j = L->n_out; /* the row's entries are done; its padding columns follow */
+                if (j == x->M)
+                    break;
+            }
             int64_t col = dense ? (j < L->n_out ? (int64_t)j : -1) : zk__out_col(L, j);
             size_t at = s * x->M + j;
             if (s >= x->n || col < 0) {
