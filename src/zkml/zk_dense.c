@@ -12,6 +12,7 @@
 #include "enclaveml/zkml/ff_vec.h"
 #include "enclaveml/zkml/ml.h"
 #include "enclaveml/zkml/sumcheck.h"
+#include "ff_simd.h"
 #include "zk_internal.h"
 
 /* Signed 128-bit accumulator -> field element. */
@@ -133,6 +134,41 @@ static int limbs_prepare(const ff2_t *eq, size_t rows, fold_limbs *L)
     return 1;
 }
 
+/* One coordinate's limb sums x0 + x1 2^22 + x2 2^44 (each < 2^64, so the value is < 2^109) as a
+ * 128-bit (lo, hi), reduced to F_p: exactly ff_reduce128 of the scalar totals. */
+__attribute__((target("avx512f,avx512dq"), always_inline)) static inline __m512i limbs_reduce(const uint64_t *x0,
+                                                                                             const uint64_t *x1,
+                                                                                             const uint64_t *x2)
+{
+    __m512i a0 = _mm512_load_si512((const void *)x0), a1 = _mm512_load_si512((const void *)x1);
+    __m512i a2 = _mm512_load_si512((const void *)x2), one = _mm512_set1_epi64(1);
+    __m512i t1 = _mm512_slli_epi64(a1, 22), t2 = _mm512_slli_epi64(a2, 44);
+    __m512i hi = _mm512_add_epi64(_mm512_srli_epi64(a1, 42), _mm512_srli_epi64(a2, 20));
+    __m512i lo = _mm512_add_epi64(a0, t1);
+    hi = _mm512_mask_add_epi64(hi, _mm512_cmplt_epu64_mask(lo, t1), hi, one);
+    lo = _mm512_add_epi64(lo, t2);
+    hi = _mm512_mask_add_epi64(hi, _mm512_cmplt_epu64_mask(lo, t2), hi, one);
+    return ff8_reduce(lo, hi);
+}
+
+/* A strip's outputs straight from its 64-bit limb sums, when one flush covers every row (at most
+ * ZK_VROWS): the 128-bit totals, their reduction and the offset correction in vector lanes.
+ * For the short folds of the openings (a claim's block spans tens of rows) the scalar 128-bit
+ * path cost as much as the products themselves. w is a multiple of 8. */
+__attribute__((target("avx512f,avx512dq"))) static void fold_finish_avx512(uint64_t (*acc)[ZK_VSTRIP], unsigned nl,
+                                                                           const ff_t corr[2], size_t w, ff2_t *out)
+{
+    const __m512i ca = _mm512_set1_epi64((long long)corr[0]), cb = _mm512_set1_epi64((long long)corr[1]);
+    const __m512i ilo = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), ihi = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+    for (size_t k = 0; k < w; k += 8) {
+        __m512i a = ff8_sub(limbs_reduce(acc[0] + k, acc[1] + k, acc[2] + k), ca);
+        __m512i b = nl == ZK_VL ? ff8_sub(limbs_reduce(acc[3] + k, acc[4] + k, acc[5] + k), cb)
+                                : _mm512_setzero_si512(); /* no b limbs: every b coordinate is 0 */
+        _mm512_storeu_si512((void *)(out + k), _mm512_permutex2var_epi64(a, ilo, b));
+        _mm512_storeu_si512((void *)(out + k + 4), _mm512_permutex2var_epi64(a, ihi, b));
+    }
+}
+
 /* The fold of columns [0, cols) with prepared limbs; the last cols % 8 take the scalar fold. */
 static void fold_cols_avx512(const int32_t *m, size_t rows, size_t cols, size_t ld, const fold_limbs *L,
                              const ff2_t *eq, ff2_t *out)
@@ -142,6 +178,14 @@ static void fold_cols_avx512(const int32_t *m, size_t rows, size_t cols, size_t 
     size_t cv = cols & ~(size_t)7;
     for (size_t c0 = 0; c0 < cv; c0 += ZK_VSTRIP) {
         size_t w = cv - c0 < ZK_VSTRIP ? cv - c0 : ZK_VSTRIP;
+        if (rows <= ZK_VROWS) {
+            if (L->nl == ZK_VL)
+                fold_strip6(m + c0, ld, L->E, rows, w, acc);
+            else
+                fold_strip3(m + c0, ld, L->E, rows, w, acc);
+            fold_finish_avx512(acc, L->nl, L->corr, w, out + c0);
+            continue;
+        }
         memset(tot, 0, sizeof tot);
         for (size_t j0 = 0; j0 < rows; j0 += ZK_VROWS) {
             size_t n = rows - j0 < ZK_VROWS ? rows - j0 : ZK_VROWS;
