@@ -22,6 +22,11 @@ void zk__hash_i32(const char *domain, const int32_t *v, size_t n, uint8_t out[EM
     for (int i = 0; i < 8; i++)
         head[dl + (size_t)i] = (uint8_t)((uint64_t)n >> (8 * i));
     SHA256_Update(&c, head, dl + 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the in-memory int32 array is already i32le: hash it in place */
+    if (n)
+        SHA256_Update(&c, v, n * sizeof *v);
+#else
     uint8_t buf[4096];
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -36,6 +41,7 @@ void zk__hash_i32(const char *domain, const int32_t *v, size_t n, uint8_t out[EM
         }
     }
     SHA256_Update(&c, buf, k);
+#endif
     SHA256_Final(out, &c);
 }
 
@@ -66,7 +72,10 @@ em_status zk__statement_build(const zk_vk *vk, const int32_t *input, const int32
         return em_errf(err, EM_ERR_ARG, "node id is %zu bytes, at most %d allowed", idl, ZK_MAX_NODE_ID);
     /* The integer argument (docs/PROOFS.md) needs every activation in range, the input too. */
     int32_t amin = -(int32_t)(1u << (vk->act_bits - 1)), amax = (int32_t)(1u << (vk->act_bits - 1)) - 1;
+    int out_of_range = 0; /* one branch-free pass; the loop below names the first bad value */
     for (size_t i = 0; i < n_samples * vk->input_size; i++)
+        out_of_range |= (input[i] < amin) | (input[i] > amax);
+    for (size_t i = 0; out_of_range && i < n_samples * vk->input_size; i++)
         if (input[i] < amin || input[i] > amax)
             return em_errf(err, EM_ERR_RANGE, "input value %zu = %d outside the activation range [%d, %d]", i,
                            (int)input[i], (int)amin, (int)amax);
