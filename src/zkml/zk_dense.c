@@ -104,25 +104,93 @@ __attribute__((target("avx512f"))) static void fold_strip6(const int32_t *m, siz
     fold_strip(m, ld, E, n, w, 6, acc);
 }
 
+/* With AVX-512 IFMA (vpmadd52luq/huq: the low or high 52 bits of a 52 x 52-bit product, added
+ * to a 64-bit lane) each eq coordinate e is split as e0 + e1 2^52 (e0 < 2^52, e1 < 2^12), and
+ * u e = lo52(u e0) + (hi52(u e0) + u e1) 2^52 takes three fused multiply-adds into three sums
+ * (limbs a0 a1 a2 b0 b1 b2: the low products, the high products, the products by e1). Over 1024
+ * rows the sums stay below 2^62, 2^42 and 2^54. Half the instructions of fold_strip, with no
+ * separate additions; limbs_total combines the sums. */
+__attribute__((target("avx512f,avx512ifma"), always_inline)) static inline void
+fold_strip_ifma(const int32_t *m, size_t ld, const uint64_t (*E)[ZK_VL], size_t n, size_t w, const unsigned NL,
+                uint64_t (*acc)[ZK_VSTRIP])
+{
+    const __m256i flip = _mm256_set1_epi32(INT32_MIN);
+    for (unsigned l = 0; l < NL; l++)
+        memset(acc[l], 0, w * sizeof **acc);
+    for (size_t j = 0; j < n; j += 8) {
+        size_t g = n - j < 8 ? n - j : 8;
+        for (size_t c = 0; c < w; c += 8) {
+            __m512i a[ZK_VL];
+            for (unsigned l = 0; l < NL; l++)
+                a[l] = _mm512_load_si512((const void *)(acc[l] + c));
+            for (size_t jj = 0; jj < g; jj++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(m + (j + jj) * ld + c));
+                __m512i u = _mm512_cvtepu32_epi64(_mm256_xor_si256(v, flip));
+                for (unsigned l = 0; l < NL; l += 3) {
+                    __m512i e0 = _mm512_set1_epi64((long long)E[j + jj][l]);
+                    a[l] = _mm512_madd52lo_epu64(a[l], u, e0);
+                    a[l + 1] = _mm512_madd52hi_epu64(a[l + 1], u, e0);
+                    a[l + 2] = _mm512_madd52lo_epu64(a[l + 2], u, _mm512_set1_epi64((long long)E[j + jj][l + 1]));
+                }
+            }
+            for (unsigned l = 0; l < NL; l++)
+                _mm512_store_si512((void *)(acc[l] + c), a[l]);
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512ifma"))) static void fold_strip_ifma3(const int32_t *m, size_t ld,
+                                                                           const uint64_t (*E)[ZK_VL], size_t n,
+                                                                           size_t w, uint64_t (*acc)[ZK_VSTRIP])
+{
+    fold_strip_ifma(m, ld, E, n, w, 3, acc);
+}
+
+__attribute__((target("avx512f,avx512ifma"))) static void fold_strip_ifma6(const int32_t *m, size_t ld,
+                                                                           const uint64_t (*E)[ZK_VL], size_t n,
+                                                                           size_t w, uint64_t (*acc)[ZK_VSTRIP])
+{
+    fold_strip_ifma(m, ld, E, n, w, 6, acc);
+}
+
+/* -1: use IFMA when the CPU has it; 0: never (zk__fold_ifma_set, for tests and comparisons). */
+static int fold_ifma_mode = -1;
+
+void zk__fold_ifma_set(int on) { fold_ifma_mode = on ? -1 : 0; }
+
+static int fold_ifma(void)
+{
+    static int has = -1;
+    if (has < 0)
+        has = __builtin_cpu_supports("avx512ifma") ? 1 : 0;
+    return fold_ifma_mode != 0 && has;
+}
+
 /* The eq weights in limbs (rows x 6), how many limbs are used (3 when every b coordinate is zero),
  * and the offset correction 2^31 * sum(eq) per coordinate: prepared once per fold, shared by
- * every column chunk. */
+ * every column chunk. ifma: the layout of fold_strip_ifma (e0, e1 per coordinate). */
 typedef struct fold_limbs {
     uint64_t (*E)[ZK_VL];
     unsigned nl;
+    int ifma;
     ff_t corr[2];
 } fold_limbs;
 
 static int limbs_prepare(const ff2_t *eq, size_t rows, fold_limbs *L)
 {
-    const uint64_t m22 = ((uint64_t)1 << 22) - 1;
+    const uint64_t m22 = ((uint64_t)1 << 22) - 1, m52 = ((uint64_t)1 << 52) - 1;
     if (!(L->E = malloc((rows ? rows : 1) * sizeof *L->E)))
         return 0;
+    L->ifma = fold_ifma();
     unsigned __int128 esum[2] = {0, 0};
     int any_b = 0;
     for (size_t j = 0; j < rows; j++) {
         uint64_t a = eq[j].a, b = eq[j].b;
         uint64_t e[ZK_VL] = {a & m22, (a >> 22) & m22, a >> 44, b & m22, (b >> 22) & m22, b >> 44};
+        if (L->ifma) {
+            uint64_t f[ZK_VL] = {a & m52, a >> 52, 0, b & m52, b >> 52, 0};
+            memcpy(e, f, sizeof f);
+        }
         memcpy(L->E[j], e, sizeof e);
         esum[0] += a;
         esum[1] += b;
@@ -134,14 +202,20 @@ static int limbs_prepare(const ff2_t *eq, size_t rows, fold_limbs *L)
     return 1;
 }
 
-/* One coordinate's limb sums x0 + x1 2^22 + x2 2^44 (each < 2^64, so the value is < 2^109) as a
- * 128-bit (lo, hi), reduced to F_p: exactly ff_reduce128 of the scalar totals. */
-__attribute__((target("avx512f,avx512dq"), always_inline)) static inline __m512i limbs_reduce(const uint64_t *x0,
-                                                                                             const uint64_t *x1,
-                                                                                             const uint64_t *x2)
+/* One coordinate's limb sums as a 128-bit (lo, hi), reduced to F_p: exactly ff_reduce128 of the
+ * scalar totals (limbs_total). Without IFMA the value is x0 + x1 2^22 + x2 2^44 (each sum
+ * < 2^64, so < 2^109); with it x0 + (x1 + x2) 2^52 (x1 + x2 < 2^55). */
+__attribute__((target("avx512f,avx512dq"), always_inline)) static inline __m512i
+limbs_reduce(const uint64_t *x0, const uint64_t *x1, const uint64_t *x2, int ifma)
 {
     __m512i a0 = _mm512_load_si512((const void *)x0), a1 = _mm512_load_si512((const void *)x1);
     __m512i a2 = _mm512_load_si512((const void *)x2), one = _mm512_set1_epi64(1);
+    if (ifma) {
+        __m512i sh = _mm512_add_epi64(a1, a2), t = _mm512_slli_epi64(sh, 52);
+        __m512i lo = _mm512_add_epi64(a0, t), hi = _mm512_srli_epi64(sh, 12);
+        hi = _mm512_mask_add_epi64(hi, _mm512_cmplt_epu64_mask(lo, t), hi, one);
+        return ff8_reduce(lo, hi);
+    }
     __m512i t1 = _mm512_slli_epi64(a1, 22), t2 = _mm512_slli_epi64(a2, 44);
     __m512i hi = _mm512_add_epi64(_mm512_srli_epi64(a1, 42), _mm512_srli_epi64(a2, 20));
     __m512i lo = _mm512_add_epi64(a0, t1);
@@ -151,22 +225,42 @@ __attribute__((target("avx512f,avx512dq"), always_inline)) static inline __m512i
     return ff8_reduce(lo, hi);
 }
 
+/* The scalar form: coordinate c's value of column k from its three limb sums. */
+static unsigned __int128 limbs_total(uint64_t (*acc)[ZK_VSTRIP], unsigned c, size_t k, int ifma)
+{
+    const uint64_t *x0 = acc[3 * c], *x1 = acc[3 * c + 1], *x2 = acc[3 * c + 2];
+    if (ifma)
+        return (unsigned __int128)x0[k] + ((unsigned __int128)(x1[k] + x2[k]) << 52);
+    return (unsigned __int128)x0[k] + ((unsigned __int128)x1[k] << 22) + ((unsigned __int128)x2[k] << 44);
+}
+
 /* A strip's outputs straight from its 64-bit limb sums, when one flush covers every row (at most
  * ZK_VROWS): the 128-bit totals, their reduction and the offset correction in vector lanes.
  * For the short folds of the openings (a claim's block spans tens of rows) the scalar 128-bit
  * path cost as much as the products themselves. w is a multiple of 8. */
 __attribute__((target("avx512f,avx512dq"))) static void fold_finish_avx512(uint64_t (*acc)[ZK_VSTRIP], unsigned nl,
-                                                                           const ff_t corr[2], size_t w, ff2_t *out)
+                                                                           int ifma, const ff_t corr[2], size_t w,
+                                                                           ff2_t *out)
 {
     const __m512i ca = _mm512_set1_epi64((long long)corr[0]), cb = _mm512_set1_epi64((long long)corr[1]);
     const __m512i ilo = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), ihi = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
     for (size_t k = 0; k < w; k += 8) {
-        __m512i a = ff8_sub(limbs_reduce(acc[0] + k, acc[1] + k, acc[2] + k), ca);
-        __m512i b = nl == ZK_VL ? ff8_sub(limbs_reduce(acc[3] + k, acc[4] + k, acc[5] + k), cb)
+        __m512i a = ff8_sub(limbs_reduce(acc[0] + k, acc[1] + k, acc[2] + k, ifma), ca);
+        __m512i b = nl == ZK_VL ? ff8_sub(limbs_reduce(acc[3] + k, acc[4] + k, acc[5] + k, ifma), cb)
                                 : _mm512_setzero_si512(); /* no b limbs: every b coordinate is 0 */
         _mm512_storeu_si512((void *)(out + k), _mm512_permutex2var_epi64(a, ilo, b));
         _mm512_storeu_si512((void *)(out + k + 4), _mm512_permutex2var_epi64(a, ihi, b));
     }
+}
+
+/* The strip kernel for the limbs' layout and count, over rows L->E[0..n). */
+static void fold_strip_any(const int32_t *m, size_t ld, const fold_limbs *L, size_t n, size_t w,
+                           uint64_t (*acc)[ZK_VSTRIP])
+{
+    if (L->ifma)
+        (L->nl == ZK_VL ? fold_strip_ifma6 : fold_strip_ifma3)(m, ld, (const uint64_t(*)[ZK_VL])L->E, n, w, acc);
+    else
+        (L->nl == ZK_VL ? fold_strip6 : fold_strip3)(m, ld, (const uint64_t(*)[ZK_VL])L->E, n, w, acc);
 }
 
 /* The fold of columns [0, cols) with prepared limbs; the last cols % 8 take the scalar fold. */
@@ -179,24 +273,18 @@ static void fold_cols_avx512(const int32_t *m, size_t rows, size_t cols, size_t 
     for (size_t c0 = 0; c0 < cv; c0 += ZK_VSTRIP) {
         size_t w = cv - c0 < ZK_VSTRIP ? cv - c0 : ZK_VSTRIP;
         if (rows <= ZK_VROWS) {
-            if (L->nl == ZK_VL)
-                fold_strip6(m + c0, ld, L->E, rows, w, acc);
-            else
-                fold_strip3(m + c0, ld, L->E, rows, w, acc);
-            fold_finish_avx512(acc, L->nl, L->corr, w, out + c0);
+            fold_strip_any(m + c0, ld, L, rows, w, acc);
+            fold_finish_avx512(acc, L->nl, L->ifma, L->corr, w, out + c0);
             continue;
         }
         memset(tot, 0, sizeof tot);
         for (size_t j0 = 0; j0 < rows; j0 += ZK_VROWS) {
             size_t n = rows - j0 < ZK_VROWS ? rows - j0 : ZK_VROWS;
-            if (L->nl == ZK_VL)
-                fold_strip6(m + j0 * ld + c0, ld, L->E + j0, n, w, acc);
-            else
-                fold_strip3(m + j0 * ld + c0, ld, L->E + j0, n, w, acc);
+            fold_strip_any(m + j0 * ld + c0, ld, &(fold_limbs){.E = L->E + j0, .nl = L->nl, .ifma = L->ifma}, n, w,
+                           acc);
             for (unsigned c = 0; c < L->nl / 3; c++)
                 for (size_t k = 0; k < w; k++)
-                    tot[c][k] += (unsigned __int128)acc[3 * c][k] + ((unsigned __int128)acc[3 * c + 1][k] << 22) +
-                                 ((unsigned __int128)acc[3 * c + 2][k] << 44);
+                    tot[c][k] += limbs_total(acc, c, k, L->ifma);
         }
         for (size_t k = 0; k < w; k++)
             out[c0 + k] =

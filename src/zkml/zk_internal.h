@@ -266,6 +266,9 @@ void zk__fold_rows_i32(const int32_t *m, size_t rows, size_t cols, size_t ld, co
  * ranges (the same values either way). */
 void zk__fold_rows_i32_mt(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq, ff2_t *out,
                           size_t pad, unsigned threads);
+/* Tests: 0 keeps the AVX-512 folds off the IFMA kernels even where the CPU has them (both give
+ * the same values); nonzero restores the default (IFMA when available). Not thread-safe. */
+void zk__fold_ifma_set(int on);
 ff2_t zk__dot_i64(const int64_t *v, size_t n, const ff2_t *eq);
 ff2_t zk__dot_ff2(const ff2_t *a, const ff2_t *b, size_t n);
 /* MLE of a rows x cols int32 matrix zero-padded to 2^lv_rows x 2^lv_cols, at point = (column

@@ -1,6 +1,7 @@
 /* The integer row fold (zk__fold_rows_i32: out[k] = sum_j eq[j] * m[j][k] in F_p2), which every
  * matmul sumcheck and witness-block evaluation starts from, must be exact on every SIMD tier:
- * the AVX-512 path (offset values, 22-bit limbs, 1024-row flushes) is compared with a reference
+ * the AVX-512 paths (offset values; 22-bit limbs, or 52-bit IFMA limbs where the CPU has them;
+ * 1024-row flushes) are compared with a reference
  * computed here element by element with ff2 arithmetic, on extreme values (INT32_MIN/MAX, eq
  * coordinates p - 1), zero rows, base-field eq tables, strides, column tails and more than 1024
  * rows, on one thread and split over threads by columns and by rows. */
@@ -94,11 +95,17 @@ static void test_fold_tiers(void)
     for (int t = FF_VEC_SCALAR; t <= FF_VEC_AVX512; t++) {
         if (!ff_vec_tier_supported((ff_vec_tier)t) || ff_vec_tier_set((ff_vec_tier)t) != EM_OK)
             continue;
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-            for (unsigned mode = 0; mode < 4; mode++)
-                for (int base = 0; base < 2; base++)
-                    check_fold(shapes[s][0], shapes[s][1], shapes[s][2], base, mode);
+        /* AVX-512: with the IFMA kernels where the CPU has them, then without (elsewhere the
+         * two passes are the same path) */
+        for (int ifma = 1; ifma >= (t == FF_VEC_AVX512 ? 0 : 1); ifma--) {
+            zk__fold_ifma_set(ifma);
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+                for (unsigned mode = 0; mode < 4; mode++)
+                    for (int base = 0; base < 2; base++)
+                        check_fold(shapes[s][0], shapes[s][1], shapes[s][2], base, mode);
+        }
     }
+    zk__fold_ifma_set(1);
     CHECK(ff_vec_tier_set(saved) == EM_OK);
 }
 
