@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <immintrin.h>
+
+#include "enclaveml/zkml/ff_vec.h"
 #include "enclaveml/zkml/ml.h"
 #include "zk_internal.h"
 
@@ -132,6 +135,33 @@ static void wit_pad(const wit_ctx *x, size_t at)
  * common case, written without per-entry branches; returns 0 if some entry is not (nothing
  * reported: the caller redoes the row entry by entry, which finds and records it). Padding
  * columns are left to the caller. */
+/* wit_row_dense's checks and q' over [0, n - n % 8) in 8-lane AVX-512 (64-bit arithmetic shifts
+ * and min/max have no SSE2 form, so the portable loop stays scalar); returns where it stopped and
+ * ORs a nonzero value into *bad for any bad entry. */
+__attribute__((target("avx512f"))) static size_t wit_q_avx512(const int64_t *acc, const int32_t *yin, int32_t *Q,
+                                                               size_t n, int64_t half, unsigned kr, unsigned jb,
+                                                               int64_t lo, int64_t hi, int64_t tmin, int64_t tmax,
+                                                               int64_t *bad)
+{
+    const __m512i vh = _mm512_set1_epi64(half), vlo = _mm512_set1_epi64(lo), vhi = _mm512_set1_epi64(hi);
+    const __m512i vmin = _mm512_set1_epi64(tmin), vmax = _mm512_set1_epi64(tmax);
+    const __m512i lim = _mm512_set1_epi64((int64_t)1 << 62), nlim = _mm512_set1_epi64(-((int64_t)1 << 62));
+    const __m128i ckr = _mm_cvtsi32_si128((int)kr), cjb = _mm_cvtsi32_si128((int)jb);
+    __mmask8 b = 0;
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m512i a = _mm512_loadu_si512((const void *)(acc + j));
+        __m512i qp = _mm512_sra_epi64(_mm512_add_epi64(a, vh), ckr), q = _mm512_sra_epi64(qp, cjb);
+        __m512i y = _mm512_min_epi64(_mm512_max_epi64(q, vlo), vhi);
+        __m512i yv = _mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i *)(yin + j)));
+        b |= _mm512_cmple_epi64_mask(a, nlim) | _mm512_cmpge_epi64_mask(a, lim) | _mm512_cmplt_epi64_mask(q, vmin) |
+             _mm512_cmpgt_epi64_mask(q, vmax) | _mm512_cmpneq_epi64_mask(y, yv);
+        _mm256_storeu_si256((__m256i *)(Q + j), _mm512_cvtepi64_epi32(qp));
+    }
+    *bad |= b;
+    return j;
+}
+
 static int wit_row_dense(const wit_ctx *x, size_t s)
 {
     const zk_layer *L = x->L;
@@ -143,7 +173,9 @@ static int wit_row_dense(const wit_ctx *x, size_t s)
     int64_t half = k ? (int64_t)1 << (k - 1) : 0, lim = (int64_t)1 << 62, tmin = x->tmin, tmax = x->tmax;
     int64_t lo = L->act == NN_ACT_RELU ? 0 : x->amin, hi = x->amax;
     int64_t bad = 0;
-    for (size_t j = 0; j < n; j++) {
+    size_t j0 = ff_vec_tier_get() == FF_VEC_AVX512 ? wit_q_avx512(acc, yin, Q, n, half, kr, jb, lo, hi, tmin, tmax, &bad)
+                                                   : 0;
+    for (size_t j = j0; j < n; j++) {
         int64_t a = acc[j];
         /* floor_shift when |a| < 2^62 (else bad); the unsigned sum cannot overflow */
         int64_t qp = (int64_t)((uint64_t)a + (uint64_t)half) >> kr, q = qp >> jb;
