@@ -416,6 +416,40 @@ em_status ntt_rs_encode(const ntt_plan *plan_N, unsigned rate_bits, ff_t shift, 
     return st;
 }
 
+/* An int32 as a field element without a branch: a negative x wraps to 2^64 + x, and adding p
+ * (mod 2^64) gives p + x. */
+static inline ff_t i32_ff(int32_t x) { return (uint64_t)(int64_t)x + ((uint64_t)(int64_t)(x >> 31) & FF_P); }
+
+/* The spread of rs_encode_one_i32 for R = 2 or 4 copies, 8 outputs g at a time: their sources
+ * rev(g + k) = rev(g) + rev3(k) 2^(lg-3) are one masked gather (indices >= m read as 0), and
+ * lane permutations repeat each value R times. lg >= 3. Returns where it stopped. */
+__attribute__((target("avx512f,avx2"))) static size_t spread_avx512(const int32_t *msg, size_t m, size_t n,
+                                                                     unsigned lg, size_t R, ff_t *out)
+{
+    const __m256i step = _mm256_slli_epi32(_mm256_setr_epi32(0, 4, 2, 6, 1, 5, 3, 7), (int)lg - 3);
+    const __m256i vm = _mm256_set1_epi32((int)m);
+    const __m512i p = _mm512_set1_epi64((long long)FF_P);
+    const __m512i d2a = _mm512_setr_epi64(0, 0, 1, 1, 2, 2, 3, 3), d2b = _mm512_setr_epi64(4, 4, 5, 5, 6, 6, 7, 7);
+    size_t g = 0;
+    for (; g + 8 <= n; g += 8) {
+        __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)rev_bits(g, lg)), step);
+        __m256i in = _mm256_cmpgt_epi32(vm, idx); /* idx < m (both below 2^31) */
+        __m256i v32 = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)msg, idx, in, 4);
+        __m512i v = _mm512_cvtepi32_epi64(v32);
+        v = _mm512_mask_add_epi64(v, _mm512_cmplt_epi64_mask(v, _mm512_setzero_si512()), v, p);
+        if (R == 2) {
+            _mm512_storeu_si512((void *)(out + 2 * g), _mm512_permutexvar_epi64(d2a, v));
+            _mm512_storeu_si512((void *)(out + 2 * g + 8), _mm512_permutexvar_epi64(d2b, v));
+        } else {
+            for (int q = 0; q < 4; q++) {
+                __m512i ix = _mm512_setr_epi64(2 * q, 2 * q, 2 * q, 2 * q, 2 * q + 1, 2 * q + 1, 2 * q + 1, 2 * q + 1);
+                _mm512_storeu_si512((void *)(out + 4 * g + 8 * (size_t)q), _mm512_permutexvar_epi64(ix, v));
+            }
+        }
+    }
+    return g;
+}
+
 /* rs_encode_one for integer coefficients msg[0..m) (the rest zero) on the subgroup: the
  * conversion, the copy, the bit reversal and the spread are one pass. */
 static void rs_encode_one_i32(const ntt_plan *plan_N, unsigned rate_bits, const int32_t *msg, size_t m, ff_t *out)
@@ -424,9 +458,12 @@ static void rs_encode_one_i32(const ntt_plan *plan_N, unsigned rate_bits, const 
     unsigned lg = plan_N->log_n - rate_bits;
     /* written in order, read in bit-reversed order (the int32 row is 1/2 the size of the
      * codeword row it feeds, and reads scattered over it cost less than scattered writes) */
-    for (size_t g = 0; g < n; g++) {
+    size_t g = 0;
+    if ((R == 2 || R == 4) && lg >= 3 && n < ((size_t)1 << 31) && ff_vec_tier_get() == FF_VEC_AVX512)
+        g = spread_avx512(msg, m, n, lg, R, out);
+    for (; g < n; g++) {
         size_t i = (size_t)rev_bits(g, lg);
-        ff_t v = i < m ? ff_from_i64(msg[i]) : 0;
+        ff_t v = i < m ? i32_ff(msg[i]) : 0;
         for (size_t t = 0; t < R; t++)
             out[g * R + t] = v;
     }
