@@ -387,20 +387,25 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk
         x.pq = par_q;
         x.h = h;
         x.with_one = ff2_is_zero(r[d - 1]);
+        /* the round's r_v are this point's coordinates: inverted at once (one field inversion
+         * per level, not per round); a zero r_v is never divided by (with_one) */
+        ff2_t inv_r[ZK_MAX_VARS + 2], inv_tmp[ZK_MAX_VARS + 2];
+        ff2_batch_inv(inv_r, r, d, inv_tmp);
         ff2_t H[3];
         lvl_sums(&x, zk__par_for(w->threads, h, FRAC_PAR_MIN, r0_chunk, &x), H);
         for (unsigned t = 0; t < d; t++) {
             ff2_t rv = r[d - 1 - t];
-            if (!x.with_one) {
-                /* claim = pref * ((1 - r_v) H0 + r_v H1) */
-                ff2_t rest = ff2_sub(zk__mul2(claim, ff2_inv(pref)), zk__mul2(ff2_sub(ff2_one(), rv), H[0]));
-                H[1] = zk__mul2(rest, ff2_inv(rv));
-            }
+            /* pH = pref * h: claim = (1 - r_v) pH(0) + r_v pH(1), so pH(1) needs no 1/pref */
+            ff2_t pH0 = zk__mul2(pref, H[0]), pH2 = zk__mul2(pref, H[2]), pH1;
+            if (!x.with_one)
+                pH1 = zk__mul2(ff2_sub(claim, zk__mul2(ff2_sub(ff2_one(), rv), pH0)), inv_r[d - 1 - t]);
+            else
+                pH1 = zk__mul2(pref, H[1]);
             /* h has degree 2: h(3) = h(0) - 3 h(1) + 3 h(2) */
-            ff2_t H3 = ff2_add(ff2_sub(H[0], ff2_mul_base(H[1], 3)), ff2_mul_base(H[2], 3));
-            ff2_t g0 = zk__mul2(pref, zk__mul2(eq1(rv, ff2_zero()), H[0]));
-            ff2_t g2 = zk__mul2(pref, zk__mul2(eq1(rv, ff2_from_base(2)), H[2]));
-            ff2_t g3 = zk__mul2(pref, zk__mul2(eq1(rv, ff2_from_base(3)), H3));
+            ff2_t pH3 = ff2_add(ff2_sub(pH0, ff2_mul_base(pH1, 3)), ff2_mul_base(pH2, 3));
+            ff2_t g0 = zk__mul2(eq1(rv, ff2_zero()), pH0);
+            ff2_t g2 = zk__mul2(eq1(rv, ff2_from_base(2)), pH2);
+            ff2_t g3 = zk__mul2(eq1(rv, ff2_from_base(3)), pH3);
             ff2_t msg[3] = {g0, g2, g3};
             if ((st = zk__put_ff2(w, "gkr-round", msg, 3, err)) != EM_OK)
                 goto out;
