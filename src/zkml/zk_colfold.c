@@ -13,7 +13,8 @@
  * random rho-combination) + 2 lc/|F| (sumcheck), then the opening's own bound.
  *
  * Prover cost: one pass over the rows each claim touches (claims on blocks of a packed
- * polynomial touch only their block's rows), then a sumcheck over 2n tables of C entries. The
+ * polynomial touch only their block's rows), then a sumcheck over n tables of C entries (the
+ * eq factors stay split into small tables, see "The prover's rounds" below). The
  * whole-point fold this replaced ran a sumcheck over a table the size of the polynomial in the
  * extension field.
  *
@@ -25,6 +26,7 @@
 
 #include "enclaveml/zkml/ff_vec.h"
 #include "enclaveml/zkml/ml.h"
+#include "ff_simd.h"
 #include "zk_internal.h"
 
 enum { CF_COL_CHUNK = 256 }; /* columns per chunk of a row combination */
@@ -106,30 +108,6 @@ static void set_results(const pcs_claim *c, size_t n, unsigned nv, unsigned lc, 
     }
 }
 
-/* Adds (h(0), h(2)) of sum_i E(X, i) F(X, i) over the pairs of E, F (interleaved: pair i is
- * entries 2i, 2i + 1), block by block on the ff2_vec kernels. */
-enum { CF_BLK = 128 };
-static void round_sums(const ff2_t *E, const ff2_t *F, size_t pairs, ff2_t h[2])
-{
-    ff2_t e[2][CF_BLK], f[2][CF_BLK];
-    for (size_t i0 = 0; i0 < pairs; i0 += CF_BLK) {
-        size_t nb = pairs - i0 < CF_BLK ? pairs - i0 : CF_BLK;
-        for (size_t i = 0; i < nb; i++) {
-            e[0][i] = E[2 * (i0 + i)];
-            e[1][i] = E[2 * (i0 + i) + 1];
-            f[0][i] = F[2 * (i0 + i)];
-            f[1][i] = F[2 * (i0 + i) + 1];
-        }
-        h[0] = ff2_add(h[0], ff2_vec_dot(e[0], f[0], nb));
-        /* value at 2: 2 hi - lo, coordinatewise */
-        ff_vec_add((ff_t *)e[1], (const ff_t *)e[1], (const ff_t *)e[1], 2 * nb);
-        ff_vec_sub((ff_t *)e[1], (const ff_t *)e[1], (const ff_t *)e[0], 2 * nb);
-        ff_vec_add((ff_t *)f[1], (const ff_t *)f[1], (const ff_t *)f[1], 2 * nb);
-        ff_vec_sub((ff_t *)f[1], (const ff_t *)f[1], (const ff_t *)f[0], 2 * nb);
-        h[1] = ff2_add(h[1], ff2_vec_dot(e[1], f[1], nb));
-    }
-}
-
 void zk__combine_rows_i32(const int32_t *ipoly, size_t len, size_t C, size_t R, const ff2_t *a, unsigned threads,
                           ff2_t *out)
 {
@@ -148,45 +126,198 @@ void zk__combine_rows_i32(const int32_t *ipoly, size_t len, size_t C, size_t R, 
             out[c] = ff2_add(out[c], ff2_mul_base(a[r], ff_from_i64(ipoly[r * C + c])));
 }
 
-/* Per claim (chunks of claims on the threads): the column eq table E_k and E_k . F_k; then
- * per round, the binding of the previous challenge and the round's sums. */
+/* The prover's rounds. Per claim k only F_k is stored, in split coordinates and bit-reversed
+ * column order (entry x holds column rev(x)): binding the lowest column variable then pairs
+ * entry x with x + half, so a round is one streaming pass that binds the previous challenge
+ * in place and sums the round (as in the fraction trees, zk_frac.c). The eq factor is never a
+ * table: in round j, with m = lc - j variables left and z_j the one bound,
+ *     E_k(x) = w_k(x) (1 - z_j),  E_k(x + q) = w_k(x) z_j,  w_k(x) = rho_k pre_k eq(zr, x),
+ * zr the claim's column point reversed (its first m - 1 entries are the variables still free
+ * below z_j) and pre_k the eq factors of the bound variables, so
+ *     h_k(0) = (1 - z_j) sum_x w_k(x) F_k(x),   h_k(2) = (3 z_j - 1) sum_x w_k(x) (2 F_k(x + q) - F_k(x)),
+ * and w_k(x) = lo_k[x mod 2^10] hi_k[x >> 10] (a fixed 2^10-entry table in cache and a small
+ * one rebuilt per round; Gruen; Dao-Thaler). Field arithmetic is exact: the messages are those
+ * of the tables E_k, F_k folded in natural order. */
+#define CF_LO_BITS 10u
+
+typedef struct cf_claim {
+    ff_t *fa, *fb;  /* F_k, C entries each (halved by every binding) */
+    ff_t *loa, *lob; /* eq(zr[0..CF_LO_BITS), .), when lc - 1 > CF_LO_BITS */
+    ff2_t zr[ZK_MAX_VARS];
+    ff2_t w; /* rho_k pre_k */
+} cf_claim;
+
 typedef struct cf_ctx {
-    const pcs_claim *c;
-    const ff2_t *rho;
-    ff2_t *E, *F;
-    size_t C, size; /* table stride; entries per table this round */
-    unsigned lc;
-    int bound, last; /* bound: r binds the tables first (2 size -> size); last: no sums */
+    cf_claim *cl;
+    const ff2_t *F; /* the row combinations, natural order, C per claim */
+    size_t C;
+    unsigned lc, j; /* round j (j == lc: the last binding only) */
+    int bound;      /* r binds the tables first (2 size -> size) */
     ff2_t r;
-    ff2_t part[ZK_MAX_THREADS][2];
+    ff2_t *hbuf; /* per chunk slot: hlen entries for a claim's hi weights */
+    size_t hlen;
+    ff2_t part[ZK_MAX_THREADS][3]; /* h(0), h(2), and in round 0 h(1) */
 } cf_ctx;
 
 static void cf_setup(void *vctx, size_t b, size_t e, unsigned tid)
 {
+    (void)tid;
     cf_ctx *x = vctx;
-    ff2_t t = ff2_zero();
+    ff2_t lo[1u << CF_LO_BITS];
     for (size_t k = b; k < e; k++) {
-        ml_eq_table(x->c[k].point, x->lc, x->rho[k], x->E + k * x->C);
-        t = ff2_add(t, ff2_vec_dot(x->E + k * x->C, x->F + k * x->C, x->C));
+        cf_claim *K = &x->cl[k];
+        const ff2_t *Fk = x->F + k * x->C;
+        size_t step = x->C >> 1;
+        for (size_t i = 0, rv = 0; i < x->C; i++) { /* rv = rev(i): a reversed increment */
+            K->fa[i] = Fk[rv].a;
+            K->fb[i] = Fk[rv].b;
+            size_t m = step;
+            while (m && (rv & m)) {
+                rv ^= m;
+                m >>= 1;
+            }
+            rv |= m;
+        }
+        if (x->lc > CF_LO_BITS + 1) {
+            ml_eq_table(K->zr, CF_LO_BITS, ff2_one(), lo);
+            for (size_t i = 0; i < ((size_t)1 << CF_LO_BITS); i++) {
+                K->loa[i] = lo[i].a;
+                K->lob[i] = lo[i].b;
+            }
+        }
     }
-    x->part[tid][0] = t;
+}
+
+#define CF_AVX512 __attribute__((target("avx512f,avx512dq")))
+
+/* Over x in [b, e) (one block: a single hi weight, e - b a multiple of 8 on the vector path):
+ * the fused binding of r (when bind: entries x and x + q from x, x + 2q and x + q, x + 3q) and
+ * the lo-weighted sums s[0] += lo F(x), s[1] += lo (2 F(x + q) - F(x)), s[2] += lo F(x + q). */
+typedef struct cf_pass {
+    ff_t *fa, *fb;
+    const ff_t *la, *lb; /* lo weights, indexed x & lmask */
+    size_t q, lmask;
+    int bind, one;
+    ff2_t r;
+} cf_pass;
+
+static void cf_pass_scalar(const cf_pass *P, size_t b, size_t e, ff2_t s[3])
+{
+    size_t q = P->q;
+    for (size_t x = b; x < e; x++) {
+        ff2_t f0 = {P->fa[x], P->fb[x]}, f1 = {P->fa[x + q], P->fb[x + q]};
+        if (P->bind) {
+            ff2_t g0 = {P->fa[x + 2 * q], P->fb[x + 2 * q]}, g1 = {P->fa[x + 3 * q], P->fb[x + 3 * q]};
+            f0 = ff2_add(f0, zk__mul2(P->r, ff2_sub(g0, f0)));
+            f1 = ff2_add(f1, zk__mul2(P->r, ff2_sub(g1, f1)));
+            P->fa[x] = f0.a, P->fb[x] = f0.b;
+            P->fa[x + q] = f1.a, P->fb[x + q] = f1.b;
+        }
+        ff2_t w = {P->la[x & P->lmask], P->lb[x & P->lmask]};
+        s[0] = ff2_add(s[0], zk__mul2(w, f0));
+        s[1] = ff2_add(s[1], zk__mul2(w, ff2_sub(ff2_add(f1, f1), f0)));
+        if (P->one)
+            s[2] = ff2_add(s[2], zk__mul2(w, f1));
+    }
+}
+
+CF_AVX512 static void cf_pass_avx512(const cf_pass *P, size_t b, size_t e, ff2_t s[3])
+{
+    size_t q = P->q;
+    const __m512i ra = _mm512_set1_epi64((long long)P->r.a), rb = _mm512_set1_epi64((long long)P->r.b);
+    __m512i acc[6];
+    for (int i = 0; i < 6; i++)
+        acc[i] = _mm512_setzero_si512();
+    for (size_t x = b; x < e; x += 8) {
+        __m512i f0a = _mm512_loadu_si512((const void *)(P->fa + x)), f0b = _mm512_loadu_si512((const void *)(P->fb + x));
+        __m512i f1a = _mm512_loadu_si512((const void *)(P->fa + x + q));
+        __m512i f1b = _mm512_loadu_si512((const void *)(P->fb + x + q));
+        if (P->bind) {
+            __m512i g0a = _mm512_loadu_si512((const void *)(P->fa + x + 2 * q));
+            __m512i g0b = _mm512_loadu_si512((const void *)(P->fb + x + 2 * q));
+            __m512i g1a = _mm512_loadu_si512((const void *)(P->fa + x + 3 * q));
+            __m512i g1b = _mm512_loadu_si512((const void *)(P->fb + x + 3 * q));
+            __m512i ta, tb;
+            ff8_mul2(ff8_sub(g0a, f0a), ff8_sub(g0b, f0b), ra, rb, &ta, &tb);
+            f0a = ff8_add(f0a, ta), f0b = ff8_add(f0b, tb);
+            ff8_mul2(ff8_sub(g1a, f1a), ff8_sub(g1b, f1b), ra, rb, &ta, &tb);
+            f1a = ff8_add(f1a, ta), f1b = ff8_add(f1b, tb);
+            _mm512_storeu_si512((void *)(P->fa + x), f0a);
+            _mm512_storeu_si512((void *)(P->fb + x), f0b);
+            _mm512_storeu_si512((void *)(P->fa + x + q), f1a);
+            _mm512_storeu_si512((void *)(P->fb + x + q), f1b);
+        }
+        size_t l = x & P->lmask;
+        __m512i wa = _mm512_loadu_si512((const void *)(P->la + l)), wb = _mm512_loadu_si512((const void *)(P->lb + l));
+        __m512i pa, pb;
+        ff8_mul2(wa, wb, f0a, f0b, &pa, &pb);
+        acc[0] = ff8_add(acc[0], pa), acc[1] = ff8_add(acc[1], pb);
+        ff8_mul2(wa, wb, ff8_sub(ff8_add(f1a, f1a), f0a), ff8_sub(ff8_add(f1b, f1b), f0b), &pa, &pb);
+        acc[2] = ff8_add(acc[2], pa), acc[3] = ff8_add(acc[3], pb);
+        if (P->one) {
+            ff8_mul2(wa, wb, f1a, f1b, &pa, &pb);
+            acc[4] = ff8_add(acc[4], pa), acc[5] = ff8_add(acc[5], pb);
+        }
+    }
+    ff_t v[6][8];
+    for (int i = 0; i < 6; i++)
+        _mm512_storeu_si512((void *)v[i], acc[i]);
+    for (int l = 0; l < 8; l++)
+        for (int i = 0; i < 3; i++)
+            s[i] = ff2_add(s[i], (ff2_t){v[2 * i][l], v[2 * i + 1][l]});
 }
 
 static void cf_round(void *vctx, size_t b, size_t e, unsigned tid)
 {
     cf_ctx *x = vctx;
-    ff2_t h[2] = {ff2_zero(), ff2_zero()};
+    ff2_t h[3] = {ff2_zero(), ff2_zero(), ff2_zero()};
+    int simd = ff_vec_tier_get() == FF_VEC_AVX512;
+    size_t S = x->C >> x->j; /* entries after this round's binding */
+    ff2_t small[1u << CF_LO_BITS], *hi = NULL;
+    ff_t sa[1u << CF_LO_BITS], sb[1u << CF_LO_BITS];
     for (size_t k = b; k < e; k++) {
-        ff2_t *Ek = x->E + k * x->C, *Fk = x->F + k * x->C;
-        if (x->bound) {
-            ff2_vec_fold(Ek, Ek, x->size, x->r);
-            ff2_vec_fold(Fk, Fk, x->size, x->r);
+        cf_claim *K = &x->cl[k];
+        if (x->j == x->lc) { /* the last binding: one entry left */
+            ff2_t f0 = {K->fa[0], K->fb[0]}, f1 = {K->fa[1], K->fb[1]};
+            f0 = ff2_add(f0, zk__mul2(x->r, ff2_sub(f1, f0)));
+            K->fa[0] = f0.a, K->fb[0] = f0.b;
+            continue;
         }
-        if (!x->last)
-            round_sums(Ek, Fk, x->size / 2, h);
+        unsigned m1 = x->lc - x->j - 1; /* free variables below z_j */
+        size_t q = S / 2;
+        cf_pass P = {.fa = K->fa, .fb = K->fb, .q = q, .bind = x->bound, .one = x->j == 0, .r = x->r};
+        unsigned lg = m1 <= CF_LO_BITS ? m1 : CF_LO_BITS;
+        size_t nhi = (size_t)1 << (m1 - lg);
+        if (m1 <= CF_LO_BITS) { /* the whole weight table, small */
+            ml_eq_table(K->zr, m1, K->w, small);
+            for (size_t i = 0; i < q; i++)
+                sa[i] = small[i].a, sb[i] = small[i].b;
+            P.la = sa, P.lb = sb;
+            hi = NULL;
+        } else {
+            hi = x->hbuf + tid * x->hlen;
+            ml_eq_table(K->zr + CF_LO_BITS, m1 - CF_LO_BITS, K->w, hi);
+            P.la = K->loa, P.lb = K->lob;
+        }
+        P.lmask = ((size_t)1 << lg) - 1;
+        ff2_t s[3];
+        for (size_t blk = 0; blk < nhi; blk++) {
+            size_t x0 = blk << lg, x1 = x0 + ((size_t)1 << lg);
+            ff2_t t[3] = {ff2_zero(), ff2_zero(), ff2_zero()};
+            size_t v = simd && ((x1 - x0) % 8) == 0 && q % 8 == 0 ? x1 : x0;
+            if (v > x0)
+                cf_pass_avx512(&P, x0, v, t);
+            cf_pass_scalar(&P, v, x1, t);
+            ff2_t wh = hi ? hi[blk] : ff2_one();
+            for (int i = 0; i < 3; i++)
+                s[i] = blk ? ff2_add(s[i], zk__mul2(wh, t[i])) : zk__mul2(wh, t[i]);
+        }
+        ff2_t z = K->zr[m1]; /* z_j */
+        h[0] = ff2_add(h[0], zk__mul2(ff2_sub(ff2_one(), z), s[0]));
+        h[1] = ff2_add(h[1], zk__mul2(ff2_sub(ff2_mul_base(z, 3), ff2_one()), s[1]));
+        h[2] = ff2_add(h[2], zk__mul2(z, s[2]));
     }
-    x->part[tid][0] = h[0];
-    x->part[tid][1] = h[1];
+    memcpy(x->part[tid], h, sizeof h);
 }
 
 em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, const int32_t *ipoly, size_t len,
@@ -195,21 +326,25 @@ em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, const int32_t
                             em_err *err)
 {
     unsigned nv = l->n_vars[0], lc = l->log_cols, nr = nv - lc;
-    size_t C = (size_t)1 << lc, R = l->rows[0], NR = (size_t)1 << nr;
-    if (l->n_polys != 1 || l->hiding || n == 0 || len > R * C)
+    size_t C = (size_t)1 << lc, R = l->rows[0], NR = (size_t)1 << nr, LO = (size_t)1 << CF_LO_BITS;
+    if (l->n_polys != 1 || l->hiding || n == 0 || len > R * C || lc > ZK_MAX_VARS)
         return em_errf(err, EM_ERR_INTERNAL, "column fold: unsupported layout or %zu claims", n);
     em_status st = EM_OK;
     ff2_t *rho = malloc(n * sizeof *rho), *vals = malloc(n * sizeof *vals), *a = malloc(NR * sizeof *a);
-    ff2_t *E = zk__big_alloc(n * C * sizeof *E), *F = zk__big_alloc(n * C * sizeof *F);
-    if (!rho || !vals || !a || !E || !F) {
+    cf_claim *cl = calloc(n, sizeof *cl);
+    size_t hlen = lc > CF_LO_BITS + 1 ? (size_t)1 << (lc - 1 - CF_LO_BITS) : 1;
+    ff2_t *hbuf = malloc(ZK_MAX_THREADS * hlen * sizeof *hbuf);
+    ff2_t *F = zk__big_alloc(n * C * sizeof *F);
+    ff_t *tabs = zk__big_alloc(n * (2 * C + 2 * LO) * sizeof *tabs); /* per claim F.a, F.b, lo.a, lo.b */
+    if (!rho || !vals || !a || !cl || !hbuf || !F || !tabs) {
         st = em_errf(err, EM_ERR_NOMEM, "column fold: out of memory (%zu claims)", n);
         goto out;
     }
     absorb_claims(tr, c, n, nv);
     tr_challenge_ff2_vec(tr, "cf/rho", rho, n);
-    ff2_t claim = ff2_zero(), total = ff2_zero();
-    /* E_k = rho_k eq(z_k^c, .), F_k = eq(z_k^r, .)^T M: h = sum_k E_k F_k. The row combinations
-     * use the threads themselves; the eq tables and the rounds split the claims over them. */
+    ff2_t claim = ff2_zero();
+    /* F_k = eq(z_k^r, .)^T M: the row combinations use the threads themselves; the setup and
+     * the rounds split the claims over them */
     for (size_t k = 0; k < n; k++) {
         claim = ff2_add(claim, ff2_mul(rho[k], c[k].value));
         ml_eq_table(c[k].point + lc, nr, ff2_one(), a);
@@ -217,40 +352,48 @@ em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, const int32_t
             zk__combine_rows_i32(ipoly, len, C, R, a, threads, F + k * C);
         else
             zk__combine_rows(poly, len, C, R, a, NULL, threads, F + k * C);
+        ff_t *t = tabs + k * (2 * C + 2 * LO);
+        cl[k].fa = t, cl[k].fb = t + C, cl[k].loa = t + 2 * C, cl[k].lob = t + 2 * C + LO;
+        for (unsigned i = 0; i < lc; i++)
+            cl[k].zr[i] = c[k].point[lc - 1 - i];
+        cl[k].w = rho[k];
     }
-    cf_ctx x = {.c = c, .rho = rho, .E = E, .F = F, .C = C, .lc = lc};
+    cf_ctx x = {.cl = cl, .F = F, .C = C, .lc = lc, .hbuf = hbuf, .hlen = hlen};
     /* claims per chunk: enough table entries to pay for a thread (small proofs stay inline) */
     size_t per = (size_t)1 << 14;
-    for (unsigned t = 0, nc = zk__par_for(threads, n, per / C + 1, cf_setup, &x); t < nc; t++)
-        total = ff2_add(total, x.part[t][0]);
-    if (!ff2_eq(total, claim) && !forge) {
-        st = em_errf(err, EM_ERR_INTERNAL, "witness opening: a claimed evaluation is false");
-        goto out;
-    }
-    /* under the test hook a false claim is proven anyway: the rounds are honest, so the
-     * verifier's final check fails */
+    zk__par_for(threads, n, per / C + 1, cf_setup, &x);
     zk_wr wr = {.tr = tr, .buf = out, .threads = threads, .forge = forge};
     ff2_t *s = pts; /* the column point, copied into every claim below */
     for (unsigned j = 0; j <= lc; j++) {
         /* binds round j-1's challenge, then sums round j (none after the last binding) */
-        x.size = C >> j;
-        x.last = j == lc;
-        unsigned nc = zk__par_for(threads, n, per / x.size + 1, cf_round, &x);
-        if (x.last)
+        x.j = j;
+        unsigned nc = zk__par_for(threads, n, per / (C >> j) + 1, cf_round, &x);
+        if (j == lc)
             break;
-        ff2_t h[2] = {ff2_zero(), ff2_zero()};
-        for (unsigned t = 0; t < nc; t++) {
-            h[0] = ff2_add(h[0], x.part[t][0]);
-            h[1] = ff2_add(h[1], x.part[t][1]);
+        ff2_t h[3] = {ff2_zero(), ff2_zero(), ff2_zero()};
+        for (unsigned t = 0; t < nc; t++)
+            for (int i = 0; i < 3; i++)
+                h[i] = ff2_add(h[i], x.part[t][i]);
+        if (j == 0 && !ff2_eq(ff2_add(h[0], h[2]), claim) && !forge) {
+            st = em_errf(err, EM_ERR_INTERNAL, "witness opening: a claimed evaluation is false");
+            goto out;
         }
-        if ((st = zk__put_ff2(&wr, "cf/round", h, 2, err)) != EM_OK)
+        /* under the test hook a false claim is proven anyway: the rounds are honest, so the
+         * verifier's final check fails */
+        ff2_t msg[2] = {h[0], h[1]};
+        if ((st = zk__put_ff2(&wr, "cf/round", msg, 2, err)) != EM_OK)
             goto out;
         x.r = tr_challenge_ff2(tr, "cf/r");
         x.bound = 1;
         s[j] = x.r;
+        for (size_t k = 0; k < n; k++) { /* pre_k: the eq factor of z_j at r_j */
+            ff2_t z = cl[k].zr[lc - 1 - j];
+            ff2_t e1 = ff2_add(zk__mul2(ff2_sub(ff2_one(), z), ff2_sub(ff2_one(), x.r)), zk__mul2(z, x.r));
+            cl[k].w = zk__mul2(cl[k].w, e1);
+        }
     }
-    for (size_t k = 0; k < n; k++)
-        vals[k] = F[k * C]; /* F_k~(s) = P~(s, z_k^r) */
+    for (size_t k = 0; k < n; k++) /* F_k~(s) = P~(s, z_k^r) */
+        vals[k] = (ff2_t){cl[k].fa[0], cl[k].fb[0]};
     if ((st = zk__put_ff2(&wr, "cf/vals", vals, n, err)) != EM_OK)
         goto out;
     set_results(c, n, nv, lc, vals, pts, res);
@@ -258,8 +401,10 @@ out:
     free(rho);
     free(vals);
     free(a);
-    zk__big_free(E);
+    free(cl);
+    free(hbuf);
     zk__big_free(F);
+    zk__big_free(tabs);
     return st;
 }
 
