@@ -160,10 +160,14 @@ void zk__fold_ifma_set(int on) { fold_ifma_mode = on ? -1 : 0; }
 
 static int fold_ifma(void)
 {
+    /* filled by whichever thread asks first (all write the same value) */
     static int has = -1;
-    if (has < 0)
-        has = __builtin_cpu_supports("avx512ifma") ? 1 : 0;
-    return fold_ifma_mode != 0 && has;
+    int h = __atomic_load_n(&has, __ATOMIC_RELAXED);
+    if (h < 0) {
+        h = __builtin_cpu_supports("avx512ifma") ? 1 : 0;
+        __atomic_store_n(&has, h, __ATOMIC_RELAXED);
+    }
+    return fold_ifma_mode != 0 && h;
 }
 
 /* The eq weights in limbs (rows x 6), how many limbs are used (3 when every b coordinate is zero),
