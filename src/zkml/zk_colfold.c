@@ -26,6 +26,7 @@
 
 #include "enclaveml/zkml/ff_vec.h"
 #include "enclaveml/zkml/ml.h"
+#include "enclaveml/zkml/ntt.h"
 #include "ff_simd.h"
 #include "zk_internal.h"
 
@@ -166,24 +167,12 @@ static void cf_setup(void *vctx, size_t b, size_t e, unsigned tid)
     ff2_t lo[1u << CF_LO_BITS];
     for (size_t k = b; k < e; k++) {
         cf_claim *K = &x->cl[k];
-        const ff2_t *Fk = x->F + k * x->C;
-        size_t step = x->C >> 1;
-        for (size_t i = 0, rv = 0; i < x->C; i++) { /* rv = rev(i): a reversed increment */
-            K->fa[i] = Fk[rv].a;
-            K->fb[i] = Fk[rv].b;
-            size_t m = step;
-            while (m && (rv & m)) {
-                rv ^= m;
-                m >>= 1;
-            }
-            rv |= m;
-        }
+        zk__fv_split((zk_fv){K->fa, K->fb}, x->F + k * x->C, x->C);
+        ntt_bit_reverse(K->fa, x->lc);
+        ntt_bit_reverse(K->fb, x->lc);
         if (x->lc > CF_LO_BITS + 1) {
             ml_eq_table(K->zr, CF_LO_BITS, ff2_one(), lo);
-            for (size_t i = 0; i < ((size_t)1 << CF_LO_BITS); i++) {
-                K->loa[i] = lo[i].a;
-                K->lob[i] = lo[i].b;
-            }
+            zk__fv_split((zk_fv){K->loa, K->lob}, lo, (size_t)1 << CF_LO_BITS);
         }
     }
 }
@@ -292,8 +281,7 @@ static void cf_round(void *vctx, size_t b, size_t e, unsigned tid)
         size_t nhi = (size_t)1 << (m1 - lg);
         if (m1 <= CF_LO_BITS) { /* the whole weight table, small */
             ml_eq_table(K->zr, m1, K->w, small);
-            for (size_t i = 0; i < q; i++)
-                sa[i] = small[i].a, sb[i] = small[i].b;
+            zk__fv_split((zk_fv){sa, sb}, small, q);
             P.la = sa, P.lb = sb;
             hi = NULL;
         } else {
@@ -306,7 +294,7 @@ static void cf_round(void *vctx, size_t b, size_t e, unsigned tid)
         for (size_t blk = 0; blk < nhi; blk++) {
             size_t x0 = blk << lg, x1 = x0 + ((size_t)1 << lg);
             ff2_t t[3] = {ff2_zero(), ff2_zero(), ff2_zero()};
-            size_t v = simd && ((x1 - x0) % 8) == 0 && q % 8 == 0 ? x1 : x0;
+            size_t v = simd && q % 8 == 0 ? x1 : x0; /* blocks are q or 2^10 < q entries */
             if (v > x0)
                 cf_pass_avx512(&P, x0, v, t);
             cf_pass_scalar(&P, v, x1, t);

@@ -67,90 +67,81 @@ static void fold_rows_scalar(const int32_t *m, size_t rows, size_t cols, size_t 
 #define ZK_VSTRIP 512
 enum { ZK_VL = 6 }; /* limbs: a0 a1 a2 b0 b1 b2 */
 
-__attribute__((target("avx512f"), always_inline)) static inline void
-fold_strip(const int32_t *m, size_t ld, const uint64_t (*E)[ZK_VL], size_t n, size_t w, const unsigned NL,
-           uint64_t (*acc)[ZK_VSTRIP])
-{
-    const __m256i flip = _mm256_set1_epi32(INT32_MIN);
-    for (unsigned l = 0; l < NL; l++)
-        memset(acc[l], 0, w * sizeof **acc);
-    for (size_t j = 0; j < n; j += 8) {
-        size_t g = n - j < 8 ? n - j : 8;
-        for (size_t c = 0; c < w; c += 8) {
-            __m512i a[ZK_VL];
-            for (unsigned l = 0; l < NL; l++)
-                a[l] = _mm512_load_si512((const void *)(acc[l] + c));
-            for (size_t jj = 0; jj < g; jj++) {
-                __m256i v = _mm256_loadu_si256((const __m256i *)(m + (j + jj) * ld + c));
-                __m512i u = _mm512_cvtepu32_epi64(_mm256_xor_si256(v, flip));
-                for (unsigned l = 0; l < NL; l++)
-                    a[l] = _mm512_add_epi64(a[l], _mm512_mul_epu32(u, _mm512_set1_epi64((long long)E[j + jj][l])));
-            }
-            for (unsigned l = 0; l < NL; l++)
-                _mm512_store_si512((void *)(acc[l] + c), a[l]);
-        }
-    }
-}
+/* The strip loop of both kernels: for each group of 8 rows and each 8 columns, the NL
+ * accumulators are loaded once, ROW(a, u, e) adds each row's offset values u times its limbs e
+ * (E[row]), and they are stored back. A macro, not a function: the IFMA kernel must carry a
+ * target the other may not (it runs on CPUs without IFMA). */
+#define FOLD_STRIP_LOOP(m, ld, E, n, w, NL, acc, ROW)                                                          \
+    do {                                                                                                       \
+        const __m256i flip_ = _mm256_set1_epi32(INT32_MIN);                                                    \
+        for (unsigned l_ = 0; l_ < (NL); l_++)                                                                 \
+            memset((acc)[l_], 0, (w) * sizeof **(acc));                                                        \
+        for (size_t j_ = 0; j_ < (n); j_ += 8) {                                                               \
+            size_t g_ = (n) - j_ < 8 ? (n) - j_ : 8;                                                           \
+            for (size_t c_ = 0; c_ < (w); c_ += 8) {                                                           \
+                __m512i a_[ZK_VL];                                                                             \
+                for (unsigned l_ = 0; l_ < (NL); l_++)                                                         \
+                    a_[l_] = _mm512_load_si512((const void *)((acc)[l_] + c_));                                \
+                for (size_t jj_ = 0; jj_ < g_; jj_++) {                                                        \
+                    __m256i v_ = _mm256_loadu_si256((const __m256i *)((m) + (j_ + jj_) * (ld) + c_));          \
+                    ROW(a_, _mm512_cvtepu32_epi64(_mm256_xor_si256(v_, flip_)), (E)[j_ + jj_], NL);            \
+                }                                                                                              \
+                for (unsigned l_ = 0; l_ < (NL); l_++)                                                         \
+                    _mm512_store_si512((void *)((acc)[l_] + c_), a_[l_]);                                      \
+            }                                                                                                  \
+        }                                                                                                      \
+    } while (0)
+
+/* one row, 22-bit limbs: a[l] += u e[l] */
+#define FOLD_ROW_MUL(a, u, e, NL)                                                                              \
+    do {                                                                                                       \
+        __m512i u_ = (u);                                                                                      \
+        for (unsigned l = 0; l < (NL); l++)                                                                    \
+            a[l] = _mm512_add_epi64(a[l], _mm512_mul_epu32(u_, _mm512_set1_epi64((long long)(e)[l])));        \
+    } while (0)
 
 __attribute__((target("avx512f"))) static void fold_strip3(const int32_t *m, size_t ld, const uint64_t (*E)[ZK_VL],
                                                             size_t n, size_t w, uint64_t (*acc)[ZK_VSTRIP])
 {
-    fold_strip(m, ld, E, n, w, 3, acc);
+    FOLD_STRIP_LOOP(m, ld, E, n, w, 3, acc, FOLD_ROW_MUL);
 }
 
 __attribute__((target("avx512f"))) static void fold_strip6(const int32_t *m, size_t ld, const uint64_t (*E)[ZK_VL],
                                                             size_t n, size_t w, uint64_t (*acc)[ZK_VSTRIP])
 {
-    fold_strip(m, ld, E, n, w, 6, acc);
+    FOLD_STRIP_LOOP(m, ld, E, n, w, 6, acc, FOLD_ROW_MUL);
 }
 
 /* With AVX-512 IFMA (vpmadd52luq/huq: the low or high 52 bits of a 52 x 52-bit product, added
  * to a 64-bit lane) each eq coordinate e is split as e0 + e1 2^52 (e0 < 2^52, e1 < 2^12), and
  * u e = lo52(u e0) + (hi52(u e0) + u e1) 2^52 takes three fused multiply-adds into three sums
  * (limbs a0 a1 a2 b0 b1 b2: the low products, the high products, the products by e1). Over 1024
- * rows the sums stay below 2^62, 2^42 and 2^54. Half the instructions of fold_strip, with no
- * separate additions; limbs_total combines the sums. */
-__attribute__((target("avx512f,avx512ifma"), always_inline)) static inline void
-fold_strip_ifma(const int32_t *m, size_t ld, const uint64_t (*E)[ZK_VL], size_t n, size_t w, const unsigned NL,
-                uint64_t (*acc)[ZK_VSTRIP])
-{
-    const __m256i flip = _mm256_set1_epi32(INT32_MIN);
-    for (unsigned l = 0; l < NL; l++)
-        memset(acc[l], 0, w * sizeof **acc);
-    for (size_t j = 0; j < n; j += 8) {
-        size_t g = n - j < 8 ? n - j : 8;
-        for (size_t c = 0; c < w; c += 8) {
-            __m512i a[ZK_VL];
-            for (unsigned l = 0; l < NL; l++)
-                a[l] = _mm512_load_si512((const void *)(acc[l] + c));
-            for (size_t jj = 0; jj < g; jj++) {
-                __m256i v = _mm256_loadu_si256((const __m256i *)(m + (j + jj) * ld + c));
-                __m512i u = _mm512_cvtepu32_epi64(_mm256_xor_si256(v, flip));
-                for (unsigned l = 0; l < NL; l += 3) {
-                    __m512i e0 = _mm512_set1_epi64((long long)E[j + jj][l]);
-                    a[l] = _mm512_madd52lo_epu64(a[l], u, e0);
-                    a[l + 1] = _mm512_madd52hi_epu64(a[l + 1], u, e0);
-                    a[l + 2] = _mm512_madd52lo_epu64(a[l + 2], u, _mm512_set1_epi64((long long)E[j + jj][l + 1]));
-                }
-            }
-            for (unsigned l = 0; l < NL; l++)
-                _mm512_store_si512((void *)(acc[l] + c), a[l]);
-        }
-    }
-}
+ * rows the sums stay below 2^62, 2^42 and 2^54. Half the instructions of FOLD_ROW_MUL, with no
+ * separate additions; limbs_total combines the sums. FOLD_ROW_IFMA is one row (l = 0, 3: the
+ * two coordinates). */
+#define FOLD_ROW_IFMA(a, u, e, NL)                                                                             \
+    do {                                                                                                       \
+        __m512i u_ = (u);                                                                                      \
+        for (unsigned l = 0; l < (NL); l += 3) {                                                               \
+            __m512i e0 = _mm512_set1_epi64((long long)(e)[l]);                                                 \
+            a[l] = _mm512_madd52lo_epu64(a[l], u_, e0);                                                        \
+            a[l + 1] = _mm512_madd52hi_epu64(a[l + 1], u_, e0);                                                \
+            a[l + 2] = _mm512_madd52lo_epu64(a[l + 2], u_, _mm512_set1_epi64((long long)(e)[l + 1]));          \
+        }                                                                                                      \
+    } while (0)
 
 __attribute__((target("avx512f,avx512ifma"))) static void fold_strip_ifma3(const int32_t *m, size_t ld,
                                                                            const uint64_t (*E)[ZK_VL], size_t n,
                                                                            size_t w, uint64_t (*acc)[ZK_VSTRIP])
 {
-    fold_strip_ifma(m, ld, E, n, w, 3, acc);
+    FOLD_STRIP_LOOP(m, ld, E, n, w, 3, acc, FOLD_ROW_IFMA);
 }
 
 __attribute__((target("avx512f,avx512ifma"))) static void fold_strip_ifma6(const int32_t *m, size_t ld,
                                                                            const uint64_t (*E)[ZK_VL], size_t n,
                                                                            size_t w, uint64_t (*acc)[ZK_VSTRIP])
 {
-    fold_strip_ifma(m, ld, E, n, w, 6, acc);
+    FOLD_STRIP_LOOP(m, ld, E, n, w, 6, acc, FOLD_ROW_IFMA);
 }
 
 /* -1: use IFMA when the CPU has it; 0: never (zk__fold_ifma_set, for tests and comparisons). */
@@ -172,7 +163,7 @@ static int fold_ifma(void)
 
 /* The eq weights in limbs (rows x 6), how many limbs are used (3 when every b coordinate is zero),
  * and the offset correction 2^31 * sum(eq) per coordinate: prepared once per fold, shared by
- * every column chunk. ifma: the layout of fold_strip_ifma (e0, e1 per coordinate). */
+ * every column chunk. ifma: the layout of FOLD_ROW_IFMA (e0, e1 per coordinate). */
 typedef struct fold_limbs {
     uint64_t (*E)[ZK_VL];
     unsigned nl;
@@ -257,14 +248,16 @@ __attribute__((target("avx512f,avx512dq"))) static void fold_finish_avx512(uint6
     }
 }
 
-/* The strip kernel for the limbs' layout and count, over rows L->E[0..n). */
-static void fold_strip_any(const int32_t *m, size_t ld, const fold_limbs *L, size_t n, size_t w,
+/* The strip kernel for the limbs' layout and count, over rows j0 .. j0 + n of L->E (m points
+ * at row j0). */
+static void fold_strip_any(const int32_t *m, size_t ld, const fold_limbs *L, size_t j0, size_t n, size_t w,
                            uint64_t (*acc)[ZK_VSTRIP])
 {
+    const uint64_t(*E)[ZK_VL] = (const uint64_t(*)[ZK_VL])(L->E + j0);
     if (L->ifma)
-        (L->nl == ZK_VL ? fold_strip_ifma6 : fold_strip_ifma3)(m, ld, (const uint64_t(*)[ZK_VL])L->E, n, w, acc);
+        (L->nl == ZK_VL ? fold_strip_ifma6 : fold_strip_ifma3)(m, ld, E, n, w, acc);
     else
-        (L->nl == ZK_VL ? fold_strip6 : fold_strip3)(m, ld, (const uint64_t(*)[ZK_VL])L->E, n, w, acc);
+        (L->nl == ZK_VL ? fold_strip6 : fold_strip3)(m, ld, E, n, w, acc);
 }
 
 /* The fold of columns [0, cols) with prepared limbs; the last cols % 8 take the scalar fold. */
@@ -277,15 +270,14 @@ static void fold_cols_avx512(const int32_t *m, size_t rows, size_t cols, size_t 
     for (size_t c0 = 0; c0 < cv; c0 += ZK_VSTRIP) {
         size_t w = cv - c0 < ZK_VSTRIP ? cv - c0 : ZK_VSTRIP;
         if (rows <= ZK_VROWS) {
-            fold_strip_any(m + c0, ld, L, rows, w, acc);
+            fold_strip_any(m + c0, ld, L, 0, rows, w, acc);
             fold_finish_avx512(acc, L->nl, L->ifma, L->corr, w, out + c0);
             continue;
         }
         memset(tot, 0, sizeof tot);
         for (size_t j0 = 0; j0 < rows; j0 += ZK_VROWS) {
             size_t n = rows - j0 < ZK_VROWS ? rows - j0 : ZK_VROWS;
-            fold_strip_any(m + j0 * ld + c0, ld, &(fold_limbs){.E = L->E + j0, .nl = L->nl, .ifma = L->ifma}, n, w,
-                           acc);
+            fold_strip_any(m + j0 * ld + c0, ld, L, j0, n, w, acc);
             for (unsigned c = 0; c < L->nl / 3; c++)
                 for (size_t k = 0; k < w; k++)
                     tot[c][k] += limbs_total(acc, c, k, L->ifma);

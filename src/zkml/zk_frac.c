@@ -26,6 +26,12 @@ static inline void fv_put(zk_fv v, size_t i, ff2_t x)
 }
 static inline zk_fv fv_off(zk_fv v, size_t o) { return (zk_fv){v.a + o, v.b + o}; }
 
+void zk__fv_split(zk_fv out, const ff2_t *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fv_put(out, i, in[i]);
+}
+
 /* g of degree 3 from g(0..3), at c */
 static ff2_t interp3(const ff2_t g[4], ff2_t c)
 {
@@ -315,10 +321,7 @@ static void eq_split_lo(eq_split *q, const ff2_t *r, unsigned lg)
 {
     q->lg = lg;
     ml_eq_table(r, lg, ff2_one(), q->lo_tmp);
-    for (size_t i = 0; i < (size_t)1 << lg; i++) {
-        q->lo_a[i] = q->lo_tmp[i].a;
-        q->lo_b[i] = q->lo_tmp[i].b;
-    }
+    zk__fv_split((zk_fv){q->lo_a, q->lo_b}, q->lo_tmp, (size_t)1 << lg);
 }
 
 /* m variables: the low table over min(m, FRAC_LO_BITS) of them, the high one over the rest. */

@@ -399,6 +399,8 @@ em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_
 typedef struct zk_fv {
     ff_t *a, *b;
 } zk_fv;
+/* out.a[i], out.b[i] = in[i] for i < n (interleaved to split coordinates). */
+void zk__fv_split(zk_fv out, const ff2_t *in, size_t n);
 /* Proves one fraction tree over 2^G leaves: P[G], Q[G] hold the leaves (P[G] is not read when
  * leaves_p_one: all numerators 1); P[d], Q[d] for d < G (2^d entries each) are filled here.
  * Sends the root (also written to root), then one sumcheck per level, and leaves the leaf point
