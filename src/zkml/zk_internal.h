@@ -253,7 +253,10 @@ typedef struct zk_rd {
 em_status zk__put_ff2(zk_wr *w, const char *label, const ff2_t *v, size_t n, em_err *err) EM_WARN_UNUSED;
 em_status zk__get_ff2(zk_rd *r, const char *label, ff2_t *v, size_t n, em_err *err) EM_WARN_UNUSED;
 
-void zk__hash_i32(const char *domain, const int32_t *v, size_t n, uint8_t out[EM_HASH_LEN]);
+/* The statement's hashes of n input / output values (docs/PROOFS.md "Proof format"); the input
+ * must already be range-checked to vk->act_bits (zk__statement_build does). */
+void zk__hash_input(const zk_vk *vk, const int32_t *x, size_t n, uint8_t out[EM_HASH_LEN]);
+void zk__hash_output(const int32_t *y, size_t n, uint8_t out[EM_HASH_LEN]);
 em_status zk__statement_build(const zk_vk *vk, const int32_t *input, const int32_t *output,
                               size_t n_samples, const zk_context *ctx, zk_statement *s,
                               em_err *err) EM_WARN_UNUSED;

@@ -11,38 +11,56 @@
 
 #include "zk_internal.h"
 
-void zk__hash_i32(const char *domain, const int32_t *v, size_t n, uint8_t out[EM_HASH_LEN])
+/* domain || u64le(n) || u8 width || n values, each as its low `width` bytes (little-endian two's
+ * complement). Every value must fit a signed integer of that width, which makes the encoding
+ * injective; the input is range-checked to act_bits <= 16 first, so it is hashed at 1 or 2
+ * bytes per value (a quarter or half of the SHA-256 work of i32le). */
+static void hash_ints(const char *domain, const int32_t *v, size_t n, unsigned width, uint8_t out[EM_HASH_LEN])
 {
-    /* domain || u64le(n) || n * i32le, hashed in chunks so no copy of the tensor is needed. */
-    uint8_t head[64 + 8];
+    uint8_t head[64 + 9];
     size_t dl = strlen(domain);
     SHA256_CTX c;
     SHA256_Init(&c);
     memcpy(head, domain, dl);
     for (int i = 0; i < 8; i++)
         head[dl + (size_t)i] = (uint8_t)((uint64_t)n >> (8 * i));
-    SHA256_Update(&c, head, dl + 8);
+    head[dl + 8] = (uint8_t)width;
+    SHA256_Update(&c, head, dl + 9);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* the in-memory int32 array is already i32le: hash it in place */
-    if (n)
-        SHA256_Update(&c, v, n * sizeof *v);
-#else
-    uint8_t buf[4096];
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u = (uint32_t)v[i];
-        buf[k++] = (uint8_t)u;
-        buf[k++] = (uint8_t)(u >> 8);
-        buf[k++] = (uint8_t)(u >> 16);
-        buf[k++] = (uint8_t)(u >> 24);
-        if (k == sizeof buf) {
-            SHA256_Update(&c, buf, k);
-            k = 0;
-        }
+    if (width == 4) { /* the in-memory int32 array is already i32le: hash it in place */
+        if (n)
+            SHA256_Update(&c, v, n * sizeof *v);
+        SHA256_Final(out, &c);
+        return;
     }
-    SHA256_Update(&c, buf, k);
 #endif
+    uint8_t buf[16384];
+    for (size_t i0 = 0; i0 < n;) {
+        size_t m = (n - i0) < sizeof buf / width ? n - i0 : sizeof buf / width;
+        if (width == 1) {
+            for (size_t i = 0; i < m; i++)
+                buf[i] = (uint8_t)v[i0 + i];
+        } else {
+            for (size_t i = 0; i < m; i++) {
+                uint32_t u = (uint32_t)v[i0 + i];
+                for (unsigned b = 0; b < width; b++)
+                    buf[i * width + b] = (uint8_t)(u >> (8 * b));
+            }
+        }
+        SHA256_Update(&c, buf, m * width);
+        i0 += m;
+    }
     SHA256_Final(out, &c);
+}
+
+void zk__hash_input(const zk_vk *vk, const int32_t *x, size_t n, uint8_t out[EM_HASH_LEN])
+{
+    hash_ints("enclaveml/input/v2", x, n, (vk->act_bits + 7) / 8, out);
+}
+
+void zk__hash_output(const int32_t *y, size_t n, uint8_t out[EM_HASH_LEN])
+{
+    hash_ints("enclaveml/output/v2", y, n, 4, out);
 }
 
 void zk__statement_absorb(tr_t *tr, const zk_statement *s)
@@ -80,8 +98,8 @@ em_status zk__statement_build(const zk_vk *vk, const int32_t *input, const int32
             return em_errf(err, EM_ERR_RANGE, "input value %zu = %d outside the activation range [%d, %d]", i,
                            (int)input[i], (int)amin, (int)amax);
     memcpy(s->model_hash, vk->model_hash, EM_HASH_LEN);
-    zk__hash_i32("enclaveml/input/v1", input, n_samples * vk->input_size, s->input_hash);
-    zk__hash_i32("enclaveml/output/v1", output, n_samples * vk->output_size, s->output_hash);
+    zk__hash_input(vk, input, n_samples * vk->input_size, s->input_hash);
+    zk__hash_output(output, n_samples * vk->output_size, s->output_hash);
     s->n_samples = n_samples;
     s->nonce_len = ctx ? ctx->nonce_len : 0;
     if (s->nonce_len)

@@ -27,8 +27,8 @@ static const zk_context CTX = {.nonce = NONCE, .nonce_len = sizeof NONCE, .node_
 
 static void rehash(uint8_t *pr, const zk_vk *vk, const int32_t *x, const int32_t *y, size_t n)
 {
-    zk__hash_i32("enclaveml/input/v1", x, n * zk_vk_input_size(vk), pr + OFF_INPUT_HASH);
-    zk__hash_i32("enclaveml/output/v1", y, n * zk_vk_output_size(vk), pr + OFF_OUTPUT_HASH);
+    zk__hash_input(vk, x, n * zk_vk_input_size(vk), pr + OFF_INPUT_HASH);
+    zk__hash_output(y, n * zk_vk_output_size(vk), pr + OFF_OUTPUT_HASH);
     for (int i = 0; i < 8; i++)
         pr[OFF_NSAMPLES + i] = (uint8_t)((uint64_t)n >> (8 * i));
 }

@@ -2,7 +2,7 @@
  * (prover computing with other weights than the committed ones), input, intermediate value,
  * output, any proof byte, nonce or node id; malformed, truncated and oversized proofs are
  * rejected without crashing. */
-#include "zk_internal.h" /* zk__hash_i32, to forge headers */
+#include "zk_internal.h" /* zk__hash_input/output, to forge headers */
 #include "zk_testutil.h"
 
 typedef struct fixture {
@@ -57,10 +57,13 @@ static em_status fx_verify(const fixture *f, const int32_t *x, const int32_t *y,
 
 /* Rewrites the proof header's input/output hash so the statement check passes and the
  * Fiat-Shamir transcript has to catch the change. */
-static void patch_hash(uint8_t *proof, size_t which, const char *domain, const int32_t *v, size_t n)
+static void patch_hash(uint8_t *proof, size_t which, const zk_vk *vk, const int32_t *v, size_t n)
 {
     uint8_t h[32];
-    zk__hash_i32(domain, v, n, h);
+    if (which == 1)
+        zk__hash_input(vk, v, n, h);
+    else
+        zk__hash_output(v, n, h);
     /* header 8 | section len 4 | model hash 32 | input hash 32 | output hash 32 */
     memcpy(proof + 12 + 32 * which, h, 32);
 }
@@ -143,7 +146,7 @@ static void test_changed_input(void)
         /* with the header patched to the new input hash, the transcript must catch it */
         uint8_t *pp = malloc(f.len);
         memcpy(pp, f.proof, f.len);
-        patch_hash(pp, 1, "enclaveml/input/v1", x2, f.n * in);
+        patch_hash(pp, 1, zk_prover_vk(f.p), x2, f.n * in);
         CHECK(fx_verify(&f, x2, f.y, &f.ctx, pp, f.len, &err) != EM_OK);
         free(pp);
     }
@@ -167,7 +170,7 @@ static void test_changed_output(void)
         CHECK_ST(fx_verify(&f, f.x, y2, &f.ctx, f.proof, f.len, &err), EM_ERR_VERIFY, &err);
         uint8_t *pp = malloc(f.len);
         memcpy(pp, f.proof, f.len);
-        patch_hash(pp, 2, "enclaveml/output/v1", y2, f.n * f.k);
+        patch_hash(pp, 2, zk_prover_vk(f.p), y2, f.n * f.k);
         CHECK(fx_verify(&f, f.x, y2, &f.ctx, pp, f.len, &err) != EM_OK);
         free(pp);
     }
