@@ -101,6 +101,11 @@ void nn_model_arch_hash(const nn_model *m, uint8_t out[EM_HASH_LEN]);
 void nn_model_digest(const nn_model *m, uint8_t out[EM_HASH_LEN]);
 
 void nn_model_free(nn_model *m);
+/* The weights are read-only once the model has run: each layer's weights are packed for the
+ * integer kernels on its first run and the packed copy is reused. A caller that changes weights
+ * through a layer view afterwards (tests do, to forge provers) calls this before the next run,
+ * with no run in progress. */
+void nn_model_weights_changed(nn_model *m);
 
 /* ---- building models in code (importer, tests, benchmarks) ---------------------------------- */
 /* Creates an empty model; layers are appended in order. The blinding seed is drawn from the OS

@@ -71,7 +71,20 @@ void nn_model_free(nn_model *m)
     for (size_t i = 0; i < m->n_layers; i++)
         layer_release(&m->layers[i]);
     free(m->layers);
+    nn_model_weights_changed(m);
+    free(m->wpack);
+    pthread_mutex_destroy(&m->pack_mu);
     free(m);
+}
+
+void nn_model_weights_changed(nn_model *m)
+{
+    pthread_mutex_lock(&m->pack_mu);
+    for (size_t i = 0; i < m->wpack_n; i++) {
+        free(m->wpack[i]);
+        m->wpack[i] = NULL;
+    }
+    pthread_mutex_unlock(&m->pack_mu);
 }
 
 static em_status check_bits(uint32_t act_bits, uint32_t weight_bits, em_err *err)
@@ -257,6 +270,10 @@ em_status nn__model_new(const char *name, nn_shape input, uint32_t act_bits, uin
     nn_model *m = calloc(1, sizeof *m);
     if (!m)
         return em_errf(err, EM_ERR_NOMEM, "out of memory creating model");
+    if (pthread_mutex_init(&m->pack_mu, NULL) != 0) {
+        free(m);
+        return em_errf(err, EM_ERR_NOMEM, "cannot create the model's lock");
+    }
     snprintf(m->name, sizeof m->name, "%s", name ? name : "");
     m->input = input;
     m->act_bits = act_bits;
@@ -269,6 +286,7 @@ em_status nn__model_new(const char *name, nn_shape input, uint32_t act_bits, uin
         while (got < sizeof m->blinding_seed) {
             ssize_t r = getrandom(m->blinding_seed + got, sizeof m->blinding_seed - got, 0);
             if (r <= 0) {
+                pthread_mutex_destroy(&m->pack_mu);
                 free(m);
                 return em_errf(err, EM_ERR_IO, "getrandom failed for the blinding seed");
             }

@@ -2,6 +2,8 @@
 #ifndef EM_MODEL_INTERNAL_H
 #define EM_MODEL_INTERNAL_H
 
+#include <pthread.h>
+
 #include "enclaveml/model.h"
 
 struct nn_model {
@@ -14,7 +16,19 @@ struct nn_model {
     uint8_t blinding_seed[32];
     size_t n_layers;
     nn_layer *layers; /* owned, each with owned weight/bias arrays */
+    /* Weights packed for the integer kernels (int16, rows of even stride), built on a layer's
+     * first run and kept until nn_model_free / nn_model_weights_changed: a worker serving
+     * request after request would otherwise narrow and copy every weight, into freshly faulted
+     * pages, on each run. A cache inside a const model, so guarded by pack_mu. */
+    pthread_mutex_t pack_mu;
+    int16_t **wpack; /* wpack_n entries, NULL = not packed yet */
+    size_t wpack_n;
 };
+
+/* The packed weights of layer li (n rows of k weights, row stride lda), packing them on first
+ * use. The pointer stays valid until nn_model_free or nn_model_weights_changed. */
+em_status nn__model_packed(const nn_model *m, size_t li, size_t n, size_t k, size_t lda, const int16_t **out,
+                           em_err *err);
 
 static inline int32_t nn__act_min(const nn_model *m) { return -(int32_t)(1u << (m->act_bits - 1)); }
 static inline int32_t nn__act_max(const nn_model *m) { return (int32_t)(1u << (m->act_bits - 1)) - 1; }

@@ -29,7 +29,7 @@ typedef struct plan_layer {
     size_t npos;    /* conv: output positions; dense: 1 */
     size_t lda;     /* even row stride of the packed weights (the A operand) */
     size_t ldb;     /* conv: pair-row stride of the im2col B operand */
-    int16_t *wpack; /* weights, packed once per run and shared read-only by the threads */
+    const int16_t *wpack; /* packed weights, the model's cached copy (nn__model_packed) */
     int32_t lo, hi; /* clamp after requantization */
 } plan_layer;
 
@@ -52,13 +52,7 @@ static void *alloc_aligned(size_t n_elems, size_t elem)
     return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
 }
 
-static void plan_free(plan *p)
-{
-    if (p->pl)
-        for (size_t i = 0; i < p->n_layers; i++)
-            free(p->pl[i].wpack);
-    free(p->pl);
-}
+static void plan_free(plan *p) { free(p->pl); }
 
 /* All of v in [lo, hi]. Fixed-length inner blocks let the compiler vectorize at -O2. */
 static int in_range(const int32_t *v, size_t n, int32_t lo, int32_t hi)
@@ -87,23 +81,52 @@ static void narrow(int16_t *dst, const int32_t *src, size_t n)
 
 /* Packs the weights as the A operand: one row of lda (even) int16 per output (channel). The
  * range check makes the narrowing exact and the SIMD overflow bound valid. */
-static em_status pack_weights(const nn_model *m, size_t li, plan_layer *q, em_err *err)
+static em_status pack_weights(const nn_model *m, size_t li, size_t n, size_t k, size_t lda, int16_t **out,
+                              em_err *err)
 {
-    const nn_layer *L = q->L;
+    const nn_layer *L = &m->layers[li];
     int32_t wmax = (int32_t)((1u << (m->weight_bits - 1)) - 1), wmin = -wmax - 1;
     size_t len = 0;
-    if (!em_mul_ok(q->n, q->lda, &len) || !(q->wpack = alloc_aligned(len, sizeof(int16_t))))
+    int16_t *w;
+    if (!em_mul_ok(n, lda, &len) || !(w = alloc_aligned(len, sizeof(int16_t))))
         return em_errf(err, EM_ERR_NOMEM, "layer %zu '%s': out of memory packing %zu weights", li, L->name,
                        L->n_weight);
-    if (!in_range(L->weight, L->n_weight, wmin, wmax))
+    if (!in_range(L->weight, L->n_weight, wmin, wmax)) {
+        free(w);
         return em_errf(err, EM_ERR_RANGE, "layer %zu '%s': a weight lies outside the %u-bit range", li, L->name,
                        m->weight_bits);
-    for (size_t j = 0; j < q->n; j++) {
-        narrow(q->wpack + j * q->lda, L->weight + j * q->k, q->k);
-        if (q->lda > q->k)
-            q->wpack[j * q->lda + q->k] = 0;
     }
+    for (size_t j = 0; j < n; j++) {
+        narrow(w + j * lda, L->weight + j * k, k);
+        if (lda > k)
+            w[j * lda + k] = 0;
+    }
+    *out = w;
     return EM_OK;
+}
+
+em_status nn__model_packed(const nn_model *cm, size_t li, size_t n, size_t k, size_t lda, const int16_t **out,
+                           em_err *err)
+{
+    nn_model *m = (nn_model *)cm; /* the cache only: allocated non-const by nn__model_new */
+    em_status st = EM_OK;
+    pthread_mutex_lock(&m->pack_mu);
+    if (m->wpack_n < m->n_layers) {
+        int16_t **grown = realloc(m->wpack, m->n_layers * sizeof *grown);
+        if (!grown) {
+            st = em_errf(err, EM_ERR_NOMEM, "out of memory for %zu packed layers", m->n_layers);
+            goto out;
+        }
+        memset(grown + m->wpack_n, 0, (m->n_layers - m->wpack_n) * sizeof *grown);
+        m->wpack = grown;
+        m->wpack_n = m->n_layers;
+    }
+    if (!m->wpack[li] && (st = pack_weights(m, li, n, k, lda, &m->wpack[li], err)) != EM_OK)
+        goto out;
+    *out = m->wpack[li];
+out:
+    pthread_mutex_unlock(&m->pack_mu);
+    return st;
 }
 
 /* Checks the geometry the kernels rely on (the model was validated, but this code indexes
@@ -175,7 +198,7 @@ static em_status plan_build(const nn_model *m, const nn_run_opts *opts, plan *p,
             p->b16_len = scratch;
         if (q->out_size > p->max_acc)
             p->max_acc = q->out_size;
-        em_status st = pack_weights(m, i, q, err);
+        em_status st = nn__model_packed(m, i, q->n, q->k, q->lda, &q->wpack, err);
         if (st != EM_OK)
             return st;
     }

@@ -2,6 +2,7 @@
  * and the scalar engine must match a naive implementation of the ARITHMETIC CONTRACT written
  * here with straight loops (no packing, no im2col, explicit floor division). */
 #include <math.h>
+#include <pthread.h>
 
 #include "harness.h"
 #include "enclaveml/model.h"
@@ -623,6 +624,68 @@ static void test_requant_rounding(void)
     }
 }
 
+typedef struct packed_run {
+    const nn_model *m;
+    int32_t x[2], y[2];
+    em_status st;
+} packed_run;
+
+static void *packed_run_main(void *arg)
+{
+    packed_run *r = arg;
+    em_err err = {0};
+    nn_run_opts o = {.threads = 1};
+    r->st = nn_model_run(r->m, &o, r->x, 1, r->y, &err);
+    return NULL;
+}
+
+/* The packed weights are built on a layer's first run (concurrent first runs share one copy),
+ * kept across runs, extended when layers are added, and dropped by nn_model_weights_changed. */
+static void test_packed_weights_cache(void)
+{
+    em_err err = {0};
+    nn_model *m = NULL;
+    CHECK_OK(nn_model_create("pk", (nn_shape){2, 1, 1}, 8, 8, 0, &m, &err), &err);
+    int32_t w[4] = {1, 2, 3, 4};
+    int64_t b[2] = {0, 0};
+    nn_layer L = {.kind = NN_DENSE, .in = {2, 1, 1}, .out = {2, 1, 1}, .weight = w, .n_weight = 4, .bias = b,
+                  .n_bias = 2, .act = NN_ACT_NONE};
+    CHECK_OK(nn_model_add_layer(m, &L, &err), &err);
+    packed_run r[4];
+    pthread_t tid[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = (packed_run){.m = m, .x = {5, 7}, .st = EM_ERR_INTERNAL};
+        CHECK(pthread_create(&tid[i], NULL, packed_run_main, &r[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(tid[i], NULL);
+        CHECK(r[i].st == EM_OK && r[i].y[0] == 19 && r[i].y[1] == 43);
+    }
+    int32_t x[2] = {5, 7}, y[2];
+    CHECK_OK(nn_model_run(m, NULL, x, 1, y, &err), &err);
+    CHECK(y[0] == 19 && y[1] == 43);
+    /* a second layer after runs of the first */
+    CHECK_OK(nn_model_add_layer(m, &L, &err), &err);
+    x[0] = 1;
+    x[1] = 0;
+    CHECK_OK(nn_model_run(m, NULL, x, 1, y, &err), &err); /* (1, 3) then (7, 15) */
+    CHECK(y[0] == 7 && y[1] == 15);
+    /* a changed weight is seen after nn_model_weights_changed */
+    nn_model_layer(m, 0)->weight[0] = -1;
+    nn_model_weights_changed(m);
+    CHECK_OK(nn_model_run(m, NULL, x, 1, y, &err), &err); /* (-1, 3) then (5, 9) */
+    CHECK(y[0] == 5 && y[1] == 9);
+    /* an out-of-range weight is still refused, and the next valid run works */
+    nn_model_layer(m, 1)->weight[3] = 300;
+    nn_model_weights_changed(m);
+    CHECK_ST(nn_model_run(m, NULL, x, 1, y, &err), EM_ERR_RANGE, &err);
+    nn_model_layer(m, 1)->weight[3] = 4;
+    nn_model_weights_changed(m);
+    CHECK_OK(nn_model_run(m, NULL, x, 1, y, &err), &err);
+    CHECK(y[0] == 5 && y[1] == 9);
+    nn_model_free(m);
+}
+
 static void test_bad_inputs(void)
 {
     em_err err = {0};
@@ -715,6 +778,7 @@ int main(void)
     TH_RUN(test_random_models);
     TH_RUN(test_larger_cnn);
     TH_RUN(test_bad_inputs);
+    TH_RUN(test_packed_weights_cache);
     TH_RUN(test_quantize_input);
     TH_RUN(test_argmax);
     TH_RUN(test_postprocess);

@@ -103,6 +103,7 @@ static void test_changed_weight(void)
         const nn_layer *L = nn_model_layer(f.m, li);
         int32_t old = L->weight[1];
         L->weight[1] = old == 0 ? 1 : old > 0 ? -old : old + 1; /* stays in the 8-bit range */
+        nn_model_weights_changed(f.m); /* the engine caches packed weights */
         int32_t *y2 = calloc(f.n * f.k, sizeof *y2);
         uint8_t *pr = NULL;
         size_t len = 0;
@@ -112,6 +113,7 @@ static void test_changed_weight(void)
         free(pr);
         free(y2);
         L->weight[1] = old;
+        nn_model_weights_changed(f.m);
     }
     /* a changed bias too */
     const nn_layer *L = nn_model_layer(f.m, 1);
@@ -492,6 +494,7 @@ static void cnn_tamper(int maxpool)
                 L->weight[5] = ow == 0 ? 3 : ow > 0 ? -ow : ow + 1;
             else
                 L->bias[1] += 500;
+            nn_model_weights_changed(m);
             pr = NULL;
             CHECK_OK(zk_prove(p, NULL, x, n, &ctx, y2, &pr, &len, NULL, &err), &err);
             if (pr) {
@@ -502,6 +505,7 @@ static void cnn_tamper(int maxpool)
             }
             free(pr);
             L->weight[5] = ow;
+            nn_model_weights_changed(m);
             L->bias[1] = ob;
         }
     }
