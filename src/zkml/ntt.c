@@ -28,6 +28,22 @@ struct ntt_plan {
 
 unsigned ntt_plan_log_n(const ntt_plan *p) { return p->log_n; }
 
+static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
+static ntt_plan *shared_plans[NTT_MAX_LOG_N + 1];
+
+em_status ntt_plan_shared(unsigned log_n, const ntt_plan **out, em_err *err)
+{
+    if (log_n > NTT_MAX_LOG_N)
+        return em_errf(err, EM_ERR_LIMIT, "ntt: size 2^%u exceeds the maximum 2^%u", log_n, NTT_MAX_LOG_N);
+    em_status st = EM_OK;
+    pthread_mutex_lock(&shared_mu);
+    if (!shared_plans[log_n])
+        st = ntt_plan_create(log_n, &shared_plans[log_n], err);
+    *out = shared_plans[log_n];
+    pthread_mutex_unlock(&shared_mu);
+    return st;
+}
+
 em_status ntt_plan_create(unsigned log_n, ntt_plan **out, em_err *err)
 {
     if (log_n > NTT_MAX_LOG_N)

@@ -207,7 +207,7 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
 {
     em_status st;
     pcs_prover *p = NULL;
-    ntt_plan *plan = NULL;
+    const ntt_plan *plan = NULL;
     *out = NULL;
     if ((st = layout_check(l, err)) != EM_OK)
         return st;
@@ -257,7 +257,7 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
             for (size_t c = r < l->n_rows ? C : 0; c < Cm; c++)
                 p->m[r * Cm + c] = blind_next(rng);
     }
-    if ((st = ntt_plan_create(msg_log(l) + l->rate_bits, &plan, err)) != EM_OK)
+    if ((st = ntt_plan_shared(msg_log(l) + l->rate_bits, &plan, err)) != EM_OK)
         goto out;
     if (l->hiding) {
         if ((st = ntt_rs_encode_rows(plan, NULL, l->rate_bits, 1, NTT_RS_COEFFS, p->m, Rt, p->enc, n_threads,
@@ -287,7 +287,6 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
     *out = p;
     p = NULL;
 out:
-    ntt_plan_free(plan);
     pcs_prover_free(p);
     return st;
 }
@@ -616,7 +615,16 @@ static em_status read_ff_vec(em_reader *r, ff_t *out, size_t n, const char *what
     size_t off = r->off;
     if (em_reader_view(r, &p, n * FF_BYTES) != EM_OK)
         return em_errf(err, EM_ERR_PARSE, "pcs: %s %zu truncated at offset %zu", what, at, off);
-    for (size_t i = 0; i < n; i++) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the common case in one pass: copy, then one branch-free canonicity check */
+    memcpy(out, p, n * FF_BYTES);
+    uint64_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad |= out[i] >= FF_P;
+    if (!bad)
+        return EM_OK;
+#endif
+    for (size_t i = 0; i < n; i++) { /* names the first bad element */
         em_status st = ff_decode(p + i * FF_BYTES, &out[i], err);
         if (st != EM_OK) {
             em_err_prefix(err, "pcs: %s %zu element %zu: ", what, at, i); /* st survives a NULL err */
@@ -657,7 +665,7 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
                      size_t n_claims, tr_t *tr, em_reader *r, em_err *err)
 {
     em_status st;
-    ntt_plan *plan = NULL;
+    const ntt_plan *plan = NULL;
     ff2_t *gamma = NULL, *rho = NULL, *a = NULL, *wg = NULL, *tmp = NULL, *rows = NULL, *eqc = NULL, *y = NULL;
     ff_t *msg = NULL, *enc = NULL, *cols = NULL;
     size_t *group = NULL;
@@ -705,7 +713,7 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
         st = em_errf(err, EM_ERR_NOMEM, "pcs: verify scratch");
         goto out;
     }
-    if ((st = ntt_plan_create(msg_log(l) + l->rate_bits, &plan, err)) != EM_OK)
+    if ((st = ntt_plan_shared(msg_log(l) + l->rate_bits, &plan, err)) != EM_OK)
         goto out;
     if (l->hiding) {
         for (size_t g = 0; g < ng; g++)
@@ -767,8 +775,13 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     for (size_t g = 0; g < ng; g++) {
         zp = ff2_mul(zp, zeta);
         const ff2_t *ug = rows + (1 + g) * Cm;
+        /* rows += zp * u_g with the SIMD kernels; enc (2N >= 4 Cm words, unused until the
+         * encoding below) holds zp broadcast and the product */
+        ff2_t *zv = (ff2_t *)enc, *prod = zv + Cm;
         for (size_t i = 0; i < Cm; i++)
-            rows[i] = ff2_add(rows[i], ff2_mul(zp, ug[i]));
+            zv[i] = zp;
+        ff2_vec_mul(prod, ug, zv, Cm);
+        ff_vec_add((ff_t *)rows, (const ff_t *)rows, (const ff_t *)prod, 2 * Cm);
         group_weights(l, claims, n_claims, group, g, rho, wg, tmp);
         set_mask_weights(l, wg, R + 1 + g);
         for (size_t i = 0; i < Rt; i++)
@@ -782,7 +795,6 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
         goto out;
     }
 out:
-    ntt_plan_free(plan);
     free(gamma);
     free(rho);
     free(a);
