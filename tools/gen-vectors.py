@@ -64,10 +64,15 @@ class Transcript:
             if w < P:
                 return w
 
+    def challenge_ff2_vec(self, label, n):
+        # one squeeze of 16n bytes; the whole vector again if any word is >= p
+        while True:
+            w = struct.unpack("<%dQ" % (2 * n), self.challenge_bytes(label, 16 * n))
+            if all(x < P for x in w):
+                return [(w[2 * i], w[2 * i + 1]) for i in range(n)]
+
     def challenge_ff2(self, label):
-        a = self.challenge_ff(label)
-        b = self.challenge_ff(label)
-        return (a, b)
+        return self.challenge_ff2_vec(label, 1)[0]
 
     def challenge_index(self, label, bound):
         assert bound >= 1
@@ -118,7 +123,7 @@ def transcript_vectors():
                 rec["out"] = [str(a), str(b)]
             elif kind == "challenge_ff2_vec":
                 rec["n"] = op[2]
-                rec["out"] = [[str(a), str(b)] for a, b in (t.challenge_ff2(label) for _ in range(op[2]))]
+                rec["out"] = [[str(a), str(b)] for a, b in t.challenge_ff2_vec(label, op[2])]
             elif kind == "challenge_index":
                 rec["bound"] = str(op[2])
                 rec["out"] = str(t.challenge_index(label, op[2]))
@@ -411,12 +416,12 @@ class PcsCommitment:
                 y.append(acc)
             tr.absorb_ff2(b"pcs/y", y)
             proof += enc2(y)
-        gamma = [tr.challenge_ff2(b"pcs/gamma") for _ in range(R)]
+        gamma = tr.challenge_ff2_vec(b"pcs/gamma", R)
         wts = gamma + (mask(0) if self.hiding else [])
         w = self.combine(wts)
         tr.absorb_ff2(b"pcs/w", w)
         proof += enc2(w)
-        rho = [tr.challenge_ff2(b"pcs/rho") for _ in claims]
+        rho = tr.challenge_ff2_vec(b"pcs/rho", len(claims))
         for g in range(ng):
             a = [(0, 0)] * R
             for k, (p, pt, v) in enumerate(claims):
