@@ -65,7 +65,9 @@ class Transcript:
                 return w
 
     def challenge_ff2_vec(self, label, n):
-        # one squeeze of 16n bytes; the whole vector again if any word is >= p
+        # one squeeze of 16n bytes; the whole vector again if any word is >= p; n = 0: no step
+        if n == 0:
+            return []
         while True:
             w = struct.unpack("<%dQ" % (2 * n), self.challenge_bytes(label, 16 * n))
             if all(x < P for x in w):
@@ -150,6 +152,7 @@ def transcript_vectors():
         ("challenge_ff", "r"),
         ("challenge_ff2", "r2"),
         ("challenge_ff2_vec", "rv", 5),
+        ("challenge_ff2_vec", "rv0", 0),
         ("challenge_index", "i1", 1),
         ("challenge_index", "i3", 3),
         ("challenge_index", "i1000", 1000),

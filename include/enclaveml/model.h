@@ -183,7 +183,9 @@ typedef struct nn_run_opts {
 em_status nn_model_quantize_input(const nn_model *m, const float *x, size_t n_samples, int32_t *q,
                                   em_err *err) EM_WARN_UNUSED;
 
-/* Integer inference: in (n x input size) -> out (n x output size). */
+/* Integer inference: in (n x input size) -> out (n x output size). Runs on one model may be
+ * concurrent, but none may overlap nn_model_add_layer, nn_model_weights_changed or
+ * nn_model_free on that model (they change or free what a run reads). */
 em_status nn_model_run(const nn_model *m, const nn_run_opts *opts, const int32_t *in, size_t n_samples,
                        int32_t *out, em_err *err) EM_WARN_UNUSED;
 

@@ -179,6 +179,7 @@ void tr_challenge_ff2_vec(tr_t *t, const char *label, ff2_t *out, size_t n)
 {
     if (n == 0)
         return;
+    assert(n <= SIZE_MAX / 16);
     for (;;) {
         uint8_t *raw = (uint8_t *)out; /* 16 bytes per element, decoded in place below */
         tr_challenge_bytes(t, label, raw, 16 * n);

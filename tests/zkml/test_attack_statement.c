@@ -182,11 +182,50 @@ static void test_input_range(void)
     nn_model_free(m);
 }
 
+/* Known answers for the statement hashes, computed independently with Python's hashlib from
+ * the encoding in docs/PROOFS.md: SHA-256(domain || u64le count || u8 w || count x w-byte
+ * little-endian two's complement). One-byte (8-bit input), two-byte (16-bit input) and
+ * four-byte (output) widths, with negatives, and an input longer than one 16 KiB chunk. */
+static void hex32(const uint8_t h[32], char out[65])
+{
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+static void test_hash_encoding(void)
+{
+    struct zk_vk v8, v16;
+    memset(&v8, 0, sizeof v8);
+    memset(&v16, 0, sizeof v16);
+    v8.act_bits = 8;
+    v16.act_bits = 16;
+    uint8_t h[32];
+    char hx[65];
+    const int32_t a[5] = {-128, 127, 0, -1, 5}, b[5] = {-32768, 32767, 256, -1, 1}, y[3] = {1, -2, 70000};
+    zk__hash_input(&v8, a, 5, h);
+    hex32(h, hx);
+    CHECK_STR_CONTAINS(hx, "741cd153617723b840332444d7d38a85e9c3c6ae84619439ab9e84a7aba96aef");
+    zk__hash_input(&v16, b, 5, h);
+    hex32(h, hx);
+    CHECK_STR_CONTAINS(hx, "1aec590b4c6837e2aee55de87416214f82fb05fbf68b5b8860886ffe721bc0e8");
+    zk__hash_output(y, 3, h);
+    hex32(h, hx);
+    CHECK_STR_CONTAINS(hx, "7521c961df952f6c8f097e06eab62b0c8ffbdd0bba208108042b060e18a801e6");
+    int32_t *big = malloc(40000 * sizeof *big);
+    for (int i = 0; i < 40000; i++)
+        big[i] = (i * 37) % 256 - 128;
+    zk__hash_input(&v8, big, 40000, h);
+    hex32(h, hx);
+    CHECK_STR_CONTAINS(hx, "a8576add98e7bca8525574f019d88f079e46ee975c5b585b89a29b74ee3d19d7");
+    free(big);
+}
+
 int main(void)
 {
     th_init("test_attack_statement");
     TH_RUN(test_batch_rebinding);
     TH_RUN(test_header_parameters);
     TH_RUN(test_input_range);
+    TH_RUN(test_hash_encoding);
     return th_finish();
 }

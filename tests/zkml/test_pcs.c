@@ -246,6 +246,24 @@ static void tamper_case(unsigned n, unsigned log_cols, size_t stride)
         free(cp);
     }
     CHECK_EQ_U64(rejected, words);
+    /* a non-canonical word (>= p) in the combination row, the evaluation row and the first opened
+     * column: EM_ERR_RANGE naming the element (the readers' fallback after the fast check) */
+    {
+        size_t C = (size_t)1 << log_cols, at[3] = {3, 2 * C + 5, 4 * C + 1};
+        for (int k = 0; k < 3; k++) {
+            uint8_t *cp = malloc(proof.len);
+            memcpy(cp, proof.data, proof.len);
+            memset(cp + 8 * at[k], 0xff, 8);
+            tr_t tv;
+            tr_init(&tv, "test/pcs");
+            em_reader r;
+            em_reader_init(&r, cp, proof.len);
+            CHECK_ST(pcs_verify(&l, root, &ca, 1, &tv, &r, &err), EM_ERR_RANGE, &err);
+            CHECK_STR_CONTAINS(err.msg, "element");
+            CHECK_STR_CONTAINS(err.msg, "not canonical");
+            free(cp);
+        }
+    }
     /* truncated */
     for (size_t cut = 0; cut < proof.len; cut += proof.len / 97 + 1) {
         tr_t tv;
