@@ -176,7 +176,8 @@ static void run_job(run_ctx *c, job *j)
         atomic_fetch_add(&s->met.chunks_failed, 1);
         EM_WARN("request %s: samples %zu..%zu on %s failed: %s", c->request_id, j->start, j->start + j->count - 1,
                 w->node_id, why);
-        snprintf(j->reason, sizeof j->reason, "%s: %s", w->node_id, why);
+        /* node id (< 128 bytes) and the cause, cut to fit: the reason is only reported */
+        snprintf(j->reason, sizeof j->reason, "%.127s: %.126s", w->node_id, why);
         if (em_now_ms() >= c->deadline_ms || n_tried == AGG_MAX_TRIED) {
             snprintf(j->reason + strlen(j->reason), sizeof j->reason - strlen(j->reason), "; request deadline reached");
             break;
