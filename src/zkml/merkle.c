@@ -201,7 +201,8 @@ static void *mt_job_run(void *arg)
 
 /* Splits the leaves into T aligned blocks (T a power of two <= online CPUs), hashes the blocks'
  * subtrees in parallel, then the top log2(T) levels on the calling thread. */
-static em_status tree_build(mt_job proto, size_t n_leaves, size_t data_bytes, mt_tree **out, em_err *err)
+static em_status tree_build(mt_job proto, size_t n_leaves, size_t data_bytes, unsigned max_threads, mt_tree **out,
+                            em_err *err)
 {
     mt_tree *t = NULL;
     em_status st = tree_alloc(n_leaves, &t, err);
@@ -210,7 +211,7 @@ static em_status tree_build(mt_job proto, size_t n_leaves, size_t data_bytes, mt
     proto.t = t;
     size_t T = 1;
     if (data_bytes + n_leaves * MT_HASH_LEN >= MT_MIN_PAR_BYTES) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        long cpus = max_threads ? (long)max_threads : sysconf(_SC_NPROCESSORS_ONLN);
         while (T * 2 <= (size_t)(cpus > 0 ? cpus : 1) && T * 2 <= MT_MAX_THREADS && T * 2 <= n_leaves / 64)
             T *= 2;
     }
@@ -242,21 +243,27 @@ em_status mt_tree_build_rows(const ff_t *m, size_t n_leaves, size_t leaf_len, mt
                              em_err *err)
 {
     mt_job j = {.kind = MT_SRC_ROWS, .m = m, .rows = n_leaves, .cols = leaf_len};
-    return tree_build(j, n_leaves, n_leaves * leaf_len * sizeof(ff_t), out, err);
+    return tree_build(j, n_leaves, n_leaves * leaf_len * sizeof(ff_t), 0, out, err);
+}
+
+em_status mt_tree_build_cols_threads(const ff_t *m, size_t n_rows, size_t n_cols, unsigned n_threads,
+                                     mt_tree **out, em_err *err)
+{
+    mt_job j = {.kind = MT_SRC_COLS, .m = m, .rows = n_rows, .cols = n_cols};
+    return tree_build(j, n_cols, n_rows * n_cols * sizeof(ff_t), n_threads, out, err);
 }
 
 em_status mt_tree_build_cols(const ff_t *m, size_t n_rows, size_t n_cols, mt_tree **out,
                              em_err *err)
 {
-    mt_job j = {.kind = MT_SRC_COLS, .m = m, .rows = n_rows, .cols = n_cols};
-    return tree_build(j, n_cols, n_rows * n_cols * sizeof(ff_t), out, err);
+    return mt_tree_build_cols_threads(m, n_rows, n_cols, 0, out, err);
 }
 
 em_status mt_tree_build_hashes(const uint8_t (*leaves)[MT_HASH_LEN], size_t n_leaves,
                                mt_tree **out, em_err *err)
 {
     mt_job j = {.kind = MT_SRC_HASHES, .hashes = leaves};
-    return tree_build(j, n_leaves, 0, out, err);
+    return tree_build(j, n_leaves, 0, 0, out, err);
 }
 
 void mt_tree_free(mt_tree *t)

@@ -280,7 +280,7 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
             memset(p->zero + l->row_off[i] + used, 1, rows - used);
         }
     }
-    if ((st = mt_tree_build_cols(p->enc, Rt, N, &p->tree, err)) != EM_OK)
+    if ((st = mt_tree_build_cols_threads(p->enc, Rt, N, p->threads, &p->tree, err)) != EM_OK)
         goto out;
     mt_tree_root(p->tree, p->root);
     memcpy(root, p->root, PCS_ROOT_LEN);

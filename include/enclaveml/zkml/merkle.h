@@ -47,6 +47,9 @@ em_status mt_tree_build_rows(const ff_t *m, size_t n_leaves, size_t leaf_len, mt
  * of a matrix of Reed-Solomon codewords (one codeword per row, see ntt_rs_encode_rows). */
 em_status mt_tree_build_cols(const ff_t *m, size_t n_rows, size_t n_cols, mt_tree **out,
                              em_err *err) EM_WARN_UNUSED;
+/* The same on at most n_threads threads (0: the online CPUs; small trees use one). */
+em_status mt_tree_build_cols_threads(const ff_t *m, size_t n_rows, size_t n_cols, unsigned n_threads,
+                                     mt_tree **out, em_err *err) EM_WARN_UNUSED;
 /* From precomputed leaf hashes (n_leaves a power of two). */
 em_status mt_tree_build_hashes(const uint8_t (*leaves)[MT_HASH_LEN], size_t n_leaves,
                                mt_tree **out, em_err *err) EM_WARN_UNUSED;
