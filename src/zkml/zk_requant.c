@@ -15,6 +15,7 @@
  * the public output / a public table the verifier evaluates), except q: q is not committed, and
  * its leaf value goes to the layer's accumulator sumcheck, which runs at the pair segment's leaf
  * point (zk_qclaims). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,57 @@ static em_status lu_layout_build(const zk_vk *vk, const zk_wlayout *wl, lu_layou
         return em_errf(err, EM_ERR_LIMIT, "lookup of %llu entries exceeds 2^%u (batch too large for this model)",
                        (unsigned long long)total, ZK_MAX_LOG_LOOKUP);
     return EM_OK;
+}
+
+/* Segments of one kind (witness: numerators 1; table: numerators -m) and one size 2^G are proven
+ * as one fraction tree of K * 2^G leaves, segment t at leaves [t 2^G, (t + 1) 2^G), K a power of
+ * two. The tree's leaf claim at r = (r_low: G coordinates, r_high: log K) is
+ * sum_t eq(r_high, t) * leaf_t(r_low), and each segment's values are claimed at r_low. Fewer
+ * trees mean fewer sumcheck rounds, each a few transcript hashes and, in small trees, a pass too
+ * short for two threads. A group never exceeds the largest segment's tree, or 2^16 leaves, so
+ * the tree tables do not grow. Groups are formed greedily in segment order, the same on both
+ * sides. */
+#define LU_MAX_GROUP 8u
+#define LU_GROUP_FREE_LOG 16u /* groups may reach 2^16 leaves even above the largest segment */
+typedef struct lu_group {
+    unsigned k, lk; /* segments, log2 of that */
+    unsigned G;     /* log of each segment's leaf count */
+    uint32_t seg[LU_MAX_GROUP];
+} lu_group;
+
+static int seg_witness(const lu_seg *s) { return s->kind == SEG_PAIR || s->kind == SEG_RANGE || s->kind == SEG_DRANGE; }
+
+static size_t lu_groups(const lu_layout *L, lu_group *g)
+{
+    unsigned gmax = LU_GROUP_FREE_LOG;
+    for (uint32_t i = 0; i < L->n; i++)
+        gmax = L->pack.log[i] > gmax ? L->pack.log[i] : gmax;
+    uint8_t used[ZK_MAX_BLOCKS] = {0};
+    size_t ng = 0;
+    for (uint32_t i = 0; i < L->n; i++) {
+        if (used[i])
+            continue;
+        lu_group *x = &g[ng++];
+        x->G = L->pack.log[i];
+        x->k = x->lk = 0;
+        uint32_t cand[LU_MAX_GROUP];
+        unsigned m = 0;
+        for (uint32_t j = i; j < L->n && m < LU_MAX_GROUP; j++)
+            if (!used[j] && L->pack.log[j] == x->G && seg_witness(&L->seg[j]) == seg_witness(&L->seg[i]))
+                cand[m++] = j;
+        unsigned k = 1, lk = 0;
+        while (2 * k <= m && x->G + lk + 1 <= gmax) {
+            k *= 2;
+            lk++;
+        }
+        x->k = k;
+        x->lk = lk;
+        for (unsigned t = 0; t < k; t++) {
+            x->seg[t] = cand[t];
+            used[cand[t]] = 1;
+        }
+    }
+    return ng;
 }
 
 /* ---- public tables ------------------------------------------------------------------------ */
@@ -554,9 +606,11 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
     ff2_t r[ZK_MAX_VARS + 2];
     if ((st = lu_layout_build(vk, wl, &L, err)) != EM_OK)
         return st;
-    unsigned gmax = 0;
-    for (uint32_t i = 0; i < L.n; i++)
-        gmax = L.pack.log[i] > gmax ? L.pack.log[i] : gmax;
+    lu_group grp[ZK_MAX_BLOCKS];
+    size_t ng = lu_groups(&L, grp);
+    unsigned gmax = 0; /* the largest tree */
+    for (size_t gi = 0; gi < ng; gi++)
+        gmax = grp[gi].G + grp[gi].lk > gmax ? grp[gi].G + grp[gi].lk : gmax;
     draw_chal(wr->tr, &ch);
     /* level d: numerators and denominators, split coordinates, 2^d entries each */
     for (unsigned d = 0; d <= gmax; d++) {
@@ -573,38 +627,53 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
         st = em_errf(err, EM_ERR_NOMEM, "lookup: out of memory");
         goto out;
     }
-    for (uint32_t i = 0; i < L.n; i++) {
-        const lu_seg *s = &L.seg[i];
-        unsigned G = L.pack.log[i];
-        fill_leaves(vk, wl, w, s, G, &ch, wr->threads, P[G], Q[G]);
+    if (em_log_get_level() >= EM_LOG_DEBUG) {
+        char sizes[256] = "";
+        for (size_t gi = 0; gi < ng && gi < 24; gi++) {
+            size_t l = strlen(sizes);
+            snprintf(sizes + l, sizeof sizes - l, "%s%ux2^%u", gi ? " " : "", grp[gi].k, grp[gi].G);
+        }
+        EM_DEBUG("zk_prove: %zu lookup segments in %zu fraction trees: %s", L.n, ng, sizes);
+    }
+    for (size_t gi = 0; gi < ng; gi++) {
+        const lu_group *g = &grp[gi];
+        unsigned G = g->G, Gt = g->G + g->lk;
+        int witness_grp = seg_witness(&L.seg[g->seg[0]]);
+        for (unsigned t = 0; t < g->k; t++) {
+            size_t o = (size_t)t << G;
+            fill_leaves(vk, wl, w, &L.seg[g->seg[t]], G, &ch, wr->threads, (zk_fv){P[Gt].a + o, P[Gt].b + o},
+                        (zk_fv){Q[Gt].a + o, Q[Gt].b + o});
+        }
         ff2_t root[2], leaf[2];
-        int witness_seg = s->kind == SEG_PAIR || s->kind == SEG_RANGE || s->kind == SEG_DRANGE;
-        if ((st = zk__frac_prove(wr, G, witness_seg, P, Q, scratch, r, root, leaf, err)) != EM_OK)
+        if ((st = zk__frac_prove(wr, Gt, witness_grp, P, Q, scratch, r, root, leaf, err)) != EM_OK)
             goto out;
-        ff2_t vals[LU_MAX_VALS];
-        unsigned nv = seg_nvals(vk, s);
-        /* rows (batch variables) of the leaves' block part: a tuple leaf's parts split the rows */
-        unsigned lr = witness_seg ? wl->lb - (s->kind == SEG_RANGE ? s->tl : 0) : 0;
-        /* a witness leaf denominator is linear in the values (leaf_eval), so the tree's leaf
-         * claim gives one of them: all but that one are evaluated on their blocks */
-        int derive = witness_seg && !(s->kind == SEG_PAIR && s->layer + 1 == vk->n_layers) &&
-                     !(nv > 1 && s->kind != SEG_PAIR && ff2_is_zero(ch.delta)); /* 1/delta needed */
-        for (unsigned v = 0; v < nv; v++) {
-            if (derive && v == (s->kind == SEG_PAIR ? 0 : nv - 1))
-                continue;
-            uint32_t b = seg_block(wl, s, v);
-            const int32_t *part = w->blk[b] + (s->kind == SEG_RANGE ? (size_t)v << G : 0);
-            if ((st = zk__mle_i32_mt(part, (size_t)1 << lr, (size_t)1 << (G - lr), lr, G - lr, r, wr->threads,
-                                     &vals[v], err)) != EM_OK)
+        for (unsigned t = 0; t < g->k; t++) {
+            const lu_seg *s = &L.seg[g->seg[t]];
+            ff2_t vals[LU_MAX_VALS];
+            unsigned nv = seg_nvals(vk, s);
+            /* rows (batch variables) of the leaves' block part: a tuple leaf's parts split the rows */
+            unsigned lr = seg_witness(s) ? wl->lb - (s->kind == SEG_RANGE ? s->tl : 0) : 0;
+            /* a lone witness segment's leaf denominator is linear in its values (leaf_eval), so the
+             * tree's leaf claim gives one of them: all but that one are evaluated on their blocks */
+            int derive = g->k == 1 && seg_witness(s) && !(s->kind == SEG_PAIR && s->layer + 1 == vk->n_layers) &&
+                         !(nv > 1 && s->kind != SEG_PAIR && ff2_is_zero(ch.delta)); /* 1/delta needed */
+            for (unsigned v = 0; v < nv; v++) {
+                if (derive && v == (s->kind == SEG_PAIR ? 0 : nv - 1))
+                    continue;
+                uint32_t b = seg_block(wl, s, v);
+                const int32_t *part = w->blk[b] + (s->kind == SEG_RANGE ? (size_t)v << G : 0);
+                if ((st = zk__mle_i32_mt(part, (size_t)1 << lr, (size_t)1 << (G - lr), lr, G - lr, r, wr->threads,
+                                         &vals[v], err)) != EM_OK)
+                    goto out;
+            }
+            if (derive)
+                leaf_derive(s, &ch, leaf[1], vals, nv);
+            for (unsigned v = 0; v < nv; v++)
+                if ((st = leaf_claim(wl, s, v, r, G, vals[v], wc, qc, err)) != EM_OK)
+                    goto out;
+            if ((st = zk__put_ff2(wr, "lookup-leaf", vals, nv, err)) != EM_OK)
                 goto out;
         }
-        if (derive)
-            leaf_derive(s, &ch, leaf[1], vals, nv);
-        for (unsigned v = 0; v < nv; v++)
-            if ((st = leaf_claim(wl, s, v, r, G, vals[v], wc, qc, err)) != EM_OK)
-                goto out;
-        if ((st = zk__put_ff2(wr, "lookup-leaf", vals, nv, err)) != EM_OK)
-            goto out;
     }
 out:
     for (unsigned d = 0; d <= ZK_MAX_LOG_LOOKUP; d++)
@@ -626,9 +695,11 @@ em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_
         return st;
     draw_chal(rd->tr, &ch);
     ff2_t sumP = ff2_zero(), sumQ = ff2_one();
-    for (uint32_t i = 0; i < L.n; i++) {
-        const lu_seg *s = &L.seg[i];
-        unsigned G = L.pack.log[i];
+    lu_group grp[ZK_MAX_BLOCKS];
+    size_t ng = lu_groups(&L, grp);
+    for (size_t gi = 0; gi < ng; gi++) {
+        const lu_group *g = &grp[gi];
+        unsigned G = g->G, Gt = g->G + g->lk;
         ff2_t root[2];
         if ((st = zk__get_ff2(rd, "lookup-root", root, 2, err)) != EM_OK)
             return st;
@@ -636,24 +707,34 @@ em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_
             return em_errf(err, EM_ERR_VERIFY, "lookup: zero denominator");
         frac_add(&sumP, &sumQ, root[0], root[1]);
         ff2_t cp = root[0], cq = root[1];
-        for (unsigned d = 0; d < G; d++)
+        for (unsigned d = 0; d < Gt; d++)
             if ((st = zk__frac_level_verify(rd, d, r, &cp, &cq, err)) != EM_OK)
                 return st;
-        ff2_t vals[LU_MAX_VALS], ylast = ff2_zero(), lp, lq;
-        unsigned nv = seg_nvals(vk, s);
-        if ((st = zk__get_ff2(rd, "lookup-leaf", vals, nv, err)) != EM_OK)
-            return st;
-        for (unsigned v = 0; v < nv; v++)
-            if ((st = leaf_claim(wl, s, v, r, G, vals[v], wc, qc, err)) != EM_OK)
+        /* the group's leaf MLE at r: sum_t eq(r_high, t) * segment t's leaves at r_low */
+        ff2_t eqh[LU_MAX_GROUP], sp = ff2_zero(), sq = ff2_zero();
+        ml_eq_table(r + G, g->lk, ff2_one(), eqh);
+        for (unsigned t = 0; t < g->k; t++) {
+            const lu_seg *s = &L.seg[g->seg[t]];
+            ff2_t vals[LU_MAX_VALS], ylast = ff2_zero(), lp, lq;
+            unsigned nv = seg_nvals(vk, s);
+            if ((st = zk__get_ff2(rd, "lookup-leaf", vals, nv, err)) != EM_OK)
                 return st;
-        if (s->kind == SEG_PAIR && s->layer + 1 == vk->n_layers) {
-            const zk_layer *ly = &vk->layers[s->layer];
-            if ((st = zk__out_mle(ly, output, n_samples, wl->lb, r, &ylast, err)) != EM_OK)
-                return st;
+            for (unsigned v = 0; v < nv; v++)
+                if ((st = leaf_claim(wl, s, v, r, G, vals[v], wc, qc, err)) != EM_OK)
+                    return st;
+            if (s->kind == SEG_PAIR && s->layer + 1 == vk->n_layers) {
+                const zk_layer *ly = &vk->layers[s->layer];
+                if ((st = zk__out_mle(ly, output, n_samples, wl->lb, r, &ylast, err)) != EM_OK)
+                    return st;
+            }
+            leaf_eval(vk, s, G, &ch, r, vals, ylast, &lp, &lq);
+            sp = ff2_add(sp, zk__mul2(eqh[t], lp));
+            sq = ff2_add(sq, zk__mul2(eqh[t], lq));
         }
-        leaf_eval(vk, s, G, &ch, r, vals, ylast, &lp, &lq);
-        if (!ff2_eq(lp, cp) || !ff2_eq(lq, cq))
-            return em_errf(err, EM_ERR_VERIFY, "lookup: leaf values of segment %u do not match its fraction tree", i);
+        if (!ff2_eq(sp, cp) || !ff2_eq(sq, cq))
+            return em_errf(err, EM_ERR_VERIFY,
+                           "lookup: leaf values of segment %u's fraction tree (%u segments) do not match it",
+                           g->seg[0], g->k);
     }
     /* sumQ is a product of non-zero roots, so the sum of fractions is zero iff sumP is */
     if (!ff2_is_zero(sumP))
