@@ -54,7 +54,7 @@ static ff2_t eq1(ff2_t r, ff2_t X)
 
 /* ---- kernels ----------------------------------------------------------------------------
  * The summand at one point, with lam folded in: P0 Q1 + Q0 (P1 + lam Q1), or with all
- * numerators 1 (p_one, the bottom level of a witness segment) Q1 + Q0 (1 + lam Q1). */
+ * numerators 1 (p_one, the bottom level of a witness tree) Q1 + Q0 (1 + lam Q1). */
 typedef struct lvl_ctx {
     zk_fv in[4];  /* P0, P1, Q0, Q1 of this round (P unused when p_one) */
     zk_fv out[4]; /* step: the folded tables */

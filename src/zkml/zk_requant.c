@@ -8,10 +8,10 @@
  * Entries (tag, u, v) are encoded as u + beta*v + gamma*tag with beta, gamma drawn after the
  * witness commitment. The logUp identity
  *     sum_i 1/(alpha - f_i) = sum_j m_j/(alpha - t_j)
- * is split into segments (each witness column block, each table with numerators -m_j); every
- * segment is one fraction tree over exactly its 2^log leaves (no padding leaves), proven level
- * by level (zk_frac.c; node x of level d has children x and x + 2^d), and the verifier checks
- * that the roots' fractions sum to zero. A segment's leaf claim is a claim on one committed block (or on
+ * is split into segments (each witness column block, each table with numerators -m_j) of
+ * exactly 2^log leaves (no padding leaves); segments of one kind and size are grouped into one
+ * fraction tree (lu_groups), proven level by level (zk_frac.c; node x of level d has children x
+ * and x + 2^d), and the verifier checks that the roots' fractions sum to zero. A segment's leaf claim is a claim on one committed block (or on
  * the public output / a public table the verifier evaluates), except q: q is not committed, and
  * its leaf value goes to the layer's accumulator sumcheck, which runs at the pair segment's leaf
  * point (zk_qclaims). */

@@ -112,18 +112,22 @@ typedef struct tforge {
     int mode;
     unsigned part;
     int done;
+    uint32_t layer; /* the forged layer (0 unless set) */
 } tforge;
 
 static void forge_hook(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w, void *ctx)
 {
     tforge *f = ctx;
-    const zk_layer *L = &vk->layers[0];
-    unsigned jb = wl->jb[0], rb = L->shift - jb;
-    size_t M = (size_t)1 << L->lv_out, N = (size_t)1 << (wl->lb + L->lv_out), part = N >> wl->tl[0];
-    int32_t *Q = w->blk[wl->q_blk[0]], *R = wl->nl[0] ? w->blk[wl->r_blk[0][0]] : NULL;
+    uint32_t li = f->layer;
+    const zk_layer *L = &vk->layers[li];
+    unsigned jb = wl->jb[li], rb = L->shift - jb;
+    size_t M = (size_t)1 << L->lv_out, N = (size_t)1 << (wl->lb + L->lv_out), part = N >> wl->tl[li];
+    int32_t *Q = w->blk[wl->q_blk[li]], *R = wl->nl[li] ? w->blk[wl->r_blk[li][0]] : NULL;
     if (f->mode == 0 && !R)
         return; /* no remainder limb: the case does not apply (done stays 0, the test fails) */
-    for (size_t e = f->part * part; e < (f->part + 1) * part; e++) {
+    /* a part past the layer's own tuple size (the forced split applies to layer 0 only): its last */
+    size_t pt = f->part < (1u << wl->tl[li]) ? f->part : (1u << wl->tl[li]) - 1;
+    for (size_t e = pt * part; e < (pt + 1) * part; e++) {
         if (e / M >= w->n_samples || e % M >= L->n_out)
             continue;
         int32_t mod = Q[e] & ((1 << jb) - 1);
@@ -155,7 +159,7 @@ static void test_split_forgeries(void)
     for (size_t c = 0; c < sizeof combos / sizeof combos[0]; c++) {
         zk__wlayout_test_split(combos[c][0], combos[c][1]);
         unsigned parts = 1u << combos[c][1];
-        tforge cases[] = {{1, 0, 0}, {0, 0, 0}, {0, parts - 1, 0}};
+        tforge cases[] = {{1, 0, 0, 0}, {0, 0, 0, 0}, {0, parts - 1, 0, 0}};
         for (size_t i = 0; i < (combos[c][0] == 8 ? 1u : 3u); i++) {
             p->wit_hook = forge_hook;
             p->wit_hook_ctx = &cases[i];
@@ -187,6 +191,51 @@ static void test_split_forgeries(void)
     zk__wlayout_test_split(-1, -1);
     free(proof);
     free(y);
+    free(x);
+    zk_prover_free(p);
+    nn_model_free(m);
+}
+
+/* The same forgeries in the second layer of 4-64-64-10 (its own split; the forced one is layer
+ * 0's): its (q, y) segment has the first layer's size, so it is the second segment of a grouped
+ * fraction tree (docs/PROOFS.md "Requantization lookups"), and its remainder segment shares a
+ * tree whenever another segment has its size (2x2^11 under the 4/2 split). Its values are
+ * checked inside the tree's eq-weighted leaf claim and by their own claims. */
+static void test_grouped_forgeries(void)
+{
+    em_err err = {0};
+    uint32_t d[] = {4, 64, 64, 10};
+    nn_model *m = zt_mlp(d, 4, 8, 8, 0, 0);
+    zk_prover *p = NULL;
+    CHECK(m != NULL);
+    if (m)
+        CHECK_OK(zk_prover_create(m, &p, &err), &err);
+    if (!p) {
+        nn_model_free(m);
+        return;
+    }
+    size_t n = 64;
+    int32_t *x = zt_input(m, n);
+    CHECK_OK(prove_verify(p, x, n, 0, &err), &err);
+    static const int combos[][2] = {{4, 2}, {3, 1}, {2, 0}};
+    for (size_t c = 0; c < sizeof combos / sizeof combos[0]; c++) {
+        zk__wlayout_test_split(combos[c][0], combos[c][1]);
+        unsigned parts = 1u << combos[c][1];
+        tforge cases[] = {{1, 0, 0, 1}, {0, 0, 0, 1}, {0, parts - 1, 0, 1}};
+        for (size_t i = 0; i < 3; i++) {
+            p->wit_hook = forge_hook;
+            p->wit_hook_ctx = &cases[i];
+            em_status st = prove_verify(p, x, n, 0, &err);
+            CHECK(cases[i].done);
+            if (st == EM_OK)
+                fprintf(stderr, "    BREAK: grouped split %d/%d forgery mode %d part %u accepted\n", combos[c][0],
+                        combos[c][1], cases[i].mode, cases[i].part);
+            CHECK_ST(st, EM_ERR_VERIFY, &err);
+        }
+        p->wit_hook = NULL;
+        CHECK_OK(prove_verify(p, x, n, 0, &err), &err);
+    }
+    zk__wlayout_test_split(-1, -1);
     free(x);
     zk_prover_free(p);
     nn_model_free(m);
@@ -237,6 +286,7 @@ int main(void)
     th_init("test_zk_split");
     TH_RUN(test_forced_splits);
     TH_RUN(test_split_forgeries);
+    TH_RUN(test_grouped_forgeries);
     TH_RUN(test_cnn_splits);
     TH_RUN(test_split_tiers);
     return th_finish();
