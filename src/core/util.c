@@ -45,6 +45,19 @@ em_status em_hex_decode(const char *in, uint8_t *out, size_t n)
     return EM_OK;
 }
 
+int em_i32_in_range(const int32_t *v, size_t n, int32_t lo, int32_t hi)
+{
+    const uint32_t span = (uint32_t)hi - (uint32_t)lo;
+    uint32_t bad = 0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (size_t j = 0; j < 64; j++)
+            bad |= (uint32_t)v[i + j] - (uint32_t)lo > span;
+    for (; i < n; i++)
+        bad |= (uint32_t)v[i] - (uint32_t)lo > span;
+    return !bad;
+}
+
 int em_ct_eq(const void *a, const void *b, size_t n)
 {
     const volatile uint8_t *x = a, *y = b;

@@ -54,21 +54,7 @@ static void *alloc_aligned(size_t n_elems, size_t elem)
 
 static void plan_free(plan *p) { free(p->pl); }
 
-/* All of v in [lo, hi]. Fixed-length inner blocks let the compiler vectorize at -O2. */
-static int in_range(const int32_t *v, size_t n, int32_t lo, int32_t hi)
-{
-    const uint32_t span = (uint32_t)hi - (uint32_t)lo;
-    uint32_t bad = 0;
-    size_t i = 0;
-    for (; i + 64 <= n; i += 64)
-        for (size_t j = 0; j < 64; j++)
-            bad |= (uint32_t)v[i + j] - (uint32_t)lo > span;
-    for (; i < n; i++)
-        bad |= (uint32_t)v[i] - (uint32_t)lo > span;
-    return !bad;
-}
-
-/* dst[i] = src[i], narrowed (values already range-checked); vectorizable like in_range. */
+/* dst[i] = src[i], narrowed (values already range-checked); fixed-length blocks vectorize at -O2. */
 static void narrow(int16_t *dst, const int32_t *src, size_t n)
 {
     size_t i = 0;
@@ -91,7 +77,7 @@ static em_status pack_weights(const nn_model *m, size_t li, size_t n, size_t k, 
     if (!em_mul_ok(n, lda, &len) || !(w = alloc_aligned(len, sizeof(int16_t))))
         return em_errf(err, EM_ERR_NOMEM, "layer %zu '%s': out of memory packing %zu weights", li, L->name,
                        L->n_weight);
-    if (!in_range(L->weight, L->n_weight, wmin, wmax)) {
+    if (!em_i32_in_range(L->weight, L->n_weight, wmin, wmax)) {
         free(w);
         return em_errf(err, EM_ERR_RANGE, "layer %zu '%s': a weight lies outside the %u-bit range", li, L->name,
                        m->weight_bits);
@@ -477,6 +463,8 @@ static em_status run_threads(const plan *p, const nn_run_opts *opts, const int32
 static em_status check_input(const nn_model *m, const int32_t *in, size_t n, size_t in_size, em_err *err)
 {
     int32_t lo = nn__act_min(m), hi = nn__act_max(m);
+    if (em_i32_in_range(in, n * in_size, lo, hi))
+        return EM_OK;
     for (size_t s = 0; s < n; s++)
         for (size_t t = 0; t < in_size; t++) {
             int32_t v = in[s * in_size + t];

@@ -122,7 +122,6 @@ static size_t lu_groups(const lu_layout *L, lu_group *g)
             continue;
         lu_group *x = &g[ng++];
         x->G = L->pack.log[i];
-        x->k = x->lk = 0;
         uint32_t cand[LU_MAX_GROUP];
         unsigned m = 0;
         for (uint32_t j = i; j < L->n && m < LU_MAX_GROUP; j++)

@@ -145,6 +145,30 @@ static void forge_hook(const zk_vk *vk, const zk_wlayout *wl, zk_wit *w, void *c
     }
 }
 
+/* Under the forced split jb/tl, the n_cases forgeries of `layer` (q' + 1; r + 2^(k-jb) in the
+ * first and in the last tuple part) must each be applied and rejected. */
+static void forge_all(zk_prover *p, const int32_t *x, size_t n, int jb, int tl, uint32_t layer, size_t n_cases,
+                      const char *what, em_err *err)
+{
+    zk__wlayout_test_split(jb, tl);
+    unsigned parts = 1u << tl;
+    tforge cases[] = {{1, 0, 0, layer}, {0, 0, 0, layer}, {0, parts - 1, 0, layer}};
+    for (size_t i = 0; i < n_cases; i++) {
+        p->wit_hook = forge_hook;
+        p->wit_hook_ctx = &cases[i];
+        em_status st = prove_verify(p, x, n, 0, err);
+        CHECK(cases[i].done);
+        if (st == EM_OK)
+            fprintf(stderr, "    BREAK: %s %d/%d forgery mode %d part %u accepted\n", what, jb, tl, cases[i].mode,
+                    cases[i].part);
+        CHECK_ST(st, EM_ERR_VERIFY, err);
+        if (getenv("ZK_TEST_VERBOSE"))
+            fprintf(stderr, "    %s %d/%d, mode %d, part %u: %s\n", what, jb, tl, cases[i].mode, cases[i].part,
+                    em_err_msg(err));
+    }
+    p->wit_hook = NULL;
+}
+
 static void test_split_forgeries(void)
 {
     em_err err = {0};
@@ -156,25 +180,8 @@ static void test_split_forgeries(void)
     int32_t *x = zt_input(m, n);
     /* 8/0: every remainder bit of layer 0 merged (no remainder limb: only the q' forgery) */
     static const int combos[][2] = {{4, 2}, {3, 1}, {6, 2}, {2, 0}, {8, 0}};
-    for (size_t c = 0; c < sizeof combos / sizeof combos[0]; c++) {
-        zk__wlayout_test_split(combos[c][0], combos[c][1]);
-        unsigned parts = 1u << combos[c][1];
-        tforge cases[] = {{1, 0, 0, 0}, {0, 0, 0, 0}, {0, parts - 1, 0, 0}};
-        for (size_t i = 0; i < (combos[c][0] == 8 ? 1u : 3u); i++) {
-            p->wit_hook = forge_hook;
-            p->wit_hook_ctx = &cases[i];
-            em_status st = prove_verify(p, x, n, 0, &err);
-            CHECK(cases[i].done);
-            if (st == EM_OK)
-                fprintf(stderr, "    BREAK: split %d/%d forgery mode %d part %u accepted\n", combos[c][0],
-                        combos[c][1], cases[i].mode, cases[i].part);
-            CHECK_ST(st, EM_ERR_VERIFY, &err);
-            if (getenv("ZK_TEST_VERBOSE"))
-                fprintf(stderr, "    split %d/%d, mode %d, part %u: %s\n", combos[c][0], combos[c][1], cases[i].mode,
-                        cases[i].part, em_err_msg(&err));
-        }
-        p->wit_hook = NULL;
-    }
+    for (size_t c = 0; c < sizeof combos / sizeof combos[0]; c++)
+        forge_all(p, x, n, combos[c][0], combos[c][1], 0, combos[c][0] == 8 ? 1 : 3, "split", &err);
     /* a proof made under one split does not verify under another */
     zk__wlayout_test_split(4, 2);
     const zk_vk *vk = zk_prover_vk(p);
@@ -219,20 +226,7 @@ static void test_grouped_forgeries(void)
     CHECK_OK(prove_verify(p, x, n, 0, &err), &err);
     static const int combos[][2] = {{4, 2}, {3, 1}, {2, 0}};
     for (size_t c = 0; c < sizeof combos / sizeof combos[0]; c++) {
-        zk__wlayout_test_split(combos[c][0], combos[c][1]);
-        unsigned parts = 1u << combos[c][1];
-        tforge cases[] = {{1, 0, 0, 1}, {0, 0, 0, 1}, {0, parts - 1, 0, 1}};
-        for (size_t i = 0; i < 3; i++) {
-            p->wit_hook = forge_hook;
-            p->wit_hook_ctx = &cases[i];
-            em_status st = prove_verify(p, x, n, 0, &err);
-            CHECK(cases[i].done);
-            if (st == EM_OK)
-                fprintf(stderr, "    BREAK: grouped split %d/%d forgery mode %d part %u accepted\n", combos[c][0],
-                        combos[c][1], cases[i].mode, cases[i].part);
-            CHECK_ST(st, EM_ERR_VERIFY, &err);
-        }
-        p->wit_hook = NULL;
+        forge_all(p, x, n, combos[c][0], combos[c][1], 1, 3, "grouped split", &err);
         CHECK_OK(prove_verify(p, x, n, 0, &err), &err);
     }
     zk__wlayout_test_split(-1, -1);
