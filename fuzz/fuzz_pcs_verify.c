@@ -1,7 +1,9 @@
 /* libFuzzer target: polynomial-commitment opening verification on untrusted bytes.
  *
  * Input layout: byte 0 selects the instance (bit 0: small layout where every column is opened,
- * or a larger one with sampled queries; bit 3 overrides both with a hiding commitment; bit 1: the claimed value is taken from bytes 1..16
+ * or a larger one with sampled queries; bit 3 overrides both with a hiding commitment; bit 4
+ * (without bit 3) makes either a systematic integer commitment, rows typed I8, U16 and I32;
+ * bit 1: the claimed value is taken from bytes 1..16
  * instead of the true evaluation; bit 2: patch mode), then either the raw proof bytes or, in
  * patch mode, a u16le length adjustment followed by 5-byte patches (u32le offset, xor byte)
  * applied to the honest proof -- so mutations reach the deep checks, not only the length
@@ -25,22 +27,36 @@ typedef struct fz_inst {
     em_buf honest;
 } fz_inst;
 
-static fz_inst inst[3];
+static fz_inst inst[5];
 
-static void setup(fz_inst *in, unsigned n, unsigned log_cols, int hiding)
+/* mode 0: plain, 1: hiding, 2: systematic (the values then small integers of the row types) */
+static void setup(fz_inst *in, unsigned n, unsigned log_cols, int mode)
 {
     size_t N = (size_t)1 << n;
     ff_t *v = malloc(N * sizeof *v);
     ff2_t *sc = malloc(N * sizeof *sc);
-    if (!v || !sc)
+    int32_t *iv = malloc(N * sizeof *iv);
+    int hiding = mode == 1;
+    if (!v || !sc || !iv)
         abort();
-    for (size_t i = 0; i < N; i++)
-        v[i] = ff_from_u64((uint64_t)(i + 7) * 0x9E3779B97F4A7C15ULL);
+    for (size_t i = 0; i < N; i++) {
+        uint64_t x = (uint64_t)(i + 7) * 0x9E3779B97F4A7C15ULL;
+        size_t row = i >> log_cols, rows = N >> log_cols;
+        iv[i] = row < rows / 4 ? (int8_t)(x >> 56) : row < rows / 2 ? (int32_t)(uint16_t)(x >> 48) : (int32_t)(x >> 32);
+        v[i] = mode == 2 ? ff_from_i64(iv[i]) : ff_from_u64(x);
+    }
     for (unsigned j = 0; j < n; j++)
         in->point[j] = (ff2_t){ff_from_u64(j * 1234567ULL + 3), ff_from_u64(j * 7654321ULL + 5)};
     if (pcs_layout_init(&in->l, &n, 1, log_cols, NULL) != EM_OK)
         abort();
     pcs_poly poly = {.evals = v, .len = N};
+    size_t rows = N >> log_cols, ends[3] = {rows / 4, rows / 2, rows};
+    uint8_t syms[3] = {PCS_SYM_I8, PCS_SYM_U16, PCS_SYM_I32};
+    if (mode == 2 && (pcs_layout_set_rate(&in->l, 1, NULL) != EM_OK ||
+                      pcs_layout_set_systematic(&in->l, ends, syms, 3, NULL) != EM_OK))
+        abort();
+    if (mode == 2)
+        poly = (pcs_poly){.ints = iv, .len = N};
     static const uint8_t seed[32] = {1, 2, 3};
     if (hiding ? pcs_layout_set_hiding(&in->l, 1, NULL) != EM_OK ||
                      pcs_commit_hiding(&in->l, &poly, seed, 1, &in->p, in->root, NULL) != EM_OK
@@ -56,6 +72,8 @@ static void setup(fz_inst *in, unsigned n, unsigned log_cols, int hiding)
         abort();
     free(v);
     free(sc);
+    if (mode != 2)
+        free(iv); /* the systematic prover keeps its integers */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -64,10 +82,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setup(&inst[0], 6, 3, 0);  /* N = 32 columns: all opened */
         setup(&inst[1], 10, 7, 0); /* N = 512 columns: sampled queries */
         setup(&inst[2], 9, 8, 1);  /* hiding: N = 2048 columns, 3 mask rows */
+        setup(&inst[3], 7, 3, 2);  /* systematic: 16 rows, N = 16 columns: all opened */
+        setup(&inst[4], 12, 9, 2); /* systematic: 8 rows, N = 1024 columns: sampled */
     }
     if (size < 1)
         return 0;
-    fz_inst *in = &inst[(data[0] & 8) ? 2 : (data[0] & 1)];
+    fz_inst *in = &inst[(data[0] & 8) ? 2 : (data[0] & 16) ? 3 + (data[0] & 1) : (data[0] & 1)];
     pcs_claim c = {.poly = 0, .point = in->point, .value = in->value};
     size_t off = 1;
     if (data[0] & 2) {

@@ -311,6 +311,30 @@ def rs_encode(msg, rate_bits):
     return fft_eval(list(msg) + [0] * (n_cw - len(msg)), w)
 
 
+def rs_encode_sys(msg, rate_bits):
+    """Systematic codeword (ntt.h ntt_rs_encode_sys): msg are f's values on <w_n>; the codeword is
+    msg followed by blocks b = 1 .. 2^rate_bits - 1 of f(w_N^b * w_n^c), c < n."""
+    n = len(msg)
+    N = n << rate_bits
+    wN = pow(7, (P - 1) // N, P)
+    wn = pow(wN, 1 << rate_bits, P)
+    inv_n = pow(n, P - 2, P)
+    coeffs = [v * inv_n % P for v in fft_eval([m % P for m in msg], pow(wn, P - 2, P))]
+    out = [m % P for m in msg]
+    for b in range(1, 1 << rate_bits):
+        eb = pow(wN, b, P)
+        out += fft_eval([c * pow(eb, k, P) % P for k, c in enumerate(coeffs)], wn)
+    return out
+
+
+# pcs.h symbol types of systematic layouts: (bytes, lo, hi)
+SYMS = {1: (1, 0, 255), 2: (1, -128, 127), 3: (2, 0, 65535), 4: (2, -32768, 32767), 5: (4, -2**31, 2**31 - 1)}
+
+
+def int_leaf_hash(vals, widths):
+    return h(b"\x02", b"".join((v % (1 << (8 * w))).to_bytes(w, "little") for v, w in zip(vals, widths)))
+
+
 class BlindRng:
     """SHA-256 counter mode: block i = H("EMPCSBLD" || seed || u64le(i)), four u64le words each,
     words >= p rejected."""
@@ -337,7 +361,8 @@ def ceil_log2(x):
 
 
 class PcsCommitment:
-    def __init__(self, n_vars, polys, log_cols=0, hiding_groups=0, seed=None, rate_bits=2, trim=False):
+    def __init__(self, n_vars, polys, log_cols=0, hiding_groups=0, seed=None, rate_bits=2, trim=False,
+                 sys_runs=None):
         if log_cols == 0:  # default: balances column openings against combination rows
             log_cols = min((ceil_log2(sum(1 << n for n in n_vars)) + 6) // 2, min(n_vars))
         self.n_vars, self.log_cols, self.rate_bits = list(n_vars), log_cols, rate_bits
@@ -365,9 +390,17 @@ class PcsCommitment:
             for r in range(self.total_rows):
                 for c in range(C if r < self.n_rows else 0, self.msg_len):
                     self.m[r][c] = rng.next()
-        self.enc = [rs_encode(row, rate_bits) for row in self.m]
+        self.sys_runs = sys_runs or []
         self.N = self.msg_len << rate_bits
-        leaves = [leaf_hash([row[j] for row in self.enc]) for j in range(self.N)]
+        if sys_runs:  # systematic: message columns hashed as integers in their rows' widths
+            self.widths = [SYMS[next(t for e, t in sys_runs if r < e)][0] for r in range(self.n_rows)]
+            self.enc = [rs_encode_sys(row, rate_bits) for row in self.m]
+            leaves = [int_leaf_hash([row[j] for row in self.m], self.widths) if j < C else
+                      leaf_hash([row[j] for row in self.enc]) for j in range(self.N)]
+            self.m = [[v % P for v in row] for row in self.m]
+        else:
+            self.enc = [rs_encode(row, rate_bits) for row in self.m]
+            leaves = [leaf_hash([row[j] for row in self.enc]) for j in range(self.N)]
         self.nodes = build(leaves)
         self.root = self.nodes[1]
 
@@ -389,6 +422,11 @@ class PcsCommitment:
         tr.absorb_u64(b"pcs/layout", self.rate_bits)
         for r in self.rows:
             tr.absorb_u64(b"pcs/layout", r)
+        if self.sys_runs:
+            tr.absorb_u64(b"pcs/sys", len(self.sys_runs))
+            for e, t in self.sys_runs:
+                tr.absorb_u64(b"pcs/sys", e)
+                tr.absorb_u64(b"pcs/sys", t)
         tr.absorb_u64(b"pcs/nclaims", len(claims))
         for p, pt, v in claims:
             tr.absorb_u64(b"pcs/claim", p)
@@ -459,7 +497,11 @@ class PcsCommitment:
                     idx.append(j)
             idx.sort()
         for j in idx:
-            proof += b"".join(u64(row[j]) for row in self.enc)
+            if self.sys_runs and j < self.C:
+                proof += b"".join(((row[j] if row[j] < P // 2 else row[j] - P) % (1 << (8 * w))).to_bytes(w, "little")
+                                  for row, w in zip(self.m, self.widths))
+            else:
+                proof += b"".join(u64(row[j]) for row in self.enc)
         proof += opening(self.nodes, self.N, idx)
         return proof
 
@@ -492,13 +534,24 @@ def pcs_vectors():
          [(0, 113, 0), (0, 114, 0)], 1, True),
         ("rate 1/2, trimmed 2^9 (300 values) stacked on 2^10, all columns opened", [9, 10], [300, 1024], [33, 34],
          6, 0, [(0, 115, 0), (1, 116, 6)], 1, True),
+        ("systematic rate 1/2, 2^12 trimmed to 3000 integers in I8/U8/U16/I16/I32 rows, sampled columns",
+         [12], [3000], [35], 5, 0, [(0, 117, 0), (0, 118, 3)], 1, True,
+         [(20, 2), (40, 1), (60, 3), (80, 4), (94, 5)]),
+        ("systematic rate 1/4, 2^8 integers, one U8 run, all columns opened", [8], [256], [36], 4, 0,
+         [(0, 119, 0)], 2, True, [(16, 1)]),
     ]
     out = []
     blind_seed = bytes(range(32))
     for name, n_vars, lens, seeds, lc_arg, groups, claims, *opt in cases:
-        rate_bits, trim = opt if opt else (2, False)
+        rate_bits, trim, sys_runs = (opt + [None])[:3] if opt else (2, False, None)
         polys = [field_seq(n, s) for n, s in zip(lens, seeds)]
-        com = PcsCommitment(n_vars, polys, lc_arg, groups, blind_seed if groups else None, rate_bits, trim)
+        if sys_runs:  # value e: its row's type range, lo + field_seq value mod the range size
+            C = 1 << lc_arg
+            rt = lambda e: SYMS[next(t for end, t in sys_runs if e // C < end)]
+            polys = [[rt(e)[1] + v % (rt(e)[2] - rt(e)[1] + 1) for e, v in enumerate(polys[0])]]
+        com = PcsCommitment(n_vars, polys, lc_arg, groups, blind_seed if groups else None, rate_bits, trim,
+                            sys_runs)
+        polys = [[v % P for v in poly] for poly in polys]
         cl, prev = [], None
         for p, ps, share in claims:
             pt = ff2_seq(n_vars[p], ps)
@@ -511,6 +564,7 @@ def pcs_vectors():
             "name": name, "n_vars": n_vars, "lens": lens, "seeds": seeds, "log_cols_arg": lc_arg,
             "log_cols": com.log_cols, "n_rows": com.n_rows, "hiding_groups": groups,
             "rate_bits": rate_bits, "trim": trim,
+            **({"sys_runs": [[e, t] for e, t in sys_runs]} if sys_runs else {}),
             "row0_codeword_head": [str(v) for v in com.enc[0][:16]],
             "root": com.root.hex(),
             "opening": {
@@ -528,8 +582,11 @@ def pcs_vectors():
             "evaluations field_seq(lens[i], seeds[i]) (element e = ((e + seed) * 0x9E3779B97F4A7C15 mod 2^64) "
             "reduced below p), zero-padded to 2^n_vars[i]; layout pcs_layout_init(n_vars, log_cols_arg) "
             "(+ pcs_layout_set_len(p, lens[p]) for every p when trim, pcs_layout_set_rate(rate_bits), "
-            "pcs_layout_set_hiding(hiding_groups) and pcs_commit_hiding(blind_seed) when hiding_groups > 0); "
-            "row0_codeword_head: the first 16 symbols of the Reed-Solomon codeword of stacked row 0; "
+            "pcs_layout_set_hiding(hiding_groups) and pcs_commit_hiding(blind_seed) when hiding_groups > 0, "
+            "pcs_layout_set_systematic(sys_runs: [row end, pcs_sym]) when present, the values then integers: "
+            "lo + (field_seq value mod (hi - lo + 1)) for the type [lo, hi] of the value's row); "
+            "row0_codeword_head: the first 16 symbols of the Reed-Solomon codeword of stacked row 0 (systematic: "
+            "the row itself, then its parity); "
             "opening: pcs_open of the claims on a transcript tr_init(domain), proof summarised by length, "
             "SHA-256 and its first 256 bytes",
             "cases": out}

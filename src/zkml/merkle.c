@@ -127,7 +127,7 @@ static em_status tree_alloc(size_t n_leaves, mt_tree **out, em_err *err)
 #define MT_COL_TILE 64
 #define MT_ROW_TILE 32
 
-typedef enum { MT_SRC_ROWS, MT_SRC_COLS, MT_SRC_HASHES } mt_src_kind;
+typedef enum { MT_SRC_ROWS, MT_SRC_COLS, MT_SRC_HASHES, MT_SRC_NONE, MT_SRC_SYS } mt_src_kind;
 
 typedef struct mt_job {
     mt_tree *t;
@@ -136,15 +136,22 @@ typedef struct mt_job {
     size_t rows, cols;                     /* MT_SRC_COLS: matrix shape; MT_SRC_ROWS: cols = leaf_len */
     const uint8_t (*hashes)[MT_HASH_LEN]; /* MT_SRC_HASHES */
     size_t l0, l1;                         /* leaf range of this job: an aligned power-of-two block */
+    /* MT_SRC_SYS (leaves only, no subtree): integer columns [i0, i1) of the rows x n_int matrix
+     * ints (len entries, then zeros; row i's entries in row_bytes[i] bytes), then the columns
+     * [l0, l1) of the rows x cols matrix m as leaves n_int + l0 .. */
+    const int32_t *ints;
+    size_t ints_len, n_int, i0, i1;
+    const uint8_t *row_bytes;
 } mt_job;
 
-static void hash_cols(const mt_job *j)
+/* Columns [c_begin, c_end) of the row-major matrix m (j->rows x j->cols) -> leaves leaf_off + c. */
+static void hash_cols(const mt_job *j, size_t c_begin, size_t c_end, size_t leaf_off)
 {
     SHA256_CTX ctx[MT_COL_TILE];
     uint8_t tile[MT_COL_TILE][MT_ROW_TILE * 8];
     size_t n_cols = j->cols, n_rows = j->rows;
-    for (size_t c0 = j->l0; c0 < j->l1; c0 += MT_COL_TILE) {
-        size_t nc = j->l1 - c0 < MT_COL_TILE ? j->l1 - c0 : MT_COL_TILE;
+    for (size_t c0 = c_begin; c0 < c_end; c0 += MT_COL_TILE) {
+        size_t nc = c_end - c0 < MT_COL_TILE ? c_end - c0 : MT_COL_TILE;
         for (size_t k = 0; k < nc; k++) {
             SHA256_Init(&ctx[k]);
             SHA256_Update(&ctx[k], &leaf_tag, 1);
@@ -165,8 +172,81 @@ static void hash_cols(const mt_job *j)
                 SHA256_Update(&ctx[k], tile[k], 8 * nr);
         }
         for (size_t k = 0; k < nc; k++)
-            SHA256_Final(j->t->nodes[j->t->n_leaves + c0 + k], &ctx[k]);
+            SHA256_Final(j->t->nodes[j->t->n_leaves + leaf_off + c0 + k], &ctx[k]);
     }
+}
+
+/* Integer columns [c_begin, c_end) (MT_SRC_SYS): as hash_cols, each entry in its row's width. */
+#define MT_INT_TILE 256 /* bytes buffered per column between SHA256_Update calls */
+static void hash_int_cols(const mt_job *j, size_t c_begin, size_t c_end)
+{
+    SHA256_CTX ctx[MT_COL_TILE];
+    uint8_t tile[MT_COL_TILE][MT_INT_TILE];
+    static const uint8_t int_tag = MT_INT_LEAF_TAG;
+    size_t n_cols = j->n_int;
+    for (size_t c0 = c_begin; c0 < c_end; c0 += MT_COL_TILE) {
+        size_t nc = c_end - c0 < MT_COL_TILE ? c_end - c0 : MT_COL_TILE, off = 0;
+        for (size_t k = 0; k < nc; k++) {
+            SHA256_Init(&ctx[k]);
+            SHA256_Update(&ctx[k], &int_tag, 1);
+        }
+        for (size_t r = 0; r < j->rows; r++) {
+            size_t w = j->row_bytes[r], base = r * n_cols + c0;
+            if (w == 1 && r + 8 <= j->rows && off + 8 <= MT_INT_TILE && nc == MT_COL_TILE &&
+                j->ints_len >= base + 7 * n_cols + nc && memcmp(j->row_bytes + r, "\1\1\1\1\1\1\1\1", 8) == 0) {
+                /* eight one-byte rows at once: each column's 8 bytes gathered into one word */
+                const int32_t *row = j->ints + base;
+                for (size_t k = 0; k < MT_COL_TILE; k++) {
+                    uint64_t v = 0;
+                    for (size_t t = 0; t < 8; t++)
+                        v |= (uint64_t)(uint8_t)row[t * n_cols + k] << (8 * t);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                    memcpy(tile[k] + off, &v, 8);
+#else
+                    for (size_t t = 0; t < 8; t++)
+                        tile[k][off + t] = (uint8_t)(v >> (8 * t));
+#endif
+                }
+                off += 8;
+                r += 7;
+                continue;
+            }
+            if (off + w > MT_INT_TILE) {
+                for (size_t k = 0; k < nc; k++)
+                    SHA256_Update(&ctx[k], tile[k], off);
+                off = 0;
+            }
+            size_t valid = j->ints_len > base ? j->ints_len - base : 0; /* entries of this row run that exist */
+            const int32_t *row = j->ints + base;
+            if (valid >= nc && w == 1) { /* the common rows: one byte per entry */
+                for (size_t k = 0; k < nc; k++)
+                    tile[k][off] = (uint8_t)row[k];
+            } else {
+                for (size_t k = 0; k < nc; k++) {
+                    uint32_t v = k < valid ? (uint32_t)row[k] : 0;
+                    for (size_t b = 0; b < w; b++)
+                        tile[k][off + b] = (uint8_t)(v >> (8 * b));
+                }
+            }
+            off += w;
+        }
+        for (size_t k = 0; k < nc; k++) {
+            if (off)
+                SHA256_Update(&ctx[k], tile[k], off);
+            SHA256_Final(j->t->nodes[j->t->n_leaves + c0 + k], &ctx[k]);
+        }
+    }
+}
+
+void mt_hash_int_leaf(const uint8_t *bytes, size_t len, uint8_t out[MT_HASH_LEN])
+{
+    static const uint8_t int_tag = MT_INT_LEAF_TAG;
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, &int_tag, 1);
+    if (len)
+        SHA256_Update(&c, bytes, len);
+    SHA256_Final(out, &c);
 }
 
 /* Hashes the job's leaves, then every internal node whose subtree lies inside the job. */
@@ -181,11 +261,17 @@ static void *mt_job_run(void *arg)
             mt_hash_leaf(j->m + i * j->cols, j->cols, t->nodes[n + i]);
         break;
     case MT_SRC_COLS:
-        hash_cols(j);
+        hash_cols(j, j->l0, j->l1, 0);
         break;
     case MT_SRC_HASHES:
         memcpy(t->nodes[n + j->l0], j->hashes[j->l0], (j->l1 - j->l0) * MT_HASH_LEN);
         break;
+    case MT_SRC_NONE:
+        break;
+    case MT_SRC_SYS:
+        hash_int_cols(j, j->i0, j->i1);
+        hash_cols(j, j->l0, j->l1, j->n_int);
+        return NULL; /* leaves only: the subtrees span both parts */
     }
     for (size_t lo = (n + j->l0) >> 1, hi = (n + j->l1) >> 1; hi - lo >= 1 && lo >= 1; lo >>= 1, hi >>= 1) {
         for (size_t k = hi; k-- > lo;)
@@ -199,30 +285,23 @@ static void *mt_job_run(void *arg)
 #define MT_MAX_THREADS 16
 #define MT_MIN_PAR_BYTES ((size_t)1 << 20) /* below this, thread start-up costs more than it saves */
 
-/* Splits the leaves into T aligned blocks (T a power of two <= online CPUs), hashes the blocks'
- * subtrees in parallel, then the top log2(T) levels on the calling thread. */
-static em_status tree_build(mt_job proto, size_t n_leaves, size_t data_bytes, unsigned max_threads, mt_tree **out,
-                            em_err *err)
+/* Threads for a tree of n_leaves over data_bytes of leaf data: a power of two <= the CPUs. */
+static size_t tree_threads(size_t n_leaves, size_t data_bytes, unsigned max_threads)
 {
-    mt_tree *t = NULL;
-    em_status st = tree_alloc(n_leaves, &t, err);
-    if (st != EM_OK)
-        return st;
-    proto.t = t;
     size_t T = 1;
     if (data_bytes + n_leaves * MT_HASH_LEN >= MT_MIN_PAR_BYTES) {
         long cpus = max_threads ? (long)max_threads : sysconf(_SC_NPROCESSORS_ONLN);
         while (T * 2 <= (size_t)(cpus > 0 ? cpus : 1) && T * 2 <= MT_MAX_THREADS && T * 2 <= n_leaves / 64)
             T *= 2;
     }
-    mt_job jobs[MT_MAX_THREADS];
+    return T;
+}
+
+/* Runs jobs[1..T) on threads and jobs[0] (and any that could not start) on the caller. */
+static void run_jobs(mt_job *jobs, size_t T)
+{
     pthread_t tid[MT_MAX_THREADS];
-    size_t started = 0, per = n_leaves / T;
-    for (size_t i = 0; i < T; i++) {
-        jobs[i] = proto;
-        jobs[i].l0 = i * per;
-        jobs[i].l1 = (i + 1) * per;
-    }
+    size_t started = 0;
     for (size_t i = 1; i < T; i++) {
         if (pthread_create(&tid[i], NULL, mt_job_run, &jobs[i]) != 0)
             break;
@@ -233,8 +312,65 @@ static em_status tree_build(mt_job proto, size_t n_leaves, size_t data_bytes, un
         mt_job_run(&jobs[i]);
     for (size_t i = 1; i <= started; i++)
         pthread_join(tid[i], NULL);
+}
+
+/* Splits the leaves of t into T aligned blocks, hashes the blocks' subtrees in parallel, then
+ * the top log2(T) levels on the calling thread. */
+static void tree_hash(mt_tree *t, mt_job proto, size_t T)
+{
+    mt_job jobs[MT_MAX_THREADS];
+    proto.t = t;
+    size_t per = t->n_leaves / T;
+    for (size_t i = 0; i < T; i++) {
+        jobs[i] = proto;
+        jobs[i].l0 = i * per;
+        jobs[i].l1 = (i + 1) * per;
+    }
+    run_jobs(jobs, T);
     for (size_t k = T; k-- > 1;)
         hash_children(t->nodes[2 * k], t->nodes[k]);
+}
+
+static em_status tree_build(mt_job proto, size_t n_leaves, size_t data_bytes, unsigned max_threads, mt_tree **out,
+                            em_err *err)
+{
+    mt_tree *t = NULL;
+    em_status st = tree_alloc(n_leaves, &t, err);
+    if (st != EM_OK)
+        return st;
+    tree_hash(t, proto, tree_threads(n_leaves, data_bytes, max_threads));
+    *out = t;
+    return EM_OK;
+}
+
+em_status mt_tree_build_sys(const int32_t *msg, size_t msg_len, const uint8_t *row_bytes, size_t n_msg,
+                            const ff_t *par, size_t n_par, size_t n_rows, unsigned n_threads, mt_tree **out,
+                            em_err *err)
+{
+    *out = NULL;
+    size_t int_bytes = 0;
+    for (size_t i = 0; i < n_rows; i++) {
+        if (row_bytes[i] != 1 && row_bytes[i] != 2 && row_bytes[i] != 4)
+            return em_errf(err, EM_ERR_ARG, "merkle: row %zu has %u-byte symbols (1, 2 or 4)", i, row_bytes[i]);
+        int_bytes += row_bytes[i];
+    }
+    if ((msg_len && !msg) || msg_len > n_rows * n_msg || (n_par && !par))
+        return em_errf(err, EM_ERR_ARG, "merkle: systematic matrix of %zu values for %zu x %zu", msg_len, n_rows,
+                       n_msg);
+    mt_tree *t = NULL;
+    em_status st = tree_alloc(n_msg + n_par, &t, err);
+    if (st != EM_OK)
+        return st;
+    /* the leaves first, each thread a share of both kinds (the parity columns are wider), then
+     * the internal nodes over aligned blocks as the other builders do */
+    size_t T = tree_threads(n_msg + n_par, n_msg * int_bytes + n_par * n_rows * sizeof(ff_t), n_threads);
+    mt_job jobs[MT_MAX_THREADS];
+    for (size_t i = 0; i < T; i++)
+        jobs[i] = (mt_job){.t = t, .kind = MT_SRC_SYS, .m = par, .rows = n_rows, .cols = n_par, .ints = msg,
+                           .ints_len = msg_len, .n_int = n_msg, .row_bytes = row_bytes, .i0 = n_msg * i / T,
+                           .i1 = n_msg * (i + 1) / T, .l0 = n_par * i / T, .l1 = n_par * (i + 1) / T};
+    run_jobs(jobs, T);
+    tree_hash(t, (mt_job){.kind = MT_SRC_NONE}, T);
     *out = t;
     return EM_OK;
 }

@@ -23,7 +23,8 @@ struct ntt_plan {
     unsigned log_n;
     size_t n;
     ff_t n_inv;
-    ff_t *tw; /* n entries; tw[0] unused */
+    ff_t *tw;  /* n entries; tw[0] unused */
+    ff_t *itw; /* the inverse twiddles, same layout: itw[h + j] = w_{2h}^-j (decimation in frequency) */
 };
 
 unsigned ntt_plan_log_n(const ntt_plan *p) { return p->log_n; }
@@ -55,8 +56,9 @@ em_status ntt_plan_create(unsigned log_n, ntt_plan **out, em_err *err)
     p->n = (size_t)1 << log_n;
     p->n_inv = ff_inv(ff_from_u64(p->n));
     p->tw = aligned_alloc(64, (p->n < 8 ? 8 : p->n) * sizeof(ff_t));
-    if (!p->tw) {
-        free(p);
+    p->itw = aligned_alloc(64, (p->n < 8 ? 8 : p->n) * sizeof(ff_t));
+    if (!p->tw || !p->itw) {
+        ntt_plan_free(p);
         return em_errf(err, EM_ERR_NOMEM, "ntt: out of memory for 2^%u twiddles", log_n);
     }
     /* Level s (h = 2^(s-1)) holds w_s^j at tw[h + j]. The top level is built in 8 independent
@@ -81,6 +83,13 @@ em_status ntt_plan_create(unsigned log_n, ntt_plan **out, em_err *err)
                 p->tw[hs + j] = p->tw[2 * hs + 2 * j];
         }
     }
+    /* w_{2h}^-j = w_{2h}^(2h - j) = -w_{2h}^(h - j) for 0 < j < h, since w_{2h}^h = -1 */
+    p->itw[0] = 0;
+    for (size_t h = 1; h < p->n; h *= 2) {
+        p->itw[h] = 1;
+        for (size_t j = 1; j < h; j++)
+            p->itw[h + j] = ff_neg(p->tw[h + (h - j)]);
+    }
     *out = p;
     return EM_OK;
 }
@@ -90,6 +99,7 @@ void ntt_plan_free(ntt_plan *p)
     if (!p)
         return;
     free(p->tw);
+    free(p->itw);
     free(p);
 }
 
@@ -252,6 +262,57 @@ __attribute__((target("avx512f,avx512dq"))) static void stage24_avx512(ff_t *x, 
     }
 }
 
+/* Stages h = 1, 2, 4 in registers, 16 elements (two vectors) per step, for a DIT (dif = 0: in
+ * that order, v multiplied by the twiddle before the butterfly) or a DIF (dif = 1: h = 4, 2, 1,
+ * the difference multiplied after). Per stage, lane permutations gather the u and v halves of
+ * the 16 elements and put the results back in order. Same arithmetic as the scalar stages. */
+__attribute__((target("avx512f,avx512dq"))) static void stages_small_avx512(ff_t *x, size_t len, const ff_t *tw,
+                                                                             int dif)
+{
+    long long gu[3][8], gv[3][8], pa[3][8], pb[3][8], tv[3][8];
+    for (int s = 0; s < 3; s++) {
+        int h = 1 << s;
+        for (int i = 0; i < 8; i++) {
+            int e = (i / h) * 2 * h + i % h;
+            gu[s][i] = e;
+            gv[s][i] = e + h;
+            tv[s][i] = (long long)tw[h + i % h];
+        }
+        for (int e = 0; e < 16; e++) {
+            int m = e % (2 * h), i = (e / (2 * h)) * h + (m < h ? m : m - h);
+            (e < 8 ? pa[s] : pb[s])[e % 8] = m < h ? i : 8 + i;
+        }
+    }
+    __m512i GU[3], GV[3], PA[3], PB[3], TV[3];
+    for (int s = 0; s < 3; s++) {
+        GU[s] = _mm512_loadu_si512(gu[s]);
+        GV[s] = _mm512_loadu_si512(gv[s]);
+        PA[s] = _mm512_loadu_si512(pa[s]);
+        PB[s] = _mm512_loadu_si512(pb[s]);
+        TV[s] = _mm512_loadu_si512(tv[s]);
+    }
+    for (size_t k = 0; k < len; k += 16) {
+        __m512i a = _mm512_loadu_si512(x + k), b = _mm512_loadu_si512(x + k + 8);
+        for (int t = 0; t < 3; t++) {
+            int s = dif ? 2 - t : t;
+            __m512i u = _mm512_permutex2var_epi64(a, GU[s], b), v = _mm512_permutex2var_epi64(a, GV[s], b), p, q;
+            if (dif) {
+                p = ff8_add(u, v);
+                q = s ? ff8_mul(ff8_sub(u, v), TV[s]) : ff8_sub(u, v);
+            } else {
+                if (s)
+                    v = ff8_mul(v, TV[s]);
+                p = ff8_add(u, v);
+                q = ff8_sub(u, v);
+            }
+            a = _mm512_permutex2var_epi64(p, PA[s], q);
+            b = _mm512_permutex2var_epi64(p, PB[s], q);
+        }
+        _mm512_storeu_si512(x + k, a);
+        _mm512_storeu_si512(x + k + 8, b);
+    }
+}
+
 static void stage(ff_vec_tier tier, ff_t *x, size_t len, size_t h, const ff_t *tw)
 {
     if (tier == FF_VEC_AVX512 && h >= 8)
@@ -268,7 +329,10 @@ static void block_all_stages(ff_vec_tier tier, ff_t *x, size_t len, const ff_t *
     size_t h = h0;
     /* h = 1, 2 fused in scalar code: an in-register AVX-512 version of the first three stages
      * (lane permutes) measured ~5% slower overall. */
-    if (h0 == 1 && len >= 4) {
+    if (h0 == 1 && len >= 16 && tier == FF_VEC_AVX512) {
+        stages_small_avx512(x, len, tw, 0);
+        h = 8;
+    } else if (h0 == 1 && len >= 4) {
         stages_12_scalar(x, len, tw[3]);
         h = 4;
     } else if (h0 == 2 && len >= 16 && tier == FF_VEC_AVX512) {
@@ -296,6 +360,92 @@ static void dit_rec(ff_vec_tier tier, ff_t *x, size_t len, const ff_t *tw, size_
     dit_rec(tier, x, len / 2, tw, h0);
     dit_rec(tier, x + len / 2, len / 2, tw, h0);
     stage(tier, x, len, len / 2, tw);
+}
+
+/* ---- decimation in frequency (the inverse transform of a systematic encoding) ---------------
+ * One DIF stage of half-size h over x[0..len): for each block of 2h, for j < h:
+ *   (u, v) = (x[j], x[j+h]) -> (u + v, (u - v) * itw[h+j]).
+ * Stages run from h = len/2 down to 1; natural-order input gives bit-reversed output. */
+static void dif_stage_scalar(ff_t *x, size_t len, size_t h, const ff_t *itw)
+{
+    for (size_t k = 0; k < len; k += 2 * h)
+        for (size_t j = 0; j < h; j++) {
+            ff_t u = x[k + j], v = x[k + j + h];
+            x[k + j] = ff_add(u, v);
+            x[k + j + h] = ff_mul(ff_sub(u, v), itw[h + j]);
+        }
+}
+
+/* h = 2 and h = 1 fused (no multiplication by 1; one by w_4^-1). */
+static void dif_stages_21_scalar(ff_t *x, size_t len, ff_t w4i)
+{
+    for (size_t k = 0; k < len; k += 4) {
+        ff_t b0 = ff_add(x[k], x[k + 2]), b2 = ff_sub(x[k], x[k + 2]);
+        ff_t b1 = ff_add(x[k + 1], x[k + 3]), b3 = ff_mul(ff_sub(x[k + 1], x[k + 3]), w4i);
+        x[k] = ff_add(b0, b1);
+        x[k + 1] = ff_sub(b0, b1);
+        x[k + 2] = ff_add(b2, b3);
+        x[k + 3] = ff_sub(b2, b3);
+    }
+}
+
+__attribute__((target("avx2"))) static void dif_stage_avx2(ff_t *x, size_t len, size_t h, const ff_t *itw)
+{
+    for (size_t k = 0; k < len; k += 2 * h) {
+        ff_t *lo = x + k, *hi = x + k + h;
+        for (size_t j = 0; j < h; j += 4) {
+            __m256i u = _mm256_loadu_si256((const __m256i *)(lo + j));
+            __m256i v = _mm256_loadu_si256((const __m256i *)(hi + j));
+            _mm256_storeu_si256((__m256i *)(lo + j), ff4_add(u, v));
+            _mm256_storeu_si256((__m256i *)(hi + j),
+                                ff4_mul(ff4_sub(u, v), _mm256_loadu_si256((const __m256i *)(itw + h + j))));
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512dq"))) static void dif_stage_avx512(ff_t *x, size_t len, size_t h,
+                                                                          const ff_t *itw)
+{
+    for (size_t k = 0; k < len; k += 2 * h) {
+        ff_t *lo = x + k, *hi = x + k + h;
+        for (size_t j = 0; j < h; j += 8) {
+            __m512i u = _mm512_loadu_si512(lo + j), v = _mm512_loadu_si512(hi + j);
+            _mm512_storeu_si512(lo + j, ff8_add(u, v));
+            _mm512_storeu_si512(hi + j, ff8_mul(ff8_sub(u, v), _mm512_loadu_si512(itw + h + j)));
+        }
+    }
+}
+
+static void dif_stage(ff_vec_tier tier, ff_t *x, size_t len, size_t h, const ff_t *itw)
+{
+    if (tier == FF_VEC_AVX512 && h >= 8)
+        dif_stage_avx512(x, len, h, itw);
+    else if (tier >= FF_VEC_AVX2 && h >= 4)
+        dif_stage_avx2(x, len, h, itw);
+    else
+        dif_stage_scalar(x, len, h, itw);
+}
+
+/* Every DIF stage over x[0..len), depth-first: the stages that span more than a cache block
+ * stream over the array, then each block goes through all of its own. */
+static void dif_rec(ff_vec_tier tier, ff_t *x, size_t len, const ff_t *itw)
+{
+    const size_t block = (size_t)1 << NTT_LOG_BLOCK;
+    if (len > block) {
+        dif_stage(tier, x, len, len / 2, itw);
+        dif_rec(tier, x, len / 2, itw);
+        dif_rec(tier, x + len / 2, len / 2, itw);
+        return;
+    }
+    size_t h = len / 2, last = len >= 16 && tier == FF_VEC_AVX512 ? 8 : 4;
+    for (; h >= last; h /= 2)
+        dif_stage(tier, x, len, h, itw);
+    if (last == 8)
+        stages_small_avx512(x, len, itw, 1);
+    else if (len >= 4)
+        dif_stages_21_scalar(x, len, itw[3]);
+    else if (len == 2)
+        dif_stage_scalar(x, len, 1, itw);
 }
 
 void ntt_forward(const ntt_plan *p, ff_t *a)
@@ -487,6 +637,45 @@ static void rs_encode_one_i32(const ntt_plan *plan_N, unsigned rate_bits, const 
         dit_rec(ff_vec_tier_get(), out, N, plan_N->tw, R);
 }
 
+/* ---- systematic encoding ---------------------------------------------------------------------
+ * twist[(b-1) n + i] = w_N^(b rev(i)) / n for b = 1 .. 2^rate_bits - 1, i < n: multiplying the
+ * DIF output (n times the coefficients of f, bit-reversed) by it gives the bit-reversed
+ * coefficients of f(w_N^b X), whose DIT is f on the coset w_N^b <w_n> in natural order. */
+static em_status sys_twist(const ntt_plan *plan_n, unsigned rate_bits, ff_t **out, em_err *err)
+{
+    size_t n = plan_n->n, R = (size_t)1 << rate_bits;
+    ff_t *t = malloc((R - 1) * n * sizeof *t);
+    if (!t)
+        return em_errf(err, EM_ERR_NOMEM, "ntt_rs: twist table of %zu", (R - 1) * n);
+    ff_t eta = ff_root_of_unity(plan_n->log_n + rate_bits), eb = 1;
+    for (size_t b = 1; b < R; b++) {
+        eb = ff_mul(eb, eta);
+        ff_t *tb = t + (b - 1) * n, x = plan_n->n_inv;
+        for (size_t i = 0; i < n; i++) {
+            tb[i] = x;
+            x = ff_mul(x, eb);
+        }
+        ntt_bit_reverse(tb, plan_n->log_n);
+    }
+    *out = t;
+    return EM_OK;
+}
+
+/* a (n message values, clobbered) -> the (2^rate_bits - 1) n parity values. */
+static void sys_encode_one(const ntt_plan *plan_n, unsigned rate_bits, const ff_t *twist, ff_t *a, ff_t *parity)
+{
+    ff_vec_tier tier = ff_vec_tier_get();
+    size_t n = plan_n->n, R = (size_t)1 << rate_bits;
+    if (n > 1)
+        dif_rec(tier, a, n, plan_n->itw);
+    for (size_t b = 1; b < R; b++) {
+        ff_t *o = parity + (b - 1) * n;
+        ff_vec_mul(o, a, twist + (b - 1) * n, n);
+        if (n > 1)
+            dit_rec(tier, o, n, plan_n->tw, 1);
+    }
+}
+
 typedef struct rs_job {
     const ntt_plan *plan_N, *plan_n;
     unsigned rate_bits;
@@ -498,12 +687,30 @@ typedef struct rs_job {
     int from_ints;       /* instead of msg: integer coefficients, ints_len of them */
     const int32_t *ints;
     size_t ints_len;
+    /* systematic (plan_N is then the message-size plan): integer evaluations -> parity rows of
+     * (2^rate_bits - 1) n, with the twist tables and one n-element scratch per job */
+    int sys;
+    const ff_t *twist;
+    ff_t *scratch;
 } rs_job;
 
 static void *rs_worker(void *arg)
 {
     const rs_job *j = arg;
     size_t N = j->plan_N->n, n = N >> j->rate_bits;
+    if (j->sys) {
+        n = N;
+        size_t P = (((size_t)1 << j->rate_bits) - 1) * n;
+        for (size_t r = j->row0; r < j->row1; r++) {
+            size_t b = r * n, m = j->ints_len > b ? j->ints_len - b : 0;
+            m = m < n ? m : n;
+            for (size_t i = 0; i < m; i++)
+                j->scratch[i] = i32_ff(j->ints[b + i]);
+            memset(j->scratch + m, 0, (n - m) * sizeof(ff_t));
+            sys_encode_one(j->plan_N, j->rate_bits, j->twist, j->scratch, j->out + r * P);
+        }
+        return NULL;
+    }
     for (size_t r = j->row0; r < j->row1; r++) {
         if (j->from_ints) {
             size_t b = r * n, m = j->ints_len > b ? j->ints_len - b : 0;
@@ -518,7 +725,8 @@ static void *rs_worker(void *arg)
 #define NTT_MAX_THREADS 64
 #define NTT_MIN_PAR_WORK ((size_t)1 << 16) /* codeword elements below which threads do not pay */
 
-static em_status encode_rows(rs_job proto, size_t n_rows, unsigned n_threads, em_err *err)
+/* Threads for n_rows rows of `row` codeword elements (0 = one per online CPU). */
+static unsigned rows_threads(size_t n_rows, size_t row, unsigned n_threads)
 {
     if (n_threads == 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
@@ -529,10 +737,17 @@ static em_status encode_rows(rs_job proto, size_t n_rows, unsigned n_threads, em
     if (n_threads > n_rows)
         n_threads = (unsigned)(n_rows ? n_rows : 1);
     size_t total;
-    if (!em_mul_ok(n_rows, proto.plan_N->n, &total))
-        return em_errf(err, EM_ERR_LIMIT, "ntt_rs: %zu rows of 2^%u overflow", n_rows, proto.plan_N->log_n);
-    if (total < NTT_MIN_PAR_WORK)
+    if (!em_mul_ok(n_rows, row, &total) || total < NTT_MIN_PAR_WORK)
         n_threads = 1;
+    return n_threads;
+}
+
+static em_status encode_rows(rs_job proto, size_t n_rows, unsigned n_threads, em_err *err)
+{
+    size_t total;
+    if (!em_mul_ok(n_rows, proto.plan_N->n << (proto.sys ? proto.rate_bits : 0), &total))
+        return em_errf(err, EM_ERR_LIMIT, "ntt_rs: %zu rows of 2^%u overflow", n_rows, proto.plan_N->log_n);
+    n_threads = rows_threads(n_rows, proto.plan_N->n << (proto.sys ? proto.rate_bits : 0), n_threads);
 
     rs_job jobs[NTT_MAX_THREADS];
     pthread_t tid[NTT_MAX_THREADS];
@@ -541,6 +756,8 @@ static em_status encode_rows(rs_job proto, size_t n_rows, unsigned n_threads, em
         jobs[t] = proto;
         jobs[t].row0 = n_rows * t / n_threads;
         jobs[t].row1 = n_rows * (t + 1) / n_threads;
+        if (proto.sys)
+            jobs[t].scratch = proto.scratch + t * proto.plan_N->n;
     }
     /* Thread 0's share runs on the caller; a failed pthread_create falls back to the caller too. */
     for (unsigned t = 1; t < n_threads; t++) {
@@ -579,4 +796,56 @@ em_status ntt_rs_encode_rows_i32(const ntt_plan *plan_N, unsigned rate_bits, con
     rs_job proto = {.plan_N = plan_N, .rate_bits = rate_bits, .shift = 1, .kind = NTT_RS_COEFFS, .out = out,
                     .from_ints = 1, .ints = msg, .ints_len = len};
     return encode_rows(proto, n_rows, n_threads, err);
+}
+
+static em_status sys_check(const ntt_plan *plan_n, unsigned rate_bits, em_err *err)
+{
+    if (!plan_n || rate_bits < 1 || rate_bits > 4 || plan_n->log_n + rate_bits > NTT_MAX_LOG_N)
+        return em_errf(err, EM_ERR_ARG, "ntt_rs: systematic encoding needs a plan and rate bits 1..4");
+    return EM_OK;
+}
+
+em_status ntt_rs_encode_sys(const ntt_plan *plan_n, unsigned rate_bits, const ff_t *msg, ff_t *parity, em_err *err)
+{
+    ff_t *twist = NULL, *a = NULL;
+    em_status st = sys_check(plan_n, rate_bits, err);
+    if (st != EM_OK || (st = sys_twist(plan_n, rate_bits, &twist, err)) != EM_OK)
+        return st;
+    a = malloc(plan_n->n * sizeof *a);
+    if (!a) {
+        st = em_errf(err, EM_ERR_NOMEM, "ntt_rs: scratch of %zu", plan_n->n);
+        goto out;
+    }
+    memcpy(a, msg, plan_n->n * sizeof *a);
+    sys_encode_one(plan_n, rate_bits, twist, a, parity);
+out:
+    free(a);
+    free(twist);
+    return st;
+}
+
+em_status ntt_rs_encode_rows_sys_i32(const ntt_plan *plan_n, unsigned rate_bits, const int32_t *msg, size_t len,
+                                     size_t n_rows, ff_t *parity, unsigned n_threads, em_err *err)
+{
+    ff_t *twist = NULL, *scratch = NULL;
+    em_status st = sys_check(plan_n, rate_bits, err);
+    if (st != EM_OK)
+        return st;
+    if (!msg && len)
+        return em_errf(err, EM_ERR_ARG, "ntt_rs: %zu integer values without a buffer", len);
+    unsigned T = rows_threads(n_rows, plan_n->n << rate_bits, n_threads);
+    if ((st = sys_twist(plan_n, rate_bits, &twist, err)) != EM_OK)
+        return st;
+    scratch = malloc(T * plan_n->n * sizeof *scratch);
+    if (!scratch) {
+        st = em_errf(err, EM_ERR_NOMEM, "ntt_rs: scratch of %u x %zu", T, plan_n->n);
+        goto out;
+    }
+    rs_job proto = {.plan_N = plan_n, .rate_bits = rate_bits, .shift = 1, .out = parity, .from_ints = 1,
+                    .ints = msg, .ints_len = len, .sys = 1, .twist = twist, .scratch = scratch};
+    st = encode_rows(proto, n_rows, T, err);
+out:
+    free(scratch);
+    free(twist);
+    return st;
 }

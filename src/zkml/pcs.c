@@ -23,6 +23,7 @@ struct pcs_prover {
     unsigned threads; /* for the openings' row combinations */
     const int32_t *ints; /* the committed values as integers (pcs_poly.ints, borrowed) or NULL */
     size_t ints_len;
+    uint8_t *row_bytes; /* systematic: bytes per message symbol of each row; enc holds the parity */
     uint8_t root[PCS_ROOT_LEN];
 };
 
@@ -87,9 +88,9 @@ unsigned pcs_queries(unsigned rate_bits) { return rate_bits == 1 ? PCS_QUERIES_R
 
 em_status pcs_layout_set_len(pcs_layout *l, unsigned p, size_t len, em_err *err)
 {
-    if (p >= l->n_polys || l->hiding)
+    if (p >= l->n_polys || l->hiding || l->systematic)
         return em_errf(err, EM_ERR_ARG, "pcs: set_len on poly %u of %u%s", p, l->n_polys,
-                       l->hiding ? " (hiding layout)" : "");
+                       l->hiding ? " (hiding layout)" : l->systematic ? " (after set_systematic)" : "");
     size_t C = (size_t)1 << l->log_cols;
     if (len < 1 || len > ((size_t)1 << l->n_vars[p]))
         return em_errf(err, EM_ERR_ARG, "pcs: poly %u length %zu not in 1..2^%u", p, len, l->n_vars[p]);
@@ -103,8 +104,8 @@ em_status pcs_layout_set_len(pcs_layout *l, unsigned p, size_t len, em_err *err)
 
 em_status pcs_layout_set_rate(pcs_layout *l, unsigned rate_bits, em_err *err)
 {
-    if ((rate_bits != 1 && rate_bits != 2) || l->hiding)
-        return em_errf(err, EM_ERR_ARG, "pcs: rate bits %u (1 or 2, before hiding)", rate_bits);
+    if ((rate_bits != 1 && rate_bits != 2) || l->hiding || l->systematic)
+        return em_errf(err, EM_ERR_ARG, "pcs: rate bits %u (1 or 2, before hiding and set_systematic)", rate_bits);
     if (l->log_cols + rate_bits > NTT_MAX_LOG_N || l->log_cols + rate_bits > MT_MAX_LOG_LEAVES)
         return em_errf(err, EM_ERR_LIMIT, "pcs: log_cols %u too large", l->log_cols);
     l->rate_bits = rate_bits;
@@ -134,11 +135,91 @@ static em_status layout_check(const pcs_layout *l, em_err *err)
                                         l->log_cols + 1 + l->rate_bits > MT_MAX_LOG_LEAVES)) ||
         (!l->hiding && l->n_masks != 0))
         return em_errf(err, EM_ERR_ARG, "pcs: invalid hiding parameters");
+    if (l->systematic > 1 || (!l->systematic && l->n_runs != 0))
+        return em_errf(err, EM_ERR_ARG, "pcs: invalid systematic flag");
+    if (l->systematic) {
+        if (l->hiding || l->n_polys != 1 || l->n_runs < 1 || l->n_runs > PCS_MAX_SYM_RUNS)
+            return em_errf(err, EM_ERR_ARG, "pcs: a systematic layout has one polynomial, no hiding and 1..%d runs",
+                           PCS_MAX_SYM_RUNS);
+        for (unsigned k = 0; k < l->n_runs; k++)
+            if (!pcs_sym_bytes(l->run_sym[k]) || l->run_end[k] <= (k ? l->run_end[k - 1] : 0) ||
+                (k + 1 == l->n_runs && l->run_end[k] != l->n_rows))
+                return em_errf(err, EM_ERR_ARG, "pcs: systematic run %u (rows to %zu, type %u) invalid", k,
+                               l->run_end[k], l->run_sym[k]);
+    }
     return EM_OK;
+}
+
+unsigned pcs_sym_bytes(unsigned sym)
+{
+    switch (sym) {
+    case PCS_SYM_U8:
+    case PCS_SYM_I8:
+        return 1;
+    case PCS_SYM_U16:
+    case PCS_SYM_I16:
+        return 2;
+    case PCS_SYM_I32:
+        return 4;
+    default:
+        return 0;
+    }
+}
+
+static void sym_range(unsigned sym, int32_t *lo, int32_t *hi)
+{
+    static const int32_t lo_of[] = {0, 0, -128, 0, -32768, INT32_MIN};
+    static const int32_t hi_of[] = {0, 255, 127, 65535, 32767, INT32_MAX};
+    *lo = lo_of[sym];
+    *hi = hi_of[sym];
+}
+
+/* The symbol of a message column entry from its bytes (w = pcs_sym_bytes(sym)). */
+static int32_t sym_decode(unsigned sym, const uint8_t *b)
+{
+    switch (sym) {
+    case PCS_SYM_U8:
+        return b[0];
+    case PCS_SYM_I8:
+        return (int8_t)b[0];
+    case PCS_SYM_U16:
+        return (int32_t)(b[0] | (uint32_t)b[1] << 8);
+    case PCS_SYM_I16:
+        return (int16_t)(uint16_t)(b[0] | (uint32_t)b[1] << 8);
+    default:
+        return (int32_t)(b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24);
+    }
+}
+
+em_status pcs_layout_set_systematic(pcs_layout *l, const size_t *run_end, const uint8_t *run_sym, unsigned n_runs,
+                                    em_err *err)
+{
+    if (n_runs < 1 || n_runs > PCS_MAX_SYM_RUNS)
+        return em_errf(err, EM_ERR_ARG, "pcs: %u systematic runs (1..%d)", n_runs, PCS_MAX_SYM_RUNS);
+    pcs_layout t = *l;
+    t.systematic = 1;
+    t.n_runs = n_runs;
+    memcpy(t.run_end, run_end, n_runs * sizeof *run_end);
+    memcpy(t.run_sym, run_sym, n_runs);
+    em_status st = layout_check(&t, err);
+    if (st == EM_OK)
+        *l = t;
+    return st;
+}
+
+/* Row i's symbol type. */
+static unsigned row_sym(const pcs_layout *l, size_t i)
+{
+    unsigned k = 0;
+    while (l->run_end[k] <= i)
+        k++;
+    return l->run_sym[k];
 }
 
 em_status pcs_layout_set_hiding(pcs_layout *l, unsigned max_groups, em_err *err)
 {
+    if (l->systematic)
+        return em_errf(err, EM_ERR_ARG, "pcs: a systematic layout cannot hide (its message columns are the values)");
     if (l->log_cols < PCS_HIDING_MIN_LOG_COLS || ((size_t)1 << l->log_cols) < pcs_queries(l->rate_bits))
         return em_errf(err, EM_ERR_ARG, "pcs: hiding needs log_cols >= %d and C >= %u queries (have %u)",
                        PCS_HIDING_MIN_LOG_COLS, pcs_queries(l->rate_bits), l->log_cols);
@@ -201,6 +282,28 @@ static void wipe(void *p, size_t n)
         *v++ = 0;
 }
 
+/* Every value of a systematic layout within its row's symbol type (rows past len are zero). */
+static em_status sym_check(const pcs_layout *l, const int32_t *v, size_t len, em_err *err)
+{
+    size_t C = (size_t)1 << l->log_cols;
+    for (unsigned k = 0; k < l->n_runs; k++) {
+        size_t b = (k ? l->run_end[k - 1] : 0) * C, e = l->run_end[k] * C;
+        e = e < len ? e : len;
+        if (b >= e || l->run_sym[k] == PCS_SYM_I32)
+            continue;
+        int32_t lo, hi;
+        sym_range(l->run_sym[k], &lo, &hi);
+        if (em_i32_in_range(v + b, e - b, lo, hi)) /* vectorised; the offender is found only on failure */
+            continue;
+        for (size_t i = b; i < e; i++)
+            if (v[i] < lo || v[i] > hi)
+                return em_errf(err, EM_ERR_RANGE,
+                               "pcs: value %d at row %zu column %zu outside its symbol range [%d, %d]", v[i], i / C,
+                               i % C, lo, hi);
+    }
+    return EM_OK;
+}
+
 /* integer evaluations to field elements, over chunks on the threads */
 static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_rng *rng, unsigned n_threads,
                              pcs_prover **out, uint8_t root[PCS_ROOT_LEN], em_err *err)
@@ -219,6 +322,12 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
         if (polys[i].ints && (l->hiding || l->n_polys != 1))
             return em_errf(err, EM_ERR_ARG, "pcs: integer evaluations need a non-hiding one-polynomial layout");
     }
+    if (l->systematic) {
+        if (polys[0].len && !polys[0].ints)
+            return em_errf(err, EM_ERR_ARG, "pcs: a systematic layout is committed from integers");
+        if (!polys[0].unchecked && (st = sym_check(l, polys[0].ints, polys[0].len, err)) != EM_OK)
+            return st;
+    }
     p = calloc(1, sizeof *p);
     if (!p)
         return em_errf(err, EM_ERR_NOMEM, "pcs: prover");
@@ -226,10 +335,12 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
     p->threads = zk__threads((int)n_threads);
     /* integer values are encoded from the integers themselves: no field-element copy */
     int from_ints = l->n_polys == 1 && polys[0].ints;
-    p->m = from_ints ? NULL : zk__big_alloc(Rt * Cm * sizeof *p->m);
-    p->enc = zk__big_alloc(Rt * N * sizeof *p->enc);
+    size_t Ne = l->systematic ? N - C : N; /* stored codeword columns: the parity only when systematic */
+    p->m = from_ints || l->systematic ? NULL : zk__big_alloc(Rt * Cm * sizeof *p->m);
+    p->enc = zk__big_alloc(Rt * Ne * sizeof *p->enc);
     p->zero = calloc(Rt, 1);
-    if ((!from_ints && !p->m) || !p->enc || !p->zero) {
+    p->row_bytes = l->systematic ? malloc(Rt) : NULL;
+    if ((!from_ints && !l->systematic && !p->m) || !p->enc || !p->zero || (l->systematic && !p->row_bytes)) {
         st = em_errf(err, EM_ERR_NOMEM, "pcs: matrix of %zu x %zu", Rt, N);
         goto out;
     }
@@ -256,6 +367,27 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
         for (size_t r = 0; r < Rt; r++)
             for (size_t c = r < l->n_rows ? C : 0; c < Cm; c++)
                 p->m[r * Cm + c] = blind_next(rng);
+    }
+    if (l->systematic) {
+        p->ints = polys[0].ints;
+        p->ints_len = polys[0].len;
+        for (size_t i = 0; i < Rt; i++)
+            p->row_bytes[i] = (uint8_t)pcs_sym_bytes(row_sym(l, i));
+        size_t used = (p->ints_len + C - 1) / C;
+        if ((st = ntt_plan_shared(l->log_cols, &plan, err)) != EM_OK ||
+            (used && (st = ntt_rs_encode_rows_sys_i32(plan, l->rate_bits, p->ints, p->ints_len, used, p->enc,
+                                                      p->threads, err)) != EM_OK))
+            goto out;
+        memset(p->enc + used * Ne, 0, (Rt - used) * Ne * sizeof *p->enc);
+        memset(p->zero + used, 1, Rt - used);
+        if ((st = mt_tree_build_sys(p->ints, p->ints_len, p->row_bytes, C, p->enc, Ne, Rt, p->threads, &p->tree,
+                                    err)) != EM_OK)
+            goto out;
+        mt_tree_root(p->tree, p->root);
+        memcpy(root, p->root, PCS_ROOT_LEN);
+        *out = p;
+        p = NULL;
+        goto out;
     }
     if ((st = ntt_plan_shared(msg_log(l) + l->rate_bits, &plan, err)) != EM_OK)
         goto out;
@@ -338,6 +470,7 @@ void pcs_prover_free(pcs_prover *p)
     zk__big_free(p->m);
     zk__big_free(p->enc);
     free(p->zero);
+    free(p->row_bytes);
     mt_tree_free(p->tree);
     free(p);
 }
@@ -395,6 +528,13 @@ static void absorb_statement(tr_t *tr, const pcs_layout *l, const uint8_t root[P
     tr_absorb_u64(tr, "pcs/layout", l->rate_bits);
     for (unsigned p = 0; p < l->n_polys; p++)
         tr_absorb_u64(tr, "pcs/layout", l->rows[p]);
+    if (l->systematic) { /* absent otherwise: the transcripts of the other layouts are unchanged */
+        tr_absorb_u64(tr, "pcs/sys", l->n_runs);
+        for (unsigned k = 0; k < l->n_runs; k++) {
+            tr_absorb_u64(tr, "pcs/sys", l->run_end[k]);
+            tr_absorb_u64(tr, "pcs/sys", l->run_sym[k]);
+        }
+    }
     tr_absorb_u64(tr, "pcs/nclaims", n);
     for (size_t k = 0; k < n; k++) {
         tr_absorb_u64(tr, "pcs/claim", c[k].poly);
@@ -585,11 +725,21 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
         st = em_errf(err, EM_ERR_LIMIT, "pcs: proof buffer full");
         goto out;
     }
+    size_t Ne = l->systematic ? N - C : N; /* stored columns (systematic: the parity ones) */
     for (size_t q = 0; q < nq; q++) {
         uint8_t b[FF_BYTES];
         for (size_t i = 0; i < Rt; i++) {
-            ff_encode(p->enc[i * N + idx[q]], b);
-            if (em_buf_append(out, b, sizeof b) != EM_OK) {
+            size_t w = FF_BYTES;
+            if (l->systematic && idx[q] < C) { /* a message column: the integers in their row's width */
+                size_t at = i * C + idx[q];
+                uint32_t v = at < p->ints_len ? (uint32_t)p->ints[at] : 0;
+                w = p->row_bytes[i];
+                for (size_t k = 0; k < w; k++)
+                    b[k] = (uint8_t)(v >> (8 * k));
+            } else {
+                ff_encode(p->enc[i * Ne + idx[q] - (l->systematic ? C : 0)], b);
+            }
+            if (em_buf_append(out, b, w) != EM_OK) {
                 st = em_errf(err, EM_ERR_LIMIT, "pcs: proof buffer full");
                 goto out;
             }
@@ -638,7 +788,8 @@ static em_status read_ff_vec(em_reader *r, ff_t *out, size_t n, const char *what
  * The coordinates are independent transforms: on two threads once they are large (a 20M-
  * parameter model's combined row is two 2^17-point NTTs, ~2.5 ms on one core). */
 typedef struct enc_job {
-    const ntt_plan *plan;
+    const ntt_plan *plan; /* of the codeword size, or of the message size when systematic */
+    int sys;
     unsigned rate_bits;
     size_t C;
     const ff2_t *row;
@@ -654,16 +805,21 @@ static void encode_coord(void *vctx, size_t b, size_t e, unsigned tid)
         ff_t *m = j->msg + k * j->C;
         for (size_t i = 0; i < j->C; i++)
             m[i] = k ? j->row[i].b : j->row[i].a;
-        j->st[k] = ntt_rs_encode(j->plan, j->rate_bits, 1, NTT_RS_COEFFS, m, j->out[k], NULL);
+        if (j->sys) { /* the message, then its parity */
+            memcpy(j->out[k], m, j->C * sizeof *m);
+            j->st[k] = ntt_rs_encode_sys(j->plan, j->rate_bits, m, j->out[k] + j->C, NULL);
+        } else {
+            j->st[k] = ntt_rs_encode(j->plan, j->rate_bits, 1, NTT_RS_COEFFS, m, j->out[k], NULL);
+        }
     }
 }
 
 #define PCS_PAR_ENCODE_MIN 4096u /* row length from which the two encodings run in parallel */
 
-static em_status encode_row(const ntt_plan *plan, unsigned rate_bits, size_t C, const ff2_t *row, ff_t *msg,
-                            ff_t *ea, ff_t *eb, em_err *err)
+static em_status encode_row(const ntt_plan *plan, int sys, unsigned rate_bits, size_t C, const ff2_t *row,
+                            ff_t *msg, ff_t *ea, ff_t *eb, em_err *err)
 {
-    enc_job j = {.plan = plan, .rate_bits = rate_bits, .C = C, .row = row, .msg = msg, .out = {ea, eb}};
+    enc_job j = {.plan = plan, .sys = sys, .rate_bits = rate_bits, .C = C, .row = row, .msg = msg, .out = {ea, eb}};
     zk__par_for(C >= PCS_PAR_ENCODE_MIN ? zk__threads(0) : 1, 2, 1, encode_coord, &j);
     for (int k = 0; k < 2; k++)
         if (j.st[k] != EM_OK)
@@ -675,6 +831,8 @@ static em_status encode_row(const ntt_plan *plan, unsigned rate_bits, size_t C, 
 typedef struct leaf_job {
     const ff_t *cols;
     size_t R;
+    const uint8_t **raw; /* systematic: the proof bytes of a message column (int_bytes), else NULL */
+    size_t int_bytes;
     uint8_t (*hashes)[MT_HASH_LEN];
 } leaf_job;
 
@@ -683,7 +841,10 @@ static void hash_leaves(void *vctx, size_t b, size_t e, unsigned tid)
     (void)tid;
     const leaf_job *j = vctx;
     for (size_t q = b; q < e; q++)
-        mt_hash_leaf(j->cols + q * j->R, j->R, j->hashes[q]);
+        if (j->raw[q])
+            mt_hash_int_leaf(j->raw[q], j->int_bytes, j->hashes[q]);
+        else
+            mt_hash_leaf(j->cols + q * j->R, j->R, j->hashes[q]);
 }
 
 /* At every opened column q: the weight-combination of its R entries equals the two encoded
@@ -708,7 +869,8 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     ff_t *msg = NULL, *enc = NULL, *cols = NULL;
     size_t *group = NULL;
     uint64_t *idx = NULL;
-    uint8_t (*hashes)[MT_HASH_LEN] = NULL;
+    uint8_t (*hashes)[MT_HASH_LEN] = NULL, *rsym = NULL;
+    const uint8_t **raw = NULL;
     if ((st = layout_check(l, err)) != EM_OK || (st = claims_check(l, claims, n_claims, err)) != EM_OK)
         return st;
     size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = Cm << l->rate_bits, R = l->n_rows,
@@ -727,7 +889,11 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
      * before allocating for it (the allocations are then bounded by a constant times the
      * input). */
     size_t nq_max = N <= 2 * (size_t)t ? N : t;
-    size_t need = (l->hiding ? ng : 0) * FF2_BYTES + (1 + ng) * Cm * FF2_BYTES + nq_max * Rt * FF_BYTES;
+    size_t int_bytes = 0; /* systematic: bytes of a message column */
+    for (unsigned k = 0; k < l->n_runs; k++)
+        int_bytes += (l->run_end[k] - (k ? l->run_end[k - 1] : 0)) * pcs_sym_bytes(l->run_sym[k]);
+    size_t need = (l->hiding ? ng : 0) * FF2_BYTES + (1 + ng) * Cm * FF2_BYTES +
+                  nq_max * (l->systematic ? int_bytes : Rt * FF_BYTES);
     if (em_reader_left(r) < need) {
         st = em_errf(err, EM_ERR_PARSE, "pcs: proof truncated (%zu bytes left, at least %zu needed)",
                      em_reader_left(r), need);
@@ -747,11 +913,16 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     idx = malloc(2 * PCS_MAX_QUERIES * sizeof *idx);
     cols = malloc(nq_max * Rt * sizeof *cols);
     hashes = malloc(nq_max * sizeof *hashes);
-    if (!gamma || !rho || !a || !wg || !tmp || !rows || !eqc || !y || !msg || !enc || !idx || !cols || !hashes) {
+    raw = calloc(nq_max, sizeof *raw);
+    rsym = malloc(Rt);
+    if (!gamma || !rho || !a || !wg || !tmp || !rows || !eqc || !y || !msg || !enc || !idx || !cols || !hashes ||
+        !raw || !rsym) {
         st = em_errf(err, EM_ERR_NOMEM, "pcs: verify scratch");
         goto out;
     }
-    if ((st = ntt_plan_shared(msg_log(l) + l->rate_bits, &plan, err)) != EM_OK)
+    for (size_t i = 0; l->systematic && i < Rt; i++)
+        rsym[i] = (uint8_t)row_sym(l, i);
+    if ((st = ntt_plan_shared(l->systematic ? l->log_cols : msg_log(l) + l->rate_bits, &plan, err)) != EM_OK)
         goto out;
     if (l->hiding) {
         for (size_t g = 0; g < ng; g++)
@@ -788,10 +959,23 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
         }
     }
     size_t nq = sample_queries(tr, N, pcs_queries(l->rate_bits), idx);
-    for (size_t q = 0; q < nq; q++)
-        if ((st = read_ff_vec(r, cols + q * Rt, Rt, "column", q, err)) != EM_OK)
+    for (size_t q = 0; q < nq; q++) {
+        if (!l->systematic || idx[q] >= C) {
+            if ((st = read_ff_vec(r, cols + q * Rt, Rt, "column", q, err)) != EM_OK)
+                goto out;
+            continue;
+        }
+        /* a message column: each row's integer in its type's bytes (any bytes decode to a value
+         * of the type, so there is no canonicity to check) */
+        size_t off = r->off;
+        if (em_reader_view(r, &raw[q], int_bytes) != EM_OK) {
+            st = em_errf(err, EM_ERR_PARSE, "pcs: column %zu truncated at offset %zu", q, off);
             goto out;
-    leaf_job lj = {.cols = cols, .R = Rt, .hashes = hashes};
+        }
+        for (size_t i = 0, at = 0; i < Rt; at += pcs_sym_bytes(rsym[i]), i++)
+            cols[q * Rt + i] = ff_from_i64(sym_decode(rsym[i], raw[q] + at));
+    }
+    leaf_job lj = {.cols = cols, .R = Rt, .raw = raw, .int_bytes = int_bytes, .hashes = hashes};
     zk__par_for(zk__threads(0), nq, (32768 + Rt - 1) / Rt, hash_leaves, &lj); /* chunks of >= 256 KiB */
     if ((st = mt_verify_reader(root, msg_log(l) + l->rate_bits, idx, (const uint8_t(*)[MT_HASH_LEN])hashes, nq,
                                r, err)) != EM_OK) {
@@ -825,7 +1009,7 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
         for (size_t i = 0; i < Rt; i++)
             a[i] = ff2_add(a[i], ff2_mul(zp, wg[i]));
     }
-    if ((st = encode_row(plan, l->rate_bits, Cm, rows, msg, enc, enc + N, err)) != EM_OK)
+    if ((st = encode_row(plan, l->systematic, l->rate_bits, Cm, rows, msg, enc, enc + N, err)) != EM_OK)
         goto out;
     if (!columns_match(enc, enc + N, a, cols, Rt, idx, nq)) {
         st = em_errf(err, EM_ERR_VERIFY, "pcs: the proximity and evaluation rows are inconsistent with the opened "
@@ -846,6 +1030,8 @@ out:
     free(idx);
     free(cols);
     free(hashes);
+    free(raw);
+    free(rsym);
     free(group);
     return st;
 }

@@ -164,6 +164,10 @@ typedef struct zk_wlayout {
     uint32_t m_rng_blk[ZK_RANGE_BITS + 1][ZK_MAX_TUPLE_LOG + 1];
     uint32_t m_act_blk[2][ZK_MAX_MERGE_BITS + 1];
     uint64_t lookup_leaves; /* leaves of all fraction trees (zk__wlayout_cost) */
+    /* the value range of every committed block b < pack.n, which an honest witness always
+     * satisfies (y: the activation range; limbs and maxpool differences: their bits;
+     * multiplicities: the witness leaves): the symbol types of the systematic commitment */
+    int32_t lo[ZK_MAX_BLOCKS], hi[ZK_MAX_BLOCKS];
     zk_pack pack;
 } zk_wlayout;
 
@@ -296,11 +300,14 @@ typedef struct zk_pcs zk_pcs;
  * exactly one is non-NULL, borrowed until zk__pcs_free (the openings combine its rows). */
 em_status zk__pcs_commit(const ff_t *poly, const int32_t *ints, unsigned log, const uint8_t seed[32], int threads,
                          zk_pcs **out, uint8_t *commit, size_t *commit_len, em_err *err) EM_WARN_UNUSED;
-/* A proof's witness, packed as pack, from its used prefix (zk__pack_used values) as integers:
- * rate 1/2, the zero tail not committed. ipoly is borrowed until zk__pcs_free (the openings
+/* A proof's witness, packed as wl->pack, from its used prefix (zk__pack_used values) as
+ * integers: rate 1/2, the zero tail not committed, systematic with each row's symbol type
+ * from the ranges of the blocks it holds (zk_wlayout lo/hi). forge (test hooks): a value outside
+ * its type is committed anyway, by its low bytes in the message columns, as a cheating prover
+ * could (pcs_poly.unchecked). ipoly is borrowed until zk__pcs_free (the openings
  * combine its rows). */
-em_status zk__pcs_commit_witness(const int32_t *ipoly, const zk_pack *pack, int threads, zk_pcs **out, uint8_t *commit,
-                                 size_t *commit_len, em_err *err) EM_WARN_UNUSED;
+em_status zk__pcs_commit_witness(const int32_t *ipoly, const zk_wlayout *wl, int threads, int forge, zk_pcs **out,
+                                 uint8_t *commit, size_t *commit_len, em_err *err) EM_WARN_UNUSED;
 void zk__pcs_free(zk_pcs *p);
 /* witness: a zk__pcs_commit_witness commitment (its used prefix); else the model's. The values
  * are read where the commitment borrowed them. Two or more claims go through the column fold
@@ -308,9 +315,15 @@ void zk__pcs_free(zk_pcs *p);
  * proof then fails verification). */
 em_status zk__pcs_open(const zk_pcs *p, tr_t *tr, const zk_pack *pack, const zk_claims *c, int witness, int forge,
                        em_buf *out, em_err *err) EM_WARN_UNUSED;
-em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned log, em_err *err) EM_WARN_UNUSED;
+/* The committed length of a witness packed as pack (its used prefix, at least 1). */
+uint64_t zk__pcs_witness_len(const zk_pack *pack);
+/* commit (log_cols u8 | root) has the column count of the model layout (used = 0) or of a witness
+ * of used values. */
+em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned log, uint64_t used,
+                                   em_err *err) EM_WARN_UNUSED;
+/* wl: the witness layout of a witness commitment, NULL for the model's (packed as pack). */
 em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, const zk_pack *pack,
-                         const zk_claims *c, int witness, em_reader *r, em_err *err) EM_WARN_UNUSED;
+                         const zk_wlayout *wl, const zk_claims *c, em_reader *r, em_err *err) EM_WARN_UNUSED;
 /* out = weight^T M for the matrix of R rows of C values stored in m[0..len) (entries past len are
  * zero), skipping rows with a zero weight or zero[r] set (zero may be NULL); over column chunks
  * on up to `threads` threads, the same values whatever the thread count (zk_colfold.c). */

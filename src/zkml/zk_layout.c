@@ -63,6 +63,15 @@ static uint32_t add_block(zk_pack *p, unsigned log)
     return p->n++;
 }
 
+/* A committed block of the witness with its value range. */
+static uint32_t add_wblock(zk_wlayout *w, unsigned log, int64_t lo, int64_t hi)
+{
+    uint32_t b = add_block(&w->pack, log);
+    w->lo[b] = (int32_t)(lo < INT32_MIN ? INT32_MIN : lo);
+    w->hi[b] = (int32_t)(hi > INT32_MAX ? INT32_MAX : hi);
+    return b;
+}
+
 /* Relative costs of a lookup leaf and of a committed value (prover time per unit measured on
  * the 784-512-512-10 batch-1024 row: ~38 and ~22 ns). */
 enum { COST_LEAF = 5, COST_COMMIT = 3 };
@@ -136,6 +145,7 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigne
     w->tbits = tbits;
     w->lb = zk__log2_ceil(n_samples);
     int used_act[2][ZK_MAX_MERGE_BITS + 1] = {{0}}, used_rng[ZK_RANGE_BITS + 1][ZK_MAX_TUPLE_LOG + 1] = {{0}};
+    const int64_t amin = -((int64_t)1 << (vk->act_bits - 1)), amax = ((int64_t)1 << (vk->act_bits - 1)) - 1;
     for (uint32_t i = 0; i < vk->n_layers; i++) {
         const zk_layer *L = &vk->layers[i];
         unsigned lg = w->lb + L->lv_out;
@@ -146,9 +156,9 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigne
         if (L->kind == NN_MAXPOOL) {
             unsigned K = L->kh * L->kw;
             w->q_blk[i] = ZK_NO_BLOCK;
-            w->y_blk[i] = add_block(&w->pack, lg);
+            w->y_blk[i] = add_wblock(w, lg, amin, amax);
             for (unsigned t = 0; t < K; t++)
-                w->d_blk[i][t] = add_block(&w->pack, lg);
+                w->d_blk[i][t] = add_wblock(w, lg, 0, amax - amin);
             if (zk__pool_slots(L) > K) /* the zero slot: d = y - 0 */
                 w->d_blk[i][K] = w->y_blk[i];
             used_rng[vk->act_bits][0] = 1;
@@ -159,22 +169,23 @@ em_status zk__wlayout(const zk_vk *vk, size_t n_samples, unsigned tbits, unsigne
         unsigned rb = L->shift - w->jb[i];
         w->nl[i] = (rb + lbits - 1) / lbits;
         for (unsigned t = 0; t < w->nl[i]; t++) {
-            w->r_blk[i][t] = add_block(&w->pack, lg);
+            w->r_blk[i][t] = add_wblock(w, lg, 0, ((int64_t)1 << zk__limb_bits(rb, lbits, t)) - 1);
             used_rng[zk__limb_bits(rb, lbits, t)][w->tl[i]] = 1;
             w->lookup_leaves += ((uint64_t)1 << lg) >> w->tl[i];
         }
-        w->y_blk[i] = i + 1 < vk->n_layers ? add_block(&w->pack, lg) : ZK_NO_BLOCK;
+        w->y_blk[i] = i + 1 < vk->n_layers ? add_wblock(w, lg, amin, amax) : ZK_NO_BLOCK;
         used_act[L->act][w->jb[i]] = 1;
         w->lookup_leaves += (uint64_t)1 << lg;
     }
+    const int64_t mmax = (int64_t)w->lookup_leaves; /* a multiplicity counts witness leaves */
     for (unsigned b = 0; b <= ZK_RANGE_BITS; b++)
         for (unsigned t = 0; t <= ZK_MAX_TUPLE_LOG; t++) {
-            w->m_rng_blk[b][t] = used_rng[b][t] ? add_block(&w->pack, b << t) : ZK_NO_BLOCK;
+            w->m_rng_blk[b][t] = used_rng[b][t] ? add_wblock(w, b << t, 0, mmax) : ZK_NO_BLOCK;
             w->lookup_leaves += used_rng[b][t] ? (uint64_t)1 << (b << t) : 0;
         }
     for (unsigned a = 0; a < 2; a++)
         for (unsigned j = 0; j <= ZK_MAX_MERGE_BITS; j++) {
-            w->m_act_blk[a][j] = used_act[a][j] ? add_block(&w->pack, tbits + j) : ZK_NO_BLOCK;
+            w->m_act_blk[a][j] = used_act[a][j] ? add_wblock(w, tbits + j, 0, mmax) : ZK_NO_BLOCK;
             w->lookup_leaves += used_act[a][j] ? (uint64_t)1 << (tbits + j) : 0;
         }
     w->pack.total_log = zk__layout(w->pack.log, w->pack.n, w->pack.off);

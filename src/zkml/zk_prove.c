@@ -580,8 +580,8 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     /* witness commitment */
     uint8_t wcommit[ZK_MODEL_COMMIT_MAX];
     size_t wcommit_len = 0;
-    if ((st = zk__pcs_commit_witness(w.ipoly, &wl.pack, opts ? opts->threads : 0, &wpcs, wcommit, &wcommit_len,
-                                     err)) != EM_OK)
+    if ((st = zk__pcs_commit_witness(w.ipoly, &wl, opts ? opts->threads : 0, forge, &wpcs, wcommit,
+                                     &wcommit_len, err)) != EM_OK)
         goto out;
     tr_absorb_u64(&tr, "table-bits", wl.tbits);
     tr_absorb_u64(&tr, "limb-bits", wl.lbits);

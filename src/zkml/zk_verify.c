@@ -108,7 +108,7 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
     if (pv.witness_log != wl.pack.total_log)
         return em_errf(err, EM_ERR_VERIFY, "witness polynomial has 2^%u values, expected 2^%u for %zu samples",
                        pv.witness_log, wl.pack.total_log, n_samples);
-    if ((st = zk__pcs_check_commitment(pv.wcommit, pv.wcommit_len, wl.pack.total_log, err)) != EM_OK)
+    if ((st = zk__pcs_check_commitment(pv.wcommit, pv.wcommit_len, wl.pack.total_log, zk__pcs_witness_len(&wl.pack), err)) != EM_OK)
         return em_err_prefix(err, "witness commitment: ");
     /* the first proven layer reads prefix(input), computed here from the input the statement binds */
     if ((st = zk__prefix_input(vk, input, n_samples, &xin, &own_xin, err)) != EM_OK)
@@ -140,13 +140,13 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
         goto out;
     }
     double t3 = em_now_ms();
-    if ((st = zk__pcs_verify(pv.wcommit, pv.wcommit_len, &tr, &wl.pack, &wc, 1, &cons, err)) != EM_OK) {
+    if ((st = zk__pcs_verify(pv.wcommit, pv.wcommit_len, &tr, &wl.pack, &wl, &wc, &cons, err)) != EM_OK) {
         em_err_prefix(err, "witness opening: ");
         goto out;
     }
     double t4 = em_now_ms();
     if (mc.n && /* no model opening for a model of pooling layers only (no weights) */
-        (st = zk__pcs_verify(vk->model_commit, vk->model_commit_len, &tr, &vk->mpack, &mc, 0, &cons, err)) != EM_OK) {
+        (st = zk__pcs_verify(vk->model_commit, vk->model_commit_len, &tr, &vk->mpack, NULL, &mc, &cons, err)) != EM_OK) {
         em_err_prefix(err, "model opening: ");
         goto out;
     }

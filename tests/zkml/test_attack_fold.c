@@ -20,6 +20,7 @@
 
 typedef struct ffx {
     zk_pack pack;
+    zk_wlayout wl; /* pack, with every block's range the whole int32 range */
     ff_t *poly;
     int32_t *ints; /* the committed values (witnesses are committed as integers) */
     zk_pcs *zp;
@@ -49,15 +50,21 @@ static int ffx_init(ffx *f, int lie)
         f->poly[i] = ff_from_i64(f->ints[i]);
     }
     em_err err = {0};
-    if (zk__pcs_commit_witness(f->ints, &f->pack, 1, &f->zp, f->commit, &f->commit_len, &err) != EM_OK)
+    f->wl.pack = f->pack;
+    for (unsigned b = 0; b < 4; b++) {
+        f->wl.lo[b] = INT32_MIN;
+        f->wl.hi[b] = INT32_MAX;
+    }
+    if (zk__pcs_commit_witness(f->ints, &f->wl, 1, 0, &f->zp, f->commit, &f->commit_len, &err) != EM_OK)
         return 0;
     /* the same layout through pcs.h directly (the adapter's prover is opaque): same root */
     pcs_layout l;
     unsigned nv = f->pack.total_log;
-    pcs_poly pp = {.evals = f->poly, .len = used};
-    uint8_t root[PCS_ROOT_LEN];
+    pcs_poly pp = {.ints = f->ints, .len = used};
+    uint8_t root[PCS_ROOT_LEN], i32 = PCS_SYM_I32;
     if (pcs_layout_init(&l, &nv, 1, 0, &err) != EM_OK || pcs_layout_set_len(&l, 0, used, &err) != EM_OK ||
-        pcs_layout_set_rate(&l, 1, &err) != EM_OK || pcs_commit(&l, &pp, 1, &f->pp, root, &err) != EM_OK ||
+        pcs_layout_set_rate(&l, 1, &err) != EM_OK || pcs_layout_set_systematic(&l, &l.n_rows, &i32, 1, &err) != EM_OK ||
+        pcs_commit(&l, &pp, 1, &f->pp, root, &err) != EM_OK ||
         memcmp(root, f->commit + 1, PCS_ROOT_LEN))
         return 0;
     /* five claims on blocks 0, 1, 1 (two points), 3 and 2; claim 2 false when lying */
@@ -185,7 +192,7 @@ static em_status run(const ffx *f, int solve, em_err *err)
     forge(f, solve, &tp, &buf);
     em_reader r;
     em_reader_init(&r, buf.data, buf.len);
-    em_status st = zk__pcs_verify(f->commit, f->commit_len, &tv, &f->pack, &f->c, 1, &r, err);
+    em_status st = zk__pcs_verify(f->commit, f->commit_len, &tv, &f->pack, &f->wl, &f->c, &r, err);
     if (st == EM_OK && em_reader_left(&r))
         st = em_errf(err, EM_ERR_PARSE, "%zu bytes left", em_reader_left(&r));
     em_buf_free(&buf);

@@ -335,6 +335,61 @@ static void test_thread_caps(void)
     free(m);
 }
 
+/* The systematic builder against leaf hashes computed one by one (integer columns as their
+ * bytes in each row's width, zeros past the length, tag 0x02; parity columns as mt_hash_leaf)
+ * and mt_tree_build_hashes, for large (threaded) and small matrices, every thread cap, with
+ * widths changing inside a 256-byte tile; bad widths are refused. */
+static void test_sys_tree(void)
+{
+    em_err err;
+    const size_t shapes[][3] = {{300, 512, 512}, {5, 4, 4}, {70, 1024, 3072}};
+    for (size_t si = 0; si < 3; si++) {
+        size_t rows = shapes[si][0], n_msg = shapes[si][1], n_par = shapes[si][2], n = n_msg + n_par;
+        int32_t *msg = malloc(rows * n_msg * sizeof *msg);
+        ff_t *par = malloc(rows * n_par * sizeof *par);
+        uint8_t *rb = malloc(rows), (*leaves)[32] = malloc(n * 32), *col = malloc(rows * 8);
+        for (size_t i = 0; i < rows * n_msg; i++)
+            msg[i] = (int32_t)(uint32_t)th_rand();
+        for (size_t i = 0; i < rows * n_par; i++)
+            par[i] = th_rand() % FF_P;
+        for (size_t i = 0; i < rows; i++)
+            rb[i] = si == 2 ? (uint8_t)(i == 37 ? 2 : 1) : (uint8_t)(1u << (th_rand() % 3));
+        size_t len = rows * n_msg - n_msg / 2 - 3;
+        for (size_t c = 0; c < n_msg; c++) {
+            size_t k = 0;
+            for (size_t i = 0; i < rows; i++) {
+                uint32_t v = i * n_msg + c < len ? (uint32_t)msg[i * n_msg + c] : 0;
+                for (size_t b = 0; b < rb[i]; b++)
+                    col[k++] = (uint8_t)(v >> (8 * b));
+            }
+            mt_hash_int_leaf(col, k, leaves[c]);
+        }
+        for (size_t c = 0; c < n_par; c++)
+            mt_hash_leaf_strided(par + c, rows, n_par, leaves[n_msg + c]);
+        mt_tree *ref = NULL, *t = NULL;
+        CHECK_OK(mt_tree_build_hashes((const uint8_t(*)[32])leaves, n, &ref, &err), &err);
+        uint8_t r0[32], r[32];
+        mt_tree_root(ref, r0);
+        const unsigned caps[] = {0, 1, 2, 3};
+        for (size_t c = 0; c < 4; c++) {
+            CHECK_OK(mt_tree_build_sys(msg, len, rb, n_msg, par, n_par, rows, caps[c], &t, &err), &err);
+            if (!t)
+                continue;
+            mt_tree_root(t, r);
+            CHECK(memcmp(r, r0, 32) == 0);
+            CHECK(memcmp(mt_tree_leaf_hash(t, 1), leaves[1], 32) == 0);
+            mt_tree_free(t);
+        }
+        rb[rows - 1] = 3;
+        CHECK_ST(mt_tree_build_sys(msg, len, rb, n_msg, par, n_par, rows, 1, &t, &err), EM_ERR_ARG, &err);
+        rb[rows - 1] = 4;
+        CHECK_ST(mt_tree_build_sys(msg, rows * n_msg + 1, rb, n_msg, par, n_par, rows, 1, &t, &err), EM_ERR_ARG,
+                 &err);
+        mt_tree_free(ref);
+        free(msg), free(par), free(rb), free(leaves), free(col);
+    }
+}
+
 int main(void)
 {
     th_init("test_merkle");
@@ -343,5 +398,6 @@ int main(void)
     TH_RUN(test_tamper);
     TH_RUN(test_domain_separation);
     TH_RUN(test_thread_caps);
+    TH_RUN(test_sys_tree);
     return th_finish();
 }

@@ -529,6 +529,142 @@ static void test_hiding_blinds_zero(void)
     free(z);
 }
 
+/* Systematic integer layouts: rows in runs of every symbol type (extremes included, a length
+ * ending inside a row), all columns opened or sampled, rates 1/2 and 1/4: completeness for
+ * three claims (two sharing a column point), a false value, every stride-th proof byte flipped
+ * (a message symbol's byte changes its value and leaf), truncations; a value outside its row's
+ * type is refused at commit, and committed anyway (pcs_poly.unchecked, a cheating prover's
+ * non-codeword) its opening fails when its column is opened. */
+static void sys_case(unsigned n, unsigned log_cols, unsigned rate, size_t len, size_t stride)
+{
+    em_err err = {0};
+    pcs_layout l;
+    CHECK_OK(pcs_layout_init(&l, &n, 1, log_cols, &err), &err);
+    CHECK_OK(pcs_layout_set_len(&l, 0, len, &err), &err);
+    CHECK_OK(pcs_layout_set_rate(&l, rate, &err), &err);
+    size_t R = l.n_rows, C = (size_t)1 << log_cols, N = (size_t)1 << n;
+    const uint8_t syms[] = {PCS_SYM_I8, PCS_SYM_U8, PCS_SYM_I32, PCS_SYM_U16, PCS_SYM_I16, PCS_SYM_U8};
+    size_t end[6];
+    unsigned nr = R >= 6 ? 6 : (unsigned)R;
+    for (unsigned k = 0; k < nr; k++)
+        end[k] = k + 1 == nr ? R : (k + 1) * R / nr;
+    CHECK_OK(pcs_layout_set_systematic(&l, end, syms, nr, &err), &err);
+    int32_t *iv = calloc(N, sizeof *iv);
+    ff_t *fv = calloc(N, sizeof *fv);
+    static const int32_t lo[] = {0, 0, -128, 0, -32768, INT32_MIN}, hi[] = {0, 255, 127, 65535, 32767, INT32_MAX};
+    for (size_t i = 0; i < len; i++) {
+        unsigned k = 0;
+        while (end[k] <= i / C)
+            k++;
+        int64_t a = lo[syms[k]], b = hi[syms[k]];
+        int32_t v = i % 7 == 0 ? (int32_t)a : i % 11 == 0 ? (int32_t)b : (int32_t)(a + (int64_t)(th_rand() % (uint64_t)(b - a + 1)));
+        iv[i] = v;
+        fv[i] = ff_from_i64(v);
+    }
+    pcs_poly pp = {.ints = iv, .len = len};
+    pcs_prover *p = NULL;
+    uint8_t root[32];
+    CHECK_OK(pcs_commit(&l, &pp, 2, &p, root, &err), &err);
+    if (!p)
+        goto out;
+    ff2_t pt[3][16];
+    for (int k = 0; k < 3; k++)
+        for (unsigned j = 0; j < n; j++)
+            pt[k][j] = k == 1 && j < log_cols ? pt[0][j] : rnd_ff2();
+    pcs_claim c[3];
+    for (int k = 0; k < 3; k++)
+        c[k] = (pcs_claim){0, pt[k], eval_ref(fv, N, n, pt[k])};
+    CHECK(ff2_eq(pcs_prover_eval(p, 0, pt[2]), c[2].value));
+    em_buf proof = {.max = (size_t)1 << 26};
+    CHECK_OK(open_verify(p, &l, root, c, c, 3, &proof), &err);
+    pcs_claim bad[3] = {c[0], c[1], c[2]};
+    bad[1].value.b = ff_add(bad[1].value.b, 1);
+    CHECK_ST(open_verify(p, &l, root, bad, bad, 3, &proof), EM_ERR_VERIFY, &err);
+    CHECK_OK(open_verify(p, &l, root, c, c, 3, &proof), &err);
+    size_t flips = 0, rejected = 0;
+    for (size_t off = 0; off < proof.len; off += stride) {
+        uint8_t *cp = malloc(proof.len);
+        memcpy(cp, proof.data, proof.len);
+        cp[off] ^= (uint8_t)(1u << (off % 8));
+        tr_t tv;
+        tr_init(&tv, "test/pcs");
+        em_reader r;
+        em_reader_init(&r, cp, proof.len);
+        flips++;
+        rejected += pcs_verify(&l, root, c, 3, &tv, &r, &err) != EM_OK;
+        free(cp);
+    }
+    CHECK_EQ_U64(rejected, flips);
+    for (size_t cut = 0; cut < proof.len; cut += proof.len / 61 + 1) {
+        tr_t tv;
+        tr_init(&tv, "test/pcs");
+        em_reader r;
+        em_reader_init(&r, proof.data, cut);
+        CHECK(pcs_verify(&l, root, c, 3, &tv, &r, &err) != EM_OK);
+    }
+    /* an I8 row value of 200 (row 0 is I8): refused, then committed by its low byte (-56) */
+    int32_t keep = iv[1];
+    iv[1] = 200;
+    pcs_prover *q = NULL;
+    CHECK_ST(pcs_commit(&l, &pp, 1, &q, root, &err), EM_ERR_RANGE, &err);
+    CHECK_STR_CONTAINS(err.msg, "row 0 column 1");
+    if (N << rate >> (n - log_cols) <= 2 * (size_t)pcs_queries(rate)) { /* every column opened */
+        pcs_poly pu = pp;
+        pu.unchecked = 1;
+        CHECK_OK(pcs_commit(&l, &pu, 1, &q, root, &err), &err);
+        fv[1] = ff_from_i64(200);
+        pcs_claim t = {0, pt[0], eval_ref(fv, N, n, pt[0])};
+        CHECK_ST(open_verify(q, &l, root, &t, &t, 1, &proof), EM_ERR_VERIFY, &err);
+        fv[1] = ff_from_i64(-56);
+        t.value = eval_ref(fv, N, n, pt[0]);
+        CHECK_ST(open_verify(q, &l, root, &t, &t, 1, &proof), EM_ERR_VERIFY, &err);
+        fv[1] = ff_from_i64(keep);
+        pcs_prover_free(q);
+    }
+    iv[1] = keep;
+    em_buf_free(&proof);
+    pcs_prover_free(p);
+out:
+    free(iv);
+    free(fv);
+}
+
+static void test_systematic(void)
+{
+    sys_case(9, 4, 1, 500, 1);        /* 32 rows, N = 32: every column opened, every byte */
+    sys_case(12, 6, 2, 4000, 7);      /* N = 256 at rate 1/4: every column opened */
+    sys_case(14, 9, 1, 12345, 101);   /* N = 1024: 262 sampled columns */
+    sys_case(14, 8, 2, 1 << 14, 101); /* N = 1024 at rate 1/4: 160 sampled */
+    /* misuse */
+    em_err err = {0};
+    pcs_layout l, l2;
+    unsigned v[2] = {8, 8}, one = 8;
+    size_t end = 16;
+    uint8_t sym = PCS_SYM_I8, bad_sym = 6;
+    CHECK_OK(pcs_layout_init(&l2, v, 2, 4, &err), &err);
+    CHECK_ST(pcs_layout_set_systematic(&l2, &l2.n_rows, &sym, 1, &err), EM_ERR_ARG, &err);
+    CHECK_OK(pcs_layout_init(&l, &one, 1, 4, &err), &err);
+    CHECK_ST(pcs_layout_set_systematic(&l, &end, &bad_sym, 1, &err), EM_ERR_ARG, &err);
+    CHECK_ST(pcs_layout_set_systematic(&l, &end, &sym, 0, &err), EM_ERR_ARG, &err);
+    end = 15;
+    CHECK_ST(pcs_layout_set_systematic(&l, &end, &sym, 1, &err), EM_ERR_ARG, &err);
+    size_t ends2[2] = {8, 8};
+    uint8_t syms2[2] = {PCS_SYM_I8, PCS_SYM_U8};
+    CHECK_ST(pcs_layout_set_systematic(&l, ends2, syms2, 2, &err), EM_ERR_ARG, &err);
+    end = 16;
+    CHECK_OK(pcs_layout_set_systematic(&l, &end, &sym, 1, &err), &err);
+    CHECK_ST(pcs_layout_set_len(&l, 0, 100, &err), EM_ERR_ARG, &err);
+    CHECK_ST(pcs_layout_set_rate(&l, 1, &err), EM_ERR_ARG, &err);
+    CHECK_ST(pcs_layout_set_hiding(&l, 1, &err), EM_ERR_ARG, &err);
+    ff_t ev[256] = {0};
+    pcs_poly pf = {.evals = ev, .len = 256};
+    pcs_prover *p = NULL;
+    uint8_t root[32];
+    CHECK_ST(pcs_commit(&l, &pf, 1, &p, root, &err), EM_ERR_ARG, &err);
+    CHECK_EQ_U64(pcs_sym_bytes(PCS_SYM_U16), 2);
+    CHECK_EQ_U64(pcs_sym_bytes(0), 0);
+}
+
 static void test_bad_layouts(void)
 {
     em_err err = {0};
@@ -561,5 +697,6 @@ int main(void)
     TH_RUN(test_hiding);
     TH_RUN(test_hiding_blinds_zero);
     TH_RUN(test_bad_layouts);
+    TH_RUN(test_systematic);
     return th_finish();
 }

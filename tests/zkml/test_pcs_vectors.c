@@ -33,8 +33,9 @@ static int hex_eq(const char *what, const uint8_t *b, size_t n, json_t *want)
 }
 
 /* The codeword of stacked row 0 (the first C evaluations of poly 0, or poly 0's only row)
- * straight from ntt_rs_encode; only for non-hiding cases (hiding rows carry blinding). */
-static void check_codeword(json_t *cv, const ff_t *poly0, size_t len0, unsigned log_cols, unsigned rate_bits)
+ * straight from ntt_rs_encode (systematic: the row, then ntt_rs_encode_sys's parity); only for
+ * non-hiding cases (hiding rows carry blinding). */
+static void check_codeword(json_t *cv, const ff_t *poly0, size_t len0, unsigned log_cols, unsigned rate_bits, int sys)
 {
     size_t C = (size_t)1 << log_cols, N = C << rate_bits;
     ff_t *msg = calloc(C, sizeof *msg), *cw = malloc(N * sizeof *cw);
@@ -42,9 +43,14 @@ static void check_codeword(json_t *cv, const ff_t *poly0, size_t len0, unsigned 
         msg[i] = poly0[i];
     ntt_plan *plan = NULL;
     em_err err = {0};
-    CHECK_OK(ntt_plan_create(log_cols + rate_bits, &plan, &err), &err);
+    CHECK_OK(ntt_plan_create(sys ? log_cols : log_cols + rate_bits, &plan, &err), &err);
     if (plan) {
-        CHECK_OK(ntt_rs_encode(plan, rate_bits, 1, NTT_RS_COEFFS, msg, cw, &err), &err);
+        if (sys) {
+            memcpy(cw, msg, C * sizeof *cw);
+            CHECK_OK(ntt_rs_encode_sys(plan, rate_bits, msg, cw + C, &err), &err);
+        } else {
+            CHECK_OK(ntt_rs_encode(plan, rate_bits, 1, NTT_RS_COEFFS, msg, cw, &err), &err);
+        }
         json_t *head = json_object_get(cv, "row0_codeword_head");
         CHECK(json_array_size(head) == (N < 16 ? N : 16));
         for (size_t j = 0; j < json_array_size(head) && j < N; j++)
@@ -66,7 +72,19 @@ static void run_case(json_t *cv)
     fprintf(stderr, "  case: %s\n", name ? name : "?");
     unsigned nv[8];
     ff_t *vals[8] = {0};
+    int32_t *ints = NULL;
     pcs_poly polys[8];
+    /* systematic cases: one polynomial of integers, value e in the type [lo, hi] of its row */
+    json_t *runs = json_object_get(cv, "sys_runs");
+    size_t n_runs = json_array_size(runs), run_end[PCS_MAX_SYM_RUNS];
+    uint8_t run_sym[PCS_MAX_SYM_RUNS];
+    static const int64_t lo_of[] = {0, 0, -128, 0, -32768, INT32_MIN}, hi_of[] = {0, 255, 127, 65535, 32767, INT32_MAX};
+    CHECK(n_runs <= PCS_MAX_SYM_RUNS && (!n_runs || np == 1));
+    for (size_t k = 0; k < n_runs && k < PCS_MAX_SYM_RUNS; k++) {
+        run_end[k] = (size_t)json_integer_value(json_array_get(json_array_get(runs, k), 0));
+        run_sym[k] = (uint8_t)json_integer_value(json_array_get(json_array_get(runs, k), 1));
+        CHECK(run_sym[k] >= 1 && run_sym[k] <= 5);
+    }
     for (unsigned p = 0; p < np; p++) {
         nv[p] = (unsigned)json_integer_value(json_array_get(jn, p));
         size_t len = (size_t)json_integer_value(json_array_get(jl, p));
@@ -75,6 +93,19 @@ static void run_case(json_t *cv)
         for (size_t e = 0; e < len; e++)
             vals[p][e] = seq(e, seed);
         polys[p] = (pcs_poly){.evals = vals[p], .len = len};
+        if (n_runs && p == 0) {
+            size_t C = (size_t)1 << json_integer_value(json_object_get(cv, "log_cols"));
+            ints = malloc((len ? len : 1) * sizeof *ints);
+            for (size_t e = 0; e < len; e++) {
+                size_t k = 0;
+                while (k + 1 < n_runs && run_end[k] <= e / C)
+                    k++;
+                int64_t lo = lo_of[run_sym[k] % 6], hi = hi_of[run_sym[k] % 6];
+                ints[e] = (int32_t)(lo + (int64_t)(vals[p][e] % (uint64_t)(hi - lo + 1)));
+                vals[p][e] = ff_from_i64(ints[e]);
+            }
+            polys[p] = (pcs_poly){.ints = ints, .len = len};
+        }
     }
     em_err err = {0};
     pcs_layout l;
@@ -92,6 +123,8 @@ static void run_case(json_t *cv)
     CHECK(rate_bits == 1 || rate_bits == 2);
     CHECK_OK(pcs_layout_set_rate(&l, rate_bits, &err), &err);
     CHECK_EQ_U64(l.n_rows, json_integer_value(json_object_get(cv, "n_rows")));
+    if (n_runs)
+        CHECK_OK(pcs_layout_set_systematic(&l, run_end, run_sym, (unsigned)n_runs, &err), &err);
     unsigned groups = (unsigned)json_integer_value(json_object_get(cv, "hiding_groups"));
     uint8_t root[PCS_ROOT_LEN];
     if (groups) {
@@ -102,7 +135,7 @@ static void run_case(json_t *cv)
         CHECK_OK(pcs_commit_hiding(&l, polys, seed, 2, &pr, root, &err), &err);
     } else {
         CHECK_OK(pcs_commit(&l, polys, 2, &pr, root, &err), &err);
-        check_codeword(cv, vals[0], polys[0].len, l.log_cols, l.rate_bits);
+        check_codeword(cv, vals[0], polys[0].len, l.log_cols, l.rate_bits, n_runs > 0);
     }
     if (!pr)
         goto out;
@@ -148,6 +181,7 @@ out:
     free(claims);
     for (unsigned p = 0; p < np; p++)
         free(vals[p]);
+    free(ints);
 }
 
 static void test_vectors(void)
@@ -162,7 +196,7 @@ static void test_vectors(void)
         return;
     }
     json_t *cases = json_object_get(root, "cases");
-    CHECK(json_array_size(cases) >= 6); /* the file must not silently lose cases */
+    CHECK(json_array_size(cases) >= 10); /* the file must not silently lose cases */
     size_t i;
     json_t *cv;
     json_array_foreach(cases, i, cv) run_case(cv);

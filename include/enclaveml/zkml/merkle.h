@@ -3,6 +3,7 @@
  * Hashes (docs/PROOFS.md "Merkle trees"):
  *   leaf(v[0..k))  = SHA-256(0x00 || v[0] || ... || v[k-1])   each v[i] 8-byte little-endian
  *   node(l, r)     = SHA-256(0x01 || l || r)
+ *   int leaf(bytes) = SHA-256(0x02 || bytes)    the integer symbols of a systematic column
  * The leaf count is a power of two (2^log_leaves, log_leaves <= MT_MAX_LOG_LEAVES); a tree of
  * one leaf has the leaf hash as root. Extension elements (ff2_t) are hashed as their two base
  * coordinates (a, b) in order, i.e. pass (const ff_t *)v with twice the length.
@@ -31,6 +32,7 @@
 #define MT_MAX_LOG_LEAVES 30
 #define MT_LEAF_TAG 0x00
 #define MT_NODE_TAG 0x01
+#define MT_INT_LEAF_TAG 0x02 /* a leaf of integer symbols (systematic commitments, pcs.h) */
 
 typedef struct mt_tree mt_tree;
 
@@ -50,6 +52,18 @@ em_status mt_tree_build_cols(const ff_t *m, size_t n_rows, size_t n_cols, mt_tre
 /* The same on at most n_threads threads (0: the online CPUs; small trees use one). */
 em_status mt_tree_build_cols_threads(const ff_t *m, size_t n_rows, size_t n_cols, unsigned n_threads,
                                      mt_tree **out, em_err *err) EM_WARN_UNUSED;
+/* Integer leaf hash of the bytes of a column's symbols, as written (each symbol in its row's
+ * width, little-endian). */
+void mt_hash_int_leaf(const uint8_t *bytes, size_t len, uint8_t out[MT_HASH_LEN]);
+/* The tree of a systematic codeword matrix (pcs.h): leaf c < n_msg is integer column c of the
+ * row-major n_rows x n_msg matrix msg (entries at flat index >= msg_len are zero), row i's entry
+ * as its low row_bytes[i] (1, 2 or 4) bytes little-endian, hashed by mt_hash_int_leaf; leaf
+ * n_msg + j is column j of the row-major n_rows x n_par matrix par, hashed as mt_hash_leaf.
+ * n_msg + n_par must be a power of two. row_bytes has n_rows entries. Threads as
+ * mt_tree_build_cols_threads. */
+em_status mt_tree_build_sys(const int32_t *msg, size_t msg_len, const uint8_t *row_bytes, size_t n_msg,
+                            const ff_t *par, size_t n_par, size_t n_rows, unsigned n_threads, mt_tree **out,
+                            em_err *err) EM_WARN_UNUSED;
 /* From precomputed leaf hashes (n_leaves a power of two). */
 em_status mt_tree_build_hashes(const uint8_t (*leaves)[MT_HASH_LEN], size_t n_leaves,
                                mt_tree **out, em_err *err) EM_WARN_UNUSED;

@@ -74,6 +74,20 @@ em_status ntt_rs_encode_rows(const ntt_plan *plan_N, const ntt_plan *plan_n, uns
 em_status ntt_rs_encode_rows_i32(const ntt_plan *plan_N, unsigned rate_bits, const int32_t *msg, size_t len,
                                  size_t n_rows, ff_t *out, unsigned n_threads, em_err *err) EM_WARN_UNUSED;
 
+/* ---- Systematic Reed-Solomon encoding ------------------------------------------------------
+ * The message m (n = 2^log_n values, the plan's size) is read as the evaluations of f
+ * (deg f < n) on the subgroup <w_n>, f(w_n^c) = m[c]. The codeword is m itself followed by the
+ * parity: block b = 1 .. 2^rate_bits - 1 holds f(w_N^b * w_n^c), c = 0..n-1 (N = n << rate_bits,
+ * w_n = w_N^(2^rate_bits)), so the whole codeword is f on the order-N subgroup (position
+ * (b, c) <-> the point w_N^(b + 2^rate_bits c)): a Reed-Solomon codeword in a fixed order.
+ * Cost: one inverse and 2^rate_bits - 1 forward transforms of size n. rate_bits 1..4. */
+em_status ntt_rs_encode_sys(const ntt_plan *plan_n, unsigned rate_bits, const ff_t *msg, ff_t *parity,
+                            em_err *err) EM_WARN_UNUSED; /* parity: (2^rate_bits - 1) n elements */
+/* Batched over integer messages: row r is msg[r*n .. r*n + n) (entries at flat index >= len are
+ * zero); its parity goes to parity + r (2^rate_bits - 1) n. Threads as ntt_rs_encode_rows. */
+em_status ntt_rs_encode_rows_sys_i32(const ntt_plan *plan_n, unsigned rate_bits, const int32_t *msg, size_t len,
+                                     size_t n_rows, ff_t *parity, unsigned n_threads, em_err *err) EM_WARN_UNUSED;
+
 /* Scalar O(n log n) reference transform (radix-2, no SIMD, no tables): the tests compare the
  * fast path against it. Same convention as ntt_forward. */
 void ntt_forward_ref(ff_t *a, unsigned log_n);

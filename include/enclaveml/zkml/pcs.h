@@ -30,8 +30,9 @@
  * Wire format (no length prefixes; the layout and the claims fix every length): [hiding only:
  * y_g per group (16 B each)], w (Cm x 16 B, Cm = C, or 2C when hiding), u_g for each group in
  * order of first appearance (Cm x 16 B each), the opened columns in increasing index order
- * (total rows x 8 B each: data rows, then the hiding mask rows), then one Merkle opening. Every element
- * must be canonical. pcs_verify consumes exactly this and leaves trailing bytes to the caller.
+ * (total rows x 8 B each: data rows, then the hiding mask rows; in a systematic layout a message
+ * column j < C has each row's symbol in its type's bytes, little-endian two's complement), then
+ * one Merkle opening. Every element must be canonical. pcs_verify consumes exactly this and leaves trailing bytes to the caller.
  *
  * Proof size: one combination row (16 C bytes) per distinct column sub-point. Many claims on one
  * polynomial at unrelated points should first be folded into one (sc_fold_prove in sumcheck.h).
@@ -63,6 +64,17 @@
 #define PCS_ROOT_LEN 32
 #define PCS_HIDING_MIN_LOG_COLS 8 /* C >= 256 >= PCS_QUERIES random coefficients per row (rate 1/2: 9) */
 #define PCS_HIDING_MAX_GROUPS 64
+#define PCS_MAX_SYM_RUNS 64
+
+/* Symbol types of a systematic layout's message columns: the integer range a row's values
+ * must lie in, and the bytes each takes in the proof and the leaf hash. */
+typedef enum pcs_sym {
+    PCS_SYM_U8 = 1,  /* [0, 255], 1 byte */
+    PCS_SYM_I8 = 2,  /* [-128, 127], 1 byte */
+    PCS_SYM_U16 = 3, /* [0, 65535], 2 bytes */
+    PCS_SYM_I16 = 4, /* [-32768, 32767], 2 bytes */
+    PCS_SYM_I32 = 5  /* int32, 4 bytes */
+} pcs_sym;
 
 typedef struct pcs_layout {
     unsigned n_polys;
@@ -74,6 +86,12 @@ typedef struct pcs_layout {
     unsigned rate_bits; /* codeword length N = 2^rate_bits * message length; 1 or 2 */
     unsigned hiding;  /* 0, or 1 after pcs_layout_set_hiding */
     unsigned n_masks; /* hiding: the most distinct column points one opening may have */
+    /* systematic (pcs_layout_set_systematic): rows [run_end[k-1], run_end[k]) hold values of
+     * type run_sym[k] (run_end[-1] = 0, run_end[n_runs-1] = n_rows) */
+    unsigned systematic;
+    unsigned n_runs;
+    size_t run_end[PCS_MAX_SYM_RUNS];
+    uint8_t run_sym[PCS_MAX_SYM_RUNS];
 } pcs_layout;
 
 /* log_cols = 0 picks a default balancing proof size (about (max n_vars + 7) / 2, capped by the
@@ -98,6 +116,20 @@ unsigned pcs_queries(unsigned rate_bits);
  * to need just one). Needs log_cols >= PCS_HIDING_MIN_LOG_COLS and C >= pcs_queries(rate). */
 em_status pcs_layout_set_hiding(pcs_layout *l, unsigned max_groups, em_err *err) EM_WARN_UNUSED;
 
+/* Switches a non-hiding one-polynomial layout to the systematic integer code: each row's C
+ * values are read as the evaluations of its polynomial on the order-C subgroup, so the first C
+ * codeword columns are the values themselves and the other (2^rate_bits - 1) C the parity
+ * (ntt_rs_encode_sys; the same Reed-Solomon code on the same points, in another order, so the
+ * same distance and query count). The values must be given as integers (pcs_poly.ints) and
+ * every value of row i must lie in its run's pcs_sym range (pcs_commit fails with EM_ERR_RANGE
+ * otherwise); the message columns are then hashed and opened at 1, 2 or 4 bytes per symbol
+ * instead of 8 (Merkle leaf tag 0x02). runs: n_runs (1..PCS_MAX_SYM_RUNS) strictly increasing
+ * row ends, the last = n_rows, with their types. Call after set_len and set_rate. */
+em_status pcs_layout_set_systematic(pcs_layout *l, const size_t *run_end, const uint8_t *run_sym, unsigned n_runs,
+                                    em_err *err) EM_WARN_UNUSED;
+/* Bytes per symbol of a pcs_sym (0 for an invalid one). */
+unsigned pcs_sym_bytes(unsigned sym);
+
 /* One polynomial's evaluations: len <= rows[p] * C entries (<= 2^n_vars), the rest are zero.
  * Given either as field elements (evals) or, for the one polynomial of a non-hiding layout, as
  * small integers (ints; evaluation i is ints[i]): exactly one of the two is non-NULL when
@@ -108,6 +140,11 @@ typedef struct pcs_poly {
     const ff_t *evals;
     size_t len;
     const int32_t *ints;
+    /* systematic layouts, for tests of the layers above: commit values outside their row's
+     * symbol type instead of failing, by their low bytes in the message columns -- what a
+     * cheating prover can do (the matrix is then no codeword at those columns, which only the
+     * queries that hit them see) */
+    int unchecked;
 } pcs_poly;
 
 typedef struct pcs_prover pcs_prover;
