@@ -9,6 +9,7 @@ lowercase hex).
 Usage: tools/gen-vectors.py [--out-dir DIR]
 """
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -313,8 +314,15 @@ def rs_encode(msg, rate_bits):
 
 def rs_encode_sys(msg, rate_bits):
     """Systematic codeword (ntt.h ntt_rs_encode_sys): msg are f's values on <w_n>; the codeword is
-    msg followed by blocks b = 1 .. 2^rate_bits - 1 of f(w_N^b * w_n^c), c < n."""
+    msg followed by blocks b = 1 .. 2^rate_bits - 1 of f(w_N^b * w_n^c), c < n; rate_bits 0 (rate
+    2/3): followed by f(w_2n^(1 + 4c)), c < n/2 (by Horner, independently of the C folding)."""
     n = len(msg)
+    if rate_bits == 0:
+        wn = pow(7, (P - 1) // n, P)
+        coeffs = [v * pow(n, P - 2, P) % P for v in fft_eval([m % P for m in msg], pow(wn, P - 2, P))]
+        w2n = pow(7, (P - 1) // (2 * n), P)
+        horner = lambda x: functools.reduce(lambda acc, c: (acc * x + c) % P, reversed(coeffs), 0)
+        return [m % P for m in msg] + [horner(pow(w2n, 1 + 4 * c, P)) for c in range(n // 2)]
     N = n << rate_bits
     wN = pow(7, (P - 1) // N, P)
     wn = pow(wN, 1 << rate_bits, P)
@@ -362,7 +370,7 @@ def ceil_log2(x):
 
 class PcsCommitment:
     def __init__(self, n_vars, polys, log_cols=0, hiding_groups=0, seed=None, rate_bits=2, trim=False,
-                 sys_runs=None):
+                 sys_runs=None, rate23=False):
         if log_cols == 0:  # default: balances column openings against combination rows
             log_cols = min((ceil_log2(sum(1 << n for n in n_vars)) + 6) // 2, min(n_vars))
         self.n_vars, self.log_cols, self.rate_bits = list(n_vars), log_cols, rate_bits
@@ -390,13 +398,14 @@ class PcsCommitment:
             for r in range(self.total_rows):
                 for c in range(C if r < self.n_rows else 0, self.msg_len):
                     self.m[r][c] = rng.next()
-        self.sys_runs = sys_runs or []
-        self.N = self.msg_len << rate_bits
+        self.sys_runs, self.rate23 = sys_runs or [], rate23
+        self.N = self.msg_len * 3 // 2 if rate23 else self.msg_len << rate_bits
         if sys_runs:  # systematic: message columns hashed as integers in their rows' widths
             self.widths = [SYMS[next(t for e, t in sys_runs if r < e)][0] for r in range(self.n_rows)]
-            self.enc = [rs_encode_sys(row, rate_bits) for row in self.m]
+            self.enc = [rs_encode_sys(row, 0 if rate23 else rate_bits) for row in self.m]
             leaves = [int_leaf_hash([row[j] for row in self.m], self.widths) if j < C else
                       leaf_hash([row[j] for row in self.enc]) for j in range(self.N)]
+            leaves += [bytes(32)] * ((1 << ceil_log2(self.N)) - self.N)  # rate 2/3: zero padding leaves
             self.m = [[v % P for v in row] for row in self.m]
         else:
             self.enc = [rs_encode(row, rate_bits) for row in self.m]
@@ -423,6 +432,7 @@ class PcsCommitment:
         for r in self.rows:
             tr.absorb_u64(b"pcs/layout", r)
         if self.sys_runs:
+            tr.absorb_u64(b"pcs/sys", int(self.rate23))
             tr.absorb_u64(b"pcs/sys", len(self.sys_runs))
             for e, t in self.sys_runs:
                 tr.absorb_u64(b"pcs/sys", e)
@@ -486,7 +496,7 @@ class PcsCommitment:
             for e, x in zip(eq_table(list(col_points[g])), u[:self.C]):
                 got = f2_add(got, f2_mul(e, x))
             assert got == want
-        t = QUERIES[self.rate_bits]
+        t = 413 if self.rate23 else QUERIES[self.rate_bits]
         if self.N <= 2 * t:
             idx = list(range(self.N))
         else:
@@ -502,7 +512,7 @@ class PcsCommitment:
                                   for row, w in zip(self.m, self.widths))
             else:
                 proof += b"".join(u64(row[j]) for row in self.enc)
-        proof += opening(self.nodes, self.N, idx)
+        proof += opening(self.nodes, 1 << ceil_log2(self.N), idx)
         return proof
 
 
@@ -539,18 +549,22 @@ def pcs_vectors():
          [(20, 2), (40, 1), (60, 3), (80, 4), (94, 5)]),
         ("systematic rate 1/4, 2^8 integers, one U8 run, all columns opened", [8], [256], [36], 4, 0,
          [(0, 119, 0)], 2, True, [(16, 1)]),
+        ("systematic rate 2/3, 2^13 trimmed to 5000 integers in U8/I8/I32 rows, sampled columns", [13], [5000],
+         [37], 10, 0, [(0, 120, 0), (0, 121, 0)], 1, True, [(2, 1), (4, 2), (5, 5)], True),
+        ("systematic rate 2/3, 2^7 integers, one I16 run, all columns opened", [7], [128], [38], 4, 0,
+         [(0, 122, 0)], 1, True, [(8, 4)], True),
     ]
     out = []
     blind_seed = bytes(range(32))
     for name, n_vars, lens, seeds, lc_arg, groups, claims, *opt in cases:
-        rate_bits, trim, sys_runs = (opt + [None])[:3] if opt else (2, False, None)
+        rate_bits, trim, sys_runs, rate23 = (list(opt) + [None, None, None, False][len(opt):]) if opt else (2, False, None, False)
         polys = [field_seq(n, s) for n, s in zip(lens, seeds)]
         if sys_runs:  # value e: its row's type range, lo + field_seq value mod the range size
             C = 1 << lc_arg
             rt = lambda e: SYMS[next(t for end, t in sys_runs if e // C < end)]
             polys = [[rt(e)[1] + v % (rt(e)[2] - rt(e)[1] + 1) for e, v in enumerate(polys[0])]]
         com = PcsCommitment(n_vars, polys, lc_arg, groups, blind_seed if groups else None, rate_bits, trim,
-                            sys_runs)
+                            sys_runs, rate23)
         polys = [[v % P for v in poly] for poly in polys]
         cl, prev = [], None
         for p, ps, share in claims:
@@ -564,7 +578,7 @@ def pcs_vectors():
             "name": name, "n_vars": n_vars, "lens": lens, "seeds": seeds, "log_cols_arg": lc_arg,
             "log_cols": com.log_cols, "n_rows": com.n_rows, "hiding_groups": groups,
             "rate_bits": rate_bits, "trim": trim,
-            **({"sys_runs": [[e, t] for e, t in sys_runs]} if sys_runs else {}),
+            **({"sys_runs": [[e, t] for e, t in sys_runs], "rate23": rate23} if sys_runs else {}),
             "row0_codeword_head": [str(v) for v in com.enc[0][:16]],
             "root": com.root.hex(),
             "opening": {
@@ -583,7 +597,8 @@ def pcs_vectors():
             "reduced below p), zero-padded to 2^n_vars[i]; layout pcs_layout_init(n_vars, log_cols_arg) "
             "(+ pcs_layout_set_len(p, lens[p]) for every p when trim, pcs_layout_set_rate(rate_bits), "
             "pcs_layout_set_hiding(hiding_groups) and pcs_commit_hiding(blind_seed) when hiding_groups > 0, "
-            "pcs_layout_set_systematic(sys_runs: [row end, pcs_sym]) when present, the values then integers: "
+            "pcs_layout_set_systematic(sys_runs: [row end, pcs_sym]) when present (then "
+            "pcs_layout_set_rate23 when rate23), the values then integers: "
             "lo + (field_seq value mod (hi - lo + 1)) for the type [lo, hi] of the value's row); "
             "row0_codeword_head: the first 16 symbols of the Reed-Solomon codeword of stacked row 0 (systematic: "
             "the row itself, then its parity); "

@@ -358,12 +358,16 @@ em_status mt_tree_build_sys(const int32_t *msg, size_t msg_len, const uint8_t *r
         return em_errf(err, EM_ERR_ARG, "merkle: systematic matrix of %zu values for %zu x %zu", msg_len, n_rows,
                        n_msg);
     mt_tree *t = NULL;
-    em_status st = tree_alloc(n_msg + n_par, &t, err);
+    size_t n_leaves = 1;
+    while (n_leaves < n_msg + n_par)
+        n_leaves <<= 1;
+    em_status st = tree_alloc(n_leaves, &t, err);
     if (st != EM_OK)
         return st;
+    memset(t->nodes[n_leaves + n_msg + n_par], 0, (n_leaves - n_msg - n_par) * MT_HASH_LEN); /* padding leaves */
     /* the leaves first, each thread a share of both kinds (the parity columns are wider), then
      * the internal nodes over aligned blocks as the other builders do */
-    size_t T = tree_threads(n_msg + n_par, n_msg * int_bytes + n_par * n_rows * sizeof(ff_t), n_threads);
+    size_t T = tree_threads(n_leaves, n_msg * int_bytes + n_par * n_rows * sizeof(ff_t), n_threads);
     mt_job jobs[MT_MAX_THREADS];
     for (size_t i = 0; i < T; i++)
         jobs[i] = (mt_job){.t = t, .kind = MT_SRC_SYS, .m = par, .rows = n_rows, .cols = n_par, .ints = msg,

@@ -640,13 +640,33 @@ static void rs_encode_one_i32(const ntt_plan *plan_N, unsigned rate_bits, const 
 /* ---- systematic encoding ---------------------------------------------------------------------
  * twist[(b-1) n + i] = w_N^(b rev(i)) / n for b = 1 .. 2^rate_bits - 1, i < n: multiplying the
  * DIF output (n times the coefficients of f, bit-reversed) by it gives the bit-reversed
- * coefficients of f(w_N^b X), whose DIT is f on the coset w_N^b <w_n> in natural order. */
+ * coefficients of f(w_N^b X), whose DIT is f on the coset w_N^b <w_n> in natural order.
+ * Rate 2/3 (rate_bits = NTT_SYS_RATE_2_3): twist[m] = w_2n^rev_(n/2)(m) / n for m < n/2: f on
+ * w_2n <w_n^2> is g(y) = sum_(k < n/2) w_2n^k (a_k + w_4 a_(k + n/2)) y^k, and a_k, a_(k + n/2)
+ * are the DIF outputs 2m and 2m + 1 for k = rev_(n/2)(m), so g's bit-reversed coefficients are
+ * twist[m] (out[2m] + w_4 out[2m + 1]), and a DIT of size n/2 evaluates it. */
+size_t ntt_sys_parity_len(unsigned log_n, unsigned rate_bits)
+{
+    size_t n = (size_t)1 << log_n;
+    return rate_bits == NTT_SYS_RATE_2_3 ? n / 2 : (((size_t)1 << rate_bits) - 1) * n;
+}
+
 static em_status sys_twist(const ntt_plan *plan_n, unsigned rate_bits, ff_t **out, em_err *err)
 {
     size_t n = plan_n->n, R = (size_t)1 << rate_bits;
-    ff_t *t = malloc((R - 1) * n * sizeof *t);
+    ff_t *t = malloc(ntt_sys_parity_len(plan_n->log_n, rate_bits) * sizeof *t);
     if (!t)
-        return em_errf(err, EM_ERR_NOMEM, "ntt_rs: twist table of %zu", (R - 1) * n);
+        return em_errf(err, EM_ERR_NOMEM, "ntt_rs: twist table of %zu", ntt_sys_parity_len(plan_n->log_n, rate_bits));
+    if (rate_bits == NTT_SYS_RATE_2_3) {
+        ff_t eta = ff_root_of_unity(plan_n->log_n + 1), x = plan_n->n_inv;
+        for (size_t k = 0; k < n / 2; k++) {
+            t[k] = x;
+            x = ff_mul(x, eta);
+        }
+        ntt_bit_reverse(t, plan_n->log_n - 1);
+        *out = t;
+        return EM_OK;
+    }
     ff_t eta = ff_root_of_unity(plan_n->log_n + rate_bits), eb = 1;
     for (size_t b = 1; b < R; b++) {
         eb = ff_mul(eb, eta);
@@ -661,6 +681,34 @@ static em_status sys_twist(const ntt_plan *plan_n, unsigned rate_bits, ff_t **ou
     return EM_OK;
 }
 
+/* out[m] = (a[2m] + w4 a[2m+1]) t[m], m < h: the rate-2/3 fold and twist, 8 outputs per step. */
+__attribute__((target("avx512f,avx512dq"))) static size_t fold23_avx512(const ff_t *a, ff_t w4, const ff_t *t,
+                                                                         size_t h, ff_t *out)
+{
+    const __m512i ev = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), od = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+    const __m512i w = _mm512_set1_epi64((long long)w4);
+    size_t m = 0;
+    for (; m + 8 <= h; m += 8) {
+        __m512i x = _mm512_loadu_si512(a + 2 * m), y = _mm512_loadu_si512(a + 2 * m + 8);
+        __m512i e = _mm512_permutex2var_epi64(x, ev, y), o = _mm512_permutex2var_epi64(x, od, y);
+        __m512i v = ff8_add(e, ff8_mul(o, w));
+        _mm512_storeu_si512(out + m, ff8_mul(v, _mm512_loadu_si512(t + m)));
+    }
+    return m;
+}
+
+/* m int32 values to field elements, the rest of n zero; 8 at a time where AVX-512 runs. */
+__attribute__((target("avx512f,avx512dq"))) static size_t i32_to_ff_avx512(const int32_t *v, size_t m, ff_t *out)
+{
+    const __m512i p = _mm512_set1_epi64((long long)FF_P), z = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 8 <= m; i += 8) {
+        __m512i x = _mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i *)(v + i)));
+        _mm512_storeu_si512(out + i, _mm512_mask_add_epi64(x, _mm512_cmplt_epi64_mask(x, z), x, p));
+    }
+    return i;
+}
+
 /* a (n message values, clobbered) -> the (2^rate_bits - 1) n parity values. */
 static void sys_encode_one(const ntt_plan *plan_n, unsigned rate_bits, const ff_t *twist, ff_t *a, ff_t *parity)
 {
@@ -668,6 +716,15 @@ static void sys_encode_one(const ntt_plan *plan_n, unsigned rate_bits, const ff_
     size_t n = plan_n->n, R = (size_t)1 << rate_bits;
     if (n > 1)
         dif_rec(tier, a, n, plan_n->itw);
+    if (rate_bits == NTT_SYS_RATE_2_3) {
+        ff_t w4 = ff_root_of_unity(2);
+        size_t m = tier == FF_VEC_AVX512 ? fold23_avx512(a, w4, twist, n / 2, parity) : 0;
+        for (; m < n / 2; m++)
+            parity[m] = ff_mul(ff_add(a[2 * m], ff_mul(w4, a[2 * m + 1])), twist[m]);
+        if (n > 2)
+            dit_rec(tier, parity, n / 2, plan_n->tw, 1); /* the size-n plan's table holds the smaller one's */
+        return;
+    }
     for (size_t b = 1; b < R; b++) {
         ff_t *o = parity + (b - 1) * n;
         ff_vec_mul(o, a, twist + (b - 1) * n, n);
@@ -700,11 +757,12 @@ static void *rs_worker(void *arg)
     size_t N = j->plan_N->n, n = N >> j->rate_bits;
     if (j->sys) {
         n = N;
-        size_t P = (((size_t)1 << j->rate_bits) - 1) * n;
+        size_t P = ntt_sys_parity_len(j->plan_N->log_n, j->rate_bits);
         for (size_t r = j->row0; r < j->row1; r++) {
             size_t b = r * n, m = j->ints_len > b ? j->ints_len - b : 0;
             m = m < n ? m : n;
-            for (size_t i = 0; i < m; i++)
+            size_t i = ff_vec_tier_get() == FF_VEC_AVX512 ? i32_to_ff_avx512(j->ints + b, m, j->scratch) : 0;
+            for (; i < m; i++)
                 j->scratch[i] = i32_ff(j->ints[b + i]);
             memset(j->scratch + m, 0, (n - m) * sizeof(ff_t));
             sys_encode_one(j->plan_N, j->rate_bits, j->twist, j->scratch, j->out + r * P);
@@ -745,9 +803,11 @@ static unsigned rows_threads(size_t n_rows, size_t row, unsigned n_threads)
 static em_status encode_rows(rs_job proto, size_t n_rows, unsigned n_threads, em_err *err)
 {
     size_t total;
-    if (!em_mul_ok(n_rows, proto.plan_N->n << (proto.sys ? proto.rate_bits : 0), &total))
+    size_t row = proto.sys ? proto.plan_N->n + ntt_sys_parity_len(proto.plan_N->log_n, proto.rate_bits)
+                           : proto.plan_N->n;
+    if (!em_mul_ok(n_rows, row, &total))
         return em_errf(err, EM_ERR_LIMIT, "ntt_rs: %zu rows of 2^%u overflow", n_rows, proto.plan_N->log_n);
-    n_threads = rows_threads(n_rows, proto.plan_N->n << (proto.sys ? proto.rate_bits : 0), n_threads);
+    n_threads = rows_threads(n_rows, row, n_threads);
 
     rs_job jobs[NTT_MAX_THREADS];
     pthread_t tid[NTT_MAX_THREADS];
@@ -800,8 +860,10 @@ em_status ntt_rs_encode_rows_i32(const ntt_plan *plan_N, unsigned rate_bits, con
 
 static em_status sys_check(const ntt_plan *plan_n, unsigned rate_bits, em_err *err)
 {
-    if (!plan_n || rate_bits < 1 || rate_bits > 4 || plan_n->log_n + rate_bits > NTT_MAX_LOG_N)
-        return em_errf(err, EM_ERR_ARG, "ntt_rs: systematic encoding needs a plan and rate bits 1..4");
+    if (!plan_n || rate_bits > 4 || plan_n->log_n + rate_bits + 1 > NTT_MAX_LOG_N ||
+        (rate_bits == NTT_SYS_RATE_2_3 && plan_n->log_n < 1))
+        return em_errf(err, EM_ERR_ARG, "ntt_rs: systematic encoding needs a plan and rate bits 1..4 "
+                                        "(or rate 2/3 from n >= 2)");
     return EM_OK;
 }
 
@@ -833,7 +895,7 @@ em_status ntt_rs_encode_rows_sys_i32(const ntt_plan *plan_n, unsigned rate_bits,
         return st;
     if (!msg && len)
         return em_errf(err, EM_ERR_ARG, "ntt_rs: %zu integer values without a buffer", len);
-    unsigned T = rows_threads(n_rows, plan_n->n << rate_bits, n_threads);
+    unsigned T = rows_threads(n_rows, plan_n->n + ntt_sys_parity_len(plan_n->log_n, rate_bits), n_threads);
     if ((st = sys_twist(plan_n, rate_bits, &twist, err)) != EM_OK)
         return st;
     scratch = malloc(T * plan_n->n * sizeof *scratch);

@@ -32,6 +32,12 @@ struct pcs_prover {
 static size_t msg_len(const pcs_layout *l) { return ((size_t)1 << l->log_cols) << (l->hiding ? 1 : 0); }
 static unsigned msg_log(const pcs_layout *l) { return l->log_cols + (l->hiding ? 1 : 0); }
 static size_t total_rows(const pcs_layout *l) { return l->n_rows + (l->hiding ? 1 + (size_t)l->n_masks : 0); }
+/* Codeword length N and the rate parameter of the systematic encoder (ntt.h). Rate 2/3
+ * (pcs_layout_set_rate23): C message and C/2 parity symbols, the Merkle tree padded to 2C. */
+static size_t cw_len(const pcs_layout *l) { return l->rate23 ? msg_len(l) * 3 / 2 : msg_len(l) << l->rate_bits; }
+static unsigned sys_rate(const pcs_layout *l) { return l->rate23 ? NTT_SYS_RATE_2_3 : l->rate_bits; }
+static unsigned tree_log(const pcs_layout *l) { return msg_log(l) + l->rate_bits; }
+static unsigned layout_queries(const pcs_layout *l) { return l->rate23 ? PCS_QUERIES_RATE23 : pcs_queries(l->rate_bits); }
 
 static unsigned ceil_log2(size_t x)
 {
@@ -135,8 +141,9 @@ static em_status layout_check(const pcs_layout *l, em_err *err)
                                         l->log_cols + 1 + l->rate_bits > MT_MAX_LOG_LEAVES)) ||
         (!l->hiding && l->n_masks != 0))
         return em_errf(err, EM_ERR_ARG, "pcs: invalid hiding parameters");
-    if (l->systematic > 1 || (!l->systematic && l->n_runs != 0))
-        return em_errf(err, EM_ERR_ARG, "pcs: invalid systematic flag");
+    if (l->systematic > 1 || (!l->systematic && l->n_runs != 0) || l->rate23 > 1 ||
+        (l->rate23 && (!l->systematic || l->rate_bits != 1 || l->log_cols < 1)))
+        return em_errf(err, EM_ERR_ARG, "pcs: invalid systematic flag or rate 2/3 without a systematic rate-1/2 layout");
     if (l->systematic) {
         if (l->hiding || l->n_polys != 1 || l->n_runs < 1 || l->n_runs > PCS_MAX_SYM_RUNS)
             return em_errf(err, EM_ERR_ARG, "pcs: a systematic layout has one polynomial, no hiding and 1..%d runs",
@@ -205,6 +212,14 @@ em_status pcs_layout_set_systematic(pcs_layout *l, const size_t *run_end, const 
     if (st == EM_OK)
         *l = t;
     return st;
+}
+
+em_status pcs_layout_set_rate23(pcs_layout *l, em_err *err)
+{
+    if (!l->systematic || l->rate_bits != 1 || l->log_cols < 1)
+        return em_errf(err, EM_ERR_ARG, "pcs: rate 2/3 needs a systematic layout at rate 1/2 with C >= 2");
+    l->rate23 = 1;
+    return EM_OK;
 }
 
 /* Row i's symbol type. */
@@ -314,7 +329,7 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
     *out = NULL;
     if ((st = layout_check(l, err)) != EM_OK)
         return st;
-    size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = Cm << l->rate_bits, Rt = total_rows(l);
+    size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = cw_len(l), Rt = total_rows(l);
     for (unsigned i = 0; i < l->n_polys; i++) {
         if (polys[i].len > l->rows[i] * C || (polys[i].len && !polys[i].evals == !polys[i].ints))
             return em_errf(err, EM_ERR_ARG, "pcs: poly %u has %zu evaluations (max %zu; evals or ints, not both)", i,
@@ -375,7 +390,7 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
             p->row_bytes[i] = (uint8_t)pcs_sym_bytes(row_sym(l, i));
         size_t used = (p->ints_len + C - 1) / C;
         if ((st = ntt_plan_shared(l->log_cols, &plan, err)) != EM_OK ||
-            (used && (st = ntt_rs_encode_rows_sys_i32(plan, l->rate_bits, p->ints, p->ints_len, used, p->enc,
+            (used && (st = ntt_rs_encode_rows_sys_i32(plan, sys_rate(l), p->ints, p->ints_len, used, p->enc,
                                                       p->threads, err)) != EM_OK))
             goto out;
         memset(p->enc + used * Ne, 0, (Rt - used) * Ne * sizeof *p->enc);
@@ -529,6 +544,7 @@ static void absorb_statement(tr_t *tr, const pcs_layout *l, const uint8_t root[P
     for (unsigned p = 0; p < l->n_polys; p++)
         tr_absorb_u64(tr, "pcs/layout", l->rows[p]);
     if (l->systematic) { /* absent otherwise: the transcripts of the other layouts are unchanged */
+        tr_absorb_u64(tr, "pcs/sys", l->rate23);
         tr_absorb_u64(tr, "pcs/sys", l->n_runs);
         for (unsigned k = 0; k < l->n_runs; k++) {
             tr_absorb_u64(tr, "pcs/sys", l->run_end[k]);
@@ -664,15 +680,47 @@ static void mask_evals(const pcs_prover *p, const pcs_claim *c, const size_t *gr
     }
 }
 
+/* The opened columns' bytes (pcs.h wire format), column q at dst + off[q]. */
+typedef struct col_job {
+    const pcs_prover *p;
+    const uint64_t *idx;
+    const size_t *off;
+    uint8_t *dst;
+    size_t C, N, Rt;
+} col_job;
+
+static void write_cols(void *vctx, size_t b, size_t e, unsigned tid)
+{
+    (void)tid;
+    const col_job *j = vctx;
+    const pcs_prover *p = j->p;
+    int sys = p->layout.systematic;
+    size_t Ne = sys ? j->N - j->C : j->N; /* stored columns (systematic: the parity ones) */
+    for (size_t q = b; q < e; q++) {
+        uint8_t *d = j->dst + j->off[q];
+        for (size_t i = 0; i < j->Rt; i++) {
+            if (sys && j->idx[q] < j->C) { /* a message column: the integers in their row's width */
+                size_t at = i * j->C + j->idx[q];
+                uint32_t v = at < p->ints_len ? (uint32_t)p->ints[at] : 0;
+                for (size_t k = 0; k < p->row_bytes[i]; k++)
+                    *d++ = (uint8_t)(v >> (8 * k));
+            } else {
+                ff_encode(p->enc[i * Ne + j->idx[q] - (sys ? j->C : 0)], d);
+                d += FF_BYTES;
+            }
+        }
+    }
+}
+
 em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims, tr_t *tr, em_buf *out,
                    em_err *err)
 {
     em_status st;
     const pcs_layout *l = &p->layout;
-    size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = Cm << l->rate_bits, R = l->n_rows,
+    size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = cw_len(l), R = l->n_rows,
            Rt = total_rows(l);
     ff2_t *gamma = NULL, *rows = NULL, *rho = NULL, *a = NULL, *tmp = NULL, *y = NULL;
-    size_t *group = NULL;
+    size_t *group = NULL, *off = NULL;
     uint64_t *idx = NULL;
     if ((st = claims_check(l, claims, n_claims, err)) != EM_OK)
         return st;
@@ -683,8 +731,9 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
     tmp = malloc((max_poly_rows(l) > C ? max_poly_rows(l) : C) * sizeof *tmp);
     rows = malloc(Cm * sizeof *rows);
     idx = malloc(2 * PCS_MAX_QUERIES * sizeof *idx);
+    off = malloc(2 * PCS_MAX_QUERIES * sizeof *off);
     y = malloc(n_claims * sizeof *y);
-    if (!gamma || !rho || !group || !a || !tmp || !rows || !idx || !y) {
+    if (!gamma || !rho || !group || !a || !tmp || !rows || !idx || !off || !y) {
         st = em_errf(err, EM_ERR_NOMEM, "pcs: open scratch");
         goto out;
     }
@@ -720,33 +769,30 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
             goto out;
     }
     /* Column openings. */
-    size_t nq = sample_queries(tr, N, pcs_queries(l->rate_bits), idx);
+    size_t nq = sample_queries(tr, N, layout_queries(l), idx);
     if (em_buf_reserve(out, nq * Rt * FF_BYTES) != EM_OK) {
         st = em_errf(err, EM_ERR_LIMIT, "pcs: proof buffer full");
         goto out;
     }
-    size_t Ne = l->systematic ? N - C : N; /* stored columns (systematic: the parity ones) */
+    /* the columns are written in place, on the threads: column q starts at off[q] (a message
+     * column of a systematic layout takes its rows' widths, any other 8 bytes per row) */
+    size_t col_bytes = 0, msg_bytes = 0;
+    for (size_t i = 0; l->systematic && i < Rt; i++)
+        msg_bytes += p->row_bytes[i];
     for (size_t q = 0; q < nq; q++) {
-        uint8_t b[FF_BYTES];
-        for (size_t i = 0; i < Rt; i++) {
-            size_t w = FF_BYTES;
-            if (l->systematic && idx[q] < C) { /* a message column: the integers in their row's width */
-                size_t at = i * C + idx[q];
-                uint32_t v = at < p->ints_len ? (uint32_t)p->ints[at] : 0;
-                w = p->row_bytes[i];
-                for (size_t k = 0; k < w; k++)
-                    b[k] = (uint8_t)(v >> (8 * k));
-            } else {
-                ff_encode(p->enc[i * Ne + idx[q] - (l->systematic ? C : 0)], b);
-            }
-            if (em_buf_append(out, b, w) != EM_OK) {
-                st = em_errf(err, EM_ERR_LIMIT, "pcs: proof buffer full");
-                goto out;
-            }
-        }
+        off[q] = col_bytes;
+        col_bytes += l->systematic && idx[q] < C ? msg_bytes : Rt * FF_BYTES;
     }
+    if (em_buf_reserve(out, col_bytes) != EM_OK) {
+        st = em_errf(err, EM_ERR_LIMIT, "pcs: proof buffer full");
+        goto out;
+    }
+    col_job cj = {.p = p, .idx = idx, .off = off, .dst = out->data + out->len, .C = C, .N = N, .Rt = Rt};
+    zk__par_for(p->threads, nq, 16, write_cols, &cj);
+    out->len += col_bytes;
     st = mt_tree_open(p->tree, idx, nq, out, err);
 out:
+    free(off);
     free(gamma);
     free(rho);
     free(group);
@@ -873,9 +919,9 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     const uint8_t **raw = NULL;
     if ((st = layout_check(l, err)) != EM_OK || (st = claims_check(l, claims, n_claims, err)) != EM_OK)
         return st;
-    size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = Cm << l->rate_bits, R = l->n_rows,
+    size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = cw_len(l), R = l->n_rows,
            Rt = total_rows(l);
-    unsigned t = pcs_queries(l->rate_bits);
+    unsigned t = layout_queries(l);
     group = malloc(n_claims * sizeof *group);
     if (!group)
         return em_errf(err, EM_ERR_NOMEM, "pcs: verify scratch");
@@ -909,7 +955,7 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     eqc = malloc(C * sizeof *eqc);
     y = malloc(n_claims * sizeof *y);
     msg = malloc(2 * Cm * sizeof *msg);
-    enc = malloc(2 * N * sizeof *enc);
+    enc = malloc((2 * N > 4 * Cm ? 2 * N : 4 * Cm) * sizeof *enc); /* also scratch for 4 Cm words below */
     idx = malloc(2 * PCS_MAX_QUERIES * sizeof *idx);
     cols = malloc(nq_max * Rt * sizeof *cols);
     hashes = malloc(nq_max * sizeof *hashes);
@@ -958,7 +1004,7 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
             goto out;
         }
     }
-    size_t nq = sample_queries(tr, N, pcs_queries(l->rate_bits), idx);
+    size_t nq = sample_queries(tr, N, layout_queries(l), idx);
     for (size_t q = 0; q < nq; q++) {
         if (!l->systematic || idx[q] >= C) {
             if ((st = read_ff_vec(r, cols + q * Rt, Rt, "column", q, err)) != EM_OK)
@@ -977,7 +1023,7 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     }
     leaf_job lj = {.cols = cols, .R = Rt, .raw = raw, .int_bytes = int_bytes, .hashes = hashes};
     zk__par_for(zk__threads(0), nq, (32768 + Rt - 1) / Rt, hash_leaves, &lj); /* chunks of >= 256 KiB */
-    if ((st = mt_verify_reader(root, msg_log(l) + l->rate_bits, idx, (const uint8_t(*)[MT_HASH_LEN])hashes, nq,
+    if ((st = mt_verify_reader(root, tree_log(l), idx, (const uint8_t(*)[MT_HASH_LEN])hashes, nq,
                                r, err)) != EM_OK) {
         em_err_prefix(err, "pcs: column openings: ");
         goto out;
@@ -997,7 +1043,7 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     for (size_t g = 0; g < ng; g++) {
         zp = ff2_mul(zp, zeta);
         const ff2_t *ug = rows + (1 + g) * Cm;
-        /* rows += zp * u_g with the SIMD kernels; enc (2N >= 4 Cm words, unused until the
+        /* rows += zp * u_g with the SIMD kernels; enc (>= 4 Cm words, unused until the
          * encoding below) holds zp broadcast and the product */
         ff2_t *zv = (ff2_t *)enc, *prod = zv + Cm;
         for (size_t i = 0; i < Cm; i++)
@@ -1009,7 +1055,8 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
         for (size_t i = 0; i < Rt; i++)
             a[i] = ff2_add(a[i], ff2_mul(zp, wg[i]));
     }
-    if ((st = encode_row(plan, l->systematic, l->rate_bits, Cm, rows, msg, enc, enc + N, err)) != EM_OK)
+    if ((st = encode_row(plan, l->systematic, l->systematic ? sys_rate(l) : l->rate_bits, Cm, rows, msg, enc, enc + N,
+                         err)) != EM_OK)
         goto out;
     if (!columns_match(enc, enc + N, a, cols, Rt, idx, nq)) {
         st = em_errf(err, EM_ERR_VERIFY, "pcs: the proximity and evaluation rows are inconsistent with the opened "

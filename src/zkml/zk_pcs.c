@@ -120,7 +120,8 @@ static em_status witness_layout(const zk_wlayout *wl, pcs_layout *l, em_err *err
         end[0] = R;
         sym[0] = sym_for(a, z);
     }
-    st = pcs_layout_set_systematic(l, end, sym, n, err);
+    if ((st = pcs_layout_set_systematic(l, end, sym, n, err)) == EM_OK)
+        st = pcs_layout_set_rate23(l, err);
 out:
     free(lo);
     free(hi);

@@ -64,6 +64,7 @@ static int ffx_init(ffx *f, int lie)
     uint8_t root[PCS_ROOT_LEN], i32 = PCS_SYM_I32;
     if (pcs_layout_init(&l, &nv, 1, 0, &err) != EM_OK || pcs_layout_set_len(&l, 0, used, &err) != EM_OK ||
         pcs_layout_set_rate(&l, 1, &err) != EM_OK || pcs_layout_set_systematic(&l, &l.n_rows, &i32, 1, &err) != EM_OK ||
+        pcs_layout_set_rate23(&l, &err) != EM_OK ||
         pcs_commit(&l, &pp, 1, &f->pp, root, &err) != EM_OK ||
         memcmp(root, f->commit + 1, PCS_ROOT_LEN))
         return 0;

@@ -342,18 +342,20 @@ static void test_thread_caps(void)
 static void test_sys_tree(void)
 {
     em_err err;
-    const size_t shapes[][3] = {{300, 512, 512}, {5, 4, 4}, {70, 1024, 3072}};
-    for (size_t si = 0; si < 3; si++) {
-        size_t rows = shapes[si][0], n_msg = shapes[si][1], n_par = shapes[si][2], n = n_msg + n_par;
+    const size_t shapes[][3] = {{300, 512, 512}, {5, 4, 4}, {70, 1024, 3072}, {66, 1024, 512}, {3, 2, 1}};
+    for (size_t si = 0; si < 5; si++) {
+        size_t rows = shapes[si][0], n_msg = shapes[si][1], n_par = shapes[si][2], n = 1;
+        while (n < n_msg + n_par)
+            n *= 2; /* rate 2/3 shapes: zero padding leaves up to the power of two */
         int32_t *msg = malloc(rows * n_msg * sizeof *msg);
         ff_t *par = malloc(rows * n_par * sizeof *par);
-        uint8_t *rb = malloc(rows), (*leaves)[32] = malloc(n * 32), *col = malloc(rows * 8);
+        uint8_t *rb = malloc(rows), (*leaves)[32] = calloc(n, 32), *col = malloc(rows * 8);
         for (size_t i = 0; i < rows * n_msg; i++)
             msg[i] = (int32_t)(uint32_t)th_rand();
         for (size_t i = 0; i < rows * n_par; i++)
             par[i] = th_rand() % FF_P;
         for (size_t i = 0; i < rows; i++)
-            rb[i] = si == 2 ? (uint8_t)(i == 37 ? 2 : 1) : (uint8_t)(1u << (th_rand() % 3));
+            rb[i] = si == 2 || si == 3 ? (uint8_t)(i == 37 ? 2 : 1) : (uint8_t)(1u << (th_rand() % 3));
         size_t len = rows * n_msg - n_msg / 2 - 3;
         for (size_t c = 0; c < n_msg; c++) {
             size_t k = 0;

@@ -261,7 +261,22 @@ static void rs_sys_tier(void)
             }
             free(m), free(coef), free(par);
         }
-        CHECK_ST(ntt_rs_encode_sys(p, 0, NULL, NULL, &err), EM_ERR_ARG, &err);
+        if (l >= 1) { /* rate 2/3: f on w_2n <w_n^2> */
+            ff_t *m = rnd_vec(n), *coef = malloc(n * 8), *par = malloc(n / 2 * 8);
+            memcpy(coef, m, n * 8);
+            ntt_inverse(p, coef);
+            CHECK_EQ_U64(ntt_sys_parity_len(l, NTT_SYS_RATE_2_3), n / 2);
+            CHECK_OK(ntt_rs_encode_sys(p, NTT_SYS_RATE_2_3, m, par, &err), &err);
+            ff_t eta = ff_root_of_unity(l + 1), w2 = ff_mul(ff_root_of_unity(l), ff_root_of_unity(l));
+            for (int k = 0; k < 8; k++) {
+                size_t c = k < 2 ? (size_t)k * (n / 2 - 1) : th_rand() % (n / 2);
+                CHECK_EQ_U64(par[c], horner(coef, n, ff_mul(eta, ff_pow(w2, c))));
+            }
+            free(m), free(coef), free(par);
+        } else {
+            CHECK_ST(ntt_rs_encode_sys(p, NTT_SYS_RATE_2_3, NULL, NULL, &err), EM_ERR_ARG, &err);
+        }
+        CHECK_ST(ntt_rs_encode_sys(p, 5, NULL, NULL, &err), EM_ERR_ARG, &err);
         ntt_plan_free(p);
     }
     const unsigned lm = 9;
@@ -273,8 +288,8 @@ static void rs_sys_tier(void)
     int32_t *iv = malloc(n * rows * sizeof *iv);
     ff_t *fv = malloc(n * 8), *a = malloc(3 * n * rows * 8), *b = malloc(3 * n * rows * 8);
     const size_t lens[] = {0, 1, n - 3, n, 3 * n + 17, n * rows};
-    for (unsigned rate = 1; rate <= 2; rate++) {
-        size_t P = (((size_t)1 << rate) - 1) * n;
+    for (unsigned rate = 0; rate <= 2; rate++) { /* 2/3, 1/2, 1/4 */
+        size_t P = ntt_sys_parity_len(lm, rate);
         for (size_t li = 0; li < sizeof lens / sizeof *lens; li++) {
             size_t len = lens[li];
             for (size_t i = 0; i < n * rows; i++)

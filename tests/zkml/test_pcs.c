@@ -541,7 +541,7 @@ static void sys_case(unsigned n, unsigned log_cols, unsigned rate, size_t len, s
     pcs_layout l;
     CHECK_OK(pcs_layout_init(&l, &n, 1, log_cols, &err), &err);
     CHECK_OK(pcs_layout_set_len(&l, 0, len, &err), &err);
-    CHECK_OK(pcs_layout_set_rate(&l, rate, &err), &err);
+    CHECK_OK(pcs_layout_set_rate(&l, rate ? rate : 1, &err), &err); /* rate 0: 2/3 */
     size_t R = l.n_rows, C = (size_t)1 << log_cols, N = (size_t)1 << n;
     const uint8_t syms[] = {PCS_SYM_I8, PCS_SYM_U8, PCS_SYM_I32, PCS_SYM_U16, PCS_SYM_I16, PCS_SYM_U8};
     size_t end[6];
@@ -549,6 +549,10 @@ static void sys_case(unsigned n, unsigned log_cols, unsigned rate, size_t len, s
     for (unsigned k = 0; k < nr; k++)
         end[k] = k + 1 == nr ? R : (k + 1) * R / nr;
     CHECK_OK(pcs_layout_set_systematic(&l, end, syms, nr, &err), &err);
+    if (rate == 0)
+        CHECK_OK(pcs_layout_set_rate23(&l, &err), &err);
+    size_t Ncw = rate ? C << rate : C * 3 / 2;
+    unsigned t = rate ? pcs_queries(rate) : PCS_QUERIES_RATE23;
     int32_t *iv = calloc(N, sizeof *iv);
     ff_t *fv = calloc(N, sizeof *fv);
     static const int32_t lo[] = {0, 0, -128, 0, -32768, INT32_MIN}, hi[] = {0, 255, 127, 65535, 32767, INT32_MAX};
@@ -608,7 +612,7 @@ static void sys_case(unsigned n, unsigned log_cols, unsigned rate, size_t len, s
     pcs_prover *q = NULL;
     CHECK_ST(pcs_commit(&l, &pp, 1, &q, root, &err), EM_ERR_RANGE, &err);
     CHECK_STR_CONTAINS(err.msg, "row 0 column 1");
-    if (N << rate >> (n - log_cols) <= 2 * (size_t)pcs_queries(rate)) { /* every column opened */
+    if (Ncw <= 2 * (size_t)t) { /* every column opened */
         pcs_poly pu = pp;
         pu.unchecked = 1;
         CHECK_OK(pcs_commit(&l, &pu, 1, &q, root, &err), &err);
@@ -635,6 +639,8 @@ static void test_systematic(void)
     sys_case(12, 6, 2, 4000, 7);      /* N = 256 at rate 1/4: every column opened */
     sys_case(14, 9, 1, 12345, 101);   /* N = 1024: 262 sampled columns */
     sys_case(14, 8, 2, 1 << 14, 101); /* N = 1024 at rate 1/4: 160 sampled */
+    sys_case(10, 5, 0, 1000, 3);      /* rate 2/3, N = 48 of a 64-leaf tree: every column opened */
+    sys_case(15, 10, 0, 30000, 211);  /* rate 2/3, N = 1536: 413 sampled */
     /* misuse */
     em_err err = {0};
     pcs_layout l, l2;
@@ -656,6 +662,8 @@ static void test_systematic(void)
     CHECK_ST(pcs_layout_set_len(&l, 0, 100, &err), EM_ERR_ARG, &err);
     CHECK_ST(pcs_layout_set_rate(&l, 1, &err), EM_ERR_ARG, &err);
     CHECK_ST(pcs_layout_set_hiding(&l, 1, &err), EM_ERR_ARG, &err);
+    CHECK_ST(pcs_layout_set_rate23(&l, &err), EM_ERR_ARG, &err); /* rate 1/4 */
+    CHECK_ST(pcs_layout_set_rate23(&l2, &err), EM_ERR_ARG, &err); /* not systematic */
     ff_t ev[256] = {0};
     pcs_poly pf = {.evals = ev, .len = 256};
     pcs_prover *p = NULL;

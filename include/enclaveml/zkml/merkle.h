@@ -59,8 +59,9 @@ void mt_hash_int_leaf(const uint8_t *bytes, size_t len, uint8_t out[MT_HASH_LEN]
  * row-major n_rows x n_msg matrix msg (entries at flat index >= msg_len are zero), row i's entry
  * as its low row_bytes[i] (1, 2 or 4) bytes little-endian, hashed by mt_hash_int_leaf; leaf
  * n_msg + j is column j of the row-major n_rows x n_par matrix par, hashed as mt_hash_leaf.
- * n_msg + n_par must be a power of two. row_bytes has n_rows entries. Threads as
- * mt_tree_build_cols_threads. */
+ * The tree has the next power of two >= n_msg + n_par leaves; the ones past the columns are
+ * padding, 32 zero bytes each (never opened: a codeword has no symbol there). row_bytes has
+ * n_rows entries. Threads as mt_tree_build_cols_threads. */
 em_status mt_tree_build_sys(const int32_t *msg, size_t msg_len, const uint8_t *row_bytes, size_t n_msg,
                             const ff_t *par, size_t n_par, size_t n_rows, unsigned n_threads, mt_tree **out,
                             em_err *err) EM_WARN_UNUSED;

@@ -80,11 +80,17 @@ em_status ntt_rs_encode_rows_i32(const ntt_plan *plan_N, unsigned rate_bits, con
  * parity: block b = 1 .. 2^rate_bits - 1 holds f(w_N^b * w_n^c), c = 0..n-1 (N = n << rate_bits,
  * w_n = w_N^(2^rate_bits)), so the whole codeword is f on the order-N subgroup (position
  * (b, c) <-> the point w_N^(b + 2^rate_bits c)): a Reed-Solomon codeword in a fixed order.
- * Cost: one inverse and 2^rate_bits - 1 forward transforms of size n. rate_bits 1..4. */
+ * Cost: one inverse and 2^rate_bits - 1 forward transforms of size n. rate_bits 1..4, or
+ * NTT_SYS_RATE_2_3 (n >= 2): the parity is f on the coset w_2n <w_n^2> of n/2 points, position
+ * c <-> w_2n^(1 + 4c) (the rate-1/2 code's parity, every other point): a Reed-Solomon code of
+ * rate 2/3 on n + n/2 points, for one inverse transform of size n and a forward one of n/2. */
+#define NTT_SYS_RATE_2_3 0u
 em_status ntt_rs_encode_sys(const ntt_plan *plan_n, unsigned rate_bits, const ff_t *msg, ff_t *parity,
-                            em_err *err) EM_WARN_UNUSED; /* parity: (2^rate_bits - 1) n elements */
+                            em_err *err) EM_WARN_UNUSED; /* parity: ntt_sys_parity_len elements */
+/* Parity symbols per row: (2^rate_bits - 1) n, or n/2 for NTT_SYS_RATE_2_3. */
+size_t ntt_sys_parity_len(unsigned log_n, unsigned rate_bits);
 /* Batched over integer messages: row r is msg[r*n .. r*n + n) (entries at flat index >= len are
- * zero); its parity goes to parity + r (2^rate_bits - 1) n. Threads as ntt_rs_encode_rows. */
+ * zero); its parity goes to parity + r * ntt_sys_parity_len. Threads as ntt_rs_encode_rows. */
 em_status ntt_rs_encode_rows_sys_i32(const ntt_plan *plan_n, unsigned rate_bits, const int32_t *msg, size_t len,
                                      size_t n_rows, ff_t *parity, unsigned n_threads, em_err *err) EM_WARN_UNUSED;
 

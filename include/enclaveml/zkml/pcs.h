@@ -57,7 +57,8 @@
 #define PCS_RATE_BITS 2 /* default rate 1/4 */
 #define PCS_QUERIES 160   /* column queries at rate 1/4: 0.6251^160 = 2^-108.4 */
 #define PCS_QUERIES_RATE2 262 /* at rate 1/2: 0.7501^262 = 2^-108.7 */
-#define PCS_MAX_QUERIES PCS_QUERIES_RATE2
+#define PCS_QUERIES_RATE23 413 /* at rate 2/3 (systematic): (5/6 + 10^-4)^413 = 2^-108.6 */
+#define PCS_MAX_QUERIES PCS_QUERIES_RATE23
 #define PCS_MAX_POLYS 256
 #define PCS_MAX_VARS 30      /* per polynomial */
 #define PCS_MAX_LOG_ROWS 20  /* total stacked rows <= 2^20 */
@@ -89,6 +90,7 @@ typedef struct pcs_layout {
     /* systematic (pcs_layout_set_systematic): rows [run_end[k-1], run_end[k]) hold values of
      * type run_sym[k] (run_end[-1] = 0, run_end[n_runs-1] = n_rows) */
     unsigned systematic;
+    unsigned rate23; /* systematic at rate 2/3 (pcs_layout_set_rate23) */
     unsigned n_runs;
     size_t run_end[PCS_MAX_SYM_RUNS];
     uint8_t run_sym[PCS_MAX_SYM_RUNS];
@@ -127,6 +129,12 @@ em_status pcs_layout_set_hiding(pcs_layout *l, unsigned max_groups, em_err *err)
  * row ends, the last = n_rows, with their types. Call after set_len and set_rate. */
 em_status pcs_layout_set_systematic(pcs_layout *l, const size_t *run_end, const uint8_t *run_sym, unsigned n_runs,
                                     em_err *err) EM_WARN_UNUSED;
+/* Rate 2/3 for a systematic rate-1/2 layout: the parity keeps every other point of the rate-1/2
+ * code's coset (C/2 symbols, ntt.h NTT_SYS_RATE_2_3), so a row is C + C/2 symbols -- a
+ * Reed-Solomon code of rate 2/3 on those points, relative distance 1/3 -- opened with
+ * PCS_QUERIES_RATE23 columns at the unique-decoding radius; the Merkle tree is padded to 2C
+ * leaves. Half the parity to encode and hash of rate 1/2, for ~1.6x its queries. */
+em_status pcs_layout_set_rate23(pcs_layout *l, em_err *err) EM_WARN_UNUSED;
 /* Bytes per symbol of a pcs_sym (0 for an invalid one). */
 unsigned pcs_sym_bytes(unsigned sym);
 
