@@ -2,7 +2,8 @@
  *
  * Input layout: byte 0 selects the instance (bit 0: small layout where every column is opened,
  * or a larger one with sampled queries; bit 3 overrides both with a hiding commitment; bit 4
- * (without bit 3) makes either a systematic integer commitment, rows typed I8, U16 and I32;
+ * (without bit 3) makes either a systematic integer commitment, rows typed I8, U16 and I32 (the
+ * small one at rate 1/2, the sampled one at rate 2/3);
  * bit 1: the claimed value is taken from bytes 1..16
  * instead of the true evaluation; bit 2: patch mode), then either the raw proof bytes or, in
  * patch mode, a u16le length adjustment followed by 5-byte patches (u32le offset, xor byte)
@@ -29,7 +30,8 @@ typedef struct fz_inst {
 
 static fz_inst inst[5];
 
-/* mode 0: plain, 1: hiding, 2: systematic (the values then small integers of the row types) */
+/* mode 0: plain, 1: hiding, 2: systematic rate 1/2, 3: systematic rate 2/3 (the values then
+ * small integers of the row types) */
 static void setup(fz_inst *in, unsigned n, unsigned log_cols, int mode)
 {
     size_t N = (size_t)1 << n;
@@ -43,7 +45,7 @@ static void setup(fz_inst *in, unsigned n, unsigned log_cols, int mode)
         uint64_t x = (uint64_t)(i + 7) * 0x9E3779B97F4A7C15ULL;
         size_t row = i >> log_cols, rows = N >> log_cols;
         iv[i] = row < rows / 4 ? (int8_t)(x >> 56) : row < rows / 2 ? (int32_t)(uint16_t)(x >> 48) : (int32_t)(x >> 32);
-        v[i] = mode == 2 ? ff_from_i64(iv[i]) : ff_from_u64(x);
+        v[i] = mode >= 2 ? ff_from_i64(iv[i]) : ff_from_u64(x);
     }
     for (unsigned j = 0; j < n; j++)
         in->point[j] = (ff2_t){ff_from_u64(j * 1234567ULL + 3), ff_from_u64(j * 7654321ULL + 5)};
@@ -52,10 +54,11 @@ static void setup(fz_inst *in, unsigned n, unsigned log_cols, int mode)
     pcs_poly poly = {.evals = v, .len = N};
     size_t rows = N >> log_cols, ends[3] = {rows / 4, rows / 2, rows};
     uint8_t syms[3] = {PCS_SYM_I8, PCS_SYM_U16, PCS_SYM_I32};
-    if (mode == 2 && (pcs_layout_set_rate(&in->l, 1, NULL) != EM_OK ||
-                      pcs_layout_set_systematic(&in->l, ends, syms, 3, NULL) != EM_OK))
+    if (mode >= 2 && (pcs_layout_set_rate(&in->l, 1, NULL) != EM_OK ||
+                      pcs_layout_set_systematic(&in->l, ends, syms, 3, NULL) != EM_OK ||
+                      (mode == 3 && pcs_layout_set_rate23(&in->l, NULL) != EM_OK)))
         abort();
-    if (mode == 2)
+    if (mode >= 2)
         poly = (pcs_poly){.ints = iv, .len = N};
     static const uint8_t seed[32] = {1, 2, 3};
     if (hiding ? pcs_layout_set_hiding(&in->l, 1, NULL) != EM_OK ||
@@ -72,7 +75,7 @@ static void setup(fz_inst *in, unsigned n, unsigned log_cols, int mode)
         abort();
     free(v);
     free(sc);
-    if (mode != 2)
+    if (mode < 2)
         free(iv); /* the systematic prover keeps its integers */
 }
 
@@ -83,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setup(&inst[1], 10, 7, 0); /* N = 512 columns: sampled queries */
         setup(&inst[2], 9, 8, 1);  /* hiding: N = 2048 columns, 3 mask rows */
         setup(&inst[3], 7, 3, 2);  /* systematic: 16 rows, N = 16 columns: all opened */
-        setup(&inst[4], 12, 9, 2); /* systematic: 8 rows, N = 1024 columns: sampled */
+        setup(&inst[4], 13, 10, 3); /* systematic rate 2/3: 8 rows, N = 1536 columns: sampled */
     }
     if (size < 1)
         return 0;

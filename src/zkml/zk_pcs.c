@@ -5,8 +5,10 @@
  * proof's commitment section): log_cols u8 | Merkle root (32). The verifier accepts only the
  * default log_cols for the polynomial size, so a prover cannot pick an unusual matrix shape.
  * The model (committed once, opened in every proof) uses rate 1/4 over all its rows. The
- * witness (committed in every proof) uses rate 1/2, which halves its encoding and hashing for
- * 262 instead of 160 opened columns, and commits only the rows of its used prefix
+ * witness (committed in every proof) is systematic at rate 2/3 (pcs.h: its message columns are
+ * the small witness integers at 1-4 bytes each, its parity half a rate-1/2 coset), which cuts
+ * its encoding and hashing for 413 instead of 160 opened columns, and commits only the rows of
+ * its used prefix
  * (zk__pack_used; the zero tail up to the power of two is zero by definition, and both sides
  * derive its length from the public witness layout).
  *
@@ -34,7 +36,7 @@ struct zk_pcs {
 /* used = 0: the model layout (rate 1/4, every row, the default column count); else the witness
  * layout with only the first used values committed, 2^((ceil log2 used + 5) / 2) columns: its
  * message columns are mostly one byte per row, so an opened column costs ~4.5 bytes per row
- * instead of 8 and the balance of 262 opened columns against two combination rows of 16 C bytes
+ * instead of 8 and the balance of 413 opened columns against two combination rows of 16 C bytes
  * moves to fewer columns than pcs_layout_init's default (784-512-512-10 at batch 1024: 2^13
  * instead of 2^14, a ~110 KiB smaller proof and shorter transforms). */
 static em_status layout_for(unsigned log, uint64_t used, pcs_layout *l, em_err *err)
@@ -74,7 +76,7 @@ static uint8_t sym_for(int32_t lo, int32_t hi)
 }
 
 /* The witness layout of a proof (both sides derive it from the public layout): the used prefix,
- * rate 1/2, systematic, each row typed by the ranges of the blocks it holds (zero in the gaps),
+ * systematic at rate 2/3, each row typed by the ranges of the blocks it holds (zero in the gaps),
  * equal neighbours merged into runs (past PCS_MAX_SYM_RUNS, one run of the widest type). */
 static em_status witness_layout(const zk_wlayout *wl, pcs_layout *l, em_err *err)
 {

@@ -23,9 +23,10 @@
  * The verifier checks w and each u_g against the opened columns (as one random combination of
  * them with a challenge zeta squeezed from a copy of the transcript, so one re-encoding; the
  * transcript is left as the prover's), and checks <u_g, eq(z_col)> = sum_{k in g} rho_k v_k. See docs/PROOFS.md for the soundness argument
- * (rate 1/4 with 160 queries or rate 1/2 with 262, proven unique-decoding proximity gap: 2^-108
- * query error either way). Rate 1/2 halves the encoding and hashing of a commitment for ~1.6x
- * the opened columns: the per-proof witness uses it, the once-committed model rate 1/4.
+ * (rate 1/4 with 160 queries, rate 1/2 with 262 or systematic rate 2/3 with 413, proven
+ * unique-decoding proximity gap: 2^-108 query error each). A higher rate cuts the encoding and
+ * hashing of a commitment for more opened columns: the per-proof witness uses systematic rate
+ * 2/3, the once-committed model rate 1/4.
  *
  * Wire format (no length prefixes; the layout and the claims fix every length): [hiding only:
  * y_g per group (16 B each)], w (Cm x 16 B, Cm = C, or 2C when hiding), u_g for each group in
