@@ -315,11 +315,14 @@ void zk__pcs_free(zk_pcs *p);
  * proof then fails verification). */
 em_status zk__pcs_open(const zk_pcs *p, tr_t *tr, const zk_pack *pack, const zk_claims *c, int witness, int forge,
                        em_buf *out, em_err *err) EM_WARN_UNUSED;
+/* The pcs.h layout of the witness commitment of wl (systematic rate 2/3, typed rows, the column
+ * count of least estimated opening size; zk_pcs.c). */
+em_status zk__pcs_witness_layout(const zk_wlayout *wl, pcs_layout *l, em_err *err) EM_WARN_UNUSED;
 /* The committed length of a witness packed as pack (its used prefix, at least 1). */
 uint64_t zk__pcs_witness_len(const zk_pack *pack);
-/* commit (log_cols u8 | root) has the column count of the model layout (used = 0) or of a witness
- * of used values. */
-em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned log, uint64_t used,
+/* commit (log_cols u8 | root) has the column count of the model layout (wl = NULL) or of the
+ * witness layout wl. */
+em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned log, const zk_wlayout *wl,
                                    em_err *err) EM_WARN_UNUSED;
 /* wl: the witness layout of a witness commitment, NULL for the model's (packed as pack). */
 em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, const zk_pack *pack,

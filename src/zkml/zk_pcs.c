@@ -1,14 +1,15 @@
 /* Adapter from packed polynomials + block claims to the multilinear commitment of pcs.h.
  *
  * Each packed polynomial (the model, or one proof's witness) is committed as a single pcs
- * polynomial with the default log_cols for its size. Commitment bytes (in the vk, or in the
- * proof's commitment section): log_cols u8 | Merkle root (32). The verifier accepts only the
- * default log_cols for the polynomial size, so a prover cannot pick an unusual matrix shape.
+ * polynomial with a log_cols fixed by public data (the model: pcs_layout_init's default for its
+ * size; a witness: zk__pcs_witness_layout's rule). Commitment bytes (in the vk, or in the
+ * proof's commitment section): log_cols u8 | Merkle root (32). The verifier accepts only that
+ * log_cols, so a prover cannot pick an unusual matrix shape.
  * The model (committed once, opened in every proof) uses rate 1/4 over all its rows. The
  * witness (committed in every proof) is systematic at rate 2/3 (pcs.h: its message columns are
  * the small witness integers at 1-4 bytes each, its parity half a rate-1/2 coset), which cuts
- * its encoding and hashing for 413 instead of 160 opened columns, and commits only the rows of
- * its used prefix
+ * its encoding and hashing for 413 instead of 160 opened columns, has the column count of least
+ * estimated opening size (zk__pcs_witness_layout), and commits only the rows of its used prefix
  * (zk__pack_used; the zero tail up to the power of two is zero by definition, and both sides
  * derive its length from the public witness layout).
  *
@@ -33,28 +34,19 @@ struct zk_pcs {
     const int32_t *ints;
 };
 
-/* used = 0: the model layout (rate 1/4, every row, the default column count); else the witness
- * layout with only the first used values committed, 2^((ceil log2 used + 5) / 2) columns: its
- * message columns are mostly one byte per row, so an opened column costs ~4.5 bytes per row
- * instead of 8 and the balance of 413 opened columns against two combination rows of 16 C bytes
- * moves to fewer columns than pcs_layout_init's default (784-512-512-10 at batch 1024: 2^13
- * instead of 2^14, a ~110 KiB smaller proof and shorter transforms). */
-static em_status layout_for(unsigned log, uint64_t used, pcs_layout *l, em_err *err)
+/* used = 0: the model layout (rate 1/4, every row, the default column count); else a witness
+ * layout of 2^lc columns with only the first used values committed, at rate 1/2 (the caller
+ * makes it systematic at rate 2/3). */
+static em_status layout_for(unsigned log, uint64_t used, unsigned lc, pcs_layout *l, em_err *err)
 {
-    unsigned nv = log, lc = 0;
+    unsigned nv = log;
     em_status st;
     if (log > PCS_MAX_VARS)
         return em_errf(err, EM_ERR_LIMIT, "polynomial of 2^%u values exceeds the commitment limit 2^%u", log,
                        PCS_MAX_VARS);
     if (used > ((uint64_t)1 << log))
         return em_errf(err, EM_ERR_INTERNAL, "witness of %llu values for 2^%u", (unsigned long long)used, log);
-    if (used) {
-        while (((uint64_t)1 << lc) < used)
-            lc++;
-        lc = (lc + 5) / 2;
-        lc = lc > log ? log : lc < 1 ? 1 : lc;
-    }
-    if ((st = pcs_layout_init(l, &nv, 1, lc > log ? 0 : lc, err)) != EM_OK || !used)
+    if ((st = pcs_layout_init(l, &nv, 1, used ? lc : 0, err)) != EM_OK || !used)
         return st;
     if ((st = pcs_layout_set_len(l, 0, (size_t)used, err)) != EM_OK)
         return st;
@@ -75,13 +67,13 @@ static uint8_t sym_for(int32_t lo, int32_t hi)
     return PCS_SYM_I32;
 }
 
-/* The witness layout of a proof (both sides derive it from the public layout): the used prefix,
- * systematic at rate 2/3, each row typed by the ranges of the blocks it holds (zero in the gaps),
- * equal neighbours merged into runs (past PCS_MAX_SYM_RUNS, one run of the widest type). */
-static em_status witness_layout(const zk_wlayout *wl, pcs_layout *l, em_err *err)
+/* The witness layout at 2^lc columns: the used prefix, systematic at rate 2/3, each row typed by
+ * the ranges of the blocks it holds (zero in the gaps), equal neighbours merged into runs (past
+ * PCS_MAX_SYM_RUNS, one run of the widest type). */
+static em_status typed_layout(const zk_wlayout *wl, unsigned lc, pcs_layout *l, em_err *err)
 {
     const zk_pack *pack = &wl->pack;
-    em_status st = layout_for(pack->total_log, zk__pcs_witness_len(pack), l, err);
+    em_status st = layout_for(pack->total_log, zk__pcs_witness_len(pack), lc, l, err);
     if (st != EM_OK)
         return st;
     size_t R = l->n_rows, C = (size_t)1 << l->log_cols;
@@ -130,6 +122,47 @@ out:
     return st;
 }
 
+/* The opening bytes a typed witness layout costs, estimated in integers (a public rule: both
+ * sides pick the same column count): the combination rows w and u (16 C bytes each), the opened
+ * columns (413 of the N = 3C/2, or all N when N <= 826; a message column at its rows' widths,
+ * a parity one at 8 bytes per row) and their Merkle siblings (~32 bytes per opened column and
+ * tree level below the one where the opened paths meet). */
+static uint64_t opening_bytes(const pcs_layout *l)
+{
+    uint64_t C = (uint64_t)1 << l->log_cols, N = C * 3 / 2, R = l->n_rows, msg = 0;
+    for (unsigned k = 0; k < l->n_runs; k++)
+        msg += (l->run_end[k] - (k ? l->run_end[k - 1] : 0)) * pcs_sym_bytes(l->run_sym[k]);
+    uint64_t q = N <= PCS_QUERIES_RATE23 * 2 ? N : PCS_QUERIES_RATE23, levels = 0;
+    while (q < N && (q << levels) < 2 * C) /* the tree levels where the opened paths are sparse */
+        levels++;
+    return 32 * C + q * (C * msg + (N - C) * 8 * R) / N + 32 * q * levels;
+}
+
+/* The witness layout of a proof (both sides derive it from the public layout): typed_layout at
+ * the column count whose opening_bytes is least among 2^(f-1), 2^f, 2^(f+1), f = (ceil log2 used
+ * + 5) / 2 -- the balance of ~413 opened columns of ~3.3 bytes per row (message columns are mostly
+ * one byte per row) against two combination rows of 16 C bytes (784-512-512-10 at batch 1024:
+ * 2^13; pcs_layout_init's default, tuned for 8-byte columns, would take 2^14). */
+em_status zk__pcs_witness_layout(const zk_wlayout *wl, pcs_layout *l, em_err *err)
+{
+    unsigned log = wl->pack.total_log, f = 0, best = 0;
+    uint64_t used = zk__pcs_witness_len(&wl->pack), best_bytes = UINT64_MAX;
+    while (((uint64_t)1 << f) < used)
+        f++;
+    f = (f + 5) / 2;
+    for (unsigned lc = f > 2 ? f - 1 : 1; lc <= f + 1 && lc <= log; lc++) {
+        em_status st = typed_layout(wl, lc, l, err);
+        if (st != EM_OK)
+            return st;
+        uint64_t b = opening_bytes(l);
+        if (b < best_bytes) {
+            best_bytes = b;
+            best = lc;
+        }
+    }
+    return typed_layout(wl, best ? best : (log < 1 ? log : 1), l, err);
+}
+
 static em_status commit_layout(const pcs_layout *l, pcs_poly pp, int threads, zk_pcs **out, uint8_t *commit,
                                size_t *commit_len, em_err *err)
 {
@@ -159,7 +192,7 @@ em_status zk__pcs_commit(const ff_t *poly, const int32_t *ints, unsigned log, co
      * derive; it is accepted here so hiding can be added without changing callers. */
     (void)seed;
     pcs_layout l;
-    em_status st = layout_for(log, 0, &l, err);
+    em_status st = layout_for(log, 0, 0, &l, err);
     pcs_poly pp = {.evals = ints ? NULL : poly, .len = (size_t)1 << log, .ints = ints};
     return st != EM_OK ? st : commit_layout(&l, pp, threads, out, commit, commit_len, err);
 }
@@ -168,7 +201,7 @@ em_status zk__pcs_commit_witness(const int32_t *ipoly, const zk_wlayout *wl, int
                                  uint8_t *commit, size_t *commit_len, em_err *err)
 {
     pcs_layout l;
-    em_status st = witness_layout(wl, &l, err);
+    em_status st = zk__pcs_witness_layout(wl, &l, err);
     pcs_poly pp = {.ints = ipoly, .len = (size_t)zk__pack_used(&wl->pack), .unchecked = forge};
     return st != EM_OK ? st : commit_layout(&l, pp, threads, out, commit, commit_len, err);
 }
@@ -239,12 +272,13 @@ out:
     return st;
 }
 
-em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned log, uint64_t used, em_err *err)
+em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned log, const zk_wlayout *wl,
+                                   em_err *err)
 {
     pcs_layout l;
     if (len != ZK_PCS_COMMIT_LEN)
         return em_errf(err, EM_ERR_FORMAT, "commitment of %zu bytes, expected %d", len, ZK_PCS_COMMIT_LEN);
-    em_status st = layout_for(log, used, &l, err);
+    em_status st = wl ? zk__pcs_witness_layout(wl, &l, err) : layout_for(log, 0, 0, &l, err);
     if (st != EM_OK)
         return st;
     if (commit[0] != l.log_cols)
@@ -254,7 +288,7 @@ em_status zk__pcs_check_commitment(const uint8_t *commit, size_t len, unsigned l
 
 em_status zk__vk_commit_check(const zk_vk *vk, em_err *err)
 {
-    em_status st = zk__pcs_check_commitment(vk->model_commit, vk->model_commit_len, vk->model_log, 0, err);
+    em_status st = zk__pcs_check_commitment(vk->model_commit, vk->model_commit_len, vk->model_log, NULL, err);
     return st == EM_OK ? st : em_err_prefix(err, "verifying key: model ");
 }
 
@@ -263,9 +297,8 @@ em_status zk__pcs_verify(const uint8_t *commit, size_t commit_len, tr_t *tr, con
 {
     pcs_layout l;
     em_status st;
-    if ((st = zk__pcs_check_commitment(commit, commit_len, pack->total_log, wl ? zk__pcs_witness_len(pack) : 0, err)) !=
-            EM_OK ||
-        (st = wl ? witness_layout(wl, &l, err) : layout_for(pack->total_log, 0, &l, err)) != EM_OK)
+    if ((st = zk__pcs_check_commitment(commit, commit_len, pack->total_log, wl, err)) != EM_OK ||
+        (st = wl ? zk__pcs_witness_layout(wl, &l, err) : layout_for(pack->total_log, 0, 0, &l, err)) != EM_OK)
         return st;
     if (c->n == 0)
         return em_errf(err, EM_ERR_INTERNAL, "opening without claims");

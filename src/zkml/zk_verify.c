@@ -108,7 +108,7 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
     if (pv.witness_log != wl.pack.total_log)
         return em_errf(err, EM_ERR_VERIFY, "witness polynomial has 2^%u values, expected 2^%u for %zu samples",
                        pv.witness_log, wl.pack.total_log, n_samples);
-    if ((st = zk__pcs_check_commitment(pv.wcommit, pv.wcommit_len, wl.pack.total_log, zk__pcs_witness_len(&wl.pack), err)) != EM_OK)
+    if ((st = zk__pcs_check_commitment(pv.wcommit, pv.wcommit_len, wl.pack.total_log, &wl, err)) != EM_OK)
         return em_err_prefix(err, "witness commitment: ");
     /* the first proven layer reads prefix(input), computed here from the input the statement binds */
     if ((st = zk__prefix_input(vk, input, n_samples, &xin, &own_xin, err)) != EM_OK)

@@ -59,12 +59,9 @@ static int ffx_init(ffx *f, int lie)
         return 0;
     /* the same layout through pcs.h directly (the adapter's prover is opaque): same root */
     pcs_layout l;
-    unsigned nv = f->pack.total_log;
     pcs_poly pp = {.ints = f->ints, .len = used};
-    uint8_t root[PCS_ROOT_LEN], i32 = PCS_SYM_I32;
-    if (pcs_layout_init(&l, &nv, 1, 0, &err) != EM_OK || pcs_layout_set_len(&l, 0, used, &err) != EM_OK ||
-        pcs_layout_set_rate(&l, 1, &err) != EM_OK || pcs_layout_set_systematic(&l, &l.n_rows, &i32, 1, &err) != EM_OK ||
-        pcs_layout_set_rate23(&l, &err) != EM_OK ||
+    uint8_t root[PCS_ROOT_LEN];
+    if (zk__pcs_witness_layout(&f->wl, &l, &err) != EM_OK || l.n_runs != 1 || l.run_sym[0] != PCS_SYM_I32 ||
         pcs_commit(&l, &pp, 1, &f->pp, root, &err) != EM_OK ||
         memcmp(root, f->commit + 1, PCS_ROOT_LEN))
         return 0;
