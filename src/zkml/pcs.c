@@ -338,7 +338,7 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
             return em_errf(err, EM_ERR_ARG, "pcs: integer evaluations need a non-hiding one-polynomial layout");
     }
     if (l->systematic) {
-        if (polys[0].len && !polys[0].ints)
+        if (!polys[0].ints) /* even when empty: the openings read the integers */
             return em_errf(err, EM_ERR_ARG, "pcs: a systematic layout is committed from integers");
         if (!polys[0].unchecked && (st = sym_check(l, polys[0].ints, polys[0].len, err)) != EM_OK)
             return st;
@@ -770,10 +770,6 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
     }
     /* Column openings. */
     size_t nq = sample_queries(tr, N, layout_queries(l), idx);
-    if (em_buf_reserve(out, nq * Rt * FF_BYTES) != EM_OK) {
-        st = em_errf(err, EM_ERR_LIMIT, "pcs: proof buffer full");
-        goto out;
-    }
     /* the columns are written in place, on the threads: column q starts at off[q] (a message
      * column of a systematic layout takes its rows' widths, any other 8 bytes per row) */
     size_t col_bytes = 0, msg_bytes = 0;

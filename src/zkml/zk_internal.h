@@ -301,8 +301,8 @@ typedef struct zk_pcs zk_pcs;
 em_status zk__pcs_commit(const ff_t *poly, const int32_t *ints, unsigned log, const uint8_t seed[32], int threads,
                          zk_pcs **out, uint8_t *commit, size_t *commit_len, em_err *err) EM_WARN_UNUSED;
 /* A proof's witness, packed as wl->pack, from its used prefix (zk__pack_used values) as
- * integers: rate 1/2, the zero tail not committed, systematic with each row's symbol type
- * from the ranges of the blocks it holds (zk_wlayout lo/hi). forge (test hooks): a value outside
+ * integers: zk__pcs_witness_layout (systematic rate 2/3, each row's symbol type from the ranges
+ * of the blocks it holds, zk_wlayout lo/hi), the zero tail not committed. forge (test hooks): a value outside
  * its type is committed anyway, by its low bytes in the message columns, as a cheating prover
  * could (pcs_poly.unchecked). ipoly is borrowed until zk__pcs_free (the openings
  * combine its rows). */

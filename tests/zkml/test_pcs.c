@@ -669,6 +669,12 @@ static void test_systematic(void)
     pcs_prover *p = NULL;
     uint8_t root[32];
     CHECK_ST(pcs_commit(&l, &pf, 1, &p, root, &err), EM_ERR_ARG, &err);
+    pcs_poly none = {.ints = NULL, .len = 0}; /* empty, but without the integers the openings read */
+    CHECK_ST(pcs_commit(&l, &none, 1, &p, root, &err), EM_ERR_ARG, &err);
+    int32_t zero = 0;
+    pcs_poly empty = {.ints = &zero, .len = 0};
+    CHECK_OK(pcs_commit(&l, &empty, 1, &p, root, &err), &err);
+    pcs_prover_free(p);
     CHECK_EQ_U64(pcs_sym_bytes(PCS_SYM_U16), 2);
     CHECK_EQ_U64(pcs_sym_bytes(0), 0);
 }

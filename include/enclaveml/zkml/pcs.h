@@ -58,7 +58,7 @@
 #define PCS_RATE_BITS 2 /* default rate 1/4 */
 #define PCS_QUERIES 160   /* column queries at rate 1/4: 0.6251^160 = 2^-108.4 */
 #define PCS_QUERIES_RATE2 262 /* at rate 1/2: 0.7501^262 = 2^-108.7 */
-#define PCS_QUERIES_RATE23 413 /* at rate 2/3 (systematic): (5/6 + 10^-4)^413 = 2^-108.6 */
+#define PCS_QUERIES_RATE23 413 /* at rate 2/3 (systematic): (5/6 + 10^-4)^413 = 2^-108.56 */
 #define PCS_MAX_QUERIES PCS_QUERIES_RATE23
 #define PCS_MAX_POLYS 256
 #define PCS_MAX_VARS 30      /* per polynomial */
@@ -85,7 +85,8 @@ typedef struct pcs_layout {
     size_t row_off[PCS_MAX_POLYS];
     size_t rows[PCS_MAX_POLYS]; /* committed rows of poly p (the rest are zero) */
     size_t n_rows; /* total stacked data rows */
-    unsigned rate_bits; /* codeword length N = 2^rate_bits * message length; 1 or 2 */
+    unsigned rate_bits; /* codeword length N = 2^rate_bits * message length; 1 or 2 (N = 3C/2
+                         * when rate23) */
     unsigned hiding;  /* 0, or 1 after pcs_layout_set_hiding */
     unsigned n_masks; /* hiding: the most distinct column points one opening may have */
     /* systematic (pcs_layout_set_systematic): rows [run_end[k-1], run_end[k]) hold values of
