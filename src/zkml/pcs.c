@@ -173,12 +173,13 @@ unsigned pcs_sym_bytes(unsigned sym)
     }
 }
 
-static void sym_range(unsigned sym, int32_t *lo, int32_t *hi)
+void pcs_sym_range(unsigned sym, int32_t *lo, int32_t *hi)
 {
     static const int32_t lo_of[] = {0, 0, -128, 0, -32768, INT32_MIN};
     static const int32_t hi_of[] = {0, 255, 127, 65535, 32767, INT32_MAX};
-    *lo = lo_of[sym];
-    *hi = hi_of[sym];
+    unsigned k = pcs_sym_bytes(sym) ? sym : 0;
+    *lo = lo_of[k];
+    *hi = hi_of[k];
 }
 
 /* The symbol of a message column entry from its bytes (w = pcs_sym_bytes(sym)). */
@@ -307,7 +308,7 @@ static em_status sym_check(const pcs_layout *l, const int32_t *v, size_t len, em
         if (b >= e || l->run_sym[k] == PCS_SYM_I32)
             continue;
         int32_t lo, hi;
-        sym_range(l->run_sym[k], &lo, &hi);
+        pcs_sym_range(l->run_sym[k], &lo, &hi);
         if (em_i32_in_range(v + b, e - b, lo, hi)) /* vectorised; the offender is found only on failure */
             continue;
         for (size_t i = b; i < e; i++)
@@ -351,11 +352,11 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
     /* integer values are encoded from the integers themselves: no field-element copy */
     int from_ints = l->n_polys == 1 && polys[0].ints;
     size_t Ne = l->systematic ? N - C : N; /* stored codeword columns: the parity only when systematic */
-    p->m = from_ints || l->systematic ? NULL : zk__big_alloc(Rt * Cm * sizeof *p->m);
+    p->m = from_ints ? NULL : zk__big_alloc(Rt * Cm * sizeof *p->m); /* systematic: always from ints */
     p->enc = zk__big_alloc(Rt * Ne * sizeof *p->enc);
     p->zero = calloc(Rt, 1);
     p->row_bytes = l->systematic ? malloc(Rt) : NULL;
-    if ((!from_ints && !l->systematic && !p->m) || !p->enc || !p->zero || (l->systematic && !p->row_bytes)) {
+    if ((!from_ints && !p->m) || !p->enc || !p->zero || (l->systematic && !p->row_bytes)) {
         st = em_errf(err, EM_ERR_NOMEM, "pcs: matrix of %zu x %zu", Rt, N);
         goto out;
     }
@@ -383,9 +384,7 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
             for (size_t c = r < l->n_rows ? C : 0; c < Cm; c++)
                 p->m[r * Cm + c] = blind_next(rng);
     }
-    if (l->systematic) {
-        p->ints = polys[0].ints;
-        p->ints_len = polys[0].len;
+    if (l->systematic) { /* p->ints was set above */
         for (size_t i = 0; i < Rt; i++)
             p->row_bytes[i] = (uint8_t)pcs_sym_bytes(row_sym(l, i));
         size_t used = (p->ints_len + C - 1) / C;
@@ -395,18 +394,10 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
             goto out;
         memset(p->enc + used * Ne, 0, (Rt - used) * Ne * sizeof *p->enc);
         memset(p->zero + used, 1, Rt - used);
-        if ((st = mt_tree_build_sys(p->ints, p->ints_len, p->row_bytes, C, p->enc, Ne, Rt, p->threads, &p->tree,
-                                    err)) != EM_OK)
-            goto out;
-        mt_tree_root(p->tree, p->root);
-        memcpy(root, p->root, PCS_ROOT_LEN);
-        *out = p;
-        p = NULL;
+        st = mt_tree_build_sys(p->ints, p->ints_len, p->row_bytes, C, p->enc, Ne, Rt, p->threads, &p->tree, err);
+    } else if ((st = ntt_plan_shared(msg_log(l) + l->rate_bits, &plan, err)) != EM_OK) {
         goto out;
-    }
-    if ((st = ntt_plan_shared(msg_log(l) + l->rate_bits, &plan, err)) != EM_OK)
-        goto out;
-    if (l->hiding) {
+    } else if (l->hiding) {
         if ((st = ntt_rs_encode_rows(plan, NULL, l->rate_bits, 1, NTT_RS_COEFFS, p->m, Rt, p->enc, n_threads,
                                      err)) != EM_OK)
             goto out;
@@ -427,7 +418,9 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
             memset(p->zero + l->row_off[i] + used, 1, rows - used);
         }
     }
-    if ((st = mt_tree_build_cols_threads(p->enc, Rt, N, p->threads, &p->tree, err)) != EM_OK)
+    if (!l->systematic)
+        st = mt_tree_build_cols_threads(p->enc, Rt, N, p->threads, &p->tree, err);
+    if (st != EM_OK)
         goto out;
     mt_tree_root(p->tree, p->root);
     memcpy(root, p->root, PCS_ROOT_LEN);

@@ -53,17 +53,15 @@ static em_status layout_for(unsigned log, uint64_t used, unsigned lc, pcs_layout
     return pcs_layout_set_rate(l, 1, err);
 }
 
-/* The smallest symbol type holding [lo, hi]. */
+/* The smallest symbol type holding [lo, hi] (the pcs_sym values run from the narrowest). */
 static uint8_t sym_for(int32_t lo, int32_t hi)
 {
-    if (lo >= 0 && hi <= 255)
-        return PCS_SYM_U8;
-    if (lo >= -128 && hi <= 127)
-        return PCS_SYM_I8;
-    if (lo >= 0 && hi <= 65535)
-        return PCS_SYM_U16;
-    if (lo >= -32768 && hi <= 32767)
-        return PCS_SYM_I16;
+    for (uint8_t t = PCS_SYM_U8; t < PCS_SYM_I32; t++) {
+        int32_t a, b;
+        pcs_sym_range(t, &a, &b);
+        if (lo >= a && hi <= b)
+            return t;
+    }
     return PCS_SYM_I32;
 }
 
@@ -145,22 +143,25 @@ static uint64_t opening_bytes(const pcs_layout *l)
  * 2^13; pcs_layout_init's default, tuned for 8-byte columns, would take 2^14). */
 em_status zk__pcs_witness_layout(const zk_wlayout *wl, pcs_layout *l, em_err *err)
 {
-    unsigned log = wl->pack.total_log, f = 0, best = 0;
+    unsigned log = wl->pack.total_log, f = 0;
     uint64_t used = zk__pcs_witness_len(&wl->pack), best_bytes = UINT64_MAX;
+    pcs_layout cand;
     while (((uint64_t)1 << f) < used)
         f++;
     f = (f + 5) / 2;
     for (unsigned lc = f > 2 ? f - 1 : 1; lc <= f + 1 && lc <= log; lc++) {
-        em_status st = typed_layout(wl, lc, l, err);
+        em_status st = typed_layout(wl, lc, &cand, err);
         if (st != EM_OK)
             return st;
-        uint64_t b = opening_bytes(l);
+        uint64_t b = opening_bytes(&cand);
         if (b < best_bytes) {
             best_bytes = b;
-            best = lc;
+            *l = cand;
         }
     }
-    return typed_layout(wl, best ? best : (log < 1 ? log : 1), l, err);
+    if (best_bytes == UINT64_MAX) /* never for a real witness: its tables alone have 2^3 values */
+        return em_errf(err, EM_ERR_INTERNAL, "witness of 2^%u values: too small for a rate-2/3 commitment", log);
+    return EM_OK;
 }
 
 static em_status commit_layout(const pcs_layout *l, pcs_poly pp, int threads, zk_pcs **out, uint8_t *commit,

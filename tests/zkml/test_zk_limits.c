@@ -80,19 +80,16 @@ static void test_many_witness_runs(void)
     for (int i = 0; i < 35; i++)
         dims[i] = 16;
     nn_model *m = zt_mlp(dims, 35, 8, 8, 0, 0);
-    CHECK(m != NULL);
-    if (!m)
-        return;
     em_err err = {0};
-    zk_prover *p = NULL;
-    CHECK_OK(zk_prover_create(m, &p, &err), &err);
+    zk_prover *p = zt_prover(m);
+    if (!p)
+        return;
     size_t n = 256, k = nn_model_output_size(m);
     int32_t *x = zt_input(m, n), *out = calloc(n * k, sizeof *out);
     uint8_t *proof = NULL;
     size_t len = 0;
     zk_context ctx = {.nonce = (const uint8_t *)"deep", .nonce_len = 4, .node_id = "node-d"};
-    if (p)
-        CHECK_OK(zk_prove(p, NULL, x, n, &ctx, out, &proof, &len, NULL, &err), &err);
+    CHECK_OK(zk_prove(p, NULL, x, n, &ctx, out, &proof, &len, NULL, &err), &err);
     if (proof) {
         CHECK_OK(zk_verify(zk_prover_vk(p), x, n, out, &ctx, proof, len, NULL, &err), &err);
         zk_context other = ctx;

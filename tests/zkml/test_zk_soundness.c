@@ -453,16 +453,10 @@ static void test_vk_parser(void)
 static void cnn_tamper(int maxpool)
 {
     nn_model *m = zt_cnn2(maxpool);
-    CHECK(m != NULL);
-    if (!m)
-        return;
     em_err err = {0};
-    zk_prover *p = NULL;
-    CHECK_OK(zk_prover_create(m, &p, &err), &err);
-    if (!p) {
-        nn_model_free(m);
+    zk_prover *p = zt_prover(m);
+    if (!p)
         return;
-    }
     size_t n = 3, k = nn_model_output_size(m), in = nn_model_input_size(m);
     int32_t *x = zt_input(m, n), *y = calloc(n * k, sizeof *y), *y2 = calloc(n * k, sizeof *y2);
     zk_context ctx = {.nonce = NONCE, .nonce_len = 4, .node_id = "cnn"};

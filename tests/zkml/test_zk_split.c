@@ -213,14 +213,9 @@ static void test_grouped_forgeries(void)
     em_err err = {0};
     uint32_t d[] = {4, 64, 64, 10};
     nn_model *m = zt_mlp(d, 4, 8, 8, 0, 0);
-    zk_prover *p = NULL;
-    CHECK(m != NULL);
-    if (m)
-        CHECK_OK(zk_prover_create(m, &p, &err), &err);
-    if (!p) {
-        nn_model_free(m);
+    zk_prover *p = zt_prover(m);
+    if (!p)
         return;
-    }
     size_t n = 64;
     int32_t *x = zt_input(m, n);
     CHECK_OK(prove_verify(p, x, n, 0, &err), &err);
@@ -241,14 +236,9 @@ static void test_cnn_splits(void)
 {
     nn_model *m = zt_cnn2(1);
     em_err err = {0};
-    zk_prover *p = NULL;
-    CHECK(m != NULL);
-    if (m)
-        CHECK_OK(zk_prover_create(m, &p, &err), &err);
-    if (!p) {
-        nn_model_free(m);
+    zk_prover *p = zt_prover(m);
+    if (!p)
         return;
-    }
     static const int combos[][2] = {{3, 1}, {6, 2}, {8, 0}, {2, 2}};
     size_t n = 16;
     int32_t *x = zt_input(m, n);

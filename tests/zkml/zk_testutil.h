@@ -233,6 +233,20 @@ fail:
 
 static inline nn_model *zt_cnn(void) { return zt_cnn2(0); }
 
+/* A prover for m (checked non-NULL); on failure m is freed and NULL returned, so a test does
+ * `if (!(p = zt_prover(m))) return;` and owns both afterwards. */
+static inline zk_prover *zt_prover(nn_model *m)
+{
+    em_err err = {0};
+    zk_prover *p = NULL;
+    CHECK(m != NULL);
+    if (m)
+        CHECK_OK(zk_prover_create(m, &p, &err), &err);
+    if (!p)
+        nn_model_free(m);
+    return p;
+}
+
 static inline int32_t *zt_input(const nn_model *m, size_t n)
 {
     size_t k = nn_model_input_size(m) * n;

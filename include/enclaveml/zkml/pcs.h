@@ -139,6 +139,8 @@ em_status pcs_layout_set_systematic(pcs_layout *l, const size_t *run_end, const 
 em_status pcs_layout_set_rate23(pcs_layout *l, em_err *err) EM_WARN_UNUSED;
 /* Bytes per symbol of a pcs_sym (0 for an invalid one). */
 unsigned pcs_sym_bytes(unsigned sym);
+/* The integer range of a pcs_sym ([0, 0] for an invalid one). */
+void pcs_sym_range(unsigned sym, int32_t *lo, int32_t *hi);
 
 /* One polynomial's evaluations: len <= rows[p] * C entries (<= 2^n_vars), the rest are zero.
  * Given either as field elements (evals) or, for the one polynomial of a non-hiding layout, as
