@@ -3,7 +3,7 @@
  * Input layout: byte 0 selects the instance (bit 0: small layout where every column is opened,
  * or a larger one with sampled queries; bit 3 overrides both with a hiding commitment; bit 4
  * (without bit 3) makes either a systematic integer commitment, rows typed I8, U16 and I32 (the
- * small one at rate 1/2, the sampled one at rate 2/3);
+ * small one at rate 1/2, the sampled one at rate 2/3, or with bit 5 also set at rate 4/5);
  * bit 1: the claimed value is taken from bytes 1..16
  * instead of the true evaluation; bit 2: patch mode), then either the raw proof bytes or, in
  * patch mode, a u16le length adjustment followed by 5-byte patches (u32le offset, xor byte)
@@ -28,10 +28,10 @@ typedef struct fz_inst {
     em_buf honest;
 } fz_inst;
 
-static fz_inst inst[5];
+static fz_inst inst[6];
 
-/* mode 0: plain, 1: hiding, 2: systematic rate 1/2, 3: systematic rate 2/3 (the values then
- * small integers of the row types) */
+/* mode 0: plain, 1: hiding, 2: systematic rate 1/2, 3: systematic rate 2/3, 4: systematic rate
+ * 4/5 (the values then small integers of the row types) */
 static void setup(fz_inst *in, unsigned n, unsigned log_cols, int mode)
 {
     size_t N = (size_t)1 << n;
@@ -56,7 +56,8 @@ static void setup(fz_inst *in, unsigned n, unsigned log_cols, int mode)
     uint8_t syms[3] = {PCS_SYM_I8, PCS_SYM_U16, PCS_SYM_I32};
     if (mode >= 2 && (pcs_layout_set_rate(&in->l, 1, NULL) != EM_OK ||
                       pcs_layout_set_systematic(&in->l, ends, syms, 3, NULL) != EM_OK ||
-                      (mode == 3 && pcs_layout_set_rate23(&in->l, NULL) != EM_OK)))
+                      (mode == 3 && pcs_layout_set_rate23(&in->l, NULL) != EM_OK) ||
+                      (mode == 4 && pcs_layout_set_rate45(&in->l, NULL) != EM_OK)))
         abort();
     if (mode >= 2)
         poly = (pcs_poly){.ints = iv, .len = N};
@@ -87,10 +88,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setup(&inst[2], 9, 8, 1);  /* hiding: N = 2048 columns, 3 mask rows */
         setup(&inst[3], 7, 3, 2);  /* systematic: 16 rows, N = 16 columns: all opened */
         setup(&inst[4], 13, 10, 3); /* systematic rate 2/3: 8 rows, N = 1536 columns: sampled */
+        setup(&inst[5], 14, 11, 4); /* systematic rate 4/5: 8 rows, N = 2560 columns: sampled */
     }
     if (size < 1)
         return 0;
-    fz_inst *in = &inst[(data[0] & 8) ? 2 : (data[0] & 16) ? 3 + (data[0] & 1) : (data[0] & 1)];
+    fz_inst *in = &inst[(data[0] & 8)                     ? 2
+                        : (data[0] & 48) == 48            ? 5
+                        : (data[0] & 16)                  ? 3 + (data[0] & 1)
+                                                          : (data[0] & 1)];
     pcs_claim c = {.poly = 0, .point = in->point, .value = in->value};
     size_t off = 1;
     if (data[0] & 2) {

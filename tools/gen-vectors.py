@@ -312,17 +312,18 @@ def rs_encode(msg, rate_bits):
     return fft_eval(list(msg) + [0] * (n_cw - len(msg)), w)
 
 
-def rs_encode_sys(msg, rate_bits):
+def rs_encode_sys(msg, rate_bits, short=0):
     """Systematic codeword (ntt.h ntt_rs_encode_sys): msg are f's values on <w_n>; the codeword is
-    msg followed by blocks b = 1 .. 2^rate_bits - 1 of f(w_N^b * w_n^c), c < n; rate_bits 0 (rate
-    2/3): followed by f(w_2n^(1 + 4c)), c < n/2 (by Horner, independently of the C folding)."""
+    msg followed by blocks b = 1 .. 2^rate_bits - 1 of f(w_N^b * w_n^c), c < n; short 1 (rate 2/3):
+    followed by f(w_2n^(1 + 4c)), c < n/2; short 2 (rate 4/5): by f(w_2n^(1 + 8c)), c < n/4 (by
+    Horner, independently of the C folding)."""
     n = len(msg)
-    if rate_bits == 0:
+    if short:
         wn = pow(7, (P - 1) // n, P)
         coeffs = [v * pow(n, P - 2, P) % P for v in fft_eval([m % P for m in msg], pow(wn, P - 2, P))]
         w2n = pow(7, (P - 1) // (2 * n), P)
         horner = lambda x: functools.reduce(lambda acc, c: (acc * x + c) % P, reversed(coeffs), 0)
-        return [m % P for m in msg] + [horner(pow(w2n, 1 + 4 * c, P)) for c in range(n // 2)]
+        return [m % P for m in msg] + [horner(pow(w2n, 1 + (4 << (short - 1)) * c, P)) for c in range(n >> short)]
     N = n << rate_bits
     wN = pow(7, (P - 1) // N, P)
     wn = pow(wN, 1 << rate_bits, P)
@@ -370,7 +371,7 @@ def ceil_log2(x):
 
 class PcsCommitment:
     def __init__(self, n_vars, polys, log_cols=0, hiding_groups=0, seed=None, rate_bits=2, trim=False,
-                 sys_runs=None, rate23=False):
+                 sys_runs=None, rate23=False, rate45=False):
         if log_cols == 0:  # default: balances column openings against combination rows
             log_cols = min((ceil_log2(sum(1 << n for n in n_vars)) + 6) // 2, min(n_vars))
         self.n_vars, self.log_cols, self.rate_bits = list(n_vars), log_cols, rate_bits
@@ -398,14 +399,15 @@ class PcsCommitment:
             for r in range(self.total_rows):
                 for c in range(C if r < self.n_rows else 0, self.msg_len):
                     self.m[r][c] = rng.next()
-        self.sys_runs, self.rate23 = sys_runs or [], rate23
-        self.N = self.msg_len * 3 // 2 if rate23 else self.msg_len << rate_bits
+        self.sys_runs, self.rate23, self.rate45 = sys_runs or [], rate23, rate45
+        self.short = 1 if rate23 else 2 if rate45 else 0  # the parity is C >> short symbols
+        self.N = self.msg_len + (self.msg_len >> self.short) if self.short else self.msg_len << rate_bits
         if sys_runs:  # systematic: message columns hashed as integers in their rows' widths
             self.widths = [SYMS[next(t for e, t in sys_runs if r < e)][0] for r in range(self.n_rows)]
-            self.enc = [rs_encode_sys(row, 0 if rate23 else rate_bits) for row in self.m]
+            self.enc = [rs_encode_sys(row, rate_bits, self.short) for row in self.m]
             leaves = [int_leaf_hash([row[j] for row in self.m], self.widths) if j < C else
                       leaf_hash([row[j] for row in self.enc]) for j in range(self.N)]
-            leaves += [bytes(32)] * ((1 << ceil_log2(self.N)) - self.N)  # rate 2/3: zero padding leaves
+            leaves += [bytes(32)] * ((1 << ceil_log2(self.N)) - self.N)  # rates 2/3, 4/5: zero padding leaves
             self.m = [[v % P for v in row] for row in self.m]
         else:
             self.enc = [rs_encode(row, rate_bits) for row in self.m]
@@ -432,7 +434,7 @@ class PcsCommitment:
         for r in self.rows:
             tr.absorb_u64(b"pcs/layout", r)
         if self.sys_runs:
-            tr.absorb_u64(b"pcs/sys", int(self.rate23))
+            tr.absorb_u64(b"pcs/sys", self.short)
             tr.absorb_u64(b"pcs/sys", len(self.sys_runs))
             for e, t in self.sys_runs:
                 tr.absorb_u64(b"pcs/sys", e)
@@ -496,7 +498,7 @@ class PcsCommitment:
             for e, x in zip(eq_table(list(col_points[g])), u[:self.C]):
                 got = f2_add(got, f2_mul(e, x))
             assert got == want
-        t = 413 if self.rate23 else QUERIES[self.rate_bits]
+        t = {1: 413, 2: 715}[self.short] if self.short else QUERIES[self.rate_bits]
         if self.N <= 2 * t:
             idx = list(range(self.N))
         else:
@@ -553,18 +555,23 @@ def pcs_vectors():
          [37], 10, 0, [(0, 120, 0), (0, 121, 0)], 1, True, [(2, 1), (4, 2), (5, 5)], True),
         ("systematic rate 2/3, 2^7 integers, one I16 run, all columns opened", [7], [128], [38], 4, 0,
          [(0, 122, 0)], 1, True, [(8, 4)], True),
+        ("systematic rate 4/5, 2^14 trimmed to 9000 integers in U8/I8/U16 rows, sampled columns", [14], [9000],
+         [39], 11, 0, [(0, 123, 0), (0, 124, 0)], 1, True, [(2, 1), (4, 2), (5, 3)], False, True),
+        ("systematic rate 4/5, 2^8 integers, one I8 run, all columns opened", [8], [256], [40], 5, 0,
+         [(0, 125, 0)], 1, True, [(8, 2)], False, True),
     ]
     out = []
     blind_seed = bytes(range(32))
     for name, n_vars, lens, seeds, lc_arg, groups, claims, *opt in cases:
-        rate_bits, trim, sys_runs, rate23 = (list(opt) + [None, None, None, False][len(opt):]) if opt else (2, False, None, False)
+        rate_bits, trim, sys_runs, rate23, rate45 = ((list(opt) + [None, None, None, False, False][len(opt):]) if opt
+                                                     else (2, False, None, False, False))
         polys = [field_seq(n, s) for n, s in zip(lens, seeds)]
         if sys_runs:  # value e: its row's type range, lo + field_seq value mod the range size
             C = 1 << lc_arg
             rt = lambda e: SYMS[next(t for end, t in sys_runs if e // C < end)]
             polys = [[rt(e)[1] + v % (rt(e)[2] - rt(e)[1] + 1) for e, v in enumerate(polys[0])]]
         com = PcsCommitment(n_vars, polys, lc_arg, groups, blind_seed if groups else None, rate_bits, trim,
-                            sys_runs, rate23)
+                            sys_runs, rate23, rate45)
         polys = [[v % P for v in poly] for poly in polys]
         cl, prev = [], None
         for p, ps, share in claims:
@@ -579,6 +586,7 @@ def pcs_vectors():
             "log_cols": com.log_cols, "n_rows": com.n_rows, "hiding_groups": groups,
             "rate_bits": rate_bits, "trim": trim,
             **({"sys_runs": [[e, t] for e, t in sys_runs], "rate23": rate23} if sys_runs else {}),
+            **({"rate45": True} if rate45 else {}),
             "row0_codeword_head": [str(v) for v in com.enc[0][:16]],
             "root": com.root.hex(),
             "opening": {
@@ -598,7 +606,7 @@ def pcs_vectors():
             "(+ pcs_layout_set_len(p, lens[p]) for every p when trim, pcs_layout_set_rate(rate_bits), "
             "pcs_layout_set_hiding(hiding_groups) and pcs_commit_hiding(blind_seed) when hiding_groups > 0, "
             "pcs_layout_set_systematic(sys_runs: [row end, pcs_sym]) when present (then "
-            "pcs_layout_set_rate23 when rate23), the values then integers: "
+            "pcs_layout_set_rate23 when rate23, pcs_layout_set_rate45 when rate45), the values then integers: "
             "lo + (field_seq value mod (hi - lo + 1)) for the type [lo, hi] of the value's row); "
             "row0_codeword_head: the first 16 symbols of the Reed-Solomon codeword of stacked row 0 (systematic: "
             "the row itself, then its parity); "

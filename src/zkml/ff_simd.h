@@ -53,9 +53,7 @@ FF_AVX2_ATTR __m256i ff4_reduce(__m256i lo, __m256i hi)
     __m256i t = _mm256_sub_epi64(lo, hh);
     __m256i b = ff4_lt(lo, hh);
     t = _mm256_sub_epi64(t, _mm256_and_si256(b, eps));
-    /* hl * eps = (hl << 32) - hl for hl < 2^32 */
-    __m256i hl = _mm256_and_si256(hi, eps);
-    __m256i m = _mm256_sub_epi64(_mm256_slli_epi64(hi, 32), hl);
+    __m256i m = _mm256_mul_epu32(hi, eps); /* (hi mod 2^32) * eps */
     __m256i r = _mm256_add_epi64(t, m);
     __m256i c = ff4_lt(r, t);
     r = _mm256_add_epi64(r, _mm256_and_si256(c, eps));
@@ -105,8 +103,7 @@ FF_AVX512_ATTR __m512i ff8_reduce(__m512i lo, __m512i hi)
     __m512i t = _mm512_sub_epi64(lo, hh);
     __mmask8 b = _mm512_cmplt_epu64_mask(lo, hh);
     t = _mm512_mask_sub_epi64(t, b, t, eps);
-    __m512i hl = _mm512_and_si512(hi, eps);
-    __m512i m = _mm512_sub_epi64(_mm512_slli_epi64(hi, 32), hl);
+    __m512i m = _mm512_mul_epu32(hi, eps); /* (hi mod 2^32) * eps: one op instead of three */
     __m512i r = _mm512_add_epi64(t, m);
     __mmask8 c = _mm512_cmplt_epu64_mask(r, t);
     r = _mm512_mask_add_epi64(r, c, r, eps);

@@ -142,6 +142,8 @@ typedef struct mt_job {
     const int32_t *ints;
     size_t ints_len, n_int, i0, i1;
     const uint8_t *row_bytes;
+    uint8_t *keep;    /* NULL, or where integer column c's bytes go: keep + c * keep_len */
+    size_t keep_len;
 } mt_job;
 
 /* Columns [c_begin, c_end) of the row-major matrix m (j->rows x j->cols) -> leaves leaf_off + c. */
@@ -185,7 +187,7 @@ static void hash_int_cols(const mt_job *j, size_t c_begin, size_t c_end)
     static const uint8_t int_tag = MT_INT_LEAF_TAG;
     size_t n_cols = j->n_int;
     for (size_t c0 = c_begin; c0 < c_end; c0 += MT_COL_TILE) {
-        size_t nc = c_end - c0 < MT_COL_TILE ? c_end - c0 : MT_COL_TILE, off = 0;
+        size_t nc = c_end - c0 < MT_COL_TILE ? c_end - c0 : MT_COL_TILE, off = 0, done = 0;
         for (size_t k = 0; k < nc; k++) {
             SHA256_Init(&ctx[k]);
             SHA256_Update(&ctx[k], &int_tag, 1);
@@ -212,8 +214,12 @@ static void hash_int_cols(const mt_job *j, size_t c_begin, size_t c_end)
                 continue;
             }
             if (off + w > MT_INT_TILE) {
-                for (size_t k = 0; k < nc; k++)
+                for (size_t k = 0; k < nc; k++) {
                     SHA256_Update(&ctx[k], tile[k], off);
+                    if (j->keep)
+                        memcpy(j->keep + (c0 + k) * j->keep_len + done, tile[k], off);
+                }
+                done += off;
                 off = 0;
             }
             size_t valid = j->ints_len > base ? j->ints_len - base : 0; /* entries of this row run that exist */
@@ -233,6 +239,8 @@ static void hash_int_cols(const mt_job *j, size_t c_begin, size_t c_end)
         for (size_t k = 0; k < nc; k++) {
             if (off)
                 SHA256_Update(&ctx[k], tile[k], off);
+            if (off && j->keep)
+                memcpy(j->keep + (c0 + k) * j->keep_len + done, tile[k], off);
             SHA256_Final(j->t->nodes[j->t->n_leaves + c0 + k], &ctx[k]);
         }
     }
@@ -344,8 +352,8 @@ static em_status tree_build(mt_job proto, size_t n_leaves, size_t data_bytes, un
 }
 
 em_status mt_tree_build_sys(const int32_t *msg, size_t msg_len, const uint8_t *row_bytes, size_t n_msg,
-                            const ff_t *par, size_t n_par, size_t n_rows, unsigned n_threads, mt_tree **out,
-                            em_err *err)
+                            const ff_t *par, size_t n_par, size_t n_rows, unsigned n_threads, uint8_t *msg_cols,
+                            mt_tree **out, em_err *err)
 {
     *out = NULL;
     size_t int_bytes = 0;
@@ -372,7 +380,8 @@ em_status mt_tree_build_sys(const int32_t *msg, size_t msg_len, const uint8_t *r
     for (size_t i = 0; i < T; i++)
         jobs[i] = (mt_job){.t = t, .kind = MT_SRC_SYS, .m = par, .rows = n_rows, .cols = n_par, .ints = msg,
                            .ints_len = msg_len, .n_int = n_msg, .row_bytes = row_bytes, .i0 = n_msg * i / T,
-                           .i1 = n_msg * (i + 1) / T, .l0 = n_par * i / T, .l1 = n_par * (i + 1) / T};
+                           .i1 = n_msg * (i + 1) / T, .l0 = n_par * i / T, .l1 = n_par * (i + 1) / T,
+                           .keep = msg_cols, .keep_len = int_bytes};
     run_jobs(jobs, T);
     tree_hash(t, (mt_job){.kind = MT_SRC_NONE}, T);
     *out = t;

@@ -647,11 +647,23 @@ static void rs_encode_one_i32(const ntt_plan *plan_N, unsigned rate_bits, const 
  * Rate 2/3 (rate_bits = NTT_SYS_RATE_2_3): twist[m] = w_2n^rev_(n/2)(m) / n for m < n/2: f on
  * w_2n <w_n^2> is g(y) = sum_(k < n/2) w_2n^k (a_k + w_4 a_(k + n/2)) y^k, and a_k, a_(k + n/2)
  * are the DIF outputs 2m and 2m + 1 for k = rev_(n/2)(m), so g's bit-reversed coefficients are
- * twist[m] (out[2m] + w_4 out[2m + 1]), and a DIT of size n/2 evaluates it. */
+ * twist[m] (out[2m] + w_4 out[2m + 1]), and a DIT of size n/2 evaluates it.
+ * Rate 4/5 (NTT_SYS_RATE_4_5) likewise with S = 4 parts: f on w_2n <w_n^4> (n/4 points) has
+ * coefficients w_2n^k sum_t w_8^t a_(k + t n/4), and a_(k + t n/4) is DIF output 4m + u with
+ * t = rev_2(u) (the top two index bits come out reversed at the bottom), so its bit-reversed
+ * coefficients are twist[m] sum_u w_8^rev_2(u) out[4m + u], twist[m] = w_2n^rev_(n/4)(m) / n. */
+
+/* log2 of S for the short-parity rates (1: rate 2/3, 2: rate 4/5), 0 for rate 1/2^rate_bits. */
+static unsigned sys_short(unsigned rate_bits)
+{
+    return rate_bits == NTT_SYS_RATE_2_3 ? 1 : rate_bits == NTT_SYS_RATE_4_5 ? 2 : 0;
+}
+
 size_t ntt_sys_parity_len(unsigned log_n, unsigned rate_bits)
 {
     size_t n = (size_t)1 << log_n;
-    return rate_bits == NTT_SYS_RATE_2_3 ? n / 2 : (((size_t)1 << rate_bits) - 1) * n;
+    unsigned sh = sys_short(rate_bits);
+    return sh ? n >> sh : (((size_t)1 << rate_bits) - 1) * n;
 }
 
 static em_status sys_twist(const ntt_plan *plan_n, unsigned rate_bits, ff_t **out, em_err *err)
@@ -660,13 +672,14 @@ static em_status sys_twist(const ntt_plan *plan_n, unsigned rate_bits, ff_t **ou
     ff_t *t = malloc(ntt_sys_parity_len(plan_n->log_n, rate_bits) * sizeof *t);
     if (!t)
         return em_errf(err, EM_ERR_NOMEM, "ntt_rs: twist table of %zu", ntt_sys_parity_len(plan_n->log_n, rate_bits));
-    if (rate_bits == NTT_SYS_RATE_2_3) {
+    unsigned sh = sys_short(rate_bits);
+    if (sh) {
         ff_t eta = ff_root_of_unity(plan_n->log_n + 1), x = plan_n->n_inv;
-        for (size_t k = 0; k < n / 2; k++) {
+        for (size_t k = 0; k < n >> sh; k++) {
             t[k] = x;
             x = ff_mul(x, eta);
         }
-        ntt_bit_reverse(t, plan_n->log_n - 1);
+        ntt_bit_reverse(t, plan_n->log_n - sh);
         *out = t;
         return EM_OK;
     }
@@ -700,6 +713,31 @@ __attribute__((target("avx512f,avx512dq"))) static size_t fold23_avx512(const ff
     return m;
 }
 
+/* out[m] = (a[4m] + w[1] a[4m+1] + w[2] a[4m+2] + w[3] a[4m+3]) t[m], m < q: the rate-4/5 fold
+ * and twist, 8 outputs per step (each part gathered from four vectors by two rounds of
+ * permutes). */
+__attribute__((target("avx512f,avx512dq"))) static size_t fold45_avx512(const ff_t *a, const ff_t w[4], const ff_t *t,
+                                                                         size_t q, ff_t *out)
+{
+    const __m512i ev = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), od = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+    const __m512i w1 = _mm512_set1_epi64((long long)w[1]), w2 = _mm512_set1_epi64((long long)w[2]);
+    const __m512i w3 = _mm512_set1_epi64((long long)w[3]);
+    size_t m = 0;
+    for (; m + 8 <= q; m += 8) {
+        const ff_t *p = a + 4 * m;
+        __m512i x0 = _mm512_loadu_si512(p), x1 = _mm512_loadu_si512(p + 8);
+        __m512i x2 = _mm512_loadu_si512(p + 16), x3 = _mm512_loadu_si512(p + 24);
+        /* e: parts 0 and 2 of groups 0..3 (4..7), o: parts 1 and 3 */
+        __m512i e0 = _mm512_permutex2var_epi64(x0, ev, x1), o0 = _mm512_permutex2var_epi64(x0, od, x1);
+        __m512i e1 = _mm512_permutex2var_epi64(x2, ev, x3), o1 = _mm512_permutex2var_epi64(x2, od, x3);
+        __m512i u0 = _mm512_permutex2var_epi64(e0, ev, e1), u2 = _mm512_permutex2var_epi64(e0, od, e1);
+        __m512i u1 = _mm512_permutex2var_epi64(o0, ev, o1), u3 = _mm512_permutex2var_epi64(o0, od, o1);
+        __m512i v = ff8_add(ff8_add(u0, ff8_mul(u1, w1)), ff8_add(ff8_mul(u2, w2), ff8_mul(u3, w3)));
+        _mm512_storeu_si512(out + m, ff8_mul(v, _mm512_loadu_si512(t + m)));
+    }
+    return m;
+}
+
 /* m int32 values to field elements, the rest of n zero; 8 at a time where AVX-512 runs. */
 __attribute__((target("avx512f,avx512dq"))) static size_t i32_to_ff_avx512(const int32_t *v, size_t m, ff_t *out)
 {
@@ -726,6 +764,19 @@ static void sys_encode_one(const ntt_plan *plan_n, unsigned rate_bits, const ff_
             parity[m] = ff_mul(ff_add(a[2 * m], ff_mul(w4, a[2 * m + 1])), twist[m]);
         if (n > 2)
             dit_rec(tier, parity, n / 2, plan_n->tw, 1); /* the size-n plan's table holds the smaller one's */
+        return;
+    }
+    if (rate_bits == NTT_SYS_RATE_4_5) {
+        ff_t w8 = ff_root_of_unity(3), w[4] = {1, ff_mul(w8, w8), w8, ff_mul(ff_mul(w8, w8), w8)}; /* w_8^rev_2(u) */
+        size_t q = n / 4, m = tier == FF_VEC_AVX512 ? fold45_avx512(a, w, twist, q, parity) : 0;
+        for (; m < q; m++) {
+            ff_t v = a[4 * m];
+            for (unsigned u = 1; u < 4; u++)
+                v = ff_add(v, ff_mul(w[u], a[4 * m + u]));
+            parity[m] = ff_mul(v, twist[m]);
+        }
+        if (n > 4)
+            dit_rec(tier, parity, q, plan_n->tw, 1);
         return;
     }
     for (size_t b = 1; b < R; b++) {
@@ -863,10 +914,11 @@ em_status ntt_rs_encode_rows_i32(const ntt_plan *plan_N, unsigned rate_bits, con
 
 static em_status sys_check(const ntt_plan *plan_n, unsigned rate_bits, em_err *err)
 {
-    if (!plan_n || rate_bits > 4 || plan_n->log_n + (rate_bits ? rate_bits : 1) > NTT_MAX_LOG_N ||
-        (rate_bits == NTT_SYS_RATE_2_3 && plan_n->log_n < 1))
+    unsigned sh = sys_short(rate_bits);
+    if (!plan_n || (rate_bits > 4 && !sh) || plan_n->log_n + (sh ? 1 : rate_bits) > NTT_MAX_LOG_N ||
+        plan_n->log_n < sh)
         return em_errf(err, EM_ERR_ARG, "ntt_rs: systematic encoding needs a plan and rate bits 1..4 "
-                                        "(or rate 2/3 from n >= 2)");
+                                        "(or rate 2/3 from n >= 2, rate 4/5 from n >= 4)");
     return EM_OK;
 }
 

@@ -24,6 +24,8 @@ struct pcs_prover {
     const int32_t *ints; /* the committed values as integers (pcs_poly.ints, borrowed) or NULL */
     size_t ints_len;
     uint8_t *row_bytes; /* systematic: bytes per message symbol of each row; enc holds the parity */
+    uint8_t *msg_cols;  /* systematic: the message columns' bytes as hashed, msg_col_bytes each */
+    size_t msg_col_bytes;
     uint8_t root[PCS_ROOT_LEN];
 };
 
@@ -33,11 +35,21 @@ static size_t msg_len(const pcs_layout *l) { return ((size_t)1 << l->log_cols) <
 static unsigned msg_log(const pcs_layout *l) { return l->log_cols + (l->hiding ? 1 : 0); }
 static size_t total_rows(const pcs_layout *l) { return l->n_rows + (l->hiding ? 1 + (size_t)l->n_masks : 0); }
 /* Codeword length N and the rate parameter of the systematic encoder (ntt.h). Rate 2/3
- * (pcs_layout_set_rate23): C message and C/2 parity symbols, the Merkle tree padded to 2C. */
-static size_t cw_len(const pcs_layout *l) { return l->rate23 ? msg_len(l) * 3 / 2 : msg_len(l) << l->rate_bits; }
-static unsigned sys_rate(const pcs_layout *l) { return l->rate23 ? NTT_SYS_RATE_2_3 : l->rate_bits; }
+ * (pcs_layout_set_rate23): C message and C/2 parity symbols; rate 4/5 (pcs_layout_set_rate45):
+ * C and C/4; the Merkle tree padded to 2C either way. */
+static size_t cw_len(const pcs_layout *l)
+{
+    return l->rate23 ? msg_len(l) * 3 / 2 : l->rate45 ? msg_len(l) * 5 / 4 : msg_len(l) << l->rate_bits;
+}
+static unsigned sys_rate(const pcs_layout *l)
+{
+    return l->rate23 ? NTT_SYS_RATE_2_3 : l->rate45 ? NTT_SYS_RATE_4_5 : l->rate_bits;
+}
 static unsigned tree_log(const pcs_layout *l) { return msg_log(l) + l->rate_bits; }
-static unsigned layout_queries(const pcs_layout *l) { return l->rate23 ? PCS_QUERIES_RATE23 : pcs_queries(l->rate_bits); }
+static unsigned layout_queries(const pcs_layout *l)
+{
+    return l->rate23 ? PCS_QUERIES_RATE23 : l->rate45 ? PCS_QUERIES_RATE45 : pcs_queries(l->rate_bits);
+}
 
 static unsigned ceil_log2(size_t x)
 {
@@ -141,9 +153,11 @@ static em_status layout_check(const pcs_layout *l, em_err *err)
                                         l->log_cols + 1 + l->rate_bits > MT_MAX_LOG_LEAVES)) ||
         (!l->hiding && l->n_masks != 0))
         return em_errf(err, EM_ERR_ARG, "pcs: invalid hiding parameters");
-    if (l->systematic > 1 || (!l->systematic && l->n_runs != 0) || l->rate23 > 1 ||
-        (l->rate23 && (!l->systematic || l->rate_bits != 1 || l->log_cols < 1)))
-        return em_errf(err, EM_ERR_ARG, "pcs: invalid systematic flag or rate 2/3 without a systematic rate-1/2 layout");
+    if (l->systematic > 1 || (!l->systematic && l->n_runs != 0) || l->rate23 > 1 || l->rate45 > 1 ||
+        (l->rate23 && l->rate45) || (l->rate23 && (!l->systematic || l->rate_bits != 1 || l->log_cols < 1)) ||
+        (l->rate45 && (!l->systematic || l->rate_bits != 1 || l->log_cols < 2)))
+        return em_errf(err, EM_ERR_ARG, "pcs: invalid systematic flag, or rate 2/3 or 4/5 without a systematic "
+                                        "rate-1/2 layout");
     if (l->systematic) {
         if (l->hiding || l->n_polys != 1 || l->n_runs < 1 || l->n_runs > PCS_MAX_SYM_RUNS)
             return em_errf(err, EM_ERR_ARG, "pcs: a systematic layout has one polynomial, no hiding and 1..%d runs",
@@ -220,6 +234,14 @@ em_status pcs_layout_set_rate23(pcs_layout *l, em_err *err)
     if (!l->systematic || l->rate_bits != 1 || l->log_cols < 1)
         return em_errf(err, EM_ERR_ARG, "pcs: rate 2/3 needs a systematic layout at rate 1/2 with C >= 2");
     l->rate23 = 1;
+    return EM_OK;
+}
+
+em_status pcs_layout_set_rate45(pcs_layout *l, em_err *err)
+{
+    if (!l->systematic || l->rate_bits != 1 || l->log_cols < 2 || l->rate23)
+        return em_errf(err, EM_ERR_ARG, "pcs: rate 4/5 needs a systematic layout at rate 1/2 with C >= 4");
+    l->rate45 = 1;
     return EM_OK;
 }
 
@@ -385,8 +407,16 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
                 p->m[r * Cm + c] = blind_next(rng);
     }
     if (l->systematic) { /* p->ints was set above */
-        for (size_t i = 0; i < Rt; i++)
+        for (size_t i = 0; i < Rt; i++) {
             p->row_bytes[i] = (uint8_t)pcs_sym_bytes(row_sym(l, i));
+            p->msg_col_bytes += p->row_bytes[i];
+        }
+        /* the column bytes the tree hashes are kept for the openings, which then copy each
+         * opened message column instead of gathering it from Rt rows */
+        if (!(p->msg_cols = zk__big_alloc(C * p->msg_col_bytes))) {
+            st = em_errf(err, EM_ERR_NOMEM, "pcs: message columns (%zu x %zu bytes)", C, p->msg_col_bytes);
+            goto out;
+        }
         size_t used = (p->ints_len + C - 1) / C;
         if ((st = ntt_plan_shared(l->log_cols, &plan, err)) != EM_OK ||
             (used && (st = ntt_rs_encode_rows_sys_i32(plan, sys_rate(l), p->ints, p->ints_len, used, p->enc,
@@ -394,7 +424,8 @@ static em_status commit_impl(const pcs_layout *l, const pcs_poly *polys, blind_r
             goto out;
         memset(p->enc + used * Ne, 0, (Rt - used) * Ne * sizeof *p->enc);
         memset(p->zero + used, 1, Rt - used);
-        st = mt_tree_build_sys(p->ints, p->ints_len, p->row_bytes, C, p->enc, Ne, Rt, p->threads, &p->tree, err);
+        st = mt_tree_build_sys(p->ints, p->ints_len, p->row_bytes, C, p->enc, Ne, Rt, p->threads, p->msg_cols,
+                               &p->tree, err);
     } else if ((st = ntt_plan_shared(msg_log(l) + l->rate_bits, &plan, err)) != EM_OK) {
         goto out;
     } else if (l->hiding) {
@@ -479,6 +510,7 @@ void pcs_prover_free(pcs_prover *p)
     zk__big_free(p->enc);
     free(p->zero);
     free(p->row_bytes);
+    zk__big_free(p->msg_cols);
     mt_tree_free(p->tree);
     free(p);
 }
@@ -537,7 +569,7 @@ static void absorb_statement(tr_t *tr, const pcs_layout *l, const uint8_t root[P
     for (unsigned p = 0; p < l->n_polys; p++)
         tr_absorb_u64(tr, "pcs/layout", l->rows[p]);
     if (l->systematic) { /* absent otherwise: the transcripts of the other layouts are unchanged */
-        tr_absorb_u64(tr, "pcs/sys", l->rate23);
+        tr_absorb_u64(tr, "pcs/sys", l->rate23 ? 1 : l->rate45 ? 2 : 0); /* the parity's length */
         tr_absorb_u64(tr, "pcs/sys", l->n_runs);
         for (unsigned k = 0; k < l->n_runs; k++) {
             tr_absorb_u64(tr, "pcs/sys", l->run_end[k]);
@@ -691,16 +723,13 @@ static void write_cols(void *vctx, size_t b, size_t e, unsigned tid)
     size_t Ne = sys ? j->N - j->C : j->N; /* stored columns (systematic: the parity ones) */
     for (size_t q = b; q < e; q++) {
         uint8_t *d = j->dst + j->off[q];
+        if (sys && j->idx[q] < j->C) { /* a message column: its bytes as the tree hashed them */
+            memcpy(d, p->msg_cols + j->idx[q] * p->msg_col_bytes, p->msg_col_bytes);
+            continue;
+        }
         for (size_t i = 0; i < j->Rt; i++) {
-            if (sys && j->idx[q] < j->C) { /* a message column: the integers in their row's width */
-                size_t at = i * j->C + j->idx[q];
-                uint32_t v = at < p->ints_len ? (uint32_t)p->ints[at] : 0;
-                for (size_t k = 0; k < p->row_bytes[i]; k++)
-                    *d++ = (uint8_t)(v >> (8 * k));
-            } else {
-                ff_encode(p->enc[i * Ne + j->idx[q] - (sys ? j->C : 0)], d);
-                d += FF_BYTES;
-            }
+            ff_encode(p->enc[i * Ne + j->idx[q] - (sys ? j->C : 0)], d);
+            d += FF_BYTES;
         }
     }
 }
@@ -863,36 +892,69 @@ static em_status encode_row(const ntt_plan *plan, int sys, unsigned rate_bits, s
 }
 
 /* Leaf hashes of the opened columns (R values each), over the threads once there is data. */
+/* A message column's proof bytes (each row's value in its run's type) as field elements, run by
+ * run (any bytes decode to a value of the type: there is no canonicity to check). */
+static void decode_col(const pcs_layout *l, const uint8_t *raw, ff_t *out)
+{
+    size_t i = 0;
+    for (unsigned k = 0; k < l->n_runs; k++) {
+        size_t e = l->run_end[k];
+        switch (l->run_sym[k]) {
+        case PCS_SYM_U8:
+            for (; i < e; i++)
+                out[i] = *raw++;
+            break;
+        case PCS_SYM_I8:
+            for (; i < e; i++)
+                out[i] = ff_from_i64((int8_t)*raw++);
+            break;
+        default:
+            for (unsigned w = pcs_sym_bytes(l->run_sym[k]); i < e; i++, raw += w)
+                out[i] = ff_from_i64(sym_decode(l->run_sym[k], raw));
+        }
+    }
+}
+
+/* The opened columns on the verifier's threads: decoded (message columns of a systematic layout)
+ * and hashed into their leaves; after the rows' encoding, checked against it. */
 typedef struct leaf_job {
-    const ff_t *cols;
+    const pcs_layout *l;
+    ff_t *cols;
     size_t R;
     const uint8_t **raw; /* systematic: the proof bytes of a message column (int_bytes), else NULL */
     size_t int_bytes;
     uint8_t (*hashes)[MT_HASH_LEN];
+    /* columns_match: the encoded combination (ea, eb) and its row weights */
+    const ff_t *ea, *eb;
+    const ff2_t *weight;
+    const uint64_t *idx;
+    int bad[ZK_MAX_THREADS]; /* per chunk: some column disagrees */
 } leaf_job;
 
 static void hash_leaves(void *vctx, size_t b, size_t e, unsigned tid)
 {
     (void)tid;
-    const leaf_job *j = vctx;
+    leaf_job *j = vctx;
     for (size_t q = b; q < e; q++)
-        if (j->raw[q])
+        if (j->raw[q]) {
+            decode_col(j->l, j->raw[q], j->cols + q * j->R);
             mt_hash_int_leaf(j->raw[q], j->int_bytes, j->hashes[q]);
-        else
+        } else {
             mt_hash_leaf(j->cols + q * j->R, j->R, j->hashes[q]);
+        }
 }
 
 /* At every opened column q: the weight-combination of its R entries equals the two encoded
  * coordinates (ea, eb) at that position. */
-static int columns_match(const ff_t *ea, const ff_t *eb, const ff2_t *weight, const ff_t *cols, size_t R,
-                         const uint64_t *idx, size_t nq)
+static void match_cols(void *vctx, size_t b, size_t e, unsigned slot)
 {
-    for (size_t q = 0; q < nq; q++) {
-        ff2_t s = ml_dot_base(cols + q * R, weight, R);
-        if (s.a != ea[idx[q]] || s.b != eb[idx[q]])
-            return 0;
+    leaf_job *j = vctx;
+    j->bad[slot] = 0;
+    for (size_t q = b; q < e; q++) {
+        ff2_t s = ml_dot_base(j->cols + q * j->R, j->weight, j->R);
+        if (s.a != j->ea[j->idx[q]] || s.b != j->eb[j->idx[q]])
+            j->bad[slot] = 1;
     }
-    return 1;
 }
 
 em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], const pcs_claim *claims,
@@ -904,7 +966,7 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     ff_t *msg = NULL, *enc = NULL, *cols = NULL;
     size_t *group = NULL;
     uint64_t *idx = NULL;
-    uint8_t (*hashes)[MT_HASH_LEN] = NULL, *rsym = NULL;
+    uint8_t (*hashes)[MT_HASH_LEN] = NULL;
     const uint8_t **raw = NULL;
     if ((st = layout_check(l, err)) != EM_OK || (st = claims_check(l, claims, n_claims, err)) != EM_OK)
         return st;
@@ -949,14 +1011,11 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     cols = malloc(nq_max * Rt * sizeof *cols);
     hashes = malloc(nq_max * sizeof *hashes);
     raw = calloc(nq_max, sizeof *raw);
-    rsym = malloc(Rt);
     if (!gamma || !rho || !a || !wg || !tmp || !rows || !eqc || !y || !msg || !enc || !idx || !cols || !hashes ||
-        !raw || !rsym) {
+        !raw) {
         st = em_errf(err, EM_ERR_NOMEM, "pcs: verify scratch");
         goto out;
     }
-    for (size_t i = 0; l->systematic && i < Rt; i++)
-        rsym[i] = (uint8_t)row_sym(l, i);
     if ((st = ntt_plan_shared(l->systematic ? l->log_cols : msg_log(l) + l->rate_bits, &plan, err)) != EM_OK)
         goto out;
     if (l->hiding) {
@@ -1000,17 +1059,14 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
                 goto out;
             continue;
         }
-        /* a message column: each row's integer in its type's bytes (any bytes decode to a value
-         * of the type, so there is no canonicity to check) */
+        /* a message column: each row's integer in its type's bytes, decoded on the threads */
         size_t off = r->off;
         if (em_reader_view(r, &raw[q], int_bytes) != EM_OK) {
             st = em_errf(err, EM_ERR_PARSE, "pcs: column %zu truncated at offset %zu", q, off);
             goto out;
         }
-        for (size_t i = 0, at = 0; i < Rt; at += pcs_sym_bytes(rsym[i]), i++)
-            cols[q * Rt + i] = ff_from_i64(sym_decode(rsym[i], raw[q] + at));
     }
-    leaf_job lj = {.cols = cols, .R = Rt, .raw = raw, .int_bytes = int_bytes, .hashes = hashes};
+    leaf_job lj = {.l = l, .cols = cols, .R = Rt, .raw = raw, .int_bytes = int_bytes, .hashes = hashes};
     zk__par_for(zk__threads(0), nq, (32768 + Rt - 1) / Rt, hash_leaves, &lj); /* chunks of >= 256 KiB */
     if ((st = mt_verify_reader(root, tree_log(l), idx, (const uint8_t(*)[MT_HASH_LEN])hashes, nq,
                                r, err)) != EM_OK) {
@@ -1047,7 +1103,15 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     if ((st = encode_row(plan, l->systematic, l->systematic ? sys_rate(l) : l->rate_bits, Cm, rows, msg, enc, enc + N,
                          err)) != EM_OK)
         goto out;
-    if (!columns_match(enc, enc + N, a, cols, Rt, idx, nq)) {
+    lj.ea = enc;
+    lj.eb = enc + N;
+    lj.weight = a;
+    lj.idx = idx;
+    unsigned nch = zk__par_for(zk__threads(0), nq, (32768 + Rt - 1) / Rt, match_cols, &lj);
+    int bad = 0;
+    for (unsigned c = 0; c < nch; c++)
+        bad |= lj.bad[c];
+    if (bad) {
         st = em_errf(err, EM_ERR_VERIFY, "pcs: the proximity and evaluation rows are inconsistent with the opened "
                      "columns");
         goto out;
@@ -1067,7 +1131,6 @@ out:
     free(cols);
     free(hashes);
     free(raw);
-    free(rsym);
     free(group);
     return st;
 }

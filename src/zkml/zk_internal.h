@@ -301,7 +301,7 @@ typedef struct zk_pcs zk_pcs;
 em_status zk__pcs_commit(const ff_t *poly, const int32_t *ints, unsigned log, const uint8_t seed[32], int threads,
                          zk_pcs **out, uint8_t *commit, size_t *commit_len, em_err *err) EM_WARN_UNUSED;
 /* A proof's witness, packed as wl->pack, from its used prefix (zk__pack_used values) as
- * integers: zk__pcs_witness_layout (systematic rate 2/3, each row's symbol type from the ranges
+ * integers: zk__pcs_witness_layout (systematic rate 4/5, each row's symbol type from the ranges
  * of the blocks it holds, zk_wlayout lo/hi), the zero tail not committed. forge (test hooks): a value outside
  * its type is committed anyway, by its low bytes in the message columns, as a cheating prover
  * could (pcs_poly.unchecked). ipoly is borrowed until zk__pcs_free (the openings
@@ -315,7 +315,7 @@ void zk__pcs_free(zk_pcs *p);
  * proof then fails verification). */
 em_status zk__pcs_open(const zk_pcs *p, tr_t *tr, const zk_pack *pack, const zk_claims *c, int witness, int forge,
                        em_buf *out, em_err *err) EM_WARN_UNUSED;
-/* The pcs.h layout of the witness commitment of wl (systematic rate 2/3, typed rows, the column
+/* The pcs.h layout of the witness commitment of wl (systematic rate 4/5, typed rows, the column
  * count of least estimated opening size; zk_pcs.c). */
 em_status zk__pcs_witness_layout(const zk_wlayout *wl, pcs_layout *l, em_err *err) EM_WARN_UNUSED;
 /* The committed length of a witness packed as pack (its used prefix, at least 1). */

@@ -6,9 +6,9 @@
  * proof's commitment section): log_cols u8 | Merkle root (32). The verifier accepts only that
  * log_cols, so a prover cannot pick an unusual matrix shape.
  * The model (committed once, opened in every proof) uses rate 1/4 over all its rows. The
- * witness (committed in every proof) is systematic at rate 2/3 (pcs.h: its message columns are
- * the small witness integers at 1-4 bytes each, its parity half a rate-1/2 coset), which cuts
- * its encoding and hashing for 413 instead of 160 opened columns, has the column count of least
+ * witness (committed in every proof) is systematic at rate 4/5 (pcs.h: its message columns are
+ * the small witness integers at 1-4 bytes each, its parity a quarter of a rate-1/2 coset), which
+ * cuts its encoding and hashing for 715 instead of 160 opened columns, has the column count of least
  * estimated opening size (zk__pcs_witness_layout), and commits only the rows of its used prefix
  * (zk__pack_used; the zero tail up to the power of two is zero by definition, and both sides
  * derive its length from the public witness layout).
@@ -36,7 +36,7 @@ struct zk_pcs {
 
 /* used = 0: the model layout (rate 1/4, every row, the default column count); else a witness
  * layout of 2^lc columns with only the first used values committed, at rate 1/2 (the caller
- * makes it systematic at rate 2/3). */
+ * makes it systematic at rate 4/5). */
 static em_status layout_for(unsigned log, uint64_t used, unsigned lc, pcs_layout *l, em_err *err)
 {
     unsigned nv = log;
@@ -65,7 +65,7 @@ static uint8_t sym_for(int32_t lo, int32_t hi)
     return PCS_SYM_I32;
 }
 
-/* The witness layout at 2^lc columns: the used prefix, systematic at rate 2/3, each row typed by
+/* The witness layout at 2^lc columns: the used prefix, systematic at rate 4/5, each row typed by
  * the ranges of the blocks it holds (zero in the gaps), equal neighbours merged into runs (past
  * PCS_MAX_SYM_RUNS, one run of the widest type). */
 static em_status typed_layout(const zk_wlayout *wl, unsigned lc, pcs_layout *l, em_err *err)
@@ -113,7 +113,7 @@ static em_status typed_layout(const zk_wlayout *wl, unsigned lc, pcs_layout *l, 
         sym[0] = sym_for(a, z);
     }
     if ((st = pcs_layout_set_systematic(l, end, sym, n, err)) == EM_OK)
-        st = pcs_layout_set_rate23(l, err);
+        st = pcs_layout_set_rate45(l, err);
 out:
     free(lo);
     free(hi);
@@ -122,15 +122,15 @@ out:
 
 /* The opening bytes a typed witness layout costs, estimated in integers (a public rule: both
  * sides pick the same column count): the combination rows w and u (16 C bytes each), the opened
- * columns (413 of the N = 3C/2, or all N when N <= 826; a message column at its rows' widths,
+ * columns (715 of the N = 5C/4, or all N when N <= 1430; a message column at its rows' widths,
  * a parity one at 8 bytes per row) and their Merkle siblings (~32 bytes per opened column and
  * tree level below the one where the opened paths meet). */
 static uint64_t opening_bytes(const pcs_layout *l)
 {
-    uint64_t C = (uint64_t)1 << l->log_cols, N = C * 3 / 2, R = l->n_rows, msg = 0;
+    uint64_t C = (uint64_t)1 << l->log_cols, N = C * 5 / 4, R = l->n_rows, msg = 0;
     for (unsigned k = 0; k < l->n_runs; k++)
         msg += (l->run_end[k] - (k ? l->run_end[k - 1] : 0)) * pcs_sym_bytes(l->run_sym[k]);
-    uint64_t q = N <= PCS_QUERIES_RATE23 * 2 ? N : PCS_QUERIES_RATE23, levels = 0;
+    uint64_t q = N <= PCS_QUERIES_RATE45 * 2 ? N : PCS_QUERIES_RATE45, levels = 0;
     while (q < N && (q << levels) < 2 * C) /* the tree levels where the opened paths are sparse */
         levels++;
     return 32 * C + q * (C * msg + (N - C) * 8 * R) / N + 32 * q * levels;
@@ -138,7 +138,7 @@ static uint64_t opening_bytes(const pcs_layout *l)
 
 /* The witness layout of a proof (both sides derive it from the public layout): typed_layout at
  * the column count whose opening_bytes is least among 2^(f-1), 2^f, 2^(f+1), f = (ceil log2 used
- * + 5) / 2 -- the balance of ~413 opened columns of ~3.3 bytes per row (message columns are mostly
+ * + 5) / 2 -- the balance of ~715 opened columns of ~2.5 bytes per row (message columns are mostly
  * one byte per row) against two combination rows of 16 C bytes (784-512-512-10 at batch 1024:
  * 2^13; pcs_layout_init's default, tuned for 8-byte columns, would take 2^14). */
 em_status zk__pcs_witness_layout(const zk_wlayout *wl, pcs_layout *l, em_err *err)
@@ -160,7 +160,7 @@ em_status zk__pcs_witness_layout(const zk_wlayout *wl, pcs_layout *l, em_err *er
         }
     }
     if (best_bytes == UINT64_MAX) /* never for a real witness: its tables alone have 2^3 values */
-        return em_errf(err, EM_ERR_INTERNAL, "witness of 2^%u values: too small for a rate-2/3 commitment", log);
+        return em_errf(err, EM_ERR_INTERNAL, "witness of 2^%u values: too small for a rate-4/5 commitment", log);
     return EM_OK;
 }
 

@@ -338,7 +338,8 @@ static void test_thread_caps(void)
 /* The systematic builder against leaf hashes computed one by one (integer columns as their
  * bytes in each row's width, zeros past the length, tag 0x02; parity columns as mt_hash_leaf)
  * and mt_tree_build_hashes, for large (threaded) and small matrices, every thread cap, with
- * widths changing inside a 256-byte tile; bad widths are refused. */
+ * widths changing inside a 256-byte tile, with and without the kept message columns (which must
+ * be the bytes hashed); bad widths are refused. */
 static void test_sys_tree(void)
 {
     em_err err;
@@ -357,6 +358,10 @@ static void test_sys_tree(void)
         for (size_t i = 0; i < rows; i++)
             rb[i] = si == 2 || si == 3 ? (uint8_t)(i == 37 ? 2 : 1) : (uint8_t)(1u << (th_rand() % 3));
         size_t len = rows * n_msg - n_msg / 2 - 3;
+        size_t kb = 0;
+        for (size_t i = 0; i < rows; i++)
+            kb += rb[i];
+        uint8_t *cols = malloc(n_msg * kb), *kept = malloc(n_msg * kb);
         for (size_t c = 0; c < n_msg; c++) {
             size_t k = 0;
             for (size_t i = 0; i < rows; i++) {
@@ -364,6 +369,7 @@ static void test_sys_tree(void)
                 for (size_t b = 0; b < rb[i]; b++)
                     col[k++] = (uint8_t)(v >> (8 * b));
             }
+            memcpy(cols + c * kb, col, kb);
             mt_hash_int_leaf(col, k, leaves[c]);
         }
         for (size_t c = 0; c < n_par; c++)
@@ -374,7 +380,11 @@ static void test_sys_tree(void)
         mt_tree_root(ref, r0);
         const unsigned caps[] = {0, 1, 2, 3};
         for (size_t c = 0; c < 4; c++) {
-            CHECK_OK(mt_tree_build_sys(msg, len, rb, n_msg, par, n_par, rows, caps[c], &t, &err), &err);
+            memset(kept, 0xa5, n_msg * kb);
+            CHECK_OK(mt_tree_build_sys(msg, len, rb, n_msg, par, n_par, rows, caps[c], c & 1 ? kept : NULL, &t, &err),
+                     &err);
+            if (c & 1) /* the kept message columns are the bytes each leaf hashed */
+                CHECK(memcmp(kept, cols, n_msg * kb) == 0);
             if (!t)
                 continue;
             mt_tree_root(t, r);
@@ -383,12 +393,12 @@ static void test_sys_tree(void)
             mt_tree_free(t);
         }
         rb[rows - 1] = 3;
-        CHECK_ST(mt_tree_build_sys(msg, len, rb, n_msg, par, n_par, rows, 1, &t, &err), EM_ERR_ARG, &err);
+        CHECK_ST(mt_tree_build_sys(msg, len, rb, n_msg, par, n_par, rows, 1, NULL, &t, &err), EM_ERR_ARG, &err);
         rb[rows - 1] = 4;
-        CHECK_ST(mt_tree_build_sys(msg, rows * n_msg + 1, rb, n_msg, par, n_par, rows, 1, &t, &err), EM_ERR_ARG,
+        CHECK_ST(mt_tree_build_sys(msg, rows * n_msg + 1, rb, n_msg, par, n_par, rows, 1, NULL, &t, &err), EM_ERR_ARG,
                  &err);
         mt_tree_free(ref);
-        free(msg), free(par), free(rb), free(leaves), free(col);
+        free(msg), free(par), free(rb), free(leaves), free(col), free(cols), free(kept);
     }
 }
 

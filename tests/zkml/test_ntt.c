@@ -235,7 +235,7 @@ static void test_rs_i32(void)
 
 /* Systematic encoding: parity block b at c is f(w_N^b w_n^c) for the interpolant f of the
  * message on <w_n> (coefficients from the tested inverse transform, points by Horner), for
- * sizes 1 .. 2^10 and 2^15 (above the butterflies' cache block), rates 1/2, 1/4 and 1/8; the
+ * sizes 1 .. 2^10 and 2^15 (above the butterflies' cache block), rates 1/2, 1/4, 1/8, 2/3 and 4/5; the
  * integer batch equals the field path on converted rows, on 1 and 3 threads. */
 static void rs_sys_tier(void)
 {
@@ -276,6 +276,21 @@ static void rs_sys_tier(void)
         } else {
             CHECK_ST(ntt_rs_encode_sys(p, NTT_SYS_RATE_2_3, NULL, NULL, &err), EM_ERR_ARG, &err);
         }
+        if (l >= 2) { /* rate 4/5: f on w_2n <w_n^4>, position c at w_2n^(1 + 8c) */
+            ff_t *m = rnd_vec(n), *coef = malloc(n * 8), *par = malloc(n / 4 * 8);
+            memcpy(coef, m, n * 8);
+            ntt_inverse(p, coef);
+            CHECK_EQ_U64(ntt_sys_parity_len(l, NTT_SYS_RATE_4_5), n / 4);
+            CHECK_OK(ntt_rs_encode_sys(p, NTT_SYS_RATE_4_5, m, par, &err), &err);
+            ff_t eta = ff_root_of_unity(l + 1), w4 = ff_pow(ff_root_of_unity(l), 4);
+            for (int k = 0; k < 8; k++) {
+                size_t c = k < 2 ? (size_t)k * (n / 4 - 1) : th_rand() % (n / 4);
+                CHECK_EQ_U64(par[c], horner(coef, n, ff_mul(eta, ff_pow(w4, c))));
+            }
+            free(m), free(coef), free(par);
+        } else {
+            CHECK_ST(ntt_rs_encode_sys(p, NTT_SYS_RATE_4_5, NULL, NULL, &err), EM_ERR_ARG, &err);
+        }
         CHECK_ST(ntt_rs_encode_sys(p, 5, NULL, NULL, &err), EM_ERR_ARG, &err);
         ntt_plan_free(p);
     }
@@ -288,7 +303,9 @@ static void rs_sys_tier(void)
     int32_t *iv = malloc(n * rows * sizeof *iv);
     ff_t *fv = malloc(n * 8), *a = malloc(3 * n * rows * 8), *b = malloc(3 * n * rows * 8);
     const size_t lens[] = {0, 1, n - 3, n, 3 * n + 17, n * rows};
-    for (unsigned rate = 0; rate <= 2; rate++) { /* 2/3, 1/2, 1/4 */
+    const unsigned rates[] = {NTT_SYS_RATE_2_3, 1, 2, NTT_SYS_RATE_4_5};
+    for (unsigned ri = 0; ri < 4; ri++) { /* 2/3, 1/2, 1/4, 4/5 */
+        unsigned rate = rates[ri];
         size_t P = ntt_sys_parity_len(lm, rate);
         for (size_t li = 0; li < sizeof lens / sizeof *lens; li++) {
             size_t len = lens[li];

@@ -541,7 +541,7 @@ static void sys_case(unsigned n, unsigned log_cols, unsigned rate, size_t len, s
     pcs_layout l;
     CHECK_OK(pcs_layout_init(&l, &n, 1, log_cols, &err), &err);
     CHECK_OK(pcs_layout_set_len(&l, 0, len, &err), &err);
-    CHECK_OK(pcs_layout_set_rate(&l, rate ? rate : 1, &err), &err); /* rate 0: 2/3 */
+    CHECK_OK(pcs_layout_set_rate(&l, rate == 0 || rate == 45 ? 1 : rate, &err), &err); /* 0: 2/3, 45: 4/5 */
     size_t R = l.n_rows, C = (size_t)1 << log_cols, N = (size_t)1 << n;
     const uint8_t syms[] = {PCS_SYM_I8, PCS_SYM_U8, PCS_SYM_I32, PCS_SYM_U16, PCS_SYM_I16, PCS_SYM_U8};
     size_t end[6];
@@ -551,8 +551,10 @@ static void sys_case(unsigned n, unsigned log_cols, unsigned rate, size_t len, s
     CHECK_OK(pcs_layout_set_systematic(&l, end, syms, nr, &err), &err);
     if (rate == 0)
         CHECK_OK(pcs_layout_set_rate23(&l, &err), &err);
-    size_t Ncw = rate ? C << rate : C * 3 / 2;
-    unsigned t = rate ? pcs_queries(rate) : PCS_QUERIES_RATE23;
+    if (rate == 45)
+        CHECK_OK(pcs_layout_set_rate45(&l, &err), &err);
+    size_t Ncw = rate == 45 ? C * 5 / 4 : rate ? C << rate : C * 3 / 2;
+    unsigned t = rate == 45 ? PCS_QUERIES_RATE45 : rate ? pcs_queries(rate) : PCS_QUERIES_RATE23;
     int32_t *iv = calloc(N, sizeof *iv);
     ff_t *fv = calloc(N, sizeof *fv);
     static const int32_t lo[] = {0, 0, -128, 0, -32768, INT32_MIN}, hi[] = {0, 255, 127, 65535, 32767, INT32_MAX};
@@ -641,6 +643,9 @@ static void test_systematic(void)
     sys_case(14, 8, 2, 1 << 14, 101); /* N = 1024 at rate 1/4: 160 sampled */
     sys_case(10, 5, 0, 1000, 3);      /* rate 2/3, N = 48 of a 64-leaf tree: every column opened */
     sys_case(15, 10, 0, 30000, 211);  /* rate 2/3, N = 1536: 413 sampled */
+    sys_case(10, 5, 45, 1000, 3);     /* rate 4/5, N = 40 of a 64-leaf tree: every column opened */
+    sys_case(12, 4, 45, 4000, 5);     /* rate 4/5, C = 16 (the smallest stages), N = 20: every column */
+    sys_case(16, 11, 45, 60000, 307); /* rate 4/5, N = 2560: 715 sampled */
     /* misuse */
     em_err err = {0};
     pcs_layout l, l2;
@@ -664,6 +669,8 @@ static void test_systematic(void)
     CHECK_ST(pcs_layout_set_hiding(&l, 1, &err), EM_ERR_ARG, &err);
     CHECK_ST(pcs_layout_set_rate23(&l, &err), EM_ERR_ARG, &err); /* rate 1/4 */
     CHECK_ST(pcs_layout_set_rate23(&l2, &err), EM_ERR_ARG, &err); /* not systematic */
+    CHECK_ST(pcs_layout_set_rate45(&l, &err), EM_ERR_ARG, &err);  /* rate 1/4 */
+    CHECK_ST(pcs_layout_set_rate45(&l2, &err), EM_ERR_ARG, &err); /* not systematic */
     ff_t ev[256] = {0};
     pcs_poly pf = {.evals = ev, .len = 256};
     pcs_prover *p = NULL;

@@ -36,9 +36,9 @@ static int hex_eq(const char *what, const uint8_t *b, size_t n, json_t *want)
  * straight from ntt_rs_encode (systematic: the row, then ntt_rs_encode_sys's parity); only for
  * non-hiding cases (hiding rows carry blinding). */
 static void check_codeword(json_t *cv, const ff_t *poly0, size_t len0, unsigned log_cols, unsigned rate_bits, int sys,
-                           int rate23)
+                           int rate23, int rate45)
 {
-    size_t C = (size_t)1 << log_cols, N = rate23 ? C * 3 / 2 : C << rate_bits;
+    size_t C = (size_t)1 << log_cols, N = rate23 ? C * 3 / 2 : rate45 ? C * 5 / 4 : C << rate_bits;
     ff_t *msg = calloc(C, sizeof *msg), *cw = malloc(N * sizeof *cw);
     for (size_t i = 0; i < C && i < len0; i++)
         msg[i] = poly0[i];
@@ -48,7 +48,9 @@ static void check_codeword(json_t *cv, const ff_t *poly0, size_t len0, unsigned 
     if (plan) {
         if (sys) {
             memcpy(cw, msg, C * sizeof *cw);
-            CHECK_OK(ntt_rs_encode_sys(plan, rate23 ? NTT_SYS_RATE_2_3 : rate_bits, msg, cw + C, &err), &err);
+            CHECK_OK(ntt_rs_encode_sys(plan, rate23 ? NTT_SYS_RATE_2_3 : rate45 ? NTT_SYS_RATE_4_5 : rate_bits, msg,
+                                       cw + C, &err),
+                     &err);
         } else {
             CHECK_OK(ntt_rs_encode(plan, rate_bits, 1, NTT_RS_COEFFS, msg, cw, &err), &err);
         }
@@ -124,11 +126,13 @@ static void run_case(json_t *cv)
     CHECK(rate_bits == 1 || rate_bits == 2);
     CHECK_OK(pcs_layout_set_rate(&l, rate_bits, &err), &err);
     CHECK_EQ_U64(l.n_rows, json_integer_value(json_object_get(cv, "n_rows")));
-    int rate23 = json_is_true(json_object_get(cv, "rate23"));
+    int rate23 = json_is_true(json_object_get(cv, "rate23")), rate45 = json_is_true(json_object_get(cv, "rate45"));
     if (n_runs)
         CHECK_OK(pcs_layout_set_systematic(&l, run_end, run_sym, (unsigned)n_runs, &err), &err);
     if (rate23)
         CHECK_OK(pcs_layout_set_rate23(&l, &err), &err);
+    if (rate45)
+        CHECK_OK(pcs_layout_set_rate45(&l, &err), &err);
     unsigned groups = (unsigned)json_integer_value(json_object_get(cv, "hiding_groups"));
     uint8_t root[PCS_ROOT_LEN];
     if (groups) {
@@ -139,7 +143,7 @@ static void run_case(json_t *cv)
         CHECK_OK(pcs_commit_hiding(&l, polys, seed, 2, &pr, root, &err), &err);
     } else {
         CHECK_OK(pcs_commit(&l, polys, 2, &pr, root, &err), &err);
-        check_codeword(cv, vals[0], polys[0].len, l.log_cols, l.rate_bits, n_runs > 0, rate23);
+        check_codeword(cv, vals[0], polys[0].len, l.log_cols, l.rate_bits, n_runs > 0, rate23, rate45);
     }
     if (!pr)
         goto out;

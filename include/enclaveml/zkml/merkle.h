@@ -61,10 +61,13 @@ void mt_hash_int_leaf(const uint8_t *bytes, size_t len, uint8_t out[MT_HASH_LEN]
  * n_msg + j is column j of the row-major n_rows x n_par matrix par, hashed as mt_hash_leaf.
  * The tree has the next power of two >= n_msg + n_par leaves; the ones past the columns are
  * padding, 32 zero bytes each (never opened: a codeword has no symbol there). row_bytes has
- * n_rows entries. Threads as mt_tree_build_cols_threads. */
+ * n_rows entries. Threads as mt_tree_build_cols_threads. msg_cols: NULL, or n_msg times the
+ * bytes of a message column (the sum of row_bytes), which then receives every message column's
+ * hashed bytes, column after column (an opening copies them instead of gathering each from
+ * n_rows rows). */
 em_status mt_tree_build_sys(const int32_t *msg, size_t msg_len, const uint8_t *row_bytes, size_t n_msg,
-                            const ff_t *par, size_t n_par, size_t n_rows, unsigned n_threads, mt_tree **out,
-                            em_err *err) EM_WARN_UNUSED;
+                            const ff_t *par, size_t n_par, size_t n_rows, unsigned n_threads, uint8_t *msg_cols,
+                            mt_tree **out, em_err *err) EM_WARN_UNUSED;
 /* From precomputed leaf hashes (n_leaves a power of two). */
 em_status mt_tree_build_hashes(const uint8_t (*leaves)[MT_HASH_LEN], size_t n_leaves,
                                mt_tree **out, em_err *err) EM_WARN_UNUSED;

@@ -83,11 +83,16 @@ em_status ntt_rs_encode_rows_i32(const ntt_plan *plan_N, unsigned rate_bits, con
  * Cost: one inverse and 2^rate_bits - 1 forward transforms of size n. rate_bits 1..4, or
  * NTT_SYS_RATE_2_3 (n >= 2): the parity is f on the coset w_2n <w_n^2> of n/2 points, position
  * c <-> w_2n^(1 + 4c) (the rate-1/2 code's parity, every other point): a Reed-Solomon code of
- * rate 2/3 on n + n/2 points, for one inverse transform of size n and a forward one of n/2. */
+ * rate 2/3 on n + n/2 points, for one inverse transform of size n and a forward one of n/2.
+ * NTT_SYS_RATE_4_5 (n >= 4): the parity is f on w_2n <w_n^4>, n/4 points, position c <->
+ * w_2n^(1 + 8c) (every fourth point of that coset): rate 4/5 on n + n/4 points, for one inverse
+ * transform of size n and a forward one of n/4. */
 #define NTT_SYS_RATE_2_3 0u
+#define NTT_SYS_RATE_4_5 8u
 em_status ntt_rs_encode_sys(const ntt_plan *plan_n, unsigned rate_bits, const ff_t *msg, ff_t *parity,
                             em_err *err) EM_WARN_UNUSED; /* parity: ntt_sys_parity_len elements */
-/* Parity symbols per row: (2^rate_bits - 1) n, or n/2 for NTT_SYS_RATE_2_3. */
+/* Parity symbols per row: (2^rate_bits - 1) n, or n/2 for NTT_SYS_RATE_2_3, n/4 for
+ * NTT_SYS_RATE_4_5. */
 size_t ntt_sys_parity_len(unsigned log_n, unsigned rate_bits);
 /* Batched over integer messages: row r is msg[r*n .. r*n + n) (entries at flat index >= len are
  * zero); its parity goes to parity + r * ntt_sys_parity_len. Threads as ntt_rs_encode_rows. */

@@ -59,7 +59,8 @@
 #define PCS_QUERIES 160   /* column queries at rate 1/4: 0.6251^160 = 2^-108.4 */
 #define PCS_QUERIES_RATE2 262 /* at rate 1/2: 0.7501^262 = 2^-108.7 */
 #define PCS_QUERIES_RATE23 413 /* at rate 2/3 (systematic): (5/6 + 10^-4)^413 = 2^-108.56 */
-#define PCS_MAX_QUERIES PCS_QUERIES_RATE23
+#define PCS_QUERIES_RATE45 715 /* at rate 4/5 (systematic): (9/10 + 10^-4)^715 = 2^-108.55 */
+#define PCS_MAX_QUERIES PCS_QUERIES_RATE45
 #define PCS_MAX_POLYS 256
 #define PCS_MAX_VARS 30      /* per polynomial */
 #define PCS_MAX_LOG_ROWS 20  /* total stacked rows <= 2^20 */
@@ -93,6 +94,7 @@ typedef struct pcs_layout {
      * type run_sym[k] (run_end[-1] = 0, run_end[n_runs-1] = n_rows) */
     unsigned systematic;
     unsigned rate23; /* systematic at rate 2/3 (pcs_layout_set_rate23) */
+    unsigned rate45; /* systematic at rate 4/5 (pcs_layout_set_rate45) */
     unsigned n_runs;
     size_t run_end[PCS_MAX_SYM_RUNS];
     uint8_t run_sym[PCS_MAX_SYM_RUNS];
@@ -137,6 +139,11 @@ em_status pcs_layout_set_systematic(pcs_layout *l, const size_t *run_end, const 
  * PCS_QUERIES_RATE23 columns at the unique-decoding radius; the Merkle tree is padded to 2C
  * leaves. Half the parity to encode and hash of rate 1/2, for ~1.6x its queries. */
 em_status pcs_layout_set_rate23(pcs_layout *l, em_err *err) EM_WARN_UNUSED;
+/* Rate 4/5 likewise: the parity keeps every fourth point of that coset (C/4 symbols,
+ * NTT_SYS_RATE_4_5; relative distance 1/5), opened with PCS_QUERIES_RATE45 columns; the tree is
+ * padded to 2C leaves. Half the parity of rate 2/3 to encode and hash, for ~1.7x its queries
+ * (of which 4/5 are message columns, 1-4 bytes per row). Needs C >= 4; excludes rate 2/3. */
+em_status pcs_layout_set_rate45(pcs_layout *l, em_err *err) EM_WARN_UNUSED;
 /* Bytes per symbol of a pcs_sym (0 for an invalid one). */
 unsigned pcs_sym_bytes(unsigned sym);
 /* The integer range of a pcs_sym ([0, 0] for an invalid one). */
