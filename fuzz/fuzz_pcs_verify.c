@@ -3,7 +3,9 @@
  * Input layout: byte 0 selects the instance (bit 0: small layout where every column is opened,
  * or a larger one with sampled queries; bit 3 overrides both with a hiding commitment; bit 4
  * (without bit 3) makes either a systematic integer commitment, rows typed I8, U16 and I32 (the
- * small one at rate 1/2, the sampled one at rate 2/3, or with bit 5 also set at rate 4/5);
+ * small one at rate 1/2, the sampled one at rate 2/3, or with bit 5 also set at rate 4/5); bit 6
+ * (without bits 3 and 4) a tested rate-1/4 layout, whose opening has no proximity row and 109
+ * columns, or with bit 5 also set that commitment's proximity proof (pcs_verify_proximity);
  * bit 1: the claimed value is taken from bytes 1..16
  * instead of the true evaluation; bit 2: patch mode), then either the raw proof bytes or, in
  * patch mode, a u16le length adjustment followed by 5-byte patches (u32le offset, xor byte)
@@ -26,12 +28,13 @@ typedef struct fz_inst {
     ff2_t value;
     unsigned n;
     em_buf honest;
+    em_buf prox; /* tested: the proximity proof */
 } fz_inst;
 
-static fz_inst inst[6];
+static fz_inst inst[7];
 
 /* mode 0: plain, 1: hiding, 2: systematic rate 1/2, 3: systematic rate 2/3, 4: systematic rate
- * 4/5 (the values then small integers of the row types) */
+ * 4/5 (the values then small integers of the row types), 5: tested (plain values) */
 static void setup(fz_inst *in, unsigned n, unsigned log_cols, int mode)
 {
     size_t N = (size_t)1 << n;
@@ -45,7 +48,7 @@ static void setup(fz_inst *in, unsigned n, unsigned log_cols, int mode)
         uint64_t x = (uint64_t)(i + 7) * 0x9E3779B97F4A7C15ULL;
         size_t row = i >> log_cols, rows = N >> log_cols;
         iv[i] = row < rows / 4 ? (int8_t)(x >> 56) : row < rows / 2 ? (int32_t)(uint16_t)(x >> 48) : (int32_t)(x >> 32);
-        v[i] = mode >= 2 ? ff_from_i64(iv[i]) : ff_from_u64(x);
+        v[i] = mode >= 2 && mode <= 4 ? ff_from_i64(iv[i]) : ff_from_u64(x);
     }
     for (unsigned j = 0; j < n; j++)
         in->point[j] = (ff2_t){ff_from_u64(j * 1234567ULL + 3), ff_from_u64(j * 7654321ULL + 5)};
@@ -54,12 +57,15 @@ static void setup(fz_inst *in, unsigned n, unsigned log_cols, int mode)
     pcs_poly poly = {.evals = v, .len = N};
     size_t rows = N >> log_cols, ends[3] = {rows / 4, rows / 2, rows};
     uint8_t syms[3] = {PCS_SYM_I8, PCS_SYM_U16, PCS_SYM_I32};
-    if (mode >= 2 && (pcs_layout_set_rate(&in->l, 1, NULL) != EM_OK ||
+    int sys = mode >= 2 && mode <= 4;
+    if (sys && (pcs_layout_set_rate(&in->l, 1, NULL) != EM_OK ||
                       pcs_layout_set_systematic(&in->l, ends, syms, 3, NULL) != EM_OK ||
                       (mode == 3 && pcs_layout_set_rate23(&in->l, NULL) != EM_OK) ||
                       (mode == 4 && pcs_layout_set_rate45(&in->l, NULL) != EM_OK)))
         abort();
-    if (mode >= 2)
+    if (mode == 5 && pcs_layout_set_tested(&in->l, NULL) != EM_OK)
+        abort();
+    if (sys)
         poly = (pcs_poly){.ints = iv, .len = N};
     static const uint8_t seed[32] = {1, 2, 3};
     if (hiding ? pcs_layout_set_hiding(&in->l, 1, NULL) != EM_OK ||
@@ -74,9 +80,13 @@ static void setup(fz_inst *in, unsigned n, unsigned log_cols, int mode)
     in->honest.max = (size_t)1 << 24;
     if (pcs_open(in->p, &c, 1, &tr, &in->honest, NULL) != EM_OK)
         abort();
+    in->prox.max = (size_t)1 << 24;
+    tr_init(&tr, "fuzz/pcs");
+    if (mode == 5 && pcs_prove_proximity(in->p, &tr, &in->prox, NULL) != EM_OK)
+        abort();
     free(v);
     free(sc);
-    if (mode < 2)
+    if (!sys)
         free(iv); /* the systematic prover keeps its integers */
 }
 
@@ -89,13 +99,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setup(&inst[3], 7, 3, 2);  /* systematic: 16 rows, N = 16 columns: all opened */
         setup(&inst[4], 13, 10, 3); /* systematic rate 2/3: 8 rows, N = 1536 columns: sampled */
         setup(&inst[5], 14, 11, 4); /* systematic rate 4/5: 8 rows, N = 2560 columns: sampled */
+        setup(&inst[6], 13, 8, 5);  /* tested: 32 rows, N = 1024 columns: 109 (proximity 262) sampled */
     }
     if (size < 1)
         return 0;
     fz_inst *in = &inst[(data[0] & 8)                     ? 2
                         : (data[0] & 48) == 48            ? 5
                         : (data[0] & 16)                  ? 3 + (data[0] & 1)
+                        : (data[0] & 64)                  ? 6
                                                           : (data[0] & 1)];
+    int prox = in == &inst[6] && (data[0] & 32); /* the proximity proof instead of the opening */
+    const em_buf *base = prox ? &in->prox : &in->honest;
     pcs_claim c = {.poly = 0, .point = in->point, .value = in->value};
     size_t off = 1;
     if (data[0] & 2) {
@@ -111,13 +125,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (data[0] & 4) {
         if (proof_len < 2)
             return 0;
-        size_t hl = in->honest.len, adj = (size_t)(proof[0] | proof[1] << 8);
+        size_t hl = base->len, adj = (size_t)(proof[0] | proof[1] << 8);
         /* new length: hl - 64 .. hl + 64 */
         size_t len = hl + (adj % 129) - 64;
         patched = calloc(len + 1, 1);
         if (!patched)
             abort();
-        memcpy(patched, in->honest.data, len < hl ? len : hl);
+        memcpy(patched, base->data, len < hl ? len : hl);
         for (size_t k = 2; k + 5 <= proof_len; k += 5) {
             uint32_t o = (uint32_t)proof[k] | (uint32_t)proof[k + 1] << 8 | (uint32_t)proof[k + 2] << 16 |
                          (uint32_t)proof[k + 3] << 24;
@@ -131,7 +145,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     em_reader r;
     em_reader_init(&r, proof, proof_len);
     em_err err = {0};
-    if (pcs_verify(&in->l, in->root, &c, 1, &tr, &r, &err) == EM_OK && !ff2_eq(c.value, in->value))
+    if (prox)
+        (void)pcs_verify_proximity(&in->l, in->root, &tr, &r, &err); /* honest matrix: must not crash */
+    else if (pcs_verify(&in->l, in->root, &c, 1, &tr, &r, &err) == EM_OK && !ff2_eq(c.value, in->value))
         abort(); /* accepted a false evaluation */
     free(patched);
     return 0;

@@ -371,7 +371,7 @@ def ceil_log2(x):
 
 class PcsCommitment:
     def __init__(self, n_vars, polys, log_cols=0, hiding_groups=0, seed=None, rate_bits=2, trim=False,
-                 sys_runs=None, rate23=False, rate45=False):
+                 sys_runs=None, rate23=False, rate45=False, tested=False):
         if log_cols == 0:  # default: balances column openings against combination rows
             log_cols = min((ceil_log2(sum(1 << n for n in n_vars)) + 6) // 2, min(n_vars))
         self.n_vars, self.log_cols, self.rate_bits = list(n_vars), log_cols, rate_bits
@@ -399,7 +399,7 @@ class PcsCommitment:
             for r in range(self.total_rows):
                 for c in range(C if r < self.n_rows else 0, self.msg_len):
                     self.m[r][c] = rng.next()
-        self.sys_runs, self.rate23, self.rate45 = sys_runs or [], rate23, rate45
+        self.sys_runs, self.rate23, self.rate45, self.tested = sys_runs or [], rate23, rate45, tested
         self.short = 1 if rate23 else 2 if rate45 else 0  # the parity is C >> short symbols
         self.N = self.msg_len + (self.msg_len >> self.short) if self.short else self.msg_len << rate_bits
         if sys_runs:  # systematic: message columns hashed as integers in their rows' widths
@@ -422,8 +422,15 @@ class PcsCommitment:
                 out = [f2_add(o, f2_mul_base(wi, v)) for o, v in zip(out, row)]
         return out
 
-    def open(self, claims, tr):
-        """claims: (poly, point, value). Returns the proof bytes (pcs.h wire format)."""
+    def prove_proximity(self, tr):
+        """pcs_prove_proximity: the proximity row and 262 columns, no claims."""
+        tr.absorb_u64(b"pcs/proximity", 262)
+        return self.open([], tr, proximity=True)
+
+    def open(self, claims, tr, proximity=False):
+        """claims: (poly, point, value). Returns the proof bytes (pcs.h wire format). A tested
+        layout's openings send no proximity row and open 109 columns; proximity: the proximity
+        proof instead (pcs_prove_proximity, after its marker)."""
         lc, R = self.log_cols, self.n_rows
         tr.absorb_bytes(b"pcs/root", self.root)
         tr.absorb_u64(b"pcs/layout", lc)
@@ -439,6 +446,8 @@ class PcsCommitment:
             for e, t in self.sys_runs:
                 tr.absorb_u64(b"pcs/sys", e)
                 tr.absorb_u64(b"pcs/sys", t)
+        if self.tested:
+            tr.absorb_u64(b"pcs/tested", 1)
         tr.absorb_u64(b"pcs/nclaims", len(claims))
         for p, pt, v in claims:
             tr.absorb_u64(b"pcs/claim", p)
@@ -469,12 +478,14 @@ class PcsCommitment:
                 y.append(acc)
             tr.absorb_ff2(b"pcs/y", y)
             proof += enc2(y)
-        gamma = tr.challenge_ff2_vec(b"pcs/gamma", R)
-        wts = gamma + (mask(0) if self.hiding else [])
-        w = self.combine(wts)
-        tr.absorb_ff2(b"pcs/w", w)
-        proof += enc2(w)
-        rho = tr.challenge_ff2_vec(b"pcs/rho", len(claims))
+        if proximity or not self.tested:
+            gamma = tr.challenge_ff2_vec(b"pcs/gamma", R)
+            wts = gamma + (mask(0) if self.hiding else [])
+            w = self.combine(wts)
+            tr.absorb_ff2(b"pcs/w", w)
+            proof += enc2(w)
+        if not proximity:
+            rho = tr.challenge_ff2_vec(b"pcs/rho", len(claims))
         for g in range(ng):
             a = [(0, 0)] * R
             for k, (p, pt, v) in enumerate(claims):
@@ -498,7 +509,8 @@ class PcsCommitment:
             for e, x in zip(eq_table(list(col_points[g])), u[:self.C]):
                 got = f2_add(got, f2_mul(e, x))
             assert got == want
-        t = {1: 413, 2: 715}[self.short] if self.short else QUERIES[self.rate_bits]
+        t = 262 if proximity else 109 if self.tested else {1: 413, 2: 715}[self.short] if self.short else \
+            QUERIES[self.rate_bits]
         if self.N <= 2 * t:
             idx = list(range(self.N))
         else:
@@ -559,19 +571,23 @@ def pcs_vectors():
          [39], 11, 0, [(0, 123, 0), (0, 124, 0)], 1, True, [(2, 1), (4, 2), (5, 3)], False, True),
         ("systematic rate 4/5, 2^8 integers, one I8 run, all columns opened", [8], [256], [40], 5, 0,
          [(0, 125, 0)], 1, True, [(8, 2)], False, True),
+        ("tested rate 1/4, one poly 2^14 (the model layout): proximity proof and an opening of two claims",
+         [14], [1 << 14], [41], 0, 0, [(0, 126, 0), (0, 127, 0)], 2, False, None, False, False, True),
+        ("tested rate 1/4, 2^10 trimmed to 700 values, all columns opened", [10], [700], [42], 5, 0,
+         [(0, 128, 0)], 2, True, None, False, False, True),
     ]
     out = []
     blind_seed = bytes(range(32))
     for name, n_vars, lens, seeds, lc_arg, groups, claims, *opt in cases:
-        rate_bits, trim, sys_runs, rate23, rate45 = ((list(opt) + [None, None, None, False, False][len(opt):]) if opt
-                                                     else (2, False, None, False, False))
+        rate_bits, trim, sys_runs, rate23, rate45, tested = (
+            (list(opt) + [None, None, None, False, False, False][len(opt):]) if opt else (2, False, None, False, False, False))
         polys = [field_seq(n, s) for n, s in zip(lens, seeds)]
         if sys_runs:  # value e: its row's type range, lo + field_seq value mod the range size
             C = 1 << lc_arg
             rt = lambda e: SYMS[next(t for end, t in sys_runs if e // C < end)]
             polys = [[rt(e)[1] + v % (rt(e)[2] - rt(e)[1] + 1) for e, v in enumerate(polys[0])]]
         com = PcsCommitment(n_vars, polys, lc_arg, groups, blind_seed if groups else None, rate_bits, trim,
-                            sys_runs, rate23, rate45)
+                            sys_runs, rate23, rate45, tested)
         polys = [[v % P for v in poly] for poly in polys]
         cl, prev = [], None
         for p, ps, share in claims:
@@ -580,13 +596,17 @@ def pcs_vectors():
                 pt[:share] = prev[:share]
             prev = pt
             cl.append((p, pt, ml_eval(polys[p], n_vars[p], pt)))
-        proof = com.open(cl, Transcript(PCS_DOMAIN.encode()))
+        tr = Transcript(PCS_DOMAIN.encode())
+        prox = com.prove_proximity(tr) if tested else b""  # then the opening on the same transcript
+        proof = com.open(cl, tr)
         case = {
             "name": name, "n_vars": n_vars, "lens": lens, "seeds": seeds, "log_cols_arg": lc_arg,
             "log_cols": com.log_cols, "n_rows": com.n_rows, "hiding_groups": groups,
             "rate_bits": rate_bits, "trim": trim,
             **({"sys_runs": [[e, t] for e, t in sys_runs], "rate23": rate23} if sys_runs else {}),
             **({"rate45": True} if rate45 else {}),
+            **({"tested": True, "proximity": {"proof_len": len(prox), "proof_sha256": hashlib.sha256(prox).hexdigest(),
+                                               "proof_head": prox[:256].hex()}} if tested else {}),
             "row0_codeword_head": [str(v) for v in com.enc[0][:16]],
             "root": com.root.hex(),
             "opening": {
@@ -606,12 +626,14 @@ def pcs_vectors():
             "(+ pcs_layout_set_len(p, lens[p]) for every p when trim, pcs_layout_set_rate(rate_bits), "
             "pcs_layout_set_hiding(hiding_groups) and pcs_commit_hiding(blind_seed) when hiding_groups > 0, "
             "pcs_layout_set_systematic(sys_runs: [row end, pcs_sym]) when present (then "
-            "pcs_layout_set_rate23 when rate23, pcs_layout_set_rate45 when rate45), the values then integers: "
+            "pcs_layout_set_rate23 when rate23, pcs_layout_set_rate45 when rate45), pcs_layout_set_tested "
+            "when tested, the values then integers: "
             "lo + (field_seq value mod (hi - lo + 1)) for the type [lo, hi] of the value's row); "
             "row0_codeword_head: the first 16 symbols of the Reed-Solomon codeword of stacked row 0 (systematic: "
             "the row itself, then its parity); "
             "opening: pcs_open of the claims on a transcript tr_init(domain), proof summarised by length, "
-            "SHA-256 and its first 256 bytes",
+            "SHA-256 and its first 256 bytes; tested cases first run pcs_prove_proximity on that transcript "
+            "(summarised as proximity) and then the opening on the same transcript",
             "cases": out}
 
 

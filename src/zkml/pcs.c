@@ -48,8 +48,16 @@ static unsigned sys_rate(const pcs_layout *l)
 static unsigned tree_log(const pcs_layout *l) { return msg_log(l) + l->rate_bits; }
 static unsigned layout_queries(const pcs_layout *l)
 {
+    if (l->tested)
+        return PCS_QUERIES_TESTED;
     return l->rate23 ? PCS_QUERIES_RATE23 : l->rate45 ? PCS_QUERIES_RATE45 : pcs_queries(l->rate_bits);
 }
+/* What an opening proves: claims (an evaluation opening, with the proximity row w unless the
+ * layout is tested), or the proximity of the commitment alone (pcs_prove_proximity: w and
+ * PCS_PROX_QUERIES columns, no claims). */
+typedef enum { OPEN_CLAIMS, OPEN_PROXIMITY } open_mode;
+static unsigned mode_queries(const pcs_layout *l, open_mode m) { return m == OPEN_PROXIMITY ? PCS_PROX_QUERIES : layout_queries(l); }
+static int mode_sends_w(const pcs_layout *l, open_mode m) { return m == OPEN_PROXIMITY || !l->tested; }
 
 static unsigned ceil_log2(size_t x)
 {
@@ -158,6 +166,8 @@ static em_status layout_check(const pcs_layout *l, em_err *err)
         (l->rate45 && (!l->systematic || l->rate_bits != 1 || l->log_cols < 2)))
         return em_errf(err, EM_ERR_ARG, "pcs: invalid systematic flag, or rate 2/3 or 4/5 without a systematic "
                                         "rate-1/2 layout");
+    if (l->tested > 1 || (l->tested && (l->rate_bits != 2 || l->hiding || l->rate23 || l->rate45)))
+        return em_errf(err, EM_ERR_ARG, "pcs: a tested layout is at rate 1/4 and not hiding");
     if (l->systematic) {
         if (l->hiding || l->n_polys != 1 || l->n_runs < 1 || l->n_runs > PCS_MAX_SYM_RUNS)
             return em_errf(err, EM_ERR_ARG, "pcs: a systematic layout has one polynomial, no hiding and 1..%d runs",
@@ -242,6 +252,14 @@ em_status pcs_layout_set_rate45(pcs_layout *l, em_err *err)
     if (!l->systematic || l->rate_bits != 1 || l->log_cols < 2 || l->rate23)
         return em_errf(err, EM_ERR_ARG, "pcs: rate 4/5 needs a systematic layout at rate 1/2 with C >= 4");
     l->rate45 = 1;
+    return EM_OK;
+}
+
+em_status pcs_layout_set_tested(pcs_layout *l, em_err *err)
+{
+    if (l->rate_bits != 2 || l->hiding || l->rate23 || l->rate45)
+        return em_errf(err, EM_ERR_ARG, "pcs: a tested layout is at rate 1/4 and not hiding");
+    l->tested = 1;
     return EM_OK;
 }
 
@@ -576,6 +594,8 @@ static void absorb_statement(tr_t *tr, const pcs_layout *l, const uint8_t root[P
             tr_absorb_u64(tr, "pcs/sys", l->run_sym[k]);
         }
     }
+    if (l->tested) /* absent otherwise: the other layouts' transcripts are unchanged */
+        tr_absorb_u64(tr, "pcs/tested", 1);
     tr_absorb_u64(tr, "pcs/nclaims", n);
     for (size_t k = 0; k < n; k++) {
         tr_absorb_u64(tr, "pcs/claim", c[k].poly);
@@ -734,8 +754,8 @@ static void write_cols(void *vctx, size_t b, size_t e, unsigned tid)
     }
 }
 
-em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims, tr_t *tr, em_buf *out,
-                   em_err *err)
+static em_status open_impl(const pcs_prover *p, const pcs_claim *claims, size_t n_claims, open_mode mode, tr_t *tr,
+                           em_buf *out, em_err *err)
 {
     em_status st;
     const pcs_layout *l = &p->layout;
@@ -744,17 +764,20 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
     ff2_t *gamma = NULL, *rows = NULL, *rho = NULL, *a = NULL, *tmp = NULL, *y = NULL;
     size_t *group = NULL, *off = NULL;
     uint64_t *idx = NULL;
-    if ((st = claims_check(l, claims, n_claims, err)) != EM_OK)
+    if (mode == OPEN_CLAIMS && (st = claims_check(l, claims, n_claims, err)) != EM_OK)
         return st;
+    if (mode == OPEN_PROXIMITY && l->hiding)
+        return em_errf(err, EM_ERR_ARG, "pcs: a hiding commitment has no separate proximity proof");
+    size_t nc1 = n_claims ? n_claims : 1;
     gamma = malloc(Rt * sizeof *gamma);
-    rho = malloc(n_claims * sizeof *rho);
-    group = malloc(n_claims * sizeof *group);
+    rho = malloc(nc1 * sizeof *rho);
+    group = malloc(nc1 * sizeof *group);
     a = malloc(Rt * sizeof *a);
     tmp = malloc((max_poly_rows(l) > C ? max_poly_rows(l) : C) * sizeof *tmp);
     rows = malloc(Cm * sizeof *rows);
     idx = malloc(2 * PCS_MAX_QUERIES * sizeof *idx);
     off = malloc(2 * PCS_MAX_QUERIES * sizeof *off);
-    y = malloc(n_claims * sizeof *y);
+    y = malloc(nc1 * sizeof *y);
     if (!gamma || !rho || !group || !a || !tmp || !rows || !idx || !off || !y) {
         st = em_errf(err, EM_ERR_NOMEM, "pcs: open scratch");
         goto out;
@@ -773,15 +796,19 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
         if ((st = put_ff2s(out, y, ng, err)) != EM_OK)
             goto out;
     }
-    /* Proximity row w = gamma^T M (+ its mask row). */
-    tr_challenge_ff2_vec(tr, "pcs/gamma", gamma, R);
-    set_mask_weights(l, gamma, R);
-    combine_rows(p, Cm, Rt, gamma, rows);
-    tr_absorb_ff2(tr, "pcs/w", rows, Cm);
-    if ((st = put_ff2s(out, rows, Cm, err)) != EM_OK)
-        goto out;
+    /* Proximity row w = gamma^T M (+ its mask row); a tested layout proved its proximity once
+     * (pcs_prove_proximity) and has none. */
+    if (mode_sends_w(l, mode)) {
+        tr_challenge_ff2_vec(tr, "pcs/gamma", gamma, R);
+        set_mask_weights(l, gamma, R);
+        combine_rows(p, Cm, Rt, gamma, rows);
+        tr_absorb_ff2(tr, "pcs/w", rows, Cm);
+        if ((st = put_ff2s(out, rows, Cm, err)) != EM_OK)
+            goto out;
+    }
     /* Evaluation rows, one per group of claims sharing a column point. */
-    tr_challenge_ff2_vec(tr, "pcs/rho", rho, n_claims);
+    if (mode == OPEN_CLAIMS)
+        tr_challenge_ff2_vec(tr, "pcs/rho", rho, n_claims);
     for (size_t g = 0; g < ng; g++) {
         group_weights(l, claims, n_claims, group, g, rho, a, tmp);
         set_mask_weights(l, a, R + 1 + g);
@@ -791,7 +818,7 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
             goto out;
     }
     /* Column openings. */
-    size_t nq = sample_queries(tr, N, layout_queries(l), idx);
+    size_t nq = sample_queries(tr, N, mode_queries(l, mode), idx);
     /* the columns are written in place, on the threads: column q starts at off[q] (a message
      * column of a systematic layout takes its rows' widths, any other 8 bytes per row) */
     size_t col_bytes = 0, msg_bytes = 0;
@@ -820,6 +847,18 @@ out:
     free(idx);
     free(y);
     return st;
+}
+
+em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims, tr_t *tr, em_buf *out,
+                   em_err *err)
+{
+    return open_impl(p, claims, n_claims, OPEN_CLAIMS, tr, out, err);
+}
+
+em_status pcs_prove_proximity(const pcs_prover *p, tr_t *tr, em_buf *out, em_err *err)
+{
+    tr_absorb_u64(tr, "pcs/proximity", PCS_PROX_QUERIES);
+    return open_impl(p, NULL, 0, OPEN_PROXIMITY, tr, out, err);
 }
 
 /* n canonical base elements (8 bytes each) from r in one view; what names the vector in errors. */
@@ -892,6 +931,22 @@ static em_status encode_row(const ntt_plan *plan, int sys, unsigned rate_bits, s
 }
 
 /* Leaf hashes of the opened columns (R values each), over the threads once there is data. */
+static em_status verify_impl(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], const pcs_claim *claims,
+                             size_t n_claims, open_mode mode, tr_t *tr, em_reader *r, em_err *err);
+
+em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], const pcs_claim *claims,
+                     size_t n_claims, tr_t *tr, em_reader *r, em_err *err)
+{
+    return verify_impl(l, root, claims, n_claims, OPEN_CLAIMS, tr, r, err);
+}
+
+em_status pcs_verify_proximity(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], tr_t *tr, em_reader *r,
+                               em_err *err)
+{
+    tr_absorb_u64(tr, "pcs/proximity", PCS_PROX_QUERIES);
+    return verify_impl(l, root, NULL, 0, OPEN_PROXIMITY, tr, r, err);
+}
+
 /* A message column's proof bytes (each row's value in its run's type) as field elements, run by
  * run (any bytes decode to a value of the type: there is no canonicity to check). */
 static void decode_col(const pcs_layout *l, const uint8_t *raw, ff_t *out)
@@ -957,8 +1012,8 @@ static void match_cols(void *vctx, size_t b, size_t e, unsigned slot)
     }
 }
 
-em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], const pcs_claim *claims,
-                     size_t n_claims, tr_t *tr, em_reader *r, em_err *err)
+static em_status verify_impl(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], const pcs_claim *claims,
+                             size_t n_claims, open_mode mode, tr_t *tr, em_reader *r, em_err *err)
 {
     em_status st;
     const ntt_plan *plan = NULL;
@@ -968,12 +1023,16 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     uint64_t *idx = NULL;
     uint8_t (*hashes)[MT_HASH_LEN] = NULL;
     const uint8_t **raw = NULL;
-    if ((st = layout_check(l, err)) != EM_OK || (st = claims_check(l, claims, n_claims, err)) != EM_OK)
+    if ((st = layout_check(l, err)) != EM_OK ||
+        (mode == OPEN_CLAIMS && (st = claims_check(l, claims, n_claims, err)) != EM_OK))
         return st;
+    if (mode == OPEN_PROXIMITY && l->hiding)
+        return em_errf(err, EM_ERR_ARG, "pcs: a hiding commitment has no separate proximity proof");
     size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = cw_len(l), R = l->n_rows,
-           Rt = total_rows(l);
-    unsigned t = layout_queries(l);
-    group = malloc(n_claims * sizeof *group);
+           Rt = total_rows(l), nc1 = n_claims ? n_claims : 1;
+    unsigned t = mode_queries(l, mode);
+    int with_w = mode_sends_w(l, mode);
+    group = malloc(nc1 * sizeof *group);
     if (!group)
         return em_errf(err, EM_ERR_NOMEM, "pcs: verify scratch");
     size_t ng = group_claims(l, claims, n_claims, group);
@@ -989,7 +1048,7 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     size_t int_bytes = 0; /* systematic: bytes of a message column */
     for (unsigned k = 0; k < l->n_runs; k++)
         int_bytes += (l->run_end[k] - (k ? l->run_end[k - 1] : 0)) * pcs_sym_bytes(l->run_sym[k]);
-    size_t need = (l->hiding ? ng : 0) * FF2_BYTES + (1 + ng) * Cm * FF2_BYTES +
+    size_t need = (l->hiding ? ng : 0) * FF2_BYTES + ((size_t)with_w + ng) * Cm * FF2_BYTES +
                   nq_max * (l->systematic ? int_bytes : Rt * FF_BYTES);
     if (em_reader_left(r) < need) {
         st = em_errf(err, EM_ERR_PARSE, "pcs: proof truncated (%zu bytes left, at least %zu needed)",
@@ -998,13 +1057,13 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
     }
     absorb_statement(tr, l, root, claims, n_claims);
     gamma = malloc(Rt * sizeof *gamma);
-    rho = malloc(n_claims * sizeof *rho);
+    rho = malloc(nc1 * sizeof *rho);
     a = malloc(Rt * sizeof *a);
     wg = malloc(Rt * sizeof *wg);
     tmp = malloc(max_poly_rows(l) * sizeof *tmp);
     rows = malloc((1 + ng) * Cm * sizeof *rows);
     eqc = malloc(C * sizeof *eqc);
-    y = malloc(n_claims * sizeof *y);
+    y = malloc(nc1 * sizeof *y);
     msg = malloc(2 * Cm * sizeof *msg);
     enc = malloc((2 * N > 4 * Cm ? 2 * N : 4 * Cm) * sizeof *enc); /* also scratch for 4 Cm words below */
     idx = malloc(2 * PCS_MAX_QUERIES * sizeof *idx);
@@ -1026,12 +1085,18 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
             }
         tr_absorb_ff2(tr, "pcs/y", y, ng);
     }
-    tr_challenge_ff2_vec(tr, "pcs/gamma", gamma, R);
-    set_mask_weights(l, gamma, R);
-    if ((st = read_ff_vec(r, (ff_t *)rows, 2 * Cm, "combination row", 0, err)) != EM_OK)
-        goto out;
-    tr_absorb_ff2(tr, "pcs/w", rows, Cm);
-    tr_challenge_ff2_vec(tr, "pcs/rho", rho, n_claims);
+    if (with_w) {
+        tr_challenge_ff2_vec(tr, "pcs/gamma", gamma, R);
+        set_mask_weights(l, gamma, R);
+        if ((st = read_ff_vec(r, (ff_t *)rows, 2 * Cm, "combination row", 0, err)) != EM_OK)
+            goto out;
+        tr_absorb_ff2(tr, "pcs/w", rows, Cm);
+    } else { /* a tested layout: no proximity row, so w = 0 with weights 0 in the checks below */
+        memset(gamma, 0, Rt * sizeof *gamma);
+        memset(rows, 0, Cm * sizeof *rows);
+    }
+    if (mode == OPEN_CLAIMS)
+        tr_challenge_ff2_vec(tr, "pcs/rho", rho, n_claims);
     for (size_t g = 0; g < ng; g++) {
         ff2_t *ug = rows + (1 + g) * Cm;
         if ((st = read_ff_vec(r, (ff_t *)ug, 2 * Cm, "evaluation row", g, err)) != EM_OK)
@@ -1052,7 +1117,7 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
             goto out;
         }
     }
-    size_t nq = sample_queries(tr, N, layout_queries(l), idx);
+    size_t nq = sample_queries(tr, N, t, idx);
     for (size_t q = 0; q < nq; q++) {
         if (!l->systematic || idx[q] >= C) {
             if ((st = read_ff_vec(r, cols + q * Rt, Rt, "column", q, err)) != EM_OK)

@@ -143,8 +143,9 @@ static em_status commit_weights(zk_prover *p, em_err *err)
                 p->mpoly[z->b_off + j] = ff_from_i64(L->bias[j]);
         }
     }
-    return zk__pcs_commit(p->mpoly, p->mints, vk->model_log, nn_model_blinding_seed(m), 0, &p->mpcs,
-                          vk->model_commit, &vk->model_commit_len, err);
+    em_status st = zk__pcs_commit(p->mpoly, p->mints, vk->model_log, nn_model_blinding_seed(m), 0, &p->mpcs,
+                                  vk->model_commit, &vk->model_commit_len, err);
+    return st != EM_OK ? st : zk__pcs_prove_proximity(p->mpcs, &vk->prox, &vk->prox_len, err);
 }
 
 em_status zk_prover_create(const nn_model *m, zk_prover **out, em_err *err)
@@ -188,6 +189,7 @@ void zk_prover_free(zk_prover *p)
     if (!p)
         return;
     zk__pcs_free(p->mpcs);
+    free(p->vk.prox);
     free(p->mpoly);
     free(p->mints);
     free(p);

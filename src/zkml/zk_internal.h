@@ -116,6 +116,11 @@ struct zk_vk {
     /* commitment parameters and PCS-specific public data */
     uint8_t model_commit[ZK_MODEL_COMMIT_MAX];
     size_t model_commit_len;
+    /* the model commitment's proximity proof (zk__pcs_prove_proximity; NULL without weights),
+     * serialized after the commitment and checked by zk_vk_deserialize; owned (zk_vk_free,
+     * zk_prover_free). Not part of the model hash. */
+    uint8_t *prox;
+    size_t prox_len;
     uint8_t model_hash[EM_HASH_LEN]; /* derived */
 };
 
@@ -306,6 +311,17 @@ em_status zk__pcs_commit(const ff_t *poly, const int32_t *ints, unsigned log, co
  * its type is committed anyway, by its low bytes in the message columns, as a cheating prover
  * could (pcs_poly.unchecked). ipoly is borrowed until zk__pcs_free (the openings
  * combine its rows). */
+/* The model commitment's proximity proof (docs/PROOFS.md "Tested layouts"): on a transcript of
+ * its own (ZK_PROX_DOMAIN), so it depends on the commitment alone; *out is malloc'd. The model
+ * layout is tested: its openings in the proofs rely on this proof, which every verifier of a vk
+ * it did not build checks once (zk_vk_deserialize). */
+#define ZK_PROX_DOMAIN "enclaveml/model-proximity/v1"
+#define ZK_MAX_PROX_BYTES ((size_t)256 << 20)
+em_status zk__pcs_prove_proximity(const zk_pcs *p, uint8_t **out, size_t *len, em_err *err) EM_WARN_UNUSED;
+/* Checks that proof (exactly len bytes) is the proximity proof of the model commitment commit of a
+ * 2^log polynomial. */
+em_status zk__pcs_verify_proximity(const uint8_t *commit, size_t commit_len, unsigned log, const uint8_t *proof,
+                                   size_t len, em_err *err) EM_WARN_UNUSED;
 em_status zk__pcs_commit_witness(const int32_t *ipoly, const zk_wlayout *wl, int threads, int forge, zk_pcs **out,
                                  uint8_t *commit, size_t *commit_len, em_err *err) EM_WARN_UNUSED;
 void zk__pcs_free(zk_pcs *p);

@@ -46,8 +46,10 @@ static em_status layout_for(unsigned log, uint64_t used, unsigned lc, pcs_layout
                        PCS_MAX_VARS);
     if (used > ((uint64_t)1 << log))
         return em_errf(err, EM_ERR_INTERNAL, "witness of %llu values for 2^%u", (unsigned long long)used, log);
-    if ((st = pcs_layout_init(l, &nv, 1, used ? lc : 0, err)) != EM_OK || !used)
+    if ((st = pcs_layout_init(l, &nv, 1, used ? lc : 0, err)) != EM_OK)
         return st;
+    if (!used) /* the model: its proximity is proved once, in the vk (zk__pcs_prove_proximity) */
+        return pcs_layout_set_tested(l, err);
     if ((st = pcs_layout_set_len(l, 0, (size_t)used, err)) != EM_OK)
         return st;
     return pcs_layout_set_rate(l, 1, err);
@@ -205,6 +207,41 @@ em_status zk__pcs_commit_witness(const int32_t *ipoly, const zk_wlayout *wl, int
     em_status st = zk__pcs_witness_layout(wl, &l, err);
     pcs_poly pp = {.ints = ipoly, .len = (size_t)zk__pack_used(&wl->pack), .unchecked = forge};
     return st != EM_OK ? st : commit_layout(&l, pp, threads, out, commit, commit_len, err);
+}
+
+/* The model commitment's proximity proof: transcript ZK_PROX_DOMAIN, then pcs_prove_proximity. */
+em_status zk__pcs_prove_proximity(const zk_pcs *p, uint8_t **out, size_t *len, em_err *err)
+{
+    tr_t tr;
+    tr_init(&tr, ZK_PROX_DOMAIN);
+    em_buf b = {.max = ZK_MAX_PROX_BYTES};
+    em_status st = pcs_prove_proximity(p->pp, &tr, &b, err);
+    if (st != EM_OK) {
+        em_buf_free(&b);
+        return st;
+    }
+    *out = b.data;
+    *len = b.len;
+    return EM_OK;
+}
+
+em_status zk__pcs_verify_proximity(const uint8_t *commit, size_t commit_len, unsigned log, const uint8_t *proof,
+                                   size_t len, em_err *err)
+{
+    pcs_layout l;
+    em_status st;
+    if ((st = zk__pcs_check_commitment(commit, commit_len, log, NULL, err)) != EM_OK ||
+        (st = layout_for(log, 0, 0, &l, err)) != EM_OK)
+        return st;
+    tr_t tr;
+    tr_init(&tr, ZK_PROX_DOMAIN);
+    em_reader r;
+    em_reader_init(&r, proof, len);
+    if ((st = pcs_verify_proximity(&l, commit + 1, &tr, &r, err)) != EM_OK)
+        return st;
+    if (em_reader_left(&r))
+        return em_errf(err, EM_ERR_PARSE, "%zu bytes after the proximity proof", em_reader_left(&r));
+    return EM_OK;
 }
 
 uint64_t zk__pcs_witness_len(const zk_pack *pack)

@@ -284,6 +284,17 @@ static em_status vk_encode(const zk_vk *vk, em_buf *b, em_err *err)
     return st;
 }
 
+/* The serialized vk: the encoding above (what the model hash covers), then u32 prox_len and the
+ * model commitment's proximity proof. */
+static em_status vk_encode_all(const zk_vk *vk, em_buf *b, em_err *err)
+{
+    em_status st = vk_encode(vk, b, err);
+    if (st == EM_OK && (em_buf_append_u32le(b, (uint32_t)vk->prox_len) != EM_OK ||
+                        (vk->prox_len && em_buf_append(b, vk->prox, vk->prox_len) != EM_OK)))
+        st = em_errf(err, EM_ERR_NOMEM, "serializing the verifying key: out of memory");
+    return st;
+}
+
 em_status zk__vk_finish(zk_vk *vk, em_err *err)
 {
     em_buf b = {.max = (size_t)1 << 20};
@@ -308,8 +319,8 @@ em_status zk_vk_serialize(const zk_vk *vk, uint8_t **out, size_t *len, em_err *e
 {
     if (!vk || !out || !len)
         return em_errf(err, EM_ERR_ARG, "zk_vk_serialize: NULL argument");
-    em_buf b = {.max = (size_t)1 << 20};
-    em_status st = vk_encode(vk, &b, err);
+    em_buf b = {.max = ZK_MAX_PROX_BYTES + ((size_t)1 << 20)};
+    em_status st = vk_encode_all(vk, &b, err);
     if (st != EM_OK) {
         em_buf_free(&b);
         return st;
@@ -406,24 +417,56 @@ em_status zk_vk_deserialize(const uint8_t *data, size_t len, zk_vk **out, em_err
         goto out;
     }
     vk->model_commit_len = clen;
-    if (em_reader_left(&r)) {
-        st = em_errf(err, EM_ERR_PARSE, "verifying key: %zu trailing bytes", em_reader_left(&r));
+    uint32_t plen = 0;
+    if (em_reader_u32le(&r, &plen) != EM_OK) {
+        st = em_errf(err, EM_ERR_PARSE, "verifying key: truncated before the proximity proof length");
+        goto out;
+    }
+    if (plen != em_reader_left(&r)) {
+        st = em_errf(err, EM_ERR_PARSE, "verifying key: proximity proof of %u bytes, %zu left", plen,
+                     em_reader_left(&r));
         goto out;
     }
     if (vk->n_layers == 0 && clen != 0) {
         st = em_errf(err, EM_ERR_FORMAT, "verifying key: %u commitment bytes for a model without weights", clen);
         goto out;
     }
+    if (!clen != !plen) {
+        st = em_errf(err, EM_ERR_FORMAT, "verifying key: a proximity proof of %u bytes for a commitment of %u", plen,
+                     clen);
+        goto out;
+    }
     if ((vk->n_layers && (st = zk__vk_commit_check(vk, err)) != EM_OK) || (st = zk__vk_finish(vk, err)) != EM_OK)
         goto out;
+    /* the model commitment must be close to the code its openings assume (a tested layout): its
+     * proximity proof is checked here, once per parsed vk */
+    if (plen) {
+        const uint8_t *pb = data + r.off;
+        if ((st = zk__pcs_verify_proximity(vk->model_commit, clen, vk->model_log, pb, plen, err)) != EM_OK) {
+            em_err_prefix(err, "verifying key: model commitment proximity proof: ");
+            goto out;
+        }
+        if (!(vk->prox = malloc(plen))) {
+            st = em_errf(err, EM_ERR_NOMEM, "verifying key: out of memory");
+            goto out;
+        }
+        memcpy(vk->prox, pb, plen);
+        vk->prox_len = plen;
+    }
     *out = vk;
     vk = NULL;
 out:
-    free(vk);
+    zk_vk_free(vk);
     return st;
 }
 
-void zk_vk_free(zk_vk *vk) { free(vk); }
+void zk_vk_free(zk_vk *vk)
+{
+    if (!vk)
+        return;
+    free(vk->prox);
+    free(vk);
+}
 
 void zk_vk_model_hash(const zk_vk *vk, uint8_t out[EM_HASH_LEN]) { memcpy(out, vk->model_hash, EM_HASH_LEN); }
 size_t zk_vk_input_size(const zk_vk *vk) { return vk->input_size; }

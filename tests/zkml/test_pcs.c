@@ -686,6 +686,150 @@ static void test_systematic(void)
     CHECK_EQ_U64(pcs_sym_bytes(0), 0);
 }
 
+/* Flips every stride-th byte (and truncates at ~40 lengths) of a proximity proof: all rejected. */
+static void prox_tamper(const pcs_layout *l, const uint8_t root[32], const em_buf *proof, size_t stride)
+{
+    em_err err = {0};
+    size_t flips = 0, rejected = 0;
+    uint8_t *cp = malloc(proof->len);
+    for (size_t off = 0; off < proof->len; off += stride) {
+        memcpy(cp, proof->data, proof->len);
+        cp[off] ^= (uint8_t)(1u << (off % 8));
+        tr_t tv;
+        tr_init(&tv, "test/prox");
+        em_reader r;
+        em_reader_init(&r, cp, proof->len);
+        flips++;
+        rejected += pcs_verify_proximity(l, root, &tv, &r, &err) != EM_OK;
+    }
+    CHECK_EQ_U64(rejected, flips);
+    for (size_t cut = 0; cut < proof->len; cut += proof->len / 41 + 1) {
+        tr_t tv;
+        tr_init(&tv, "test/prox");
+        em_reader r;
+        em_reader_init(&r, proof->data, cut);
+        CHECK(pcs_verify_proximity(l, root, &tv, &r, &err) != EM_OK);
+    }
+    free(cp);
+}
+
+/* Tested layouts: the proximity proof (accepted, every region tampered rejected, refused for
+ * another root or another layout), openings without the proximity row and with
+ * PCS_QUERIES_TESTED columns (accepted, smaller, a false value and tampered bytes rejected), and a
+ * committed matrix a quarter of whose columns are no codeword (every message column of a
+ * systematic rate-1/4 layout written out of type): its proximity proof is rejected. */
+static void test_tested(void)
+{
+    em_err err = {0};
+    unsigned n = 14;
+    size_t len = 15000;
+    ff_t *t = rnd_vec(len);
+    pcs_layout l, lt;
+    CHECK_OK(pcs_layout_init(&l, &n, 1, 8, &err), &err); /* C = 256, 64 rows, N = 1024: sampled */
+    CHECK_OK(pcs_layout_set_len(&l, 0, len, &err), &err);
+    lt = l;
+    CHECK_OK(pcs_layout_set_tested(&lt, &err), &err);
+    pcs_poly poly = {.evals = t, .len = len};
+    pcs_prover *p = NULL, *pp = NULL;
+    uint8_t root[32], root2[32];
+    CHECK_OK(pcs_commit(&lt, &poly, 2, &p, root, &err), &err);
+    CHECK_OK(pcs_commit(&l, &poly, 2, &pp, root2, &err), &err);
+    if (!p || !pp)
+        goto out;
+    CHECK(memcmp(root, root2, 32) == 0); /* the flag changes the openings, not the commitment */
+    em_buf prox = {.max = (size_t)1 << 26}, a = {.max = (size_t)1 << 26}, b = {.max = (size_t)1 << 26};
+    tr_t tp, tv;
+    tr_init(&tp, "test/prox");
+    CHECK_OK(pcs_prove_proximity(p, &tp, &prox, &err), &err);
+    tr_init(&tv, "test/prox");
+    em_reader r;
+    em_reader_init(&r, prox.data, prox.len);
+    CHECK_OK(pcs_verify_proximity(&lt, root, &tv, &r, &err), &err);
+    CHECK_EQ_U64(em_reader_left(&r), 0);
+    CHECK(memcmp(tp.state, tv.state, 32) == 0);
+    prox_tamper(&lt, root, &prox, 97);
+    uint8_t other[32];
+    memcpy(other, root, 32);
+    other[5] ^= 1;
+    tr_init(&tv, "test/prox");
+    em_reader_init(&r, prox.data, prox.len);
+    CHECK(pcs_verify_proximity(&lt, other, &tv, &r, &err) != EM_OK);
+    tr_init(&tv, "test/prox");
+    em_reader_init(&r, prox.data, prox.len);
+    CHECK(pcs_verify_proximity(&l, root, &tv, &r, &err) != EM_OK); /* absorbed under another layout */
+    /* openings */
+    ff2_t pt[2][14];
+    pcs_claim c[2];
+    for (int k = 0; k < 2; k++) {
+        for (unsigned j = 0; j < n; j++)
+            pt[k][j] = rnd_ff2();
+        c[k] = (pcs_claim){0, pt[k], eval_ref(t, len, n, pt[k])};
+    }
+    CHECK_OK(open_verify(p, &lt, root, c, c, 2, &a), &err);
+    CHECK_OK(open_verify(pp, &l, root, c, c, 2, &b), &err);
+    fprintf(stderr, "    proximity proof %zu bytes; openings %zu bytes tested, %zu not\n", prox.len, a.len, b.len);
+    CHECK(a.len < b.len);
+    CHECK(open_verify(p, &l, root, c, c, 2, &a) != EM_OK); /* a tested opening under the plain layout */
+    pcs_claim bad[2] = {c[0], c[1]};
+    bad[1].value.a = ff_add(bad[1].value.a, 1);
+    CHECK_ST(open_verify(p, &lt, root, bad, bad, 2, &a), EM_ERR_VERIFY, &err);
+    CHECK_OK(open_verify(p, &lt, root, c, c, 2, &a), &err);
+    size_t flips = 0, rejected = 0;
+    for (size_t off = 0; off < a.len; off += 89) {
+        uint8_t *cp = malloc(a.len);
+        memcpy(cp, a.data, a.len);
+        cp[off] ^= (uint8_t)(1u << (off % 8));
+        tr_t tz;
+        tr_init(&tz, "test/pcs");
+        em_reader_init(&r, cp, a.len);
+        flips++;
+        rejected += pcs_verify(&lt, root, c, 2, &tz, &r, &err) != EM_OK;
+        free(cp);
+    }
+    CHECK_EQ_U64(rejected, flips);
+    /* a quarter of the columns off the code: systematic rate 1/4, every message column holds an
+     * out-of-type value (row 0 is I8, written 200, hashed as its low byte) */
+    {
+        unsigned ns = 12;
+        size_t C = 64, rows = 64;
+        int32_t *iv = calloc(C * rows, sizeof *iv);
+        for (size_t i = 0; i < C * rows; i++)
+            iv[i] = i < C ? 200 : (int32_t)(th_rand() % 200) - 100;
+        pcs_layout ls;
+        size_t end = rows;
+        uint8_t sym = PCS_SYM_I8;
+        CHECK_OK(pcs_layout_init(&ls, &ns, 1, 6, &err), &err);
+        CHECK_OK(pcs_layout_set_systematic(&ls, &end, &sym, 1, &err), &err);
+        CHECK_OK(pcs_layout_set_tested(&ls, &err), &err);
+        pcs_poly pu = {.ints = iv, .len = C * rows, .unchecked = 1};
+        pcs_prover *q = NULL;
+        uint8_t rq[32];
+        CHECK_OK(pcs_commit(&ls, &pu, 1, &q, rq, &err), &err);
+        if (q) {
+            em_buf pq = {.max = (size_t)1 << 24};
+            tr_init(&tp, "test/prox");
+            CHECK_OK(pcs_prove_proximity(q, &tp, &pq, &err), &err);
+            tr_init(&tv, "test/prox");
+            em_reader_init(&r, pq.data, pq.len);
+            CHECK_ST(pcs_verify_proximity(&ls, rq, &tv, &r, &err), EM_ERR_VERIFY, &err);
+            em_buf_free(&pq);
+            pcs_prover_free(q);
+        }
+        free(iv);
+    }
+    /* misuse */
+    pcs_layout lh = l;
+    CHECK_OK(pcs_layout_set_rate(&lh, 1, &err), &err);
+    CHECK_ST(pcs_layout_set_tested(&lh, &err), EM_ERR_ARG, &err); /* rate 1/2 */
+    em_buf_free(&prox);
+    em_buf_free(&a);
+    em_buf_free(&b);
+out:
+    pcs_prover_free(p);
+    pcs_prover_free(pp);
+    free(t);
+}
+
 static void test_bad_layouts(void)
 {
     em_err err = {0};
@@ -719,5 +863,6 @@ int main(void)
     TH_RUN(test_hiding_blinds_zero);
     TH_RUN(test_bad_layouts);
     TH_RUN(test_systematic);
+    TH_RUN(test_tested);
     return th_finish();
 }

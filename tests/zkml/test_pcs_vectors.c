@@ -133,6 +133,9 @@ static void run_case(json_t *cv)
         CHECK_OK(pcs_layout_set_rate23(&l, &err), &err);
     if (rate45)
         CHECK_OK(pcs_layout_set_rate45(&l, &err), &err);
+    json_t *jprox = json_object_get(cv, "proximity");
+    if (json_is_true(json_object_get(cv, "tested")))
+        CHECK_OK(pcs_layout_set_tested(&l, &err), &err);
     unsigned groups = (unsigned)json_integer_value(json_object_get(cv, "hiding_groups"));
     uint8_t root[PCS_ROOT_LEN];
     if (groups) {
@@ -170,14 +173,27 @@ static void run_case(json_t *cv)
     tr_t tp, tv;
     tr_init(&tp, json_string_value(json_object_get(op, "domain")));
     tv = tp;
+    uint8_t dig[EM_HASH_LEN];
+    em_reader r;
+    if (jprox) { /* a tested layout: its proximity proof first, on the same transcript */
+        CHECK(l.tested);
+        CHECK_OK(pcs_prove_proximity(pr, &tp, &proof, &err), &err);
+        CHECK_EQ_U64(proof.len, json_integer_value(json_object_get(jprox, "proof_len")));
+        em_sha256(proof.data, proof.len, dig);
+        CHECK(hex_eq("proximity head", proof.data, proof.len < 256 ? proof.len : 256,
+                     json_object_get(jprox, "proof_head")));
+        CHECK(hex_eq("proximity sha256", dig, EM_HASH_LEN, json_object_get(jprox, "proof_sha256")));
+        em_reader_init(&r, proof.data, proof.len);
+        CHECK_OK(pcs_verify_proximity(&l, root, &tv, &r, &err), &err);
+        CHECK_EQ_U64(em_reader_left(&r), 0);
+        proof.len = 0;
+    }
     CHECK_OK(pcs_open(pr, claims, nc, &tp, &proof, &err), &err);
     CHECK_EQ_U64(proof.len, json_integer_value(json_object_get(op, "proof_len")));
-    uint8_t dig[EM_HASH_LEN];
     em_sha256(proof.data, proof.len, dig);
     size_t head = proof.len < 256 ? proof.len : 256;
     CHECK(hex_eq("proof head", proof.data, head, json_object_get(op, "proof_head")));
     CHECK(hex_eq("proof sha256", dig, EM_HASH_LEN, json_object_get(op, "proof_sha256")));
-    em_reader r;
     em_reader_init(&r, proof.data, proof.len);
     CHECK_OK(pcs_verify(&l, root, claims, nc, &tv, &r, &err), &err);
     CHECK_EQ_U64(em_reader_left(&r), 0);

@@ -61,6 +61,12 @@
 #define PCS_QUERIES_RATE23 413 /* at rate 2/3 (systematic): (5/6 + 10^-4)^413 = 2^-108.56 */
 #define PCS_QUERIES_RATE45 715 /* at rate 4/5 (systematic): (9/10 + 10^-4)^715 = 2^-108.55 */
 #define PCS_MAX_QUERIES PCS_QUERIES_RATE45
+/* A tested layout (rate 1/4): its proximity proved once (pcs_prove_proximity) at
+ * delta = 1/4 - 10^-4 with PCS_PROX_QUERIES columns, 0.7501^262 = 2^-108.7; each opening then
+ * catches a false evaluation row at >= d - delta = 1/2 + 10^-4 of the columns:
+ * (1/2 - 10^-4)^109 = 2^-108.97. */
+#define PCS_PROX_QUERIES 262
+#define PCS_QUERIES_TESTED 109
 #define PCS_MAX_POLYS 256
 #define PCS_MAX_VARS 30      /* per polynomial */
 #define PCS_MAX_LOG_ROWS 20  /* total stacked rows <= 2^20 */
@@ -95,6 +101,7 @@ typedef struct pcs_layout {
     unsigned systematic;
     unsigned rate23; /* systematic at rate 2/3 (pcs_layout_set_rate23) */
     unsigned rate45; /* systematic at rate 4/5 (pcs_layout_set_rate45) */
+    unsigned tested; /* proximity proved once, openings without w (pcs_layout_set_tested) */
     unsigned n_runs;
     size_t run_end[PCS_MAX_SYM_RUNS];
     uint8_t run_sym[PCS_MAX_SYM_RUNS];
@@ -144,6 +151,13 @@ em_status pcs_layout_set_rate23(pcs_layout *l, em_err *err) EM_WARN_UNUSED;
  * padded to 2C leaves. Half the parity of rate 2/3 to encode and hash, for ~1.7x its queries
  * (of which 4/5 are message columns, 1-4 bytes per row). Needs C >= 4; excludes rate 2/3. */
 em_status pcs_layout_set_rate45(pcs_layout *l, em_err *err) EM_WARN_UNUSED;
+/* A tested layout (rate 1/4, not hiding; for a commitment opened many times, e.g. a model):
+ * the commitment's proximity to the interleaved code is proved once, on its own
+ * (pcs_prove_proximity / pcs_verify_proximity: the proximity row w and PCS_PROX_QUERIES columns),
+ * and every opening then sends no proximity row and opens PCS_QUERIES_TESTED columns instead of
+ * PCS_QUERIES. An opening of a tested layout is sound only for a verifier who has checked the
+ * commitment's proximity proof (docs/PROOFS.md "Tested layouts"). Absorbed with the layout. */
+em_status pcs_layout_set_tested(pcs_layout *l, em_err *err) EM_WARN_UNUSED;
 /* Bytes per symbol of a pcs_sym (0 for an invalid one). */
 unsigned pcs_sym_bytes(unsigned sym);
 /* The integer range of a pcs_sym ([0, 0] for an invalid one). */
@@ -203,5 +217,14 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
  * fails; EM_ERR_PARSE/EM_ERR_RANGE/EM_ERR_FORMAT for malformed bytes. */
 em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], const pcs_claim *claims,
                      size_t n_claims, tr_t *tr, em_reader *r, em_err *err) EM_WARN_UNUSED;
+/* The commitment's proximity proof (any non-hiding layout; a tested one relies on it): absorbs
+ * "pcs/proximity", the root and the layout, then sends w = gamma^T M and PCS_PROX_QUERIES columns
+ * (all of them when N <= 2 * PCS_PROX_QUERIES) with their Merkle paths. Deterministic: the same
+ * commitment and transcript give the same bytes. */
+em_status pcs_prove_proximity(const pcs_prover *p, tr_t *tr, em_buf *out, em_err *err) EM_WARN_UNUSED;
+/* Reads exactly one proximity proof from r and checks it (EM_ERR_VERIFY when the combination
+ * disagrees with an opened column, parse errors as pcs_verify). */
+em_status pcs_verify_proximity(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], tr_t *tr, em_reader *r,
+                               em_err *err) EM_WARN_UNUSED;
 
 #endif
