@@ -1,7 +1,8 @@
 /* libFuzzer target: zk_verify and zk_vk_deserialize on untrusted bytes must never crash, hang
  * or allocate without bound. The first byte selects the target; a fixed small model, input and
  * output form the statement, so inputs that start from a real proof (seed corpus: write one
- * with `enclaveml prove`) reach deep into the verifier. */
+ * with `enclaveml prove`) reach deep into the verifier. Bit 0 feeds zk_vk_deserialize: raw bytes,
+ * or with bit 1 mutations of the honest vk (reaching its model proximity proof). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,6 +234,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (data[0] & 1) {
         zk_vk *vk = NULL;
+        if ((data[0] & 2) && size >= 3) {
+            /* structured mutation of the honest vk, so the model commitment's proximity proof
+             * (its trailer) is reached: (u32 offset, u8 xor) records, last two bytes a cut */
+            uint8_t *vb = NULL;
+            size_t vl = 0;
+            if (zk_vk_serialize(zk_prover_vk(g_p), &vb, &vl, &err) != EM_OK)
+                abort();
+            size_t len = vl, i = 1;
+            for (; i + 5 <= size; i += 5) {
+                uint32_t off = (uint32_t)data[i] | (uint32_t)data[i + 1] << 8 | (uint32_t)data[i + 2] << 16 |
+                               (uint32_t)data[i + 3] << 24;
+                vb[off % vl] ^= data[i + 4];
+            }
+            if (size - i == 2)
+                len = vl - ((size_t)data[i] | (size_t)data[i + 1] << 8) % vl;
+            if (zk_vk_deserialize(vb, len, &vk, &err) == EM_OK)
+                zk_vk_free(vk);
+            free(vb);
+            return 0;
+        }
         if (zk_vk_deserialize(data + 1, size - 1, &vk, &err) == EM_OK)
             zk_vk_free(vk);
         return 0;

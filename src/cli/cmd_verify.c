@@ -12,7 +12,7 @@
 #include "enclaveml/zkml/zk.h"
 
 #define VERIFY_MAX_JSON ((size_t)256 << 20)
-#define VERIFY_MAX_VK ((size_t)16 << 20)
+#define VERIFY_MAX_VK ((size_t)64 << 20) /* the vk of the largest model (2^30) is ~13 MB with its proximity proof */
 
 static void verify_help(void)
 {

@@ -58,6 +58,9 @@ static unsigned layout_queries(const pcs_layout *l)
 typedef enum { OPEN_CLAIMS, OPEN_PROXIMITY } open_mode;
 static unsigned mode_queries(const pcs_layout *l, open_mode m) { return m == OPEN_PROXIMITY ? PCS_PROX_QUERIES : layout_queries(l); }
 static int mode_sends_w(const pcs_layout *l, open_mode m) { return m == OPEN_PROXIMITY || !l->tested; }
+/* PCS_PROX_QUERIES and its delta are the rate-1/4 code's: a separate proximity proof exists
+ * only for non-hiding rate-1/4 layouts (the tested ones and their untested twins). */
+static int prox_layout_ok(const pcs_layout *l) { return l->rate_bits == 2 && !l->hiding && !l->rate23 && !l->rate45; }
 
 static unsigned ceil_log2(size_t x)
 {
@@ -241,7 +244,7 @@ em_status pcs_layout_set_systematic(pcs_layout *l, const size_t *run_end, const 
 
 em_status pcs_layout_set_rate23(pcs_layout *l, em_err *err)
 {
-    if (!l->systematic || l->rate_bits != 1 || l->log_cols < 1)
+    if (!l->systematic || l->rate_bits != 1 || l->log_cols < 1 || l->rate45)
         return em_errf(err, EM_ERR_ARG, "pcs: rate 2/3 needs a systematic layout at rate 1/2 with C >= 2");
     l->rate23 = 1;
     return EM_OK;
@@ -766,8 +769,10 @@ static em_status open_impl(const pcs_prover *p, const pcs_claim *claims, size_t 
     uint64_t *idx = NULL;
     if (mode == OPEN_CLAIMS && (st = claims_check(l, claims, n_claims, err)) != EM_OK)
         return st;
-    if (mode == OPEN_PROXIMITY && l->hiding)
-        return em_errf(err, EM_ERR_ARG, "pcs: a hiding commitment has no separate proximity proof");
+    if (mode == OPEN_PROXIMITY && !prox_layout_ok(l))
+        return em_errf(err, EM_ERR_ARG, "pcs: a separate proximity proof needs a non-hiding layout at rate 1/4");
+    if (mode == OPEN_PROXIMITY)
+        tr_absorb_u64(tr, "pcs/proximity", PCS_PROX_QUERIES);
     size_t nc1 = n_claims ? n_claims : 1;
     gamma = malloc(Rt * sizeof *gamma);
     rho = malloc(nc1 * sizeof *rho);
@@ -857,7 +862,6 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
 
 em_status pcs_prove_proximity(const pcs_prover *p, tr_t *tr, em_buf *out, em_err *err)
 {
-    tr_absorb_u64(tr, "pcs/proximity", PCS_PROX_QUERIES);
     return open_impl(p, NULL, 0, OPEN_PROXIMITY, tr, out, err);
 }
 
@@ -943,7 +947,6 @@ em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], cons
 em_status pcs_verify_proximity(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], tr_t *tr, em_reader *r,
                                em_err *err)
 {
-    tr_absorb_u64(tr, "pcs/proximity", PCS_PROX_QUERIES);
     return verify_impl(l, root, NULL, 0, OPEN_PROXIMITY, tr, r, err);
 }
 
@@ -983,7 +986,7 @@ typedef struct leaf_job {
     const ff_t *ea, *eb;
     const ff2_t *weight;
     const uint64_t *idx;
-    int bad[ZK_MAX_THREADS]; /* per chunk: some column disagrees */
+    int bad[ZK_PAR_CHUNKS]; /* per chunk (zk__par_for slots): some column disagrees */
 } leaf_job;
 
 static void hash_leaves(void *vctx, size_t b, size_t e, unsigned tid)
@@ -1026,8 +1029,10 @@ static em_status verify_impl(const pcs_layout *l, const uint8_t root[PCS_ROOT_LE
     if ((st = layout_check(l, err)) != EM_OK ||
         (mode == OPEN_CLAIMS && (st = claims_check(l, claims, n_claims, err)) != EM_OK))
         return st;
-    if (mode == OPEN_PROXIMITY && l->hiding)
-        return em_errf(err, EM_ERR_ARG, "pcs: a hiding commitment has no separate proximity proof");
+    if (mode == OPEN_PROXIMITY && !prox_layout_ok(l))
+        return em_errf(err, EM_ERR_ARG, "pcs: a separate proximity proof needs a non-hiding layout at rate 1/4");
+    if (mode == OPEN_PROXIMITY)
+        tr_absorb_u64(tr, "pcs/proximity", PCS_PROX_QUERIES);
     size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = cw_len(l), R = l->n_rows,
            Rt = total_rows(l), nc1 = n_claims ? n_claims : 1;
     unsigned t = mode_queries(l, mode);

@@ -14,6 +14,11 @@
 #include "enclaveml/zkml/zk.h"
 
 #define ZK_PROTOCOL_VERSION 1u
+/* Verifying-key format version: 2 since the vk carries the model commitment's proximity proof
+ * (session 10). It is hashed into the model hash, so keys (and proofs) of the two formats never
+ * share a model hash: an older worker or vk is refused with a named reason, not deep inside a
+ * verification. */
+#define ZK_VK_VERSION 2u
 #define ZK_VK_MAGIC "EMVK"
 #define ZK_PROOF_MAGIC "ZKML"
 #define ZK_MAX_LAYERS 64u         /* proven (fused) dense layers */

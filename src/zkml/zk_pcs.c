@@ -151,7 +151,7 @@ em_status zk__pcs_witness_layout(const zk_wlayout *wl, pcs_layout *l, em_err *er
     while (((uint64_t)1 << f) < used)
         f++;
     f = (f + 5) / 2;
-    for (unsigned lc = f > 2 ? f - 1 : 1; lc <= f + 1 && lc <= log; lc++) {
+    for (unsigned lc = f > 3 ? f - 1 : 2; lc <= f + 1 && lc <= log; lc++) { /* rate 4/5 needs C >= 4 */
         em_status st = typed_layout(wl, lc, &cand, err);
         if (st != EM_OK)
             return st;

@@ -249,7 +249,7 @@ static em_status vk_encode(const zk_vk *vk, em_buf *b, em_err *err)
             return em_errf(err, st, "serializing the verifying key: out of memory");             \
     } while (0)
     PUT(em_buf_append(b, ZK_VK_MAGIC, 4));
-    PUT(em_buf_append_u8(b, (uint8_t)ZK_PROTOCOL_VERSION));
+    PUT(em_buf_append_u8(b, (uint8_t)ZK_VK_VERSION));
     PUT(em_buf_append_u8(b, vk->n_prefix ? ZK_VK_FLAG_PREFIX : 0));
     PUT(em_buf_append(b, "\0\0", 2));
     PUT(em_buf_append(b, vk->arch_hash, EM_HASH_LEN));
@@ -347,8 +347,10 @@ em_status zk_vk_deserialize(const uint8_t *data, size_t len, zk_vk **out, em_err
         st = em_errf(err, EM_ERR_PARSE, "verifying key: bad magic (expected \"EMVK\")");
         goto out;
     }
-    if (em_reader_u8(&r, &ver) != EM_OK || ver != ZK_PROTOCOL_VERSION) {
-        st = em_errf(err, EM_ERR_UNSUPPORTED, "verifying key: version %u, expected %u", ver, ZK_PROTOCOL_VERSION);
+    if (em_reader_u8(&r, &ver) != EM_OK || ver != ZK_VK_VERSION) {
+        st = em_errf(err, EM_ERR_UNSUPPORTED, "verifying key: version %u, expected %u%s", ver, ZK_VK_VERSION,
+                     ver == 1 ? " (a key from before session 10, without the model proximity proof: re-export it)"
+                              : "");
         goto out;
     }
     if (em_reader_bytes(&r, resv, 3) != EM_OK || (resv[0] & ~ZK_VK_FLAG_PREFIX) || resv[1] || resv[2] ||

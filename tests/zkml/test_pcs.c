@@ -817,10 +817,23 @@ static void test_tested(void)
         }
         free(iv);
     }
-    /* misuse */
+    /* misuse: a separate proximity proof only at rate 1/4 (its query count is that code's) */
     pcs_layout lh = l;
     CHECK_OK(pcs_layout_set_rate(&lh, 1, &err), &err);
     CHECK_ST(pcs_layout_set_tested(&lh, &err), EM_ERR_ARG, &err); /* rate 1/2 */
+    {
+        pcs_prover *h = NULL;
+        uint8_t rh[32];
+        CHECK_OK(pcs_commit(&lh, &poly, 1, &h, rh, &err), &err);
+        em_buf ph = {.max = (size_t)1 << 24};
+        tr_init(&tp, "test/prox");
+        CHECK_ST(pcs_prove_proximity(h, &tp, &ph, &err), EM_ERR_ARG, &err);
+        tr_init(&tv, "test/prox");
+        em_reader_init(&r, prox.data, prox.len);
+        CHECK_ST(pcs_verify_proximity(&lh, rh, &tv, &r, &err), EM_ERR_ARG, &err);
+        em_buf_free(&ph);
+        pcs_prover_free(h);
+    }
     em_buf_free(&prox);
     em_buf_free(&a);
     em_buf_free(&b);

@@ -23,13 +23,16 @@
  * The verifier checks w and each u_g against the opened columns (as one random combination of
  * them with a challenge zeta squeezed from a copy of the transcript, so one re-encoding; the
  * transcript is left as the prover's), and checks <u_g, eq(z_col)> = sum_{k in g} rho_k v_k. See docs/PROOFS.md for the soundness argument
- * (rate 1/4 with 160 queries, rate 1/2 with 262 or systematic rate 2/3 with 413, proven
- * unique-decoding proximity gap: 2^-108 query error each). A higher rate cuts the encoding and
- * hashing of a commitment for more opened columns: the per-proof witness uses systematic rate
- * 2/3, the once-committed model rate 1/4.
+ * (rate 1/4 with 160 queries, rate 1/2 with 262, systematic rate 2/3 with 413 or 4/5 with 715,
+ * proven unique-decoding proximity gap: 2^-108 query error each). A higher rate cuts the
+ * encoding and hashing of a commitment for more opened columns: the per-proof witness uses
+ * systematic rate 4/5. A tested layout (pcs_layout_set_tested, rate 1/4: the once-committed
+ * model) proves its proximity once (pcs_prove_proximity: w and 262 columns) and its openings
+ * then send no w and open 109 columns ("pcs/tested" absorbed after the layout).
  *
  * Wire format (no length prefixes; the layout and the claims fix every length): [hiding only:
- * y_g per group (16 B each)], w (Cm x 16 B, Cm = C, or 2C when hiding), u_g for each group in
+ * y_g per group (16 B each)], w (Cm x 16 B, Cm = C, or 2C when hiding; absent for a tested
+ * layout), u_g for each group in
  * order of first appearance (Cm x 16 B each), the opened columns in increasing index order
  * (total rows x 8 B each: data rows, then the hiding mask rows; in a systematic layout a message
  * column j < C has each row's symbol in its type's bytes, little-endian two's complement), then
@@ -64,7 +67,7 @@
 /* A tested layout (rate 1/4): its proximity proved once (pcs_prove_proximity) at
  * delta = 1/4 - 10^-4 with PCS_PROX_QUERIES columns, 0.7501^262 = 2^-108.7; each opening then
  * catches a false evaluation row at >= d - delta = 1/2 + 10^-4 of the columns:
- * (1/2 - 10^-4)^109 = 2^-108.97. */
+ * (1/2 - 10^-4)^109 = 2^-109.03. */
 #define PCS_PROX_QUERIES 262
 #define PCS_QUERIES_TESTED 109
 #define PCS_MAX_POLYS 256
@@ -217,7 +220,8 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
  * fails; EM_ERR_PARSE/EM_ERR_RANGE/EM_ERR_FORMAT for malformed bytes. */
 em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], const pcs_claim *claims,
                      size_t n_claims, tr_t *tr, em_reader *r, em_err *err) EM_WARN_UNUSED;
-/* The commitment's proximity proof (any non-hiding layout; a tested one relies on it): absorbs
+/* The commitment's proximity proof (non-hiding rate-1/4 layouts, EM_ERR_ARG for others: its
+ * query count is that rate's; a tested layout relies on it): absorbs
  * "pcs/proximity", the root and the layout, then sends w = gamma^T M and PCS_PROX_QUERIES columns
  * (all of them when N <= 2 * PCS_PROX_QUERIES) with their Merkle paths. Deterministic: the same
  * commitment and transcript give the same bytes. */
