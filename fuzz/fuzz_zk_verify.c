@@ -198,6 +198,19 @@ static void setup_prefix(void)
     }
 }
 
+/* Applies data[1..size) to buf (n > 0 honest bytes) as (u32 offset, u8 xor) records, then an
+ * optional truncation given by the last two bytes; returns the length to use. */
+static size_t apply_patches(uint8_t *buf, size_t n, const uint8_t *data, size_t size)
+{
+    size_t i = 1;
+    for (; i + 5 <= size; i += 5) {
+        uint32_t off = (uint32_t)data[i] | (uint32_t)data[i + 1] << 8 | (uint32_t)data[i + 2] << 16 |
+                       (uint32_t)data[i + 3] << 24;
+        buf[off % n] ^= data[i + 4];
+    }
+    return size - i == 2 ? n - ((size_t)data[i] | (size_t)data[i + 1] << 8) % n : n;
+}
+
 /* (u32 offset, u8 xor) records on the honest proof of prefix model `k`, then an optional
  * truncation given by the last two bytes. */
 static void fuzz_prefix(int k, const uint8_t *data, size_t size)
@@ -207,14 +220,7 @@ static void fuzz_prefix(int k, const uint8_t *data, size_t size)
     if (!p)
         return;
     memcpy(p, g_fproof[k], g_flen[k]);
-    size_t len = g_flen[k], i = 1;
-    for (; i + 5 <= size; i += 5) {
-        uint32_t off = (uint32_t)data[i] | (uint32_t)data[i + 1] << 8 | (uint32_t)data[i + 2] << 16 |
-                       (uint32_t)data[i + 3] << 24;
-        p[off % g_flen[k]] ^= data[i + 4];
-    }
-    if (size - i == 2)
-        len = g_flen[k] - ((size_t)data[i] | (size_t)data[i + 1] << 8) % g_flen[k];
+    size_t len = apply_patches(p, g_flen[k], data, size);
     (void)zk_verify(zk_prover_vk(g_fp[k]), g_fx[k], 2, g_fy[k], &g_ctx, p, len, NULL, &err);
     free(p);
 }
@@ -241,14 +247,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t vl = 0;
             if (zk_vk_serialize(zk_prover_vk(g_p), &vb, &vl, &err) != EM_OK)
                 abort();
-            size_t len = vl, i = 1;
-            for (; i + 5 <= size; i += 5) {
-                uint32_t off = (uint32_t)data[i] | (uint32_t)data[i + 1] << 8 | (uint32_t)data[i + 2] << 16 |
-                               (uint32_t)data[i + 3] << 24;
-                vb[off % vl] ^= data[i + 4];
-            }
-            if (size - i == 2)
-                len = vl - ((size_t)data[i] | (size_t)data[i + 1] << 8) % vl;
+            size_t len = apply_patches(vb, vl, data, size);
             if (zk_vk_deserialize(vb, len, &vk, &err) == EM_OK)
                 zk_vk_free(vk);
             free(vb);
@@ -269,14 +268,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!p)
             return 0;
         memcpy(p, src, g_len_used);
-        size_t len = g_len_used, i = 1;
-        for (; i + 5 <= size; i += 5) {
-            uint32_t off = (uint32_t)data[i] | (uint32_t)data[i + 1] << 8 | (uint32_t)data[i + 2] << 16 |
-                           (uint32_t)data[i + 3] << 24;
-            p[off % g_len_used] ^= data[i + 4];
-        }
-        if (size - i == 2)
-            len = g_len_used - ((size_t)data[i] | (size_t)data[i + 1] << 8) % g_len_used;
+        size_t len = apply_patches(p, g_len_used, data, size);
         if (cnn)
             (void)zk_verify(zk_prover_vk(g_cp), g_cx, 2, g_cy, &g_ctx, p, len, NULL, &err);
         else if (pool)

@@ -245,7 +245,7 @@ em_status pcs_layout_set_systematic(pcs_layout *l, const size_t *run_end, const 
 em_status pcs_layout_set_rate23(pcs_layout *l, em_err *err)
 {
     if (!l->systematic || l->rate_bits != 1 || l->log_cols < 1 || l->rate45)
-        return em_errf(err, EM_ERR_ARG, "pcs: rate 2/3 needs a systematic layout at rate 1/2 with C >= 2");
+        return em_errf(err, EM_ERR_ARG, "pcs: rate 2/3 needs a systematic layout at rate 1/2 with C >= 2 (and not rate 4/5)");
     l->rate23 = 1;
     return EM_OK;
 }
