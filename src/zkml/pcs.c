@@ -61,6 +61,17 @@ static int mode_sends_w(const pcs_layout *l, open_mode m) { return m == OPEN_PRO
 /* PCS_PROX_QUERIES and its delta are the rate-1/4 code's: a separate proximity proof exists
  * only for non-hiding rate-1/4 layouts (the tested ones and their untested twins). */
 static int prox_layout_ok(const pcs_layout *l) { return l->rate_bits == 2 && !l->hiding && !l->rate23 && !l->rate45; }
+/* The start shared by prover and verifier: a proximity proof needs such a layout and absorbs its
+ * marker before the statement. */
+static em_status mode_begin(const pcs_layout *l, open_mode m, tr_t *tr, em_err *err)
+{
+    if (m != OPEN_PROXIMITY)
+        return EM_OK;
+    if (!prox_layout_ok(l))
+        return em_errf(err, EM_ERR_ARG, "pcs: a separate proximity proof needs a non-hiding layout at rate 1/4");
+    tr_absorb_u64(tr, "pcs/proximity", PCS_PROX_QUERIES);
+    return EM_OK;
+}
 
 static unsigned ceil_log2(size_t x)
 {
@@ -169,7 +180,7 @@ static em_status layout_check(const pcs_layout *l, em_err *err)
         (l->rate45 && (!l->systematic || l->rate_bits != 1 || l->log_cols < 2)))
         return em_errf(err, EM_ERR_ARG, "pcs: invalid systematic flag, or rate 2/3 or 4/5 without a systematic "
                                         "rate-1/2 layout");
-    if (l->tested > 1 || (l->tested && (l->rate_bits != 2 || l->hiding || l->rate23 || l->rate45)))
+    if (l->tested > 1 || (l->tested && !prox_layout_ok(l)))
         return em_errf(err, EM_ERR_ARG, "pcs: a tested layout is at rate 1/4 and not hiding");
     if (l->systematic) {
         if (l->hiding || l->n_polys != 1 || l->n_runs < 1 || l->n_runs > PCS_MAX_SYM_RUNS)
@@ -260,7 +271,7 @@ em_status pcs_layout_set_rate45(pcs_layout *l, em_err *err)
 
 em_status pcs_layout_set_tested(pcs_layout *l, em_err *err)
 {
-    if (l->rate_bits != 2 || l->hiding || l->rate23 || l->rate45)
+    if (!prox_layout_ok(l))
         return em_errf(err, EM_ERR_ARG, "pcs: a tested layout is at rate 1/4 and not hiding");
     l->tested = 1;
     return EM_OK;
@@ -767,12 +778,9 @@ static em_status open_impl(const pcs_prover *p, const pcs_claim *claims, size_t 
     ff2_t *gamma = NULL, *rows = NULL, *rho = NULL, *a = NULL, *tmp = NULL, *y = NULL;
     size_t *group = NULL, *off = NULL;
     uint64_t *idx = NULL;
-    if (mode == OPEN_CLAIMS && (st = claims_check(l, claims, n_claims, err)) != EM_OK)
+    if ((mode == OPEN_CLAIMS && (st = claims_check(l, claims, n_claims, err)) != EM_OK) ||
+        (st = mode_begin(l, mode, tr, err)) != EM_OK)
         return st;
-    if (mode == OPEN_PROXIMITY && !prox_layout_ok(l))
-        return em_errf(err, EM_ERR_ARG, "pcs: a separate proximity proof needs a non-hiding layout at rate 1/4");
-    if (mode == OPEN_PROXIMITY)
-        tr_absorb_u64(tr, "pcs/proximity", PCS_PROX_QUERIES);
     size_t nc1 = n_claims ? n_claims : 1;
     gamma = malloc(Rt * sizeof *gamma);
     rho = malloc(nc1 * sizeof *rho);
@@ -826,12 +834,10 @@ static em_status open_impl(const pcs_prover *p, const pcs_claim *claims, size_t 
     size_t nq = sample_queries(tr, N, mode_queries(l, mode), idx);
     /* the columns are written in place, on the threads: column q starts at off[q] (a message
      * column of a systematic layout takes its rows' widths, any other 8 bytes per row) */
-    size_t col_bytes = 0, msg_bytes = 0;
-    for (size_t i = 0; l->systematic && i < Rt; i++)
-        msg_bytes += p->row_bytes[i];
+    size_t col_bytes = 0;
     for (size_t q = 0; q < nq; q++) {
         off[q] = col_bytes;
-        col_bytes += l->systematic && idx[q] < C ? msg_bytes : Rt * FF_BYTES;
+        col_bytes += l->systematic && idx[q] < C ? p->msg_col_bytes : Rt * FF_BYTES;
     }
     if (em_buf_reserve(out, col_bytes) != EM_OK) {
         st = em_errf(err, EM_ERR_LIMIT, "pcs: proof buffer full");
@@ -934,22 +940,6 @@ static em_status encode_row(const ntt_plan *plan, int sys, unsigned rate_bits, s
     return EM_OK;
 }
 
-/* Leaf hashes of the opened columns (R values each), over the threads once there is data. */
-static em_status verify_impl(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], const pcs_claim *claims,
-                             size_t n_claims, open_mode mode, tr_t *tr, em_reader *r, em_err *err);
-
-em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], const pcs_claim *claims,
-                     size_t n_claims, tr_t *tr, em_reader *r, em_err *err)
-{
-    return verify_impl(l, root, claims, n_claims, OPEN_CLAIMS, tr, r, err);
-}
-
-em_status pcs_verify_proximity(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], tr_t *tr, em_reader *r,
-                               em_err *err)
-{
-    return verify_impl(l, root, NULL, 0, OPEN_PROXIMITY, tr, r, err);
-}
-
 /* A message column's proof bytes (each row's value in its run's type) as field elements, run by
  * run (any bytes decode to a value of the type: there is no canonicity to check). */
 static void decode_col(const pcs_layout *l, const uint8_t *raw, ff_t *out)
@@ -1027,12 +1017,9 @@ static em_status verify_impl(const pcs_layout *l, const uint8_t root[PCS_ROOT_LE
     uint8_t (*hashes)[MT_HASH_LEN] = NULL;
     const uint8_t **raw = NULL;
     if ((st = layout_check(l, err)) != EM_OK ||
-        (mode == OPEN_CLAIMS && (st = claims_check(l, claims, n_claims, err)) != EM_OK))
+        (mode == OPEN_CLAIMS && (st = claims_check(l, claims, n_claims, err)) != EM_OK) ||
+        (st = mode_begin(l, mode, tr, err)) != EM_OK)
         return st;
-    if (mode == OPEN_PROXIMITY && !prox_layout_ok(l))
-        return em_errf(err, EM_ERR_ARG, "pcs: a separate proximity proof needs a non-hiding layout at rate 1/4");
-    if (mode == OPEN_PROXIMITY)
-        tr_absorb_u64(tr, "pcs/proximity", PCS_PROX_QUERIES);
     size_t C = (size_t)1 << l->log_cols, Cm = msg_len(l), N = cw_len(l), R = l->n_rows,
            Rt = total_rows(l), nc1 = n_claims ? n_claims : 1;
     unsigned t = mode_queries(l, mode);
@@ -1203,4 +1190,16 @@ out:
     free(raw);
     free(group);
     return st;
+}
+
+em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], const pcs_claim *claims,
+                     size_t n_claims, tr_t *tr, em_reader *r, em_err *err)
+{
+    return verify_impl(l, root, claims, n_claims, OPEN_CLAIMS, tr, r, err);
+}
+
+em_status pcs_verify_proximity(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], tr_t *tr, em_reader *r,
+                               em_err *err)
+{
+    return verify_impl(l, root, NULL, 0, OPEN_PROXIMITY, tr, r, err);
 }

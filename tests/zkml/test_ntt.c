@@ -222,15 +222,42 @@ static void rs_i32_tier(void)
     }
 }
 
-/* The integer encoder against the field one on every tier (the AVX-512 spread gathers the
- * bit-reversed integers 8 at a time for rates 1/2 and 1/4). */
-static void test_rs_i32(void)
+/* Runs fn on every SIMD tier this CPU has, then restores the tier. */
+static void on_every_tier(void (*fn)(void))
 {
     ff_vec_tier saved = ff_vec_tier_get();
     for (int t = FF_VEC_SCALAR; t <= FF_VEC_AVX512; t++)
         if (ff_vec_tier_set((ff_vec_tier)t) == EM_OK)
-            rs_i32_tier();
+            fn();
     CHECK(ff_vec_tier_set(saved) == EM_OK);
+}
+
+/* The integer encoder against the field one on every tier (the AVX-512 spread gathers the
+ * bit-reversed integers 8 at a time for rates 1/2 and 1/4). */
+static void test_rs_i32(void) { on_every_tier(rs_i32_tier); }
+
+/* A short-parity rate (n >> sh parity points, sh = 1: rate 2/3, 2: rate 4/5): position c is f at
+ * w_2n^(1 + 2^(sh+1) c), checked by Horner at 8 positions; refused below n = 2^sh. */
+static void short_parity_case(const ntt_plan *p, unsigned l, unsigned rate, unsigned sh)
+{
+    em_err err;
+    size_t n = (size_t)1 << l;
+    if (l < sh) {
+        CHECK_ST(ntt_rs_encode_sys(p, rate, NULL, NULL, &err), EM_ERR_ARG, &err);
+        return;
+    }
+    size_t q = n >> sh;
+    ff_t *m = rnd_vec(n), *coef = malloc(n * 8), *par = malloc(q * 8);
+    memcpy(coef, m, n * 8);
+    ntt_inverse(p, coef);
+    CHECK_EQ_U64(ntt_sys_parity_len(l, rate), q);
+    CHECK_OK(ntt_rs_encode_sys(p, rate, m, par, &err), &err);
+    ff_t eta = ff_root_of_unity(l + 1), ws = ff_pow(ff_root_of_unity(l), (uint64_t)1 << sh);
+    for (int k = 0; k < 8; k++) {
+        size_t c = k < 2 ? (size_t)k * (q - 1) : th_rand() % q;
+        CHECK_EQ_U64(par[c], horner(coef, n, ff_mul(eta, ff_pow(ws, c))));
+    }
+    free(m), free(coef), free(par);
 }
 
 /* Systematic encoding: parity block b at c is f(w_N^b w_n^c) for the interpolant f of the
@@ -261,36 +288,8 @@ static void rs_sys_tier(void)
             }
             free(m), free(coef), free(par);
         }
-        if (l >= 1) { /* rate 2/3: f on w_2n <w_n^2> */
-            ff_t *m = rnd_vec(n), *coef = malloc(n * 8), *par = malloc(n / 2 * 8);
-            memcpy(coef, m, n * 8);
-            ntt_inverse(p, coef);
-            CHECK_EQ_U64(ntt_sys_parity_len(l, NTT_SYS_RATE_2_3), n / 2);
-            CHECK_OK(ntt_rs_encode_sys(p, NTT_SYS_RATE_2_3, m, par, &err), &err);
-            ff_t eta = ff_root_of_unity(l + 1), w2 = ff_mul(ff_root_of_unity(l), ff_root_of_unity(l));
-            for (int k = 0; k < 8; k++) {
-                size_t c = k < 2 ? (size_t)k * (n / 2 - 1) : th_rand() % (n / 2);
-                CHECK_EQ_U64(par[c], horner(coef, n, ff_mul(eta, ff_pow(w2, c))));
-            }
-            free(m), free(coef), free(par);
-        } else {
-            CHECK_ST(ntt_rs_encode_sys(p, NTT_SYS_RATE_2_3, NULL, NULL, &err), EM_ERR_ARG, &err);
-        }
-        if (l >= 2) { /* rate 4/5: f on w_2n <w_n^4>, position c at w_2n^(1 + 8c) */
-            ff_t *m = rnd_vec(n), *coef = malloc(n * 8), *par = malloc(n / 4 * 8);
-            memcpy(coef, m, n * 8);
-            ntt_inverse(p, coef);
-            CHECK_EQ_U64(ntt_sys_parity_len(l, NTT_SYS_RATE_4_5), n / 4);
-            CHECK_OK(ntt_rs_encode_sys(p, NTT_SYS_RATE_4_5, m, par, &err), &err);
-            ff_t eta = ff_root_of_unity(l + 1), w4 = ff_pow(ff_root_of_unity(l), 4);
-            for (int k = 0; k < 8; k++) {
-                size_t c = k < 2 ? (size_t)k * (n / 4 - 1) : th_rand() % (n / 4);
-                CHECK_EQ_U64(par[c], horner(coef, n, ff_mul(eta, ff_pow(w4, c))));
-            }
-            free(m), free(coef), free(par);
-        } else {
-            CHECK_ST(ntt_rs_encode_sys(p, NTT_SYS_RATE_4_5, NULL, NULL, &err), EM_ERR_ARG, &err);
-        }
+        short_parity_case(p, l, NTT_SYS_RATE_2_3, 1); /* rate 2/3: f on w_2n <w_n^2> */
+        short_parity_case(p, l, NTT_SYS_RATE_4_5, 2); /* rate 4/5: f on w_2n <w_n^4> */
         CHECK_ST(ntt_rs_encode_sys(p, 5, NULL, NULL, &err), EM_ERR_ARG, &err);
         ntt_plan_free(p);
     }
@@ -329,14 +328,7 @@ static void rs_sys_tier(void)
     ntt_plan_free(p);
 }
 
-static void test_rs_sys(void)
-{
-    ff_vec_tier saved = ff_vec_tier_get();
-    for (int t = FF_VEC_SCALAR; t <= FF_VEC_AVX512; t++)
-        if (ff_vec_tier_set((ff_vec_tier)t) == EM_OK)
-            rs_sys_tier();
-    CHECK(ff_vec_tier_set(saved) == EM_OK);
-}
+static void test_rs_sys(void) { on_every_tier(rs_sys_tier); }
 
 /* Extreme rates: a 2-element message spread over 2^17 points (the expansion exceeds the
  * cache block of the butterfly recursion). */
