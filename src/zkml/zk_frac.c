@@ -54,7 +54,10 @@ static ff2_t eq1(ff2_t r, ff2_t X)
 
 /* ---- kernels ----------------------------------------------------------------------------
  * The summand at one point, with lam folded in: P0 Q1 + Q0 (P1 + lam Q1), or with all
- * numerators 1 (p_one, the bottom level of a witness tree) Q1 + Q0 (1 + lam Q1). */
+ * numerators 1 (p_one, the bottom level of a witness tree) Q1 + Q0 (1 + lam Q1). Besides h(0)
+ * the kernels sum h's leading coefficient h(inf) rather than h(2): it needs only the tables'
+ * differences d = o1 - o0 (no 2 o1 - o0), and with p_one it is lam dQ0 dQ1, whose lam the caller
+ * applies once to the sum (one product per pair instead of two). */
 typedef struct lvl_ctx {
     zk_fv in[4];  /* P0, P1, Q0, Q1 of this round (P unused when p_one) */
     zk_fv out[4]; /* step: the folded tables */
@@ -68,7 +71,7 @@ typedef struct lvl_ctx {
     size_t h;     /* round 0: pairs (j, j + h); step: the tables have 2h entries */
     ff2_t lam, c;
     int p_one, with_one, simd;
-    ff2_t part[ZK_MAX_THREADS][3]; /* per chunk: h(0), h(1), h(2) */
+    ff2_t part[ZK_MAX_THREADS][3]; /* per chunk: h(0), h(1), h(inf) (without lam when p_one) */
 } lvl_ctx;
 
 static inline ff2_t summand(const lvl_ctx *x, const ff2_t v[4])
@@ -79,6 +82,15 @@ static inline ff2_t summand(const lvl_ctx *x, const ff2_t v[4])
     return ff2_add(zk__mul2(v[0], v[3]), zk__mul2(v[2], ff2_add(v[1], lq1)));
 }
 
+/* The leading coefficient of the summand along X, from the differences d (lam left out when
+ * p_one) */
+static inline ff2_t lead(const lvl_ctx *x, const ff2_t d[4])
+{
+    if (x->p_one)
+        return zk__mul2(d[2], d[3]);
+    return ff2_add(zk__mul2(d[0], d[3]), zk__mul2(d[2], ff2_add(d[1], zk__mul2(x->lam, d[3]))));
+}
+
 /* The kernels sum pairs [b, e) of one block (same j >> lg) against elo. */
 static inline ff2_t w_lo(const lvl_ctx *x, size_t j) { return fv_at(x->elo, j & (((size_t)1 << x->lg) - 1)); }
 
@@ -86,17 +98,17 @@ static void r0_scalar(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
 {
     unsigned k0 = x->p_one ? 2 : 0;
     for (size_t j = b; j < e; j++) {
-        ff2_t lo[4], hi[4], tw[4], w = w_lo(x, j);
+        ff2_t lo[4], hi[4], df[4], w = w_lo(x, j);
         for (unsigned k = k0; k < 4; k++) {
             lo[k] = fv_at(x->in[k], j);
             hi[k] = fv_at(x->in[k], j + x->h);
-            tw[k] = ff2_sub(ff2_add(hi[k], hi[k]), lo[k]);
+            df[k] = ff2_sub(hi[k], lo[k]);
         }
         ff2_t v0 = x->pp.a ? ff2_add(fv_at(x->pp, j), zk__mul2(x->lam, fv_at(x->pq, j))) : summand(x, lo);
         s[0] = ff2_add(s[0], zk__mul2(w, v0));
         if (x->with_one)
             s[1] = ff2_add(s[1], zk__mul2(w, summand(x, hi)));
-        s[2] = ff2_add(s[2], zk__mul2(w, summand(x, tw)));
+        s[2] = ff2_add(s[2], zk__mul2(w, lead(x, df)));
     }
 }
 
@@ -107,7 +119,7 @@ static void step_scalar(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
     unsigned k0 = x->p_one ? 2 : 0;
     size_t h = x->h, q = h / 2;
     for (size_t j = b; j < e; j++) {
-        ff2_t o0[4], o1[4], tw[4];
+        ff2_t o0[4], o1[4], df[4];
         for (unsigned k = k0; k < 4; k++) {
             ff2_t a0 = fv_at(x->in[k], j), a1 = fv_at(x->in[k], j + h);
             ff2_t b0 = fv_at(x->in[k], j + q), b1 = fv_at(x->in[k], j + q + h);
@@ -115,13 +127,13 @@ static void step_scalar(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
             o1[k] = ff2_add(b0, zk__mul2(x->c, ff2_sub(b1, b0)));
             fv_put(x->out[k], j, o0[k]);
             fv_put(x->out[k], j + q, o1[k]);
-            tw[k] = ff2_sub(ff2_add(o1[k], o1[k]), o0[k]);
+            df[k] = ff2_sub(o1[k], o0[k]);
         }
         ff2_t w = w_lo(x, j);
         s[0] = ff2_add(s[0], zk__mul2(w, summand(x, o0)));
         if (x->with_one)
             s[1] = ff2_add(s[1], zk__mul2(w, summand(x, o1)));
-        s[2] = ff2_add(s[2], zk__mul2(w, summand(x, tw)));
+        s[2] = ff2_add(s[2], zk__mul2(w, lead(x, df)));
     }
 }
 
@@ -150,7 +162,6 @@ AVX512 INL v2 v2_mul(v2 x, v2 y)
     ff8_mul2(x.a, x.b, y.a, y.b, &r.a, &r.b);
     return r;
 }
-AVX512 INL v2 v2_twice_minus(v2 hi, v2 lo) { return v2_sub(v2_add(hi, hi), lo); }
 
 AVX512 INL v2 v2_summand(int p_one, v2 lam, v2 one, const v2 v[4])
 {
@@ -158,6 +169,13 @@ AVX512 INL v2 v2_summand(int p_one, v2 lam, v2 one, const v2 v[4])
     if (p_one)
         return v2_add(v2_mul(v[2], v2_add(one, lq1)), v[3]);
     return v2_add(v2_mul(v[0], v[3]), v2_mul(v[2], v2_add(v[1], lq1)));
+}
+
+AVX512 INL v2 v2_lead(int p_one, v2 lam, const v2 d[4])
+{
+    if (p_one)
+        return v2_mul(d[2], d[3]);
+    return v2_add(v2_mul(d[0], d[3]), v2_mul(d[2], v2_add(d[1], v2_mul(lam, d[3]))));
 }
 
 AVX512 static ff2_t v2_hsum(v2 x)
@@ -187,17 +205,17 @@ AVX512 static size_t r0_avx512(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
     unsigned k0 = x->p_one ? 2 : 0;
     size_t mask = ((size_t)1 << x->lg) - 1, j = b;
     for (; j + 8 <= e; j += 8) {
-        v2 lo[4], hi[4], tw[4], w = v2_ld(x->elo, j & mask);
+        v2 lo[4], hi[4], df[4], w = v2_ld(x->elo, j & mask);
         for (unsigned k = k0; k < 4; k++) {
             lo[k] = v2_ld(x->in[k], j);
             hi[k] = v2_ld(x->in[k], j + x->h);
-            tw[k] = v2_twice_minus(hi[k], lo[k]);
+            df[k] = v2_sub(hi[k], lo[k]);
         }
         v2 v0 = x->pp.a ? v2_add(v2_ld(x->pp, j), v2_mul(lam, v2_ld(x->pq, j))) : v2_summand(x->p_one, lam, one, lo);
         acc0 = v2_add(acc0, v2_mul(w, v0));
         if (x->with_one)
             acc1 = v2_add(acc1, v2_mul(w, v2_summand(x->p_one, lam, one, hi)));
-        acc2 = v2_add(acc2, v2_mul(w, v2_summand(x->p_one, lam, one, tw)));
+        acc2 = v2_add(acc2, v2_mul(w, v2_lead(x->p_one, lam, df)));
     }
     add_sums(s, acc0, acc1, acc2);
     return j;
@@ -210,7 +228,7 @@ AVX512 static size_t step_avx512(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3
     unsigned k0 = x->p_one ? 2 : 0;
     size_t h = x->h, q = h / 2, mask = ((size_t)1 << x->lg) - 1, j = b;
     for (; j + 8 <= e; j += 8) {
-        v2 o0[4], o1[4], tw[4];
+        v2 o0[4], o1[4], df[4];
         for (unsigned k = k0; k < 4; k++) {
             v2 a0 = v2_ld(x->in[k], j), a1 = v2_ld(x->in[k], j + h);
             v2 b0 = v2_ld(x->in[k], j + q), b1 = v2_ld(x->in[k], j + q + h);
@@ -218,13 +236,13 @@ AVX512 static size_t step_avx512(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3
             o1[k] = v2_add(b0, v2_mul(c, v2_sub(b1, b0)));
             v2_st(x->out[k], j, o0[k]);
             v2_st(x->out[k], j + q, o1[k]);
-            tw[k] = v2_twice_minus(o1[k], o0[k]);
+            df[k] = v2_sub(o1[k], o0[k]);
         }
         v2 w = v2_ld(x->elo, j & mask);
         acc0 = v2_add(acc0, v2_mul(w, v2_summand(x->p_one, lam, one, o0)));
         if (x->with_one)
             acc1 = v2_add(acc1, v2_mul(w, v2_summand(x->p_one, lam, one, o1)));
-        acc2 = v2_add(acc2, v2_mul(w, v2_summand(x->p_one, lam, one, tw)));
+        acc2 = v2_add(acc2, v2_mul(w, v2_lead(x->p_one, lam, df)));
     }
     add_sums(s, acc0, acc1, acc2);
     return j;
@@ -299,12 +317,15 @@ static void build_chunk(void *vctx, size_t b, size_t e, unsigned tid)
  * 784-512-512-10 batch-1024 lookups ~4 ms faster than at 4096, small proofs no slower) */
 #define FRAC_PAR_MIN 1024
 
+/* H = h(0), h(1) (only summed when with_one), h(inf) */
 static void lvl_sums(const lvl_ctx *x, unsigned nc, ff2_t H[3])
 {
     H[0] = H[1] = H[2] = ff2_zero();
     for (unsigned k = 0; k < nc; k++)
         for (unsigned i = 0; i < 3; i++)
             H[i] = ff2_add(H[i], x->part[k][i]);
+    if (x->p_one)
+        H[2] = zk__mul2(x->lam, H[2]);
 }
 
 /* The eq weights of a round summing over m variables (pairs j < 2^m, weight eq(r_0..r_{m-1}, j))
@@ -357,8 +378,9 @@ static void eq_split_use(eq_split *q, lvl_ctx *x)
 /* One level's sumcheck. The eq factor stays outside the summand (Gruen): in round t, binding
  * variable v = d-1-t, the round polynomial is g(X) = pref * eq1(r_v, X) * h(X), with pref the
  * eq factors of the variables already bound and h of degree 2 summed against the eq weights of
- * the variables below v (split into a low and a high table, eq_split); h is evaluated at 0 and
- * 2 only (h(1) follows from the claim; it is summed directly when r_v or pref is 0), and at
+ * the variables below v (split into a low and a high table, eq_split); only h(0) and h's
+ * leading coefficient are summed (h(1) follows from the claim; it is summed directly when r_v
+ * or pref is 0), and at
  * X = 0 round 0's summands are the parent level's entries, already built. The messages are
  * g(0), g(2), g(3). src: level d+1's four halves (2^d entries each, read only); par: level d.
  * scratch: 16 * 2^(d-1) ff_t. On return r holds the new point (d+1 coordinates). */
@@ -401,13 +423,15 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk
         for (unsigned t = 0; t < d; t++) {
             ff2_t rv = r[d - 1 - t];
             /* pH = pref * h: claim = (1 - r_v) pH(0) + r_v pH(1), so pH(1) needs no 1/pref */
-            ff2_t pH0 = zk__mul2(pref, H[0]), pH2 = zk__mul2(pref, H[2]), pH1;
+            ff2_t pH0 = zk__mul2(pref, H[0]), pHi = zk__mul2(pref, H[2]), pH1;
             if (!x.with_one)
                 pH1 = zk__mul2(ff2_sub(claim, zk__mul2(ff2_sub(ff2_one(), rv), pH0)), inv_r[d - 1 - t]);
             else
                 pH1 = zk__mul2(pref, H[1]);
-            /* h has degree 2: h(3) = h(0) - 3 h(1) + 3 h(2) */
-            ff2_t pH3 = ff2_add(ff2_sub(pH0, ff2_mul_base(pH1, 3)), ff2_mul_base(pH2, 3));
+            /* h has degree 2 with leading coefficient h(inf): h(2) = 2 h(1) - h(0) + 2 h(inf),
+             * h(3) = 3 h(1) - 2 h(0) + 6 h(inf) */
+            ff2_t pH2 = ff2_add(ff2_sub(ff2_mul_base(pH1, 2), pH0), ff2_mul_base(pHi, 2));
+            ff2_t pH3 = ff2_add(ff2_sub(ff2_mul_base(pH1, 3), ff2_mul_base(pH0, 2)), ff2_mul_base(pHi, 6));
             ff2_t g0 = zk__mul2(eq1(rv, ff2_zero()), pH0);
             ff2_t g2 = zk__mul2(eq1(rv, ff2_from_base(2)), pH2);
             ff2_t g3 = zk__mul2(eq1(rv, ff2_from_base(3)), pH3);
@@ -416,9 +440,12 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk
                 goto out;
             x.c = tr_challenge_ff2(w->tr, "gkr-chal");
             s[d - 1 - t] = x.c;
-            ff2_t g[4] = {g0, ff2_sub(claim, g0), g2, g3};
-            claim = interp3(g, x.c);
-            pref = zk__mul2(pref, eq1(rv, x.c));
+            /* g = eq1(r_v, X) pH(X) exactly, so the verifier's interpolation of g at c is
+             * e pH(c) with pH(c) = pH(0) + (pH(1) - pH(0) - pH(inf)) c + pH(inf) c^2 */
+            ff2_t e = eq1(rv, x.c);
+            ff2_t lin = ff2_sub(ff2_sub(pH1, pH0), pHi);
+            claim = zk__mul2(e, ff2_add(pH0, zk__mul2(x.c, ff2_add(lin, zk__mul2(pHi, x.c)))));
+            pref = zk__mul2(pref, e);
             if (x.h == 1) { /* the last binding: one value per table */
                 for (unsigned k = 0; k < 4; k++) {
                     ff2_t v0 = p_one && k < 2 ? ff2_one() : fv_at(x.in[k], 0);
