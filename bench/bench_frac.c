@@ -37,11 +37,11 @@ int main(int argc, char **argv)
     zk_fv P[24], Q[24];
     for (unsigned d = 0; d <= G; d++) {
         size_t n = (size_t)1 << d;
-        lvl[d] = malloc(4 * n * sizeof *lvl[d]);
+        lvl[d] = aligned_alloc(64, 4 * n * sizeof *lvl[d]); /* as zk__big_alloc: no split loads */
         P[d] = (zk_fv){lvl[d], lvl[d] + n};
         Q[d] = (zk_fv){lvl[d] + 2 * n, lvl[d] + 3 * n};
     }
-    ff_t *scratch = malloc(16 * ((size_t)1 << (G - 2)) * sizeof *scratch);
+    ff_t *scratch = aligned_alloc(64, 16 * ((size_t)1 << (G - 2)) * sizeof *scratch);
     double *t = malloc(runs * sizeof *t);
     zk__pool_hold(1);
     printf("fraction tree of 2^%u leaves, %u runs: best / median ms\n", G, runs);
