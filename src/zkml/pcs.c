@@ -703,14 +703,13 @@ static void combine_rows(const pcs_prover *p, size_t C, size_t R, const ff2_t *w
 
 static em_status put_ff2s(em_buf *out, const ff2_t *v, size_t n, em_err *err)
 {
-    uint8_t b[FF2_BYTES];
     if (em_buf_reserve(out, n * FF2_BYTES) != EM_OK)
         return em_errf(err, EM_ERR_LIMIT, "pcs: proof buffer full");
-    for (size_t i = 0; i < n; i++) {
-        ff2_encode(v[i], b);
-        if (em_buf_append(out, b, sizeof b) != EM_OK)
-            return em_errf(err, EM_ERR_LIMIT, "pcs: proof buffer full");
-    }
+    /* encoded in place: a row of 2^13 values one append at a time cost ~0.2 ms */
+    uint8_t *d = out->data + out->len;
+    for (size_t i = 0; i < n; i++)
+        ff2_encode(v[i], d + i * FF2_BYTES);
+    out->len += n * FF2_BYTES;
     return EM_OK;
 }
 
