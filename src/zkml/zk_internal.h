@@ -3,6 +3,7 @@
 #ifndef EM_ZK_INTERNAL_H
 #define EM_ZK_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -271,9 +272,27 @@ em_status zk__get_ff2(zk_rd *r, const char *label, ff2_t *v, size_t n, em_err *e
  * must already be range-checked to vk->act_bits (zk__statement_build does). */
 void zk__hash_input(const zk_vk *vk, const int32_t *x, size_t n, uint8_t out[EM_HASH_LEN]);
 void zk__hash_output(const int32_t *y, size_t n, uint8_t out[EM_HASH_LEN]);
+/* input_hash: the input's range check and hash already done (zk__input_job), or NULL to do
+ * them here. */
 em_status zk__statement_build(const zk_vk *vk, const int32_t *input, const int32_t *output,
-                              size_t n_samples, const zk_context *ctx, zk_statement *s,
-                              em_err *err) EM_WARN_UNUSED;
+                              size_t n_samples, const zk_context *ctx, const uint8_t *input_hash,
+                              zk_statement *s, em_err *err) EM_WARN_UNUSED;
+/* The statement's input half (range check and hash) on a thread of its own, so the prover runs
+ * the model meanwhile: it needs nothing but the input. start never fails (without a thread the
+ * work is done by finish); finish joins and returns the check's status (err names the first
+ * value out of range). Every started job must be finished. */
+typedef struct zk_input_job {
+    const zk_vk *vk;
+    const int32_t *input;
+    size_t n_samples;
+    uint8_t hash[EM_HASH_LEN];
+    em_status st;
+    em_err err;
+    int threaded, done;
+    pthread_t th;
+} zk_input_job;
+void zk__input_job_start(zk_input_job *j, const zk_vk *vk, const int32_t *input, size_t n_samples);
+em_status zk__input_job_finish(zk_input_job *j, em_err *err) EM_WARN_UNUSED;
 void zk__statement_absorb(tr_t *tr, const zk_statement *s);
 
 /* ---- dense-layer kernels (zk_dense.c) ---- */

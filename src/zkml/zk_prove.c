@@ -463,8 +463,8 @@ ff2_t zk__acc_claim(const zk_layer *L, const zk_wlayout *wl, uint32_t i, const f
 /* A model without proven layers: the output is the engine's last activation (a test hook may
  * change it) and the proof is the statement binding alone (docs/PROOFS.md "Public prefix"). */
 static em_status prove_prefix_only(zk_prover *p, const nn_trace *trace, const int32_t *input, size_t n,
-                                   const zk_context *ctx, int32_t *output, uint8_t **proof, size_t *proof_len,
-                                   em_err *err)
+                                   const zk_context *ctx, const uint8_t *input_hash, int32_t *output,
+                                   uint8_t **proof, size_t *proof_len, em_err *err)
 {
     const zk_vk *vk = &p->vk;
     zk_statement stmt;
@@ -474,7 +474,7 @@ static em_status prove_prefix_only(zk_prover *p, const nn_trace *trace, const in
     em_err why = {0};
     if (!p->hook && zk__prefix_check_output(vk, input, n, output, &why) != EM_OK)
         return em_errf(err, EM_ERR_INTERNAL, "the engine's output disagrees with the contract: %s", why.msg);
-    if ((st = zk__statement_build(vk, input, output, n, ctx, &stmt, err)) != EM_OK ||
+    if ((st = zk__statement_build(vk, input, output, n, ctx, input_hash, &stmt, err)) != EM_OK ||
         (st = zk__proof_assemble(&stmt, 0, 0, 0, NULL, 0, &empty, &empty, &all, err)) != EM_OK) {
         em_buf_free(&all);
         return st;
@@ -509,6 +509,8 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     em_status st;
     if (n_samples == 0 || n_samples > ZK_MAX_SAMPLES)
         return em_errf(err, EM_ERR_ARG, "zk_prove: %zu samples, expected 1..%zu", n_samples, ZK_MAX_SAMPLES);
+    zk_input_job ij; /* the input's range check and hash, while the model runs */
+    zk__input_job_start(&ij, vk, input, n_samples);
     memset(&wl, 0, sizeof wl);
     /* the trace's buffers (tens of MB at large batches) come from the prover's buffer cache, so
      * a worker proving chunk after chunk does not fault them in again every time */
@@ -521,7 +523,8 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     if (p->hook)
         p->hook(&trace, p->hook_ctx);
     if (vk->n_layers == 0) {
-        st = prove_prefix_only(p, &trace, input, n_samples, ctx, output, proof, proof_len, err);
+        if ((st = zk__input_job_finish(&ij, err)) == EM_OK)
+            st = prove_prefix_only(p, &trace, input, n_samples, ctx, ij.hash, output, proof, proof_len, err);
         if (st == EM_OK && stats) {
             stats->infer_ms = t1 - t0;
             stats->prove_ms = em_now_ms() - t0;
@@ -571,7 +574,8 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     zk__requant_mults(vk, &wl, &w, zk__threads(opts ? opts->threads : 0));
     memcpy(output, w.out, n_samples * vk->output_size * sizeof *output);
     double t2 = em_now_ms();
-    if ((st = zk__statement_build(vk, input, output, n_samples, ctx, &stmt, err)) != EM_OK)
+    if ((st = zk__input_job_finish(&ij, err)) != EM_OK ||
+        (st = zk__statement_build(vk, input, output, n_samples, ctx, ij.hash, &stmt, err)) != EM_OK)
         goto out;
 
     tr_t tr;
@@ -627,6 +631,8 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
         stats->proof_bytes = *proof_len;
     }
 out:
+    if (zk__input_job_finish(&ij, NULL) != EM_OK && st == EM_OK) /* joined on every path */
+        st = EM_ERR_INTERNAL; /* unreachable: a failed check stopped the proof above */
     em_buf_free(&comp);
     em_buf_free(&cons);
     em_buf_free(&all);

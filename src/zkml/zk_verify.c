@@ -89,7 +89,7 @@ em_status zk_verify(const zk_vk *vk, const int32_t *input, size_t n_samples, con
     const int32_t *xin = input;
     int32_t *own_xin = NULL; /* prefix(input) when the prefix changes values */
     em_status st;
-    if ((st = zk__statement_build(vk, input, output, n_samples, ctx, &stmt, err)) != EM_OK)
+    if ((st = zk__statement_build(vk, input, output, n_samples, ctx, NULL, &stmt, err)) != EM_OK)
         return st;
     if ((st = zk__proof_parse(proof, proof_len, &pv, err)) != EM_OK)
         return st;

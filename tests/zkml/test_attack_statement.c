@@ -175,6 +175,13 @@ static void test_input_range(void)
             memcpy(x2, x, sizeof x2);
             x2[i % 6] = bad[i];
             CHECK_ST(zk_verify(vk, x2, 1, y, &CTX, pr, len, NULL, &err), EM_ERR_RANGE, &err);
+            /* the prover refuses it too (the engine or the statement's check, which runs on a
+             * thread of its own while the model runs: joined on the error path as well) */
+            uint8_t *pr2 = NULL;
+            size_t len2 = 0;
+            int32_t y2[4];
+            CHECK(zk_prove(p, NULL, x2, 1, &CTX, y2, &pr2, &len2, NULL, &err) == EM_ERR_RANGE);
+            CHECK(pr2 == NULL);
         }
         free(pr);
     }
