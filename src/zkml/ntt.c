@@ -430,19 +430,22 @@ static void dif_stage(ff_vec_tier tier, ff_t *x, size_t len, size_t h, const ff_
 }
 
 /* Every DIF stage over x[0..len), depth-first: the stages that span more than a cache block
- * stream over the array, then each block goes through all of its own. */
-static void dif_rec(ff_vec_tier tier, ff_t *x, size_t len, const ff_t *itw)
+ * stream over the array, then each block goes through all of its own. above8: stop after
+ * h = 8 (AVX-512, len >= 16: the caller folds the last three stages into its own map). */
+static void dif_rec(ff_vec_tier tier, ff_t *x, size_t len, const ff_t *itw, int above8)
 {
     const size_t block = (size_t)1 << NTT_LOG_BLOCK;
     if (len > block) {
         dif_stage(tier, x, len, len / 2, itw);
-        dif_rec(tier, x, len / 2, itw);
-        dif_rec(tier, x + len / 2, len / 2, itw);
+        dif_rec(tier, x, len / 2, itw, above8);
+        dif_rec(tier, x + len / 2, len / 2, itw, above8);
         return;
     }
     size_t h = len / 2, last = len >= 16 && tier == FF_VEC_AVX512 ? 8 : 4;
     for (; h >= last; h /= 2)
         dif_stage(tier, x, len, h, itw);
+    if (last == 8 && above8)
+        return;
     if (last == 8)
         stages_small_avx512(x, len, itw, 1);
     else if (len >= 4)
@@ -666,10 +669,72 @@ size_t ntt_sys_parity_len(unsigned log_n, unsigned rate_bits)
     return sh ? n >> sh : (((size_t)1 << rate_bits) - 1) * n;
 }
 
+/* Rate 4/5 on AVX-512: the DIF's last three stages (h = 4, 2, 1) and the fold are one linear
+ * map per block of eight, since their twiddles depend only on the position in the block. With
+ * x_0..x_7 a block b after the stage h = 8, u_j = x_j + x_(j+4) and d_j = x_j - x_(j+4):
+ *   out[2b]     = twist[2b]     sum_j c_j u_j,
+ *   out[2b + 1] = twist[2b + 1] sum_j itw[4 + j] c_j d_j,
+ * where c_j = sum_u w_8^rev_2(u) (the 4-point DIF of the unit vector e_j)[u]. The tables
+ * K[j][m] (j < 4, m < n/4) hold those coefficients times the twist, the odd m negated because
+ * the kernel forms x_(j+4) - x_j. Exact field arithmetic: the same outputs as the stages and
+ * fold45 (tests/zkml/test_ntt.c checks every tier against Horner evaluation). The stages and
+ * the fold cost ~286 vector operations per 32 inputs, the kernel ~170. */
+#define FOLD8_MIN_N 32
+
+static void fold8_tables(const ntt_plan *plan_n, const ff_t *twist, ff_t *K)
+{
+    const ff_t *itw = plan_n->itw;
+    ff_t w8 = ff_root_of_unity(3), w[4] = {1, ff_mul(w8, w8), w8, ff_mul(ff_mul(w8, w8), w8)};
+    ff_t c[4];
+    for (unsigned j = 0; j < 4; j++) {
+        ff_t z[4] = {0, 0, 0, 0};
+        z[j] = 1;
+        /* the 4-point DIF: h = 2, then h = 1 (itw[1] = 1) */
+        ff_t y0 = ff_add(z[0], z[2]), y2 = ff_mul(ff_sub(z[0], z[2]), itw[2]);
+        ff_t y1 = ff_add(z[1], z[3]), y3 = ff_mul(ff_sub(z[1], z[3]), itw[3]);
+        ff_t a[4] = {ff_add(y0, y1), ff_mul(ff_sub(y0, y1), itw[1]), ff_add(y2, y3), ff_mul(ff_sub(y2, y3), itw[1])};
+        c[j] = 0;
+        for (unsigned u = 0; u < 4; u++)
+            c[j] = ff_add(c[j], ff_mul(w[u], a[u]));
+    }
+    size_t q = plan_n->n / 4;
+    for (unsigned j = 0; j < 4; j++)
+        for (size_t m = 0; m < q; m++)
+            K[j * q + m] = m % 2 ? ff_neg(ff_mul(twist[m], ff_mul(itw[4 + j], c[j]))) : ff_mul(twist[m], c[j]);
+}
+
+/* out[m] for m < q (a multiple of 8) from the blocks of a (after the DIF stage h = 8) */
+__attribute__((target("avx512f,avx512dq"))) static void fold8_avx512(const ff_t *a, const ff_t *K, size_t q,
+                                                                       ff_t *out)
+{
+    /* T_j, lane l = 2b' + e: entry 4e + j of block b' of the four (Z_b' = [u_0..u_3, -d_0..-d_3]) */
+    __m512i idx[4];
+    for (int j = 0; j < 4; j++)
+        idx[j] = _mm512_setr_epi64(j, 4 + j, 8 + j, 12 + j, j, 4 + j, 8 + j, 12 + j);
+    for (size_t m = 0; m < q; m += 8) {
+        __m512i Z[4];
+        for (int b = 0; b < 4; b++) {
+            __m512i x = _mm512_loadu_si512(a + 4 * m + 8 * b);
+            __m512i sw = _mm512_shuffle_i64x2(x, x, 0x4E); /* the block's halves swapped */
+            Z[b] = _mm512_mask_blend_epi64(0xF0, ff8_add(x, sw), ff8_sub(x, sw));
+        }
+        __m512i acc = _mm512_setzero_si512();
+        for (int j = 0; j < 4; j++) {
+            __m512i lo = _mm512_permutex2var_epi64(Z[0], idx[j], Z[1]);
+            __m512i hi = _mm512_permutex2var_epi64(Z[2], idx[j], Z[3]);
+            __m512i t = _mm512_mask_blend_epi64(0xF0, lo, hi);
+            __m512i v = ff8_mul(t, _mm512_loadu_si512(K + j * q + m));
+            acc = j ? ff8_add(acc, v) : v;
+        }
+        _mm512_storeu_si512(out + m, acc);
+    }
+}
+
 static em_status sys_twist(const ntt_plan *plan_n, unsigned rate_bits, ff_t **out, em_err *err)
 {
     size_t n = plan_n->n, R = (size_t)1 << rate_bits;
-    ff_t *t = malloc(ntt_sys_parity_len(plan_n->log_n, rate_bits) * sizeof *t);
+    size_t len = ntt_sys_parity_len(plan_n->log_n, rate_bits) + (rate_bits == NTT_SYS_RATE_4_5 ? n : 0);
+    ff_t *t = aligned_alloc(64, len * sizeof *t);
     if (!t)
         return em_errf(err, EM_ERR_NOMEM, "ntt_rs: twist table of %zu", ntt_sys_parity_len(plan_n->log_n, rate_bits));
     unsigned sh = sys_short(rate_bits);
@@ -680,6 +745,8 @@ static em_status sys_twist(const ntt_plan *plan_n, unsigned rate_bits, ff_t **ou
             x = ff_mul(x, eta);
         }
         ntt_bit_reverse(t, plan_n->log_n - sh);
+        if (rate_bits == NTT_SYS_RATE_4_5 && n >= FOLD8_MIN_N)
+            fold8_tables(plan_n, t, t + n / 4);
         *out = t;
         return EM_OK;
     }
@@ -755,8 +822,14 @@ static void sys_encode_one(const ntt_plan *plan_n, unsigned rate_bits, const ff_
 {
     ff_vec_tier tier = ff_vec_tier_get();
     size_t n = plan_n->n, R = (size_t)1 << rate_bits;
+    if (rate_bits == NTT_SYS_RATE_4_5 && tier == FF_VEC_AVX512 && n >= FOLD8_MIN_N) {
+        dif_rec(tier, a, n, plan_n->itw, 1);
+        fold8_avx512(a, twist + n / 4, n / 4, parity);
+        dit_rec(tier, parity, n / 4, plan_n->tw, 1);
+        return;
+    }
     if (n > 1)
-        dif_rec(tier, a, n, plan_n->itw);
+        dif_rec(tier, a, n, plan_n->itw, 0);
     if (rate_bits == NTT_SYS_RATE_2_3) {
         ff_t w4 = ff_root_of_unity(2);
         size_t m = tier == FF_VEC_AVX512 ? fold23_avx512(a, w4, twist, n / 2, parity) : 0;
