@@ -593,6 +593,146 @@ static em_status leaf_claim(const zk_wlayout *wl, const lu_seg *s, unsigned v, c
     return zk__claims_add(wc, seg_block(wl, s, v), r, G, val, err);
 }
 
+/* Each fraction tree is proven on a transcript of its own, forked from the state after the
+ * lookup challenges with the tree's index absorbed, into a buffer of its own; the trees' bytes
+ * then go into the proof in tree order and each tree's closing digest ("lookup-tree-end") into
+ * the main transcript, so the proof does not depend on the order the trees were computed in.
+ * The trees of at most 2^LU_GROUP_FREE_LOG leaves run concurrently, one per thread, each with
+ * its own tables: their rounds are too small to split (session 11: the 784-512-512-10 batch-1024
+ * proof's four small trees ran almost entirely on one thread). The larger trees run one after
+ * the other over all threads, in the shared tables. */
+typedef struct lu_tree {
+    const lu_group *g;
+    size_t gi;
+    tr_t tr;
+    em_buf buf;
+    ff2_t r[ZK_MAX_VARS + 2];
+    ff2_t vals[LU_MAX_GROUP][LU_MAX_VALS];
+    em_status st;
+    em_err err;
+} lu_tree;
+
+typedef struct lu_run {
+    const zk_vk *vk;
+    const zk_wlayout *wl;
+    const zk_wit *w;
+    const lu_layout *L;
+    const lu_chal *ch;
+    int forge;
+    lu_tree *trees;
+    const size_t *order; /* the small trees, largest first */
+} lu_run;
+
+/* Level tables for a tree of 2^G leaves: level d's numerators and denominators in split
+ * coordinates, 2^d entries each, and the sumcheck scratch. */
+typedef struct lu_tabs {
+    ff_t *lvl[ZK_MAX_LOG_LOOKUP + 1], *scratch;
+    zk_fv P[ZK_MAX_LOG_LOOKUP + 1], Q[ZK_MAX_LOG_LOOKUP + 1];
+} lu_tabs;
+
+static void tabs_free(lu_tabs *t)
+{
+    for (unsigned d = 0; d <= ZK_MAX_LOG_LOOKUP; d++)
+        zk__big_free(t->lvl[d]);
+    zk__big_free(t->scratch);
+    memset(t, 0, sizeof *t);
+}
+
+static em_status tabs_alloc(unsigned G, lu_tabs *t, em_err *err)
+{
+    memset(t, 0, sizeof *t);
+    for (unsigned d = 0; d <= G; d++) {
+        size_t n = (size_t)1 << d;
+        if (!(t->lvl[d] = zk__big_alloc(4 * n * sizeof *t->lvl[d]))) {
+            tabs_free(t);
+            return em_errf(err, EM_ERR_NOMEM, "lookup: out of memory (fraction tree of 2^%u leaves)", G);
+        }
+        t->P[d] = (zk_fv){t->lvl[d], t->lvl[d] + n};
+        t->Q[d] = (zk_fv){t->lvl[d] + 2 * n, t->lvl[d] + 3 * n};
+    }
+    size_t quarter = G >= 2 ? (size_t)1 << (G - 2) : 1;
+    if (!(t->scratch = zk__big_alloc(16 * quarter * sizeof *t->scratch))) {
+        tabs_free(t);
+        return em_errf(err, EM_ERR_NOMEM, "lookup: out of memory");
+    }
+    return EM_OK;
+}
+
+/* Fills tree t's leaves, proves it and evaluates its segments' leaf values (sent on its own
+ * transcript; the claims are recorded by the caller, in tree order). */
+static em_status tree_prove(const lu_run *x, lu_tree *t, unsigned threads, lu_tabs *tb)
+{
+    const lu_group *g = t->g;
+    const zk_vk *vk = x->vk;
+    const zk_wlayout *wl = x->wl;
+    unsigned G = g->G, Gt = g->G + g->lk;
+    int witness_grp = seg_witness(&x->L->seg[g->seg[0]]);
+    for (unsigned k = 0; k < g->k; k++) {
+        size_t o = (size_t)k << G;
+        fill_leaves(vk, wl, x->w, &x->L->seg[g->seg[k]], G, x->ch, threads,
+                    (zk_fv){tb->P[Gt].a + o, tb->P[Gt].b + o}, (zk_fv){tb->Q[Gt].a + o, tb->Q[Gt].b + o});
+    }
+    zk_wr wr = {.tr = &t->tr, .buf = &t->buf, .threads = threads, .forge = x->forge};
+    ff2_t root[2], leaf[2];
+    em_status st = zk__frac_prove(&wr, Gt, witness_grp, tb->P, tb->Q, tb->scratch, t->r, root, leaf, &t->err);
+    if (st != EM_OK)
+        return st;
+    for (unsigned k = 0; k < g->k; k++) {
+        const lu_seg *s = &x->L->seg[g->seg[k]];
+        ff2_t *vals = t->vals[k];
+        unsigned nv = seg_nvals(vk, s);
+        /* rows (batch variables) of the leaves' block part: a tuple leaf's parts split the rows */
+        unsigned lr = seg_witness(s) ? wl->lb - (s->kind == SEG_RANGE ? s->tl : 0) : 0;
+        /* a lone witness segment's leaf denominator is linear in its values (leaf_eval), so the
+         * tree's leaf claim gives one of them: all but that one are evaluated on their blocks */
+        int derive = g->k == 1 && seg_witness(s) && !(s->kind == SEG_PAIR && s->layer + 1 == vk->n_layers) &&
+                     !(nv > 1 && s->kind != SEG_PAIR && ff2_is_zero(x->ch->delta)); /* 1/delta needed */
+        for (unsigned v = 0; v < nv; v++) {
+            if (derive && v == (s->kind == SEG_PAIR ? 0 : nv - 1))
+                continue;
+            uint32_t b = seg_block(wl, s, v);
+            const int32_t *part = x->w->blk[b] + (s->kind == SEG_RANGE ? (size_t)v << G : 0);
+            if ((st = zk__mle_i32_mt(part, (size_t)1 << lr, (size_t)1 << (G - lr), lr, G - lr, t->r, threads, &vals[v],
+                                     &t->err)) != EM_OK)
+                return st;
+        }
+        if (derive)
+            leaf_derive(s, x->ch, leaf[1], vals, nv);
+        if ((st = zk__put_ff2(&wr, "lookup-leaf", vals, nv, &t->err)) != EM_OK)
+            return st;
+    }
+    return EM_OK;
+}
+
+static void small_tree_chunk(void *vctx, size_t b, size_t e, unsigned slot)
+{
+    (void)slot;
+    const lu_run *x = vctx;
+    for (size_t i = b; i < e; i++) {
+        lu_tree *t = &x->trees[x->order[i]];
+        lu_tabs tb;
+        if ((t->st = tabs_alloc(t->g->G + t->g->lk, &tb, &t->err)) != EM_OK)
+            continue;
+        t->st = tree_prove(x, t, 1, &tb);
+        tabs_free(&tb);
+    }
+}
+
+/* The fork of the main transcript for tree gi (prover and verifier alike). */
+static void tree_fork(const tr_t *main_tr, size_t gi, tr_t *out)
+{
+    *out = *main_tr;
+    tr_absorb_u64(out, "lookup-tree", gi);
+}
+
+/* Closes tree gi's fork into the main transcript. */
+static void tree_join(tr_t *main_tr, tr_t *fork)
+{
+    uint8_t d[32];
+    tr_challenge_bytes(fork, "lookup-tree-end", d, sizeof d);
+    tr_absorb_bytes(main_tr, "lookup-tree", d, sizeof d);
+}
+
 em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, size_t n_samples, zk_wr *wr,
                             zk_claims *wc, zk_qclaims *qc, em_err *err)
 {
@@ -600,91 +740,106 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
     lu_layout L;
     lu_chal ch;
     em_status st;
-    ff_t *lvl[ZK_MAX_LOG_LOOKUP + 1] = {NULL}, *scratch = NULL;
-    zk_fv P[ZK_MAX_LOG_LOOKUP + 1], Q[ZK_MAX_LOG_LOOKUP + 1];
-    ff2_t r[ZK_MAX_VARS + 2];
+    lu_tabs big = {0};
+    lu_tree *trees = NULL;
+    size_t order[ZK_MAX_BLOCKS], n_small = 0;
     if ((st = lu_layout_build(vk, wl, &L, err)) != EM_OK)
         return st;
     lu_group grp[ZK_MAX_BLOCKS];
     size_t ng = lu_groups(&L, grp);
-    unsigned gmax = 0; /* the largest tree */
-    for (size_t gi = 0; gi < ng; gi++)
-        gmax = grp[gi].G + grp[gi].lk > gmax ? grp[gi].G + grp[gi].lk : gmax;
     draw_chal(wr->tr, &ch);
-    /* level d: numerators and denominators, split coordinates, 2^d entries each */
-    for (unsigned d = 0; d <= gmax; d++) {
-        size_t n = (size_t)1 << d;
-        if (!(lvl[d] = zk__big_alloc(4 * n * sizeof *lvl[d]))) {
-            st = em_errf(err, EM_ERR_NOMEM, "lookup: out of memory (fraction tree of 2^%u leaves)", gmax);
-            goto out;
+    if (!(trees = calloc(ng, sizeof *trees)))
+        return em_errf(err, EM_ERR_NOMEM, "lookup: out of memory");
+    unsigned gbig = 0; /* the largest tree proven over all threads */
+    int concurrent = wr->threads > 1;
+    for (size_t gi = 0; gi < ng; gi++) {
+        lu_tree *t = &trees[gi];
+        unsigned Gt = grp[gi].G + grp[gi].lk;
+        t->g = &grp[gi];
+        t->gi = gi;
+        t->buf = (em_buf){.max = wr->buf->max};
+        tree_fork(wr->tr, gi, &t->tr);
+        if (concurrent && Gt <= LU_GROUP_FREE_LOG)
+            order[n_small++] = gi;
+        else if (Gt > gbig)
+            gbig = Gt;
+    }
+    if (n_small < 2) { /* nothing to run side by side */
+        for (size_t i = 0; i < n_small; i++) {
+            unsigned Gt = grp[order[i]].G + grp[order[i]].lk;
+            gbig = Gt > gbig ? Gt : gbig;
         }
-        P[d] = (zk_fv){lvl[d], lvl[d] + n};
-        Q[d] = (zk_fv){lvl[d] + 2 * n, lvl[d] + 3 * n};
+        n_small = 0;
     }
-    size_t quarter = gmax >= 2 ? (size_t)1 << (gmax - 2) : 1;
-    if (!(scratch = zk__big_alloc(16 * quarter * sizeof *scratch))) {
-        st = em_errf(err, EM_ERR_NOMEM, "lookup: out of memory");
-        goto out;
-    }
+    for (size_t i = 1; i < n_small; i++) /* largest first: the threads finish together */
+        for (size_t k = i; k > 0 && grp[order[k]].G + grp[order[k]].lk > grp[order[k - 1]].G + grp[order[k - 1]].lk;
+             k--) {
+            size_t tmp = order[k];
+            order[k] = order[k - 1];
+            order[k - 1] = tmp;
+        }
     if (em_log_get_level() >= EM_LOG_DEBUG) {
         char sizes[256] = "";
         for (size_t gi = 0; gi < ng && gi < 24; gi++) {
             size_t l = strlen(sizes);
             snprintf(sizes + l, sizeof sizes - l, "%s%ux2^%u", gi ? " " : "", grp[gi].k, grp[gi].G);
         }
-        EM_DEBUG("zk_prove: %zu lookup segments in %zu fraction trees: %s", L.n, ng, sizes);
+        EM_DEBUG("zk_prove: %zu lookup segments in %zu fraction trees: %s (%zu side by side)", L.n, ng, sizes,
+                 n_small);
     }
+    lu_run run = {.vk = vk, .wl = wl, .w = w, .L = &L, .ch = &ch, .forge = wr->forge, .trees = trees,
+                  .order = order};
+    double t0 = em_now_ms();
+    int any_big = n_small < ng;
+    if (any_big && (st = tabs_alloc(gbig, &big, err)) != EM_OK)
+        goto out;
     for (size_t gi = 0; gi < ng; gi++) {
-        const lu_group *g = &grp[gi];
-        unsigned G = g->G, Gt = g->G + g->lk;
-        int witness_grp = seg_witness(&L.seg[g->seg[0]]);
-        for (unsigned t = 0; t < g->k; t++) {
-            size_t o = (size_t)t << G;
-            fill_leaves(vk, wl, w, &L.seg[g->seg[t]], G, &ch, wr->threads, (zk_fv){P[Gt].a + o, P[Gt].b + o},
-                        (zk_fv){Q[Gt].a + o, Q[Gt].b + o});
-        }
-        ff2_t root[2], leaf[2];
-        if ((st = zk__frac_prove(wr, Gt, witness_grp, P, Q, scratch, r, root, leaf, err)) != EM_OK)
+        int small = 0;
+        for (size_t i = 0; i < n_small; i++)
+            small |= order[i] == gi;
+        if (!small && (st = tree_prove(&run, &trees[gi], wr->threads, &big)) != EM_OK) {
+            *err = trees[gi].err;
             goto out;
-        for (unsigned t = 0; t < g->k; t++) {
-            const lu_seg *s = &L.seg[g->seg[t]];
-            ff2_t vals[LU_MAX_VALS];
-            unsigned nv = seg_nvals(vk, s);
-            /* rows (batch variables) of the leaves' block part: a tuple leaf's parts split the rows */
-            unsigned lr = seg_witness(s) ? wl->lb - (s->kind == SEG_RANGE ? s->tl : 0) : 0;
-            /* a lone witness segment's leaf denominator is linear in its values (leaf_eval), so the
-             * tree's leaf claim gives one of them: all but that one are evaluated on their blocks */
-            int derive = g->k == 1 && seg_witness(s) && !(s->kind == SEG_PAIR && s->layer + 1 == vk->n_layers) &&
-                         !(nv > 1 && s->kind != SEG_PAIR && ff2_is_zero(ch.delta)); /* 1/delta needed */
-            for (unsigned v = 0; v < nv; v++) {
-                if (derive && v == (s->kind == SEG_PAIR ? 0 : nv - 1))
-                    continue;
-                uint32_t b = seg_block(wl, s, v);
-                const int32_t *part = w->blk[b] + (s->kind == SEG_RANGE ? (size_t)v << G : 0);
-                if ((st = zk__mle_i32_mt(part, (size_t)1 << lr, (size_t)1 << (G - lr), lr, G - lr, r, wr->threads,
-                                         &vals[v], err)) != EM_OK)
-                    goto out;
-            }
-            if (derive)
-                leaf_derive(s, &ch, leaf[1], vals, nv);
-            for (unsigned v = 0; v < nv; v++)
-                if ((st = leaf_claim(wl, s, v, r, G, vals[v], wc, qc, err)) != EM_OK)
-                    goto out;
-            if ((st = zk__put_ff2(wr, "lookup-leaf", vals, nv, err)) != EM_OK)
-                goto out;
         }
+    }
+    tabs_free(&big); /* the small trees' tables may reuse its memory */
+    double t1 = em_now_ms();
+    if (n_small)
+        zk__par_for(wr->threads, n_small, 1, small_tree_chunk, &run);
+    EM_DEBUG("zk_prove: lookups: %.1f ms large trees, %.1f ms small ones", t1 - t0, em_now_ms() - t1);
+    /* in tree order: the bytes, the claims, the fork's digest */
+    for (size_t gi = 0; gi < ng; gi++) {
+        lu_tree *t = &trees[gi];
+        if (t->st != EM_OK) {
+            st = t->st;
+            *err = t->err;
+            goto out;
+        }
+        if (em_buf_append(wr->buf, t->buf.data, t->buf.len) != EM_OK) {
+            st = em_errf(err, EM_ERR_LIMIT, "proof exceeds %zu bytes", wr->buf->max);
+            goto out;
+        }
+        for (unsigned k = 0; k < t->g->k; k++) {
+            const lu_seg *s = &L.seg[t->g->seg[k]];
+            for (unsigned v = 0; v < seg_nvals(vk, s); v++)
+                if ((st = leaf_claim(wl, s, v, t->r, t->g->G, t->vals[k][v], wc, qc, err)) != EM_OK)
+                    goto out;
+        }
+        tree_join(wr->tr, &t->tr);
     }
 out:
-    for (unsigned d = 0; d <= ZK_MAX_LOG_LOOKUP; d++)
-        zk__big_free(lvl[d]);
-    zk__big_free(scratch);
+    tabs_free(&big);
+    if (trees)
+        for (size_t gi = 0; gi < ng; gi++)
+            em_buf_free(&trees[gi].buf);
+    free(trees);
     return st;
 }
 
 /* ---- verifier ------------------------------------------------------------------------------- */
 
 em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_t *output, size_t n_samples,
-                             zk_rd *rd, zk_claims *wc, zk_qclaims *qc, em_err *err)
+                             zk_rd *rd_main, zk_claims *wc, zk_qclaims *qc, em_err *err)
 {
     lu_layout L;
     lu_chal ch;
@@ -692,13 +847,17 @@ em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_
     ff2_t r[ZK_MAX_VARS + 2];
     if ((st = lu_layout_build(vk, wl, &L, err)) != EM_OK)
         return st;
-    draw_chal(rd->tr, &ch);
+    draw_chal(rd_main->tr, &ch);
+    const tr_t base = *rd_main->tr; /* every tree forks from here, as the prover's do */
     ff2_t sumP = ff2_zero(), sumQ = ff2_one();
     lu_group grp[ZK_MAX_BLOCKS];
     size_t ng = lu_groups(&L, grp);
     for (size_t gi = 0; gi < ng; gi++) {
         const lu_group *g = &grp[gi];
         unsigned G = g->G, Gt = g->G + g->lk;
+        tr_t ftr; /* the tree's own transcript (zk__requant_prove) */
+        tree_fork(&base, gi, &ftr);
+        zk_rd frd = {.tr = &ftr, .rd = rd_main->rd}, *rd = &frd;
         ff2_t root[2];
         if ((st = zk__get_ff2(rd, "lookup-root", root, 2, err)) != EM_OK)
             return st;
@@ -734,6 +893,7 @@ em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_
             return em_errf(err, EM_ERR_VERIFY,
                            "lookup: leaf values of segment %u's fraction tree (%u segments) do not match it",
                            g->seg[0], g->k);
+        tree_join(rd_main->tr, &ftr);
     }
     /* sumQ is a product of non-zero roots, so the sum of fractions is zero iff sumP is */
     if (!ff2_is_zero(sumP))
