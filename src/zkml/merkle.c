@@ -47,6 +47,19 @@ static void hash_children(const uint8_t children[2 * MT_HASH_LEN], uint8_t out[M
     SHA256_Final(out, &c);
 }
 
+/* Nodes k = hi-1 down to lo of t: a node whose children equal those of node k + 1 (the
+ * all-zero padding leaves of a systematic commitment, a third of the witness tree, and every
+ * subtree above them) copies its hash instead of computing it again. */
+static void hash_nodes(mt_tree *t, size_t lo, size_t hi)
+{
+    for (size_t k = hi; k-- > lo;) {
+        if (k + 1 < hi && memcmp(t->nodes[2 * k], t->nodes[2 * k + 2], 2 * MT_HASH_LEN) == 0)
+            memcpy(t->nodes[k], t->nodes[k + 1], MT_HASH_LEN);
+        else
+            hash_children(t->nodes[2 * k], t->nodes[k]);
+    }
+}
+
 /* Little-endian ff_t encoding is the in-memory layout on x86-64, but encode explicitly so the
  * hash does not depend on host byte order. */
 static void update_ff(SHA256_CTX *c, const ff_t *v, size_t n, size_t stride)
@@ -127,7 +140,7 @@ static em_status tree_alloc(size_t n_leaves, mt_tree **out, em_err *err)
 #define MT_COL_TILE 64
 #define MT_ROW_TILE 32
 
-typedef enum { MT_SRC_ROWS, MT_SRC_COLS, MT_SRC_HASHES, MT_SRC_NONE, MT_SRC_SYS } mt_src_kind;
+typedef enum { MT_SRC_ROWS, MT_SRC_COLS, MT_SRC_HASHES, MT_SRC_NONE, MT_SRC_SYS, MT_SRC_NODES } mt_src_kind;
 
 typedef struct mt_job {
     mt_tree *t;
@@ -257,7 +270,19 @@ void mt_hash_int_leaf(const uint8_t *bytes, size_t len, uint8_t out[MT_HASH_LEN]
     SHA256_Final(out, &c);
 }
 
-/* Hashes the job's leaves, then every internal node whose subtree lies inside the job. */
+/* Every internal node of t whose subtree lies inside leaves [l0, l1) (an aligned block). */
+static void subtree_nodes(mt_tree *t, size_t l0, size_t l1)
+{
+    size_t n = t->n_leaves;
+    for (size_t lo = (n + l0) >> 1, hi = (n + l1) >> 1; hi - lo >= 1 && lo >= 1; lo >>= 1, hi >>= 1) {
+        hash_nodes(t, lo, hi);
+        if (hi - lo == 1)
+            break;
+    }
+}
+
+/* Hashes the job's leaves, then every internal node whose subtree lies inside the job
+ * (MT_SRC_NODES: the subtrees of blocks i0, i0 + i1, i0 + 2 i1, ... of l1 leaves each). */
 static void *mt_job_run(void *arg)
 {
     const mt_job *j = arg;
@@ -280,17 +305,17 @@ static void *mt_job_run(void *arg)
         hash_int_cols(j, j->i0, j->i1);
         hash_cols(j, j->l0, j->l1, j->n_int);
         return NULL; /* leaves only: the subtrees span both parts */
+    case MT_SRC_NODES:
+        for (size_t b = j->i0; b * j->l1 < n; b += j->i1)
+            subtree_nodes(t, b * j->l1, (b + 1) * j->l1);
+        return NULL;
     }
-    for (size_t lo = (n + j->l0) >> 1, hi = (n + j->l1) >> 1; hi - lo >= 1 && lo >= 1; lo >>= 1, hi >>= 1) {
-        for (size_t k = hi; k-- > lo;)
-            hash_children(t->nodes[2 * k], t->nodes[k]);
-        if (hi - lo == 1)
-            break;
-    }
+    subtree_nodes(t, j->l0, j->l1);
     return NULL;
 }
 
 #define MT_MAX_THREADS 16
+#define MT_NODE_BLOCKS 16
 #define MT_MIN_PAR_BYTES ((size_t)1 << 20) /* below this, thread start-up costs more than it saves */
 
 /* Threads for a tree of n_leaves over data_bytes of leaf data: a power of two <= the CPUs. */
@@ -335,8 +360,7 @@ static void tree_hash(mt_tree *t, mt_job proto, size_t T)
         jobs[i].l1 = (i + 1) * per;
     }
     run_jobs(jobs, T);
-    for (size_t k = T; k-- > 1;)
-        hash_children(t->nodes[2 * k], t->nodes[k]);
+    hash_nodes(t, 1, T);
 }
 
 static em_status tree_build(mt_job proto, size_t n_leaves, size_t data_bytes, unsigned max_threads, mt_tree **out,
@@ -383,7 +407,18 @@ em_status mt_tree_build_sys(const int32_t *msg, size_t msg_len, const uint8_t *r
                            .i1 = n_msg * (i + 1) / T, .l0 = n_par * i / T, .l1 = n_par * (i + 1) / T,
                            .keep = msg_cols, .keep_len = int_bytes};
     run_jobs(jobs, T);
-    tree_hash(t, (mt_job){.kind = MT_SRC_NONE}, T);
+    /* the internal nodes: MT_NODE_BLOCKS aligned blocks dealt to the threads in turn, since the
+     * padding's subtrees (hash_nodes) cost nothing and T blocks would leave one thread idle */
+    size_t B = MT_NODE_BLOCKS <= n_leaves ? MT_NODE_BLOCKS : n_leaves;
+    if (T > 1) {
+        for (size_t i = 0; i < T; i++)
+            jobs[i] = (mt_job){.t = t, .kind = MT_SRC_NODES, .i0 = i, .i1 = T, .l1 = n_leaves / B};
+        run_jobs(jobs, T);
+    } else {
+        for (size_t b = 0; b < B; b++)
+            subtree_nodes(t, b * (n_leaves / B), (b + 1) * (n_leaves / B));
+    }
+    hash_nodes(t, 1, B); /* the levels above the blocks' roots (children first: descending) */
     *out = t;
     return EM_OK;
 }
