@@ -37,7 +37,7 @@ int main(int argc, char **argv)
     zk_fv P[24], Q[24];
     for (unsigned d = 0; d <= G; d++) {
         size_t n = (size_t)1 << d;
-        lvl[d] = aligned_alloc(64, 4 * n * sizeof *lvl[d]); /* as zk__big_alloc: no split loads */
+        lvl[d] = aligned_alloc(64, (4 * n * sizeof *lvl[d] + 63) & ~(size_t)63); /* as zk__big_alloc: no split loads */
         P[d] = (zk_fv){lvl[d], lvl[d] + n};
         Q[d] = (zk_fv){lvl[d] + 2 * n, lvl[d] + 3 * n};
     }

@@ -734,7 +734,7 @@ static em_status sys_twist(const ntt_plan *plan_n, unsigned rate_bits, ff_t **ou
 {
     size_t n = plan_n->n, R = (size_t)1 << rate_bits;
     size_t len = ntt_sys_parity_len(plan_n->log_n, rate_bits) + (rate_bits == NTT_SYS_RATE_4_5 ? n : 0);
-    ff_t *t = aligned_alloc(64, len * sizeof *t);
+    ff_t *t = aligned_alloc(64, (len * sizeof *t + 63) & ~(size_t)63); /* a multiple of the alignment */
     if (!t)
         return em_errf(err, EM_ERR_NOMEM, "ntt_rs: twist table of %zu", ntt_sys_parity_len(plan_n->log_n, rate_bits));
     unsigned sh = sys_short(rate_bits);
