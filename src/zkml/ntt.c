@@ -680,6 +680,7 @@ size_t ntt_sys_parity_len(unsigned log_n, unsigned rate_bits)
  * fold45 (tests/zkml/test_ntt.c checks every tier against Horner evaluation). The stages and
  * the fold cost ~286 vector operations per 32 inputs, the kernel ~170. */
 #define FOLD8_MIN_N 32
+#define FOLD8_MIN_ROWS 4 /* tests/zkml/test_ntt.c compares 7-row batches with single rows */
 
 static void fold8_tables(const ntt_plan *plan_n, const ff_t *twist, ff_t *K)
 {
@@ -730,10 +731,16 @@ __attribute__((target("avx512f,avx512dq"))) static void fold8_avx512(const ff_t 
     }
 }
 
-static em_status sys_twist(const ntt_plan *plan_n, unsigned rate_bits, ff_t **out, em_err *err)
+/* The twist table(s); with fold8 (rate 4/5, n >= FOLD8_MIN_N, AVX-512) also fold8_avx512's
+ * coefficient tables after the twist, *fold8 pointing at them (NULL otherwise). Building those
+ * costs ~2n products, so single-row encodes (the verifier's) go without. */
+static em_status sys_twist(const ntt_plan *plan_n, unsigned rate_bits, int fold8, ff_t **out, const ff_t **fold8_out,
+                           em_err *err)
 {
     size_t n = plan_n->n, R = (size_t)1 << rate_bits;
-    size_t len = ntt_sys_parity_len(plan_n->log_n, rate_bits) + (rate_bits == NTT_SYS_RATE_4_5 ? n : 0);
+    fold8 = fold8 && rate_bits == NTT_SYS_RATE_4_5 && n >= FOLD8_MIN_N && ff_vec_tier_get() == FF_VEC_AVX512;
+    size_t len = ntt_sys_parity_len(plan_n->log_n, rate_bits) + (fold8 ? n : 0);
+    *fold8_out = NULL;
     ff_t *t = aligned_alloc(64, (len * sizeof *t + 63) & ~(size_t)63); /* a multiple of the alignment */
     if (!t)
         return em_errf(err, EM_ERR_NOMEM, "ntt_rs: twist table of %zu", ntt_sys_parity_len(plan_n->log_n, rate_bits));
@@ -745,8 +752,10 @@ static em_status sys_twist(const ntt_plan *plan_n, unsigned rate_bits, ff_t **ou
             x = ff_mul(x, eta);
         }
         ntt_bit_reverse(t, plan_n->log_n - sh);
-        if (rate_bits == NTT_SYS_RATE_4_5 && n >= FOLD8_MIN_N)
+        if (fold8) {
             fold8_tables(plan_n, t, t + n / 4);
+            *fold8_out = t + n / 4;
+        }
         *out = t;
         return EM_OK;
     }
@@ -818,13 +827,14 @@ __attribute__((target("avx512f,avx512dq"))) static size_t i32_to_ff_avx512(const
 }
 
 /* a (n message values, clobbered) -> the (2^rate_bits - 1) n parity values. */
-static void sys_encode_one(const ntt_plan *plan_n, unsigned rate_bits, const ff_t *twist, ff_t *a, ff_t *parity)
+static void sys_encode_one(const ntt_plan *plan_n, unsigned rate_bits, const ff_t *twist, const ff_t *fold8, ff_t *a,
+                           ff_t *parity)
 {
     ff_vec_tier tier = ff_vec_tier_get();
     size_t n = plan_n->n, R = (size_t)1 << rate_bits;
-    if (rate_bits == NTT_SYS_RATE_4_5 && tier == FF_VEC_AVX512 && n >= FOLD8_MIN_N) {
+    if (fold8 && tier == FF_VEC_AVX512) { /* sys_twist built the tables (rate 4/5, n >= FOLD8_MIN_N) */
         dif_rec(tier, a, n, plan_n->itw, 1);
-        fold8_avx512(a, twist + n / 4, n / 4, parity);
+        fold8_avx512(a, fold8, n / 4, parity);
         dit_rec(tier, parity, n / 4, plan_n->tw, 1);
         return;
     }
@@ -874,7 +884,7 @@ typedef struct rs_job {
     /* systematic (plan_N is then the message-size plan): integer evaluations -> parity rows of
      * (2^rate_bits - 1) n, with the twist tables and one n-element scratch per job */
     int sys;
-    const ff_t *twist;
+    const ff_t *twist, *fold8;
     ff_t *scratch;
 } rs_job;
 
@@ -892,7 +902,7 @@ static void *rs_worker(void *arg)
             for (; i < m; i++)
                 j->scratch[i] = i32_ff(j->ints[b + i]);
             memset(j->scratch + m, 0, (n - m) * sizeof(ff_t));
-            sys_encode_one(j->plan_N, j->rate_bits, j->twist, j->scratch, j->out + r * P);
+            sys_encode_one(j->plan_N, j->rate_bits, j->twist, j->fold8, j->scratch, j->out + r * P);
         }
         return NULL;
     }
@@ -998,8 +1008,9 @@ static em_status sys_check(const ntt_plan *plan_n, unsigned rate_bits, em_err *e
 em_status ntt_rs_encode_sys(const ntt_plan *plan_n, unsigned rate_bits, const ff_t *msg, ff_t *parity, em_err *err)
 {
     ff_t *twist = NULL, *a = NULL;
+    const ff_t *fold8 = NULL;
     em_status st = sys_check(plan_n, rate_bits, err);
-    if (st != EM_OK || (st = sys_twist(plan_n, rate_bits, &twist, err)) != EM_OK)
+    if (st != EM_OK || (st = sys_twist(plan_n, rate_bits, 0, &twist, &fold8, err)) != EM_OK)
         return st;
     a = malloc(plan_n->n * sizeof *a);
     if (!a) {
@@ -1007,7 +1018,7 @@ em_status ntt_rs_encode_sys(const ntt_plan *plan_n, unsigned rate_bits, const ff
         goto out;
     }
     memcpy(a, msg, plan_n->n * sizeof *a);
-    sys_encode_one(plan_n, rate_bits, twist, a, parity);
+    sys_encode_one(plan_n, rate_bits, twist, NULL, a, parity);
 out:
     free(a);
     free(twist);
@@ -1024,7 +1035,8 @@ em_status ntt_rs_encode_rows_sys_i32(const ntt_plan *plan_n, unsigned rate_bits,
     if (!msg && len)
         return em_errf(err, EM_ERR_ARG, "ntt_rs: %zu integer values without a buffer", len);
     unsigned T = rows_threads(n_rows, plan_n->n + ntt_sys_parity_len(plan_n->log_n, rate_bits), n_threads);
-    if ((st = sys_twist(plan_n, rate_bits, &twist, err)) != EM_OK)
+    const ff_t *fold8 = NULL; /* its tables pay for themselves from a few rows */
+    if ((st = sys_twist(plan_n, rate_bits, n_rows >= FOLD8_MIN_ROWS, &twist, &fold8, err)) != EM_OK)
         return st;
     scratch = malloc(T * plan_n->n * sizeof *scratch);
     if (!scratch) {
@@ -1032,7 +1044,7 @@ em_status ntt_rs_encode_rows_sys_i32(const ntt_plan *plan_n, unsigned rate_bits,
         goto out;
     }
     rs_job proto = {.plan_N = plan_n, .rate_bits = rate_bits, .shift = 1, .out = parity, .from_ints = 1,
-                    .ints = msg, .ints_len = len, .sys = 1, .twist = twist, .scratch = scratch};
+                    .ints = msg, .ints_len = len, .sys = 1, .twist = twist, .fold8 = fold8, .scratch = scratch};
     st = encode_rows(proto, n_rows, T, err);
 out:
     free(scratch);

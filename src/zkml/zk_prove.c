@@ -651,7 +651,7 @@ em_status zk_prove(zk_prover *p, const nn_run_opts *opts, const int32_t *input, 
     }
 out:
     if (zk__input_job_finish(&ij, NULL) != EM_OK && st == EM_OK) /* joined on every path */
-        st = EM_ERR_INTERNAL; /* unreachable: a failed check stopped the proof above */
+        st = em_errf(err, EM_ERR_INTERNAL, "zk_prove: the input check failed late"); /* unreachable */
     em_buf_free(&comp);
     em_buf_free(&cons);
     em_buf_free(&all);

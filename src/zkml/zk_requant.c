@@ -740,7 +740,7 @@ static void tree_join(tr_t *main_tr, tr_t *fork)
 {
     uint8_t d[32];
     tr_challenge_bytes(fork, "lookup-tree-end", d, sizeof d);
-    tr_absorb_bytes(main_tr, "lookup-tree", d, sizeof d);
+    tr_absorb_bytes(main_tr, "lookup-tree-digest", d, sizeof d);
 }
 
 em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit *w, size_t n_samples, zk_wr *wr,
@@ -758,7 +758,7 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
     lu_group grp[ZK_MAX_BLOCKS];
     size_t ng = lu_groups(&L, grp);
     draw_chal(wr->tr, &ch);
-    if (!(trees = calloc(ng, sizeof *trees)))
+    if (!(trees = calloc(ng ? ng : 1, sizeof *trees)))
         return em_errf(err, EM_ERR_NOMEM, "lookup: out of memory");
     unsigned gbig = 0; /* the largest tree proven over all threads */
     int concurrent = wr->threads > 1;
@@ -808,7 +808,8 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
         for (size_t i = 0; i < n_small; i++)
             small |= order[i] == gi;
         if (!small && (st = tree_prove(&run, &trees[gi], wr->threads, &big)) != EM_OK) {
-            *err = trees[gi].err;
+            if (err) /* callers may pass no error struct */
+                *err = trees[gi].err;
             goto out;
         }
     }
@@ -822,7 +823,8 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
         lu_tree *t = &trees[gi];
         if (t->st != EM_OK) {
             st = t->st;
-            *err = t->err;
+            if (err)
+                *err = t->err;
             goto out;
         }
         if (em_buf_append(wr->buf, t->buf.data, t->buf.len) != EM_OK) {
