@@ -410,14 +410,9 @@ em_status mt_tree_build_sys(const int32_t *msg, size_t msg_len, const uint8_t *r
     /* the internal nodes: MT_NODE_BLOCKS aligned blocks dealt to the threads in turn, since the
      * padding's subtrees (hash_nodes) cost nothing and T blocks would leave one thread idle */
     size_t B = MT_NODE_BLOCKS <= n_leaves ? MT_NODE_BLOCKS : n_leaves;
-    if (T > 1) {
-        for (size_t i = 0; i < T; i++)
-            jobs[i] = (mt_job){.t = t, .kind = MT_SRC_NODES, .i0 = i, .i1 = T, .l1 = n_leaves / B};
-        run_jobs(jobs, T);
-    } else {
-        for (size_t b = 0; b < B; b++)
-            subtree_nodes(t, b * (n_leaves / B), (b + 1) * (n_leaves / B));
-    }
+    for (size_t i = 0; i < T; i++)
+        jobs[i] = (mt_job){.t = t, .kind = MT_SRC_NODES, .i0 = i, .i1 = T, .l1 = n_leaves / B};
+    run_jobs(jobs, T); /* T = 1: job 0 on the caller, every block */
     hash_nodes(t, 1, B); /* the levels above the blocks' roots (children first: descending) */
     *out = t;
     return EM_OK;

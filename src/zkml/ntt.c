@@ -677,8 +677,9 @@ size_t ntt_sys_parity_len(unsigned log_n, unsigned rate_bits)
  * where c_j = sum_u w_8^rev_2(u) (the 4-point DIF of the unit vector e_j)[u]. The tables
  * K[j][m] (j < 4, m < n/4) hold those coefficients times the twist, the odd m negated because
  * the kernel forms x_(j+4) - x_j. Exact field arithmetic: the same outputs as the stages and
- * fold45 (tests/zkml/test_ntt.c checks every tier against Horner evaluation). The stages and
- * the fold cost ~286 vector operations per 32 inputs, the kernel ~170. */
+ * fold45 (tests/zkml/test_ntt.c compares multi-row encodes, which use it, with single rows,
+ * which do not). The stages and the fold cost ~286 vector operations per 32 inputs, the
+ * kernel ~170. */
 #define FOLD8_MIN_N 32
 #define FOLD8_MIN_ROWS 4 /* tests/zkml/test_ntt.c compares 7-row batches with single rows */
 

@@ -279,8 +279,8 @@ em_status zk__statement_build(const zk_vk *vk, const int32_t *input, const int32
                               zk_statement *s, em_err *err) EM_WARN_UNUSED;
 /* The statement's input half (range check and hash) on a thread of its own, so the prover runs
  * the model meanwhile: it needs nothing but the input. start never fails (without a thread the
- * work is done by finish); finish joins and returns the check's status (err names the first
- * value out of range). Every started job must be finished. */
+ * work is done when joined); finish joins and returns the check's status (err names the first
+ * value out of range); join only waits (idempotent). Every started job must be joined. */
 typedef struct zk_input_job {
     const zk_vk *vk;
     const int32_t *input;
@@ -293,6 +293,7 @@ typedef struct zk_input_job {
 } zk_input_job;
 void zk__input_job_start(zk_input_job *j, const zk_vk *vk, const int32_t *input, size_t n_samples);
 em_status zk__input_job_finish(zk_input_job *j, em_err *err) EM_WARN_UNUSED;
+void zk__input_job_join(zk_input_job *j);
 void zk__statement_absorb(tr_t *tr, const zk_statement *s);
 
 /* ---- dense-layer kernels (zk_dense.c) ---- */

@@ -613,7 +613,7 @@ static em_status leaf_claim(const zk_wlayout *wl, const lu_seg *s, unsigned v, c
  * the other over all threads, in the shared tables. */
 typedef struct lu_tree {
     const lu_group *g;
-    size_t gi;
+    int small; /* proven side by side with the other small trees, on one thread */
     tr_t tr;
     em_buf buf;
     ff2_t r[ZK_MAX_VARS + 2];
@@ -639,6 +639,9 @@ typedef struct lu_tabs {
     ff_t *lvl[ZK_MAX_LOG_LOOKUP + 1], *scratch;
     zk_fv P[ZK_MAX_LOG_LOOKUP + 1], Q[ZK_MAX_LOG_LOOKUP + 1];
 } lu_tabs;
+
+/* log2 of a tree's leaves */
+static unsigned tree_log(const lu_group *g) { return g->G + g->lk; }
 
 static void tabs_free(lu_tabs *t)
 {
@@ -675,7 +678,7 @@ static em_status tree_prove(const lu_run *x, lu_tree *t, unsigned threads, lu_ta
     const lu_group *g = t->g;
     const zk_vk *vk = x->vk;
     const zk_wlayout *wl = x->wl;
-    unsigned G = g->G, Gt = g->G + g->lk;
+    unsigned G = g->G, Gt = tree_log(g);
     int witness_grp = seg_witness(&x->L->seg[g->seg[0]]);
     for (unsigned k = 0; k < g->k; k++) {
         size_t o = (size_t)k << G;
@@ -721,7 +724,7 @@ static void small_tree_chunk(void *vctx, size_t b, size_t e, unsigned slot)
     for (size_t i = b; i < e; i++) {
         lu_tree *t = &x->trees[x->order[i]];
         lu_tabs tb;
-        if ((t->st = tabs_alloc(t->g->G + t->g->lk, &tb, &t->err)) != EM_OK)
+        if ((t->st = tabs_alloc(tree_log(t->g), &tb, &t->err)) != EM_OK)
             continue;
         t->st = tree_prove(x, t, 1, &tb);
         tabs_free(&tb);
@@ -760,30 +763,26 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
     draw_chal(wr->tr, &ch);
     if (!(trees = calloc(ng ? ng : 1, sizeof *trees)))
         return em_errf(err, EM_ERR_NOMEM, "lookup: out of memory");
+    /* side by side only with two threads or more and two small trees or more */
+    size_t n_cand = 0;
+    for (size_t gi = 0; gi < ng; gi++)
+        n_cand += tree_log(&grp[gi]) <= LU_GROUP_FREE_LOG;
+    int side = wr->threads > 1 && n_cand >= 2;
     unsigned gbig = 0; /* the largest tree proven over all threads */
-    int concurrent = wr->threads > 1;
     for (size_t gi = 0; gi < ng; gi++) {
         lu_tree *t = &trees[gi];
-        unsigned Gt = grp[gi].G + grp[gi].lk;
+        unsigned Gt = tree_log(&grp[gi]);
         t->g = &grp[gi];
-        t->gi = gi;
+        t->small = side && Gt <= LU_GROUP_FREE_LOG;
         t->buf = (em_buf){.max = wr->buf->max};
         tree_fork(wr->tr, gi, &t->tr);
-        if (concurrent && Gt <= LU_GROUP_FREE_LOG)
+        if (t->small)
             order[n_small++] = gi;
         else if (Gt > gbig)
             gbig = Gt;
     }
-    if (n_small < 2) { /* nothing to run side by side */
-        for (size_t i = 0; i < n_small; i++) {
-            unsigned Gt = grp[order[i]].G + grp[order[i]].lk;
-            gbig = Gt > gbig ? Gt : gbig;
-        }
-        n_small = 0;
-    }
     for (size_t i = 1; i < n_small; i++) /* largest first: the threads finish together */
-        for (size_t k = i; k > 0 && grp[order[k]].G + grp[order[k]].lk > grp[order[k - 1]].G + grp[order[k - 1]].lk;
-             k--) {
+        for (size_t k = i; k > 0 && tree_log(&grp[order[k]]) > tree_log(&grp[order[k - 1]]); k--) {
             size_t tmp = order[k];
             order[k] = order[k - 1];
             order[k - 1] = tmp;
@@ -804,10 +803,7 @@ em_status zk__requant_prove(const zk_vk *vk, const zk_wlayout *wl, const zk_wit 
     if (any_big && (st = tabs_alloc(gbig, &big, err)) != EM_OK)
         goto out;
     for (size_t gi = 0; gi < ng; gi++) {
-        int small = 0;
-        for (size_t i = 0; i < n_small; i++)
-            small |= order[i] == gi;
-        if (!small && (st = tree_prove(&run, &trees[gi], wr->threads, &big)) != EM_OK) {
+        if (!trees[gi].small && (st = tree_prove(&run, &trees[gi], wr->threads, &big)) != EM_OK) {
             if (err) /* callers may pass no error struct */
                 *err = trees[gi].err;
             goto out;
@@ -866,7 +862,7 @@ em_status zk__requant_verify(const zk_vk *vk, const zk_wlayout *wl, const int32_
     size_t ng = lu_groups(&L, grp);
     for (size_t gi = 0; gi < ng; gi++) {
         const lu_group *g = &grp[gi];
-        unsigned G = g->G, Gt = g->G + g->lk;
+        unsigned G = g->G, Gt = tree_log(g);
         tr_t ftr; /* the tree's own transcript (zk__requant_prove) */
         tree_fork(&base, gi, &ftr);
         zk_rd frd = {.tr = &ftr, .rd = rd_main->rd}, *rd = &frd;

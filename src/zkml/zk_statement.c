@@ -110,15 +110,20 @@ void zk__input_job_start(zk_input_job *j, const zk_vk *vk, const int32_t *input,
     j->threaded = pthread_create(&j->th, NULL, input_job_run, j) == 0;
 }
 
+void zk__input_job_join(zk_input_job *j)
+{
+    if (j->done)
+        return;
+    if (j->threaded)
+        pthread_join(j->th, NULL);
+    else
+        input_job_run(j);
+    j->done = 1;
+}
+
 em_status zk__input_job_finish(zk_input_job *j, em_err *err)
 {
-    if (!j->done) {
-        if (j->threaded)
-            pthread_join(j->th, NULL);
-        else
-            input_job_run(j);
-        j->done = 1;
-    }
+    zk__input_job_join(j);
     if (j->st != EM_OK && err)
         *err = j->err;
     return j->st;
