@@ -67,11 +67,11 @@ typedef struct lvl_ctx {
     zk_fv elo;
     const ff2_t *ehi;
     unsigned lg;
-    zk_fv pp, pq; /* round 0: the parent level (the summands at X = 0) */
-    size_t h;     /* round 0: pairs (j, j + h); step: the tables have 2h entries */
+    size_t h; /* round 0: pairs (j, j + h); step: the tables have 2h entries */
     ff2_t lam, c;
     int p_one, with_one, simd;
-    ff2_t part[ZK_MAX_THREADS][3]; /* per chunk: h(0), h(1), h(inf) (without lam when p_one) */
+    ff2_t part[ZK_MAX_THREADS][3]; /* per chunk: h(0), h(1), h(inf) (without lam when p_one); round 0
+                                    * sums only h(inf) */
 } lvl_ctx;
 
 static inline ff2_t summand(const lvl_ctx *x, const ff2_t v[4])
@@ -94,21 +94,16 @@ static inline ff2_t lead(const lvl_ctx *x, const ff2_t d[4])
 /* The kernels sum pairs [b, e) of one block (same j >> lg) against elo. */
 static inline ff2_t w_lo(const lvl_ctx *x, size_t j) { return fv_at(x->elo, j & (((size_t)1 << x->lg) - 1)); }
 
+/* Round 0 sums only h(inf): h(0) and h(1) are this level's entries at (r_low, 0) and (r_low, 1),
+ * which the level above already evaluated (level_prove). */
 static void r0_scalar(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
 {
     unsigned k0 = x->p_one ? 2 : 0;
     for (size_t j = b; j < e; j++) {
-        ff2_t lo[4], hi[4], df[4], w = w_lo(x, j);
-        for (unsigned k = k0; k < 4; k++) {
-            lo[k] = fv_at(x->in[k], j);
-            hi[k] = fv_at(x->in[k], j + x->h);
-            df[k] = ff2_sub(hi[k], lo[k]);
-        }
-        ff2_t v0 = x->pp.a ? ff2_add(fv_at(x->pp, j), zk__mul2(x->lam, fv_at(x->pq, j))) : summand(x, lo);
-        s[0] = ff2_add(s[0], zk__mul2(w, v0));
-        if (x->with_one)
-            s[1] = ff2_add(s[1], zk__mul2(w, summand(x, hi)));
-        s[2] = ff2_add(s[2], zk__mul2(w, lead(x, df)));
+        ff2_t df[4];
+        for (unsigned k = k0; k < 4; k++)
+            df[k] = ff2_sub(fv_at(x->in[k], j + x->h), fv_at(x->in[k], j));
+        s[2] = ff2_add(s[2], zk__mul2(w_lo(x, j), lead(x, df)));
     }
 }
 
@@ -200,24 +195,17 @@ AVX512 static void add_sums(ff2_t s[3], v2 acc0, v2 acc1, v2 acc2)
  * are contiguous (blocks of 2^lg >= 8 pairs start at multiples of 2^lg). */
 AVX512 static size_t r0_avx512(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
 {
-    v2 lam = v2_set1(x->lam), one = v2_set1(ff2_one()), zero = v2_set1(ff2_zero());
-    v2 acc0 = zero, acc1 = zero, acc2 = zero;
+    v2 lam = v2_set1(x->lam), zero = v2_set1(ff2_zero());
+    v2 acc = zero;
     unsigned k0 = x->p_one ? 2 : 0;
     size_t mask = ((size_t)1 << x->lg) - 1, j = b;
     for (; j + 8 <= e; j += 8) {
-        v2 lo[4], hi[4], df[4], w = v2_ld(x->elo, j & mask);
-        for (unsigned k = k0; k < 4; k++) {
-            lo[k] = v2_ld(x->in[k], j);
-            hi[k] = v2_ld(x->in[k], j + x->h);
-            df[k] = v2_sub(hi[k], lo[k]);
-        }
-        v2 v0 = x->pp.a ? v2_add(v2_ld(x->pp, j), v2_mul(lam, v2_ld(x->pq, j))) : v2_summand(x->p_one, lam, one, lo);
-        acc0 = v2_add(acc0, v2_mul(w, v0));
-        if (x->with_one)
-            acc1 = v2_add(acc1, v2_mul(w, v2_summand(x->p_one, lam, one, hi)));
-        acc2 = v2_add(acc2, v2_mul(w, v2_lead(x->p_one, lam, df)));
+        v2 df[4];
+        for (unsigned k = k0; k < 4; k++)
+            df[k] = v2_sub(v2_ld(x->in[k], j + x->h), v2_ld(x->in[k], j));
+        acc = v2_add(acc, v2_mul(v2_ld(x->elo, j & mask), v2_lead(x->p_one, lam, df)));
     }
-    add_sums(s, acc0, acc1, acc2);
+    s[2] = ff2_add(s[2], v2_hsum(acc));
     return j;
 }
 
@@ -380,12 +368,16 @@ static void eq_split_use(eq_split *q, lvl_ctx *x)
  * eq factors of the variables already bound and h of degree 2 summed against the eq weights of
  * the variables below v (split into a low and a high table, eq_split); only h(0) and h's
  * leading coefficient are summed (h(1) follows from the claim; it is summed directly when r_v
- * or pref is 0), and at
- * X = 0 round 0's summands are the parent level's entries, already built. The messages are
- * g(0), g(2), g(3). src: level d+1's four halves (2^d entries each, read only); par: level d.
- * scratch: 16 * 2^(d-1) ff_t. On return r holds the new point (d+1 coordinates). */
-static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk_fv src[4], zk_fv par_p,
-                             zk_fv par_q, ff_t *scratch, ff2_t *cp, ff2_t *cq, em_err *err)
+ * or pref is 0). Round 0 sums only h(inf): at X = 0 and 1 its summands are this level's own
+ * entries (node x's value is its children's fraction sum), so h(0) and h(1) are level d's MLEs
+ * at (r_low, 0) and (r_low, 1), r_low = r_0..r_{d-2}: the values the level above ended with
+ * (fin: P~(r_low, 0), P~(r_low, 1), Q~(r_low, 0), Q~(r_low, 1)). That skips a pass over level d
+ * and two products per pair; the messages are the same field elements. The messages are
+ * g(0), g(2), g(3). src: level d+1's four halves (2^d entries each, read only). scratch:
+ * 16 * 2^(d-1) ff_t. fin: in, the level above's final values (d >= 1); out, this level's. On
+ * return r holds the new point (d+1 coordinates). */
+static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk_fv src[4], ff_t *scratch,
+                             ff2_t fin[4], ff2_t *cp, ff2_t *cq, em_err *err)
 {
     lvl_ctx x;
     memset(&x, 0, sizeof x);
@@ -393,7 +385,7 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk
     x.p_one = p_one;
     x.simd = ff_vec_tier_get() == FF_VEC_AVX512;
     ff2_t claim = ff2_add(*cp, zk__mul2(x.lam, *cq));
-    ff2_t s[ZK_MAX_VARS + 2], pref = ff2_one(), fin[4];
+    ff2_t s[ZK_MAX_VARS + 2], pref = ff2_one();
     eq_split *eq = NULL;
     em_status st = EM_OK;
     if (d == 0) {
@@ -410,16 +402,16 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk
         eq_split_init(eq, r, m, w->threads);
         eq_split_use(eq, &x);
         memcpy(x.in, src, sizeof x.in);
-        x.pp = par_p;
-        x.pq = par_q;
         x.h = h;
-        x.with_one = ff2_is_zero(r[d - 1]);
+        x.with_one = 1; /* round 0: h(1) is known (fin) */
         /* the round's r_v are this point's coordinates: inverted at once (one field inversion
          * per level, not per round); a zero r_v is never divided by (with_one) */
         ff2_t inv_r[ZK_MAX_VARS + 2], inv_tmp[ZK_MAX_VARS + 2];
         ff2_batch_inv(inv_r, r, d, inv_tmp);
         ff2_t H[3];
         lvl_sums(&x, zk__par_for(w->threads, h, FRAC_PAR_MIN, r0_chunk, &x), H);
+        H[0] = ff2_add(fin[0], zk__mul2(x.lam, fin[2]));
+        H[1] = ff2_add(fin[1], zk__mul2(x.lam, fin[3]));
         for (unsigned t = 0; t < d; t++) {
             ff2_t rv = r[d - 1 - t];
             /* pH = pref * h: claim = (1 - r_v) pH(0) + r_v pH(1), so pH(1) needs no 1/pref */
@@ -510,6 +502,7 @@ em_status zk__frac_prove(zk_wr *wr, unsigned G, int leaves_p_one, const zk_fv *P
                          ff2_t *r, ff2_t root[2], ff2_t leaf[2], em_err *err)
 {
     em_status st;
+    ff2_t fin[4] = {{0}}; /* a level's final values: the next level's h(0), h(1) in round 0 */
     int simd = ff_vec_tier_get() == FF_VEC_AVX512;
     for (unsigned d = G; d-- > 0;) {
         build_ctx b = {.p1 = P[d + 1], .q1 = Q[d + 1], .p0 = P[d], .q0 = Q[d], .h = (size_t)1 << d,
@@ -524,8 +517,7 @@ em_status zk__frac_prove(zk_wr *wr, unsigned G, int leaves_p_one, const zk_fv *P
     for (unsigned d = 0; d < G; d++) {
         size_t h = (size_t)1 << d;
         const zk_fv src[4] = {P[d + 1], fv_off(P[d + 1], h), Q[d + 1], fv_off(Q[d + 1], h)};
-        if ((st = level_prove(wr, d, leaves_p_one && d + 1 == G, r, src, P[d], Q[d], scratch, &cp, &cq, err)) !=
-            EM_OK)
+        if ((st = level_prove(wr, d, leaves_p_one && d + 1 == G, r, src, scratch, fin, &cp, &cq, err)) != EM_OK)
             return st;
     }
     leaf[0] = cp;

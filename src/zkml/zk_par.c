@@ -66,18 +66,26 @@ typedef struct par_pool {
     pthread_mutex_t mu;
     pthread_cond_t go, done;
     pthread_t th[ZK_MAX_THREADS];
-    unsigned long gen0[ZK_MAX_THREADS]; /* the generation a helper was started at */
+    unsigned long gen0[ZK_MAX_THREADS]; /* the job word a helper was started at */
     unsigned n;                         /* helpers started */
-    atomic_ulong gen;                   /* job generation (written under mu, spun on without it) */
-    unsigned want;                      /* helpers in the current job */
-    atomic_uint active;                 /* of those, not done yet (written under mu) */
-    par_job *job;
+    /* The job word: generation << 9 | may-spin << 8 | helpers wanted. One atomic word, so a
+     * helper learns whether it takes part without the mutex: spinning helpers read it and the
+     * job pointer lock-free (published with release before the word), and only sleepers use
+     * the mutex and `go`. A helper reads `job` only when it takes part, and the caller does not
+     * return (nor publish the next job) before every such helper has checked in. */
+    atomic_ulong gen;
+    _Atomic(par_job *) job;
+    atomic_uint active;  /* helpers of the current job not checked in yet */
+    atomic_int waiting;  /* the caller sleeps on `done` for them (else it spins) */
     int busy;
-    int spin;      /* the current job may spin: its threads fit on the CPUs this process may use */
-    unsigned cpus; /* those CPUs (zk__threads(0)), read when the first job starts */
+    unsigned cpus; /* the CPUs this process may use (zk__threads(0)), read when the first job starts */
     atomic_int stop;
     unsigned holders;
 } par_pool;
+
+#define GEN_WANT(g) ((unsigned)((g) & 0xffu))
+#define GEN_SPIN(g) ((unsigned)((g) >> 8) & 1u)
+_Static_assert(ZK_MAX_THREADS <= 0xffu, "the job word holds the helper count in 8 bits");
 
 static par_pool pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER,
                         .done = PTHREAD_COND_INITIALIZER};
@@ -102,9 +110,9 @@ static void atfork_child(void)
     pool.n = 0;
     pool.busy = 0;
     atomic_store(&pool.stop, 0);
-    pool.want = 0;
     atomic_store(&pool.active, 0);
-    pool.job = NULL;
+    atomic_store(&pool.waiting, 0);
+    atomic_store(&pool.job, NULL);
     pthread_cond_init(&pool.go, NULL);
     pthread_cond_init(&pool.done, NULL);
     pthread_mutex_unlock(&pool.mu);
@@ -115,7 +123,10 @@ static void atfork_register(void) { pthread_atfork(atfork_prepare, atfork_parent
  * between them. Waking a sleeping helper through the condition variable took tens of
  * microseconds on our VM, and a helper woken late does little of a short loop, so a helper first
  * spins (without the lock) for up to ZK_SPIN_NS on the generation counter before it sleeps, and
- * the caller spins the same way for the helpers to finish. Bounded: an idle pool sleeps. Only
+ * the caller spins the same way for the helpers to finish. A spinning helper that sees a job
+ * also starts it without the lock: taking it while the caller still held it made the caller's
+ * unlock a futex wake-up (a system call, ~5% of a large proof's samples, session 12) and the
+ * helper start late. Bounded: an idle pool sleeps. Only
  * when the job's threads fit on the CPUs the process may use (more threads than CPUs would spin
  * away the time of the threads with work), and only helpers that took part in the last job. */
 #define ZK_SPIN_NS 100000
@@ -162,29 +173,35 @@ static void *pool_main(void *arg)
     unsigned idx = (unsigned)(uintptr_t)arg;
     pthread_mutex_lock(&pool.mu);
     unsigned long seen = pool.gen0[idx];
-    int took_part = 0; /* in the last job seen, whose spin flag is pool.spin until the next */
-    for (;;) {
-        if (took_part && pool.spin && pool.gen == seen && !pool.stop) {
-            pthread_mutex_unlock(&pool.mu);
-            spin_until(new_job_or_stop, seen);
-            pthread_mutex_lock(&pool.mu);
-        }
-        while (pool.gen == seen && !pool.stop)
-            pthread_cond_wait(&pool.go, &pool.mu);
-        if (pool.stop)
-            break;
-        seen = pool.gen;
-        took_part = idx < pool.want;
-        if (!took_part)
-            continue;
-        par_job *j = pool.job;
-        pthread_mutex_unlock(&pool.mu);
-        par_drain(j);
-        pthread_mutex_lock(&pool.mu);
-        if (atomic_fetch_sub(&pool.active, 1) == 1)
-            pthread_cond_broadcast(&pool.done);
-    }
     pthread_mutex_unlock(&pool.mu);
+    int may_spin = 0; /* took part in the last job seen, which allowed spinning */
+    for (;;) {
+        unsigned long g = atomic_load_explicit(&pool.gen, memory_order_acquire);
+        if (g == seen && may_spin && !atomic_load(&pool.stop)) {
+            spin_until(new_job_or_stop, seen);
+            g = atomic_load_explicit(&pool.gen, memory_order_acquire);
+        }
+        if (g == seen && !atomic_load(&pool.stop)) {
+            pthread_mutex_lock(&pool.mu); /* the caller publishes under it: no lost wake-up */
+            while ((g = atomic_load_explicit(&pool.gen, memory_order_acquire)) == seen && !atomic_load(&pool.stop))
+                pthread_cond_wait(&pool.go, &pool.mu);
+            pthread_mutex_unlock(&pool.mu);
+        }
+        if (atomic_load(&pool.stop))
+            break;
+        seen = g;
+        may_spin = idx < GEN_WANT(g) && GEN_SPIN(g);
+        if (idx >= GEN_WANT(g))
+            continue;
+        par_drain(atomic_load_explicit(&pool.job, memory_order_relaxed));
+        /* seq_cst with the caller's `waiting` store and `active` load: either it sees active 0
+         * or this sees waiting set and wakes it */
+        if (atomic_fetch_sub(&pool.active, 1) == 1 && atomic_load(&pool.waiting)) {
+            pthread_mutex_lock(&pool.mu);
+            pthread_cond_broadcast(&pool.done);
+            pthread_mutex_unlock(&pool.mu);
+        }
+    }
     return NULL;
 }
 
@@ -193,35 +210,41 @@ static int pool_run(par_job *job, unsigned helpers)
 {
     pthread_once(&atfork_once, atfork_register);
     pthread_mutex_lock(&pool.mu);
-    if (!pool.holders || pool.busy || pool.stop) {
+    if (!pool.holders || pool.busy || atomic_load(&pool.stop)) {
         pthread_mutex_unlock(&pool.mu);
         return 0;
     }
     while (pool.n < helpers && pool.n < ZK_MAX_THREADS) {
-        pool.gen0[pool.n] = pool.gen; /* so a helper that starts late still sees the job below */
+        pool.gen0[pool.n] = atomic_load(&pool.gen); /* so a helper that starts late still sees the job below */
         if (pthread_create(&pool.th[pool.n], NULL, pool_main, (void *)(uintptr_t)pool.n) != 0)
             break;
         pool.n++;
     }
     unsigned h = helpers < pool.n ? helpers : pool.n;
     pool.busy = 1;
-    pool.job = job;
-    pool.want = h;
     if (!pool.cpus)
         pool.cpus = zk__threads(0);
-    int spin = pool.spin = h + 1 <= pool.cpus;
+    unsigned spin = h + 1 <= pool.cpus;
     atomic_store(&pool.active, h);
-    atomic_fetch_add_explicit(&pool.gen, 1, memory_order_release);
+    atomic_store_explicit(&pool.job, job, memory_order_relaxed);
+    unsigned long g = atomic_load(&pool.gen);
+    atomic_store_explicit(&pool.gen, ((g >> 9) + 1) << 9 | (unsigned long)spin << 8 | h, memory_order_release);
     pthread_cond_broadcast(&pool.go); /* no system call when every helper is spinning */
     pthread_mutex_unlock(&pool.mu);
     par_drain(job);
     if (spin)
         spin_until(helpers_done, 0);
+    if (atomic_load(&pool.active)) {
+        pthread_mutex_lock(&pool.mu);
+        atomic_store(&pool.waiting, 1);
+        while (atomic_load(&pool.active))
+            pthread_cond_wait(&pool.done, &pool.mu);
+        atomic_store(&pool.waiting, 0);
+        pthread_mutex_unlock(&pool.mu);
+    }
     pthread_mutex_lock(&pool.mu);
-    while (atomic_load(&pool.active))
-        pthread_cond_wait(&pool.done, &pool.mu);
     pool.busy = 0;
-    pool.job = NULL;
+    atomic_store_explicit(&pool.job, NULL, memory_order_relaxed);
     pthread_cond_broadcast(&pool.done); /* a zk__pool_hold(0) may wait for the pool to be free */
     pthread_mutex_unlock(&pool.mu);
     return 1;
