@@ -45,6 +45,11 @@ em_status em_hex_decode(const char *in, uint8_t *out, size_t n)
     return EM_OK;
 }
 
+/* Clones for wider vectors (picked once at load time): the check runs on every input, witness
+ * and weight array, millions of values per proof. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__APPLE__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 int em_i32_in_range(const int32_t *v, size_t n, int32_t lo, int32_t hi)
 {
     const uint32_t span = (uint32_t)hi - (uint32_t)lo;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sha256x16.h"
+
 struct mt_tree {
     unsigned log_leaves;
     size_t n_leaves;
@@ -47,11 +49,54 @@ static void hash_children(const uint8_t children[2 * MT_HASH_LEN], uint8_t out[M
     SHA256_Final(out, &c);
 }
 
+/* The nodes pend[0 .. n): sixteen at once in the lanes of sha256x16, fewer one by one. */
+static void hash_pending(mt_tree *t, const size_t *pend, unsigned n)
+{
+    if (n < SHA256X16_LANES) {
+        for (unsigned i = 0; i < n; i++)
+            hash_children(t->nodes[2 * pend[i]], t->nodes[pend[i]]);
+        return;
+    }
+    const uint8_t *src[SHA256X16_LANES];
+    uint8_t *out[SHA256X16_LANES];
+    for (unsigned i = 0; i < SHA256X16_LANES; i++) {
+        src[i] = t->nodes[2 * pend[i]];
+        out[i] = t->nodes[pend[i]];
+    }
+    sha256x16 s;
+    sha256x16_init(&s);
+    sha256x16_update_strided(&s, &node_tag, 0, 1);
+    sha256x16_update(&s, src, 2 * MT_HASH_LEN);
+    sha256x16_final(&s, out);
+}
+
 /* Nodes k = hi-1 down to lo of t: a node whose children equal those of node k + 1 (the
  * all-zero padding leaves of a systematic commitment, a third of the witness tree, and every
- * subtree above them) copies its hash instead of computing it again. */
+ * subtree above them) copies its hash instead of computing it again. The others are hashed
+ * sixteen at a time where sha256x16 runs; a copy waits for its source's batch. */
 static void hash_nodes(mt_tree *t, size_t lo, size_t hi)
 {
+    if (hi - lo >= SHA256X16_LANES && sha256x16_ok()) {
+        size_t pend[SHA256X16_LANES];
+        unsigned np = 0;
+        for (size_t k = hi; k-- > lo;) {
+            if (!(k + 1 < hi && memcmp(t->nodes[2 * k], t->nodes[2 * k + 2], 2 * MT_HASH_LEN) == 0)) {
+                pend[np++] = k;
+                if (np == SHA256X16_LANES) {
+                    hash_pending(t, pend, np);
+                    np = 0;
+                }
+                continue;
+            }
+            if (np && pend[np - 1] == k + 1) { /* the source is not hashed yet */
+                hash_pending(t, pend, np);
+                np = 0;
+            }
+            memcpy(t->nodes[k], t->nodes[k + 1], MT_HASH_LEN);
+        }
+        hash_pending(t, pend, np);
+        return;
+    }
     for (size_t k = hi; k-- > lo;) {
         if (k + 1 < hi && memcmp(t->nodes[2 * k], t->nodes[2 * k + 2], 2 * MT_HASH_LEN) == 0)
             memcpy(t->nodes[k], t->nodes[k + 1], MT_HASH_LEN);
@@ -159,18 +204,58 @@ typedef struct mt_job {
     size_t keep_len;
 } mt_job;
 
+/* The hashes of a tile's nc columns (one leaf each): whole groups of 16 in sha256x16 lanes where
+ * it runs, the rest in OpenSSL contexts. Column k's bytes of an update are at tile + k * stride. */
+typedef struct col_hash {
+    SHA256_CTX ctx[MT_COL_TILE];
+    sha256x16 x[MT_COL_TILE / SHA256X16_LANES];
+    size_t nc, nx; /* columns, and those in lanes (a multiple of 16) */
+} col_hash;
+
+static void col_hash_begin(col_hash *h, size_t nc, uint8_t tag)
+{
+    h->nc = nc;
+    h->nx = sha256x16_ok() ? nc / SHA256X16_LANES * SHA256X16_LANES : 0;
+    for (size_t g = 0; g < h->nx / SHA256X16_LANES; g++) {
+        sha256x16_init(&h->x[g]);
+        sha256x16_update_strided(&h->x[g], &tag, 0, 1);
+    }
+    for (size_t k = h->nx; k < nc; k++) {
+        SHA256_Init(&h->ctx[k]);
+        SHA256_Update(&h->ctx[k], &tag, 1);
+    }
+}
+
+static void col_hash_update(col_hash *h, const uint8_t *tile, size_t stride, size_t len)
+{
+    for (size_t g = 0; g < h->nx / SHA256X16_LANES; g++)
+        sha256x16_update_strided(&h->x[g], tile + g * SHA256X16_LANES * stride, stride, len);
+    for (size_t k = h->nx; k < h->nc; k++)
+        SHA256_Update(&h->ctx[k], tile + k * stride, len);
+}
+
+/* column k's leaf -> leaves[k] */
+static void col_hash_final(col_hash *h, uint8_t (*leaves)[MT_HASH_LEN])
+{
+    for (size_t g = 0; g < h->nx / SHA256X16_LANES; g++) {
+        uint8_t *out[SHA256X16_LANES];
+        for (unsigned i = 0; i < SHA256X16_LANES; i++)
+            out[i] = leaves[g * SHA256X16_LANES + i];
+        sha256x16_final(&h->x[g], out);
+    }
+    for (size_t k = h->nx; k < h->nc; k++)
+        SHA256_Final(leaves[k], &h->ctx[k]);
+}
+
 /* Columns [c_begin, c_end) of the row-major matrix m (j->rows x j->cols) -> leaves leaf_off + c. */
 static void hash_cols(const mt_job *j, size_t c_begin, size_t c_end, size_t leaf_off)
 {
-    SHA256_CTX ctx[MT_COL_TILE];
+    col_hash hs;
     uint8_t tile[MT_COL_TILE][MT_ROW_TILE * 8];
     size_t n_cols = j->cols, n_rows = j->rows;
     for (size_t c0 = c_begin; c0 < c_end; c0 += MT_COL_TILE) {
         size_t nc = c_end - c0 < MT_COL_TILE ? c_end - c0 : MT_COL_TILE;
-        for (size_t k = 0; k < nc; k++) {
-            SHA256_Init(&ctx[k]);
-            SHA256_Update(&ctx[k], &leaf_tag, 1);
-        }
+        col_hash_begin(&hs, nc, leaf_tag);
         for (size_t r0 = 0; r0 < n_rows; r0 += MT_ROW_TILE) {
             size_t nr = n_rows - r0 < MT_ROW_TILE ? n_rows - r0 : MT_ROW_TILE;
             for (size_t r = 0; r < nr; r++) {
@@ -183,11 +268,9 @@ static void hash_cols(const mt_job *j, size_t c_begin, size_t c_end, size_t leaf
                     put_u64le(tile[k] + 8 * r, row[k]);
 #endif
             }
-            for (size_t k = 0; k < nc; k++)
-                SHA256_Update(&ctx[k], tile[k], 8 * nr);
+            col_hash_update(&hs, tile[0], sizeof tile[0], 8 * nr);
         }
-        for (size_t k = 0; k < nc; k++)
-            SHA256_Final(j->t->nodes[j->t->n_leaves + leaf_off + c0 + k], &ctx[k]);
+        col_hash_final(&hs, j->t->nodes + j->t->n_leaves + leaf_off + c0);
     }
 }
 
@@ -195,16 +278,12 @@ static void hash_cols(const mt_job *j, size_t c_begin, size_t c_end, size_t leaf
 #define MT_INT_TILE 256 /* bytes buffered per column between SHA256_Update calls */
 static void hash_int_cols(const mt_job *j, size_t c_begin, size_t c_end)
 {
-    SHA256_CTX ctx[MT_COL_TILE];
+    col_hash hs;
     uint8_t tile[MT_COL_TILE][MT_INT_TILE];
-    static const uint8_t int_tag = MT_INT_LEAF_TAG;
     size_t n_cols = j->n_int;
     for (size_t c0 = c_begin; c0 < c_end; c0 += MT_COL_TILE) {
         size_t nc = c_end - c0 < MT_COL_TILE ? c_end - c0 : MT_COL_TILE, off = 0, done = 0;
-        for (size_t k = 0; k < nc; k++) {
-            SHA256_Init(&ctx[k]);
-            SHA256_Update(&ctx[k], &int_tag, 1);
-        }
+        col_hash_begin(&hs, nc, MT_INT_LEAF_TAG);
         for (size_t r = 0; r < j->rows; r++) {
             size_t w = j->row_bytes[r], base = r * n_cols + c0;
             if (w == 1 && r + 8 <= j->rows && off + 8 <= MT_INT_TILE && nc == MT_COL_TILE &&
@@ -227,11 +306,9 @@ static void hash_int_cols(const mt_job *j, size_t c_begin, size_t c_end)
                 continue;
             }
             if (off + w > MT_INT_TILE) {
-                for (size_t k = 0; k < nc; k++) {
-                    SHA256_Update(&ctx[k], tile[k], off);
-                    if (j->keep)
-                        memcpy(j->keep + (c0 + k) * j->keep_len + done, tile[k], off);
-                }
+                col_hash_update(&hs, tile[0], sizeof tile[0], off);
+                for (size_t k = 0; j->keep && k < nc; k++)
+                    memcpy(j->keep + (c0 + k) * j->keep_len + done, tile[k], off);
                 done += off;
                 off = 0;
             }
@@ -249,13 +326,10 @@ static void hash_int_cols(const mt_job *j, size_t c_begin, size_t c_end)
             }
             off += w;
         }
-        for (size_t k = 0; k < nc; k++) {
-            if (off)
-                SHA256_Update(&ctx[k], tile[k], off);
-            if (off && j->keep)
-                memcpy(j->keep + (c0 + k) * j->keep_len + done, tile[k], off);
-            SHA256_Final(j->t->nodes[j->t->n_leaves + c0 + k], &ctx[k]);
-        }
+        col_hash_update(&hs, tile[0], sizeof tile[0], off);
+        for (size_t k = 0; j->keep && off && k < nc; k++)
+            memcpy(j->keep + (c0 + k) * j->keep_len + done, tile[k], off);
+        col_hash_final(&hs, j->t->nodes + j->t->n_leaves + c0);
     }
 }
 
