@@ -313,7 +313,7 @@ static void cf_round(void *vctx, size_t b, size_t e, unsigned tid)
 em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, const int32_t *ipoly, size_t len,
                             const pcs_claim *c, size_t n,
                             unsigned threads, int forge, tr_t *tr, em_buf *out, ff2_t *pts, pcs_claim *res,
-                            em_err *err)
+                            ff2_t **rows, em_err *err)
 {
     unsigned nv = l->n_vars[0], lc = l->log_cols, nr = nv - lc;
     size_t C = (size_t)1 << lc, R = l->rows[0], NR = (size_t)1 << nr, LO = (size_t)1 << CF_LO_BITS;
@@ -402,6 +402,10 @@ em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, const int32_t
     if ((st = zk__put_ff2(&wr, "cf/vals", vals, n, err)) != EM_OK)
         goto out;
     set_results(c, n, nv, lc, vals, pts, res);
+    if (rows) { /* F is still in natural order: the rounds folded their own copies (tabs) */
+        *rows = F;
+        F = NULL;
+    }
 out:
     free(rho);
     free(vals);

@@ -383,11 +383,13 @@ void zk__combine_rows_i32(const int32_t *ints, size_t len, size_t C, size_t R, c
  * one combination row. The prover reads the committed values poly[0..len), or when poly is
  * NULL the same values as integers ipoly[0..len) (combined with the exact integer fold); pts
  * (n * n_vars ff2, caller-owned) receives the new points, which res[k].point borrows. forge:
- * prove false claims anyway (test hook). */
+ * prove false claims anyway (test hook). rows: NULL, or on success receives the claims' row
+ * combinations eq(z_k^row, .)^T M (n * 2^log_cols, the caller frees it with zk__big_free), from
+ * which pcs_open_rows forms the evaluation row without another pass over the matrix. */
 em_status zk__colfold_prove(const pcs_layout *l, const ff_t *poly, const int32_t *ipoly, size_t len,
                             const pcs_claim *c, size_t n,
                             unsigned threads, int forge, tr_t *tr, em_buf *out, ff2_t *pts, pcs_claim *res,
-                            em_err *err) EM_WARN_UNUSED;
+                            ff2_t **rows, em_err *err) EM_WARN_UNUSED;
 em_status zk__colfold_verify(const pcs_layout *l, const pcs_claim *c, size_t n, tr_t *tr, em_reader *rd,
                              ff2_t *pts, pcs_claim *res, em_err *err) EM_WARN_UNUSED;
 /* Checks the vk's model commitment bytes against its model_log. */

@@ -280,7 +280,7 @@ static em_status make_claims(const zk_pack *pack, const zk_claims *c, ff2_t **pt
 em_status zk__pcs_open(const zk_pcs *p, tr_t *tr, const zk_pack *pack, const zk_claims *c, int witness, int forge,
                        em_buf *out, em_err *err)
 {
-    ff2_t *pts = NULL, *fpts = NULL;
+    ff2_t *pts = NULL, *fpts = NULL, *rows = NULL;
     pcs_claim *pc = NULL, *fc = NULL;
     em_status st = make_claims(pack, c, &pts, &pc, err);
     if (st == EM_OK && c->n == 0)
@@ -299,10 +299,12 @@ em_status zk__pcs_open(const zk_pcs *p, tr_t *tr, const zk_pack *pack, const zk_
         st = em_errf(err, EM_ERR_NOMEM, "opening: out of memory");
         goto out;
     }
-    if ((st = zk__colfold_prove(l, p->ints ? NULL : p->poly, p->ints, len, pc, c->n, p->threads, forge, tr, out, fpts, fc, err)) != EM_OK)
+    if ((st = zk__colfold_prove(l, p->ints ? NULL : p->poly, p->ints, len, pc, c->n, p->threads, forge, tr, out,
+                                fpts, fc, &rows, err)) != EM_OK)
         goto out;
-    st = pcs_open(p->pp, fc, c->n, tr, out, err);
+    st = pcs_open_rows(p->pp, fc, c->n, rows, tr, out, err);
 out:
+    zk__big_free(rows);
     free(pts);
     free(pc);
     free(fpts);
