@@ -70,25 +70,32 @@ typedef struct lvl_ctx {
     size_t h; /* round 0: pairs (j, j + h); step: the tables have 2h entries */
     ff2_t lam, c;
     int p_one, with_one, simd;
+    /* step, levels with numerators (not p_one): the summand is P0 Q1 + Q0 P1' with
+     * P1' = P1 + lam Q1, a linear combination of two tables, so the folded tables keep P1' in
+     * place of P1 and the rounds after the first skip both lam products (two of sixteen per
+     * pair). 0: in[1] holds P1 (round 0, whose kernel keeps lam); 1: the first step, which
+     * forms P1'; 2: in[1] holds P1'. */
+    int prime;
     ff2_t part[ZK_MAX_THREADS][3]; /* per chunk: h(0), h(1), h(inf) (without lam when p_one); round 0
                                     * sums only h(inf) */
 } lvl_ctx;
 
+/* the summand of a step (v[1] is P1' unless p_one) */
 static inline ff2_t summand(const lvl_ctx *x, const ff2_t v[4])
 {
-    ff2_t lq1 = zk__mul2(x->lam, v[3]);
     if (x->p_one)
-        return ff2_add(zk__mul2(v[2], ff2_add(ff2_one(), lq1)), v[3]);
-    return ff2_add(zk__mul2(v[0], v[3]), zk__mul2(v[2], ff2_add(v[1], lq1)));
+        return ff2_add(zk__mul2(v[2], ff2_add(ff2_one(), zk__mul2(x->lam, v[3]))), v[3]);
+    return ff2_add(zk__mul2(v[0], v[3]), zk__mul2(v[2], v[1]));
 }
 
 /* The leading coefficient of the summand along X, from the differences d (lam left out when
- * p_one) */
-static inline ff2_t lead(const lvl_ctx *x, const ff2_t d[4])
+ * p_one); primed: d[1] is the difference of P1' */
+static inline ff2_t lead(const lvl_ctx *x, const ff2_t d[4], int primed)
 {
     if (x->p_one)
         return zk__mul2(d[2], d[3]);
-    return ff2_add(zk__mul2(d[0], d[3]), zk__mul2(d[2], ff2_add(d[1], zk__mul2(x->lam, d[3]))));
+    ff2_t d1 = primed ? d[1] : ff2_add(d[1], zk__mul2(x->lam, d[3]));
+    return ff2_add(zk__mul2(d[0], d[3]), zk__mul2(d[2], d1));
 }
 
 /* The kernels sum pairs [b, e) of one block (same j >> lg) against elo. */
@@ -103,7 +110,7 @@ static void r0_scalar(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
         ff2_t df[4];
         for (unsigned k = k0; k < 4; k++)
             df[k] = ff2_sub(fv_at(x->in[k], j + x->h), fv_at(x->in[k], j));
-        s[2] = ff2_add(s[2], zk__mul2(w_lo(x, j), lead(x, df)));
+        s[2] = ff2_add(s[2], zk__mul2(w_lo(x, j), lead(x, df, 0)));
     }
 }
 
@@ -120,6 +127,12 @@ static void step_scalar(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
             ff2_t b0 = fv_at(x->in[k], j + q), b1 = fv_at(x->in[k], j + q + h);
             o0[k] = ff2_add(a0, zk__mul2(x->c, ff2_sub(a1, a0)));
             o1[k] = ff2_add(b0, zk__mul2(x->c, ff2_sub(b1, b0)));
+        }
+        if (x->prime == 1) {
+            o0[1] = ff2_add(o0[1], zk__mul2(x->lam, o0[3]));
+            o1[1] = ff2_add(o1[1], zk__mul2(x->lam, o1[3]));
+        }
+        for (unsigned k = k0; k < 4; k++) {
             fv_put(x->out[k], j, o0[k]);
             fv_put(x->out[k], j + q, o1[k]);
             df[k] = ff2_sub(o1[k], o0[k]);
@@ -128,7 +141,7 @@ static void step_scalar(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
         s[0] = ff2_add(s[0], zk__mul2(w, summand(x, o0)));
         if (x->with_one)
             s[1] = ff2_add(s[1], zk__mul2(w, summand(x, o1)));
-        s[2] = ff2_add(s[2], zk__mul2(w, lead(x, df)));
+        s[2] = ff2_add(s[2], zk__mul2(w, lead(x, df, 1)));
     }
 }
 
@@ -158,19 +171,20 @@ AVX512 INL v2 v2_mul(v2 x, v2 y)
     return r;
 }
 
+/* as summand() and lead() */
 AVX512 INL v2 v2_summand(int p_one, v2 lam, v2 one, const v2 v[4])
 {
-    v2 lq1 = v2_mul(lam, v[3]);
     if (p_one)
-        return v2_add(v2_mul(v[2], v2_add(one, lq1)), v[3]);
-    return v2_add(v2_mul(v[0], v[3]), v2_mul(v[2], v2_add(v[1], lq1)));
+        return v2_add(v2_mul(v[2], v2_add(one, v2_mul(lam, v[3]))), v[3]);
+    return v2_add(v2_mul(v[0], v[3]), v2_mul(v[2], v[1]));
 }
 
-AVX512 INL v2 v2_lead(int p_one, v2 lam, const v2 d[4])
+AVX512 INL v2 v2_lead(int p_one, int primed, v2 lam, const v2 d[4])
 {
     if (p_one)
         return v2_mul(d[2], d[3]);
-    return v2_add(v2_mul(d[0], d[3]), v2_mul(d[2], v2_add(d[1], v2_mul(lam, d[3]))));
+    v2 d1 = primed ? d[1] : v2_add(d[1], v2_mul(lam, d[3]));
+    return v2_add(v2_mul(d[0], d[3]), v2_mul(d[2], d1));
 }
 
 AVX512 static ff2_t v2_hsum(v2 x)
@@ -203,17 +217,19 @@ AVX512 static size_t r0_avx512(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
         v2 df[4];
         for (unsigned k = k0; k < 4; k++)
             df[k] = v2_sub(v2_ld(x->in[k], j + x->h), v2_ld(x->in[k], j));
-        acc = v2_add(acc, v2_mul(v2_ld(x->elo, j & mask), v2_lead(x->p_one, lam, df)));
+        acc = v2_add(acc, v2_mul(v2_ld(x->elo, j & mask), v2_lead(x->p_one, 0, lam, df)));
     }
     s[2] = ff2_add(s[2], v2_hsum(acc));
     return j;
 }
 
-AVX512 static size_t step_avx512(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
+/* step_scalar's loop; mode 0: p_one, 1: the first step of a level with numerators (forms
+ * P1'), 2: a later one. A constant in each instance (step_avx512). */
+AVX512 INL size_t step_body(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3], const int mode)
 {
     v2 lam = v2_set1(x->lam), one = v2_set1(ff2_one()), zero = v2_set1(ff2_zero()), c = v2_set1(x->c);
     v2 acc0 = zero, acc1 = zero, acc2 = zero;
-    unsigned k0 = x->p_one ? 2 : 0;
+    const unsigned k0 = mode == 0 ? 2 : 0;
     size_t h = x->h, q = h / 2, mask = ((size_t)1 << x->lg) - 1, j = b;
     for (; j + 8 <= e; j += 8) {
         v2 o0[4], o1[4], df[4];
@@ -222,18 +238,31 @@ AVX512 static size_t step_avx512(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3
             v2 b0 = v2_ld(x->in[k], j + q), b1 = v2_ld(x->in[k], j + q + h);
             o0[k] = v2_add(a0, v2_mul(c, v2_sub(a1, a0)));
             o1[k] = v2_add(b0, v2_mul(c, v2_sub(b1, b0)));
+        }
+        if (mode == 1) {
+            o0[1] = v2_add(o0[1], v2_mul(lam, o0[3]));
+            o1[1] = v2_add(o1[1], v2_mul(lam, o1[3]));
+        }
+        for (unsigned k = k0; k < 4; k++) {
             v2_st(x->out[k], j, o0[k]);
             v2_st(x->out[k], j + q, o1[k]);
             df[k] = v2_sub(o1[k], o0[k]);
         }
         v2 w = v2_ld(x->elo, j & mask);
-        acc0 = v2_add(acc0, v2_mul(w, v2_summand(x->p_one, lam, one, o0)));
+        acc0 = v2_add(acc0, v2_mul(w, v2_summand(mode == 0, lam, one, o0)));
         if (x->with_one)
-            acc1 = v2_add(acc1, v2_mul(w, v2_summand(x->p_one, lam, one, o1)));
-        acc2 = v2_add(acc2, v2_mul(w, v2_lead(x->p_one, lam, df)));
+            acc1 = v2_add(acc1, v2_mul(w, v2_summand(mode == 0, lam, one, o1)));
+        acc2 = v2_add(acc2, v2_mul(w, v2_lead(mode == 0, 1, lam, df)));
     }
     add_sums(s, acc0, acc1, acc2);
     return j;
+}
+
+AVX512 static size_t step_avx512(const lvl_ctx *x, size_t b, size_t e, ff2_t s[3])
+{
+    if (x->p_one)
+        return step_body(x, b, e, s, 0);
+    return x->prime == 1 ? step_body(x, b, e, s, 1) : step_body(x, b, e, s, 2);
 }
 
 /* Runs kern over [b, e) block by block (blocks of 2^lg pairs share ehi[j >> lg]). */
@@ -404,6 +433,7 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk
         memcpy(x.in, src, sizeof x.in);
         x.h = h;
         x.with_one = 1; /* round 0: h(1) is known (fin) */
+        x.prime = 0;
         /* the round's r_v are this point's coordinates: inverted at once (one field inversion
          * per level, not per round); a zero r_v is never divided by (with_one) */
         ff2_t inv_r[ZK_MAX_VARS + 2], inv_tmp[ZK_MAX_VARS + 2];
@@ -444,6 +474,8 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk
                     ff2_t v1 = p_one && k < 2 ? ff2_one() : fv_at(x.in[k], 1);
                     fin[k] = ff2_add(v0, zk__mul2(x.c, ff2_sub(v1, v0)));
                 }
+                if (x.prime == 2) /* the table held P1' = P1 + lam Q1 */
+                    fin[1] = ff2_sub(fin[1], zk__mul2(x.lam, fin[3]));
                 break;
             }
             /* outputs alternate between the two sets; round 0 read src (never written) */
@@ -451,7 +483,10 @@ static em_status level_prove(zk_wr *w, unsigned d, int p_one, ff2_t *r, const zk
             eq_split_next(eq, r);
             eq_split_use(eq, &x);
             x.with_one = ff2_is_zero(r[d - 2 - t]) || ff2_is_zero(pref);
+            x.prime = p_one ? 0 : x.prime ? 2 : 1;
             lvl_sums(&x, zk__par_for(w->threads, x.h / 2, FRAC_PAR_MIN / 2, step_chunk, &x), H);
+            if (!p_one)
+                x.prime = 2;
             memcpy(x.in, x.out, sizeof x.in);
             x.h /= 2;
         }
