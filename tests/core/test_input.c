@@ -106,6 +106,34 @@ static void test_core_helpers(void)
     CHECK(!strcmp(e.msg, "ctx: bad"));
 }
 
+/* em_i32_in_range: a value one past either bound is found at every position, in the vector
+ * part and in the scalar tail, and the bounds themselves pass (INT32 extremes included). */
+static void test_in_range(void)
+{
+    int32_t v[100];
+    static const int32_t bounds[][2] = {{-128, 127}, {0, 255}, {INT32_MIN, INT32_MAX}, {5, 5}};
+    for (size_t b = 0; b < sizeof bounds / sizeof *bounds; b++) {
+        int32_t lo = bounds[b][0], hi = bounds[b][1];
+        for (size_t n = 0; n <= 100; n += n < 70 ? 1 : 10) {
+            for (size_t i = 0; i < n; i++)
+                v[i] = i % 2 ? lo : hi;
+            CHECK(em_i32_in_range(v, n, lo, hi));
+            for (size_t at = 0; at < n; at++) {
+                int32_t keep = v[at];
+                if (lo > INT32_MIN) {
+                    v[at] = lo - 1;
+                    CHECK(!em_i32_in_range(v, n, lo, hi));
+                }
+                if (hi < INT32_MAX) {
+                    v[at] = hi + 1;
+                    CHECK(!em_i32_in_range(v, n, lo, hi));
+                }
+                v[at] = keep;
+            }
+        }
+    }
+}
+
 int main(void)
 {
     th_init("test_input");
@@ -113,5 +141,6 @@ int main(void)
     TH_RUN(test_bad);
     TH_RUN(test_file);
     TH_RUN(test_core_helpers);
+    TH_RUN(test_in_range);
     return th_finish();
 }
