@@ -696,6 +696,30 @@ static size_t sample_queries(tr_t *tr, size_t N, unsigned t, uint64_t *idx)
  * polynomials) and rows known to be zero are skipped. */
 static void combine_rows(const pcs_prover *p, size_t C, size_t R, const ff2_t *weight, ff2_t *out)
 {
+    const pcs_layout *l = &p->layout;
+    /* a systematic layout's one-byte rows first, then the wider ones (the multiplicities of a
+     * witness), so the one-byte rows keep the fold's small-value kernel (zk_dense.c) */
+    size_t split = 0;
+    for (unsigned k = 0; l->systematic && k < l->n_runs && l->run_sym[k] <= PCS_SYM_I8; k++)
+        split = l->run_end[k];
+    ff2_t *wb = NULL, *ob = NULL;
+    if (p->ints && split > 0 && split < R && (wb = calloc(R, sizeof *wb)) && (ob = malloc(C * sizeof *ob))) {
+        memcpy(wb + split, weight + split, (R - split) * sizeof *wb);
+        ff2_t *wa = calloc(R, sizeof *wa);
+        if (wa) {
+            memcpy(wa, weight, split * sizeof *wa);
+            zk__combine_rows_i32(p->ints, p->ints_len, C, R, wa, p->threads, out);
+            zk__combine_rows_i32(p->ints, p->ints_len, C, R, wb, p->threads, ob);
+            for (size_t c = 0; c < C; c++)
+                out[c] = ff2_add(out[c], ob[c]);
+            free(wa);
+            free(wb);
+            free(ob);
+            return;
+        }
+    }
+    free(wb);
+    free(ob);
     if (p->ints)
         zk__combine_rows_i32(p->ints, p->ints_len, C, R, weight, p->threads, out);
     else

@@ -144,6 +144,71 @@ __attribute__((target("avx512f,avx512ifma"))) static void fold_strip_ifma6(const
     FOLD_STRIP_LOOP(m, ld, E, n, w, 6, acc, FOLD_ROW_IFMA);
 }
 
+/* Small values (session 12). Witness values, activations and int8 weights lie in [-256, 256): u =
+ * v + 256 < 2^9, and with each eq coordinate split as e0 + e1 2^43 (e0 < 2^43, e1 < 2^21) both
+ * u e0 < 2^52 and u e1 < 2^30 are exact in the low half of one vpmadd52luq: two fused
+ * multiply-adds per coordinate instead of three, and the accumulators of two limbs instead of
+ * three. Over 1024 rows the sums stay below 2^62 and 2^40. The kernel checks its values as it
+ * goes (the OR of every u, tested once per strip); one value out of range makes the caller redo
+ * the strip, and the rest of the fold, with the general kernel. nl: 2 (every b coordinate is 0)
+ * or 4 limbs (a0 a1 b0 b1). */
+#define ZK_SMALL_OFF 256
+#define ZK_SMALL_SPLIT 43
+__attribute__((target("avx512f,avx512ifma"), always_inline)) static inline int
+fold_strip_small_n(const int32_t *m, size_t ld, const uint64_t (*S)[4], size_t n, size_t w, uint64_t (*acc)[ZK_VSTRIP],
+                   const unsigned nl)
+{
+    const __m512i off = _mm512_set1_epi64(ZK_SMALL_OFF);
+    __m512i chk = _mm512_setzero_si512();
+    for (unsigned l = 0; l < nl; l++)
+        memset(acc[l], 0, w * sizeof **acc);
+    for (size_t j = 0; j < n; j += 8) {
+        size_t g = n - j < 8 ? n - j : 8;
+        for (size_t c = 0; c < w; c += 8) {
+            /* named accumulators (an indexed array went through the stack) */
+            __m512i a0 = _mm512_load_si512((const void *)(acc[0] + c)), a1 = _mm512_load_si512((const void *)(acc[1] + c));
+            __m512i b0 = a0, b1 = a1;
+            if (nl == 4) {
+                b0 = _mm512_load_si512((const void *)(acc[2] + c));
+                b1 = _mm512_load_si512((const void *)(acc[3] + c));
+            }
+            for (size_t jj = 0; jj < g; jj++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(m + (j + jj) * ld + c));
+                __m512i u = _mm512_add_epi64(_mm512_cvtepi32_epi64(v), off);
+                const uint64_t *e = S[j + jj];
+                chk = _mm512_or_si512(chk, u);
+                a0 = _mm512_madd52lo_epu64(a0, u, _mm512_set1_epi64((long long)e[0]));
+                a1 = _mm512_madd52lo_epu64(a1, u, _mm512_set1_epi64((long long)e[1]));
+                if (nl == 4) {
+                    b0 = _mm512_madd52lo_epu64(b0, u, _mm512_set1_epi64((long long)e[2]));
+                    b1 = _mm512_madd52lo_epu64(b1, u, _mm512_set1_epi64((long long)e[3]));
+                }
+            }
+            _mm512_store_si512((void *)(acc[0] + c), a0);
+            _mm512_store_si512((void *)(acc[1] + c), a1);
+            if (nl == 4) {
+                _mm512_store_si512((void *)(acc[2] + c), b0);
+                _mm512_store_si512((void *)(acc[3] + c), b1);
+            }
+        }
+    }
+    return _mm512_test_epi64_mask(chk, _mm512_set1_epi64(~(long long)(2 * ZK_SMALL_OFF - 1))) == 0;
+}
+
+__attribute__((target("avx512f,avx512ifma"))) static int fold_strip_small2(const int32_t *m, size_t ld,
+                                                                           const uint64_t (*S)[4], size_t n, size_t w,
+                                                                           uint64_t (*acc)[ZK_VSTRIP])
+{
+    return fold_strip_small_n(m, ld, S, n, w, acc, 2);
+}
+
+__attribute__((target("avx512f,avx512ifma"))) static int fold_strip_small4(const int32_t *m, size_t ld,
+                                                                           const uint64_t (*S)[4], size_t n, size_t w,
+                                                                           uint64_t (*acc)[ZK_VSTRIP])
+{
+    return fold_strip_small_n(m, ld, S, n, w, acc, 4);
+}
+
 /* -1: use IFMA when the CPU has it; 0: never (zk__fold_ifma_set, for tests and comparisons). */
 static int fold_ifma_mode = -1;
 
@@ -169,6 +234,8 @@ typedef struct fold_limbs {
     unsigned nl;
     int ifma;
     ff_t corr[2];
+    uint64_t (*S)[4]; /* with IFMA: the small-value limbs (fold_strip_small), else NULL */
+    ff_t corr_s[2];
 } fold_limbs;
 
 static int limbs_prepare(const ff2_t *eq, size_t rows, fold_limbs *L)
@@ -177,6 +244,7 @@ static int limbs_prepare(const ff2_t *eq, size_t rows, fold_limbs *L)
     if (!(L->E = malloc((rows ? rows : 1) * sizeof *L->E)))
         return 0;
     L->ifma = fold_ifma();
+    L->S = L->ifma ? malloc((rows ? rows : 1) * sizeof *L->S) : NULL;
     unsigned __int128 esum[2] = {0, 0};
     int any_b = 0;
     for (size_t j = 0; j < rows; j++) {
@@ -187,14 +255,27 @@ static int limbs_prepare(const ff2_t *eq, size_t rows, fold_limbs *L)
             memcpy(e, f, sizeof f);
         }
         memcpy(L->E[j], e, sizeof e);
+        if (L->S) {
+            const uint64_t m43 = ((uint64_t)1 << ZK_SMALL_SPLIT) - 1;
+            uint64_t f[4] = {a & m43, a >> ZK_SMALL_SPLIT, b & m43, b >> ZK_SMALL_SPLIT};
+            memcpy(L->S[j], f, sizeof f);
+        }
         esum[0] += a;
         esum[1] += b;
         any_b |= b != 0;
     }
     L->nl = any_b ? ZK_VL : ZK_VL / 2;
-    for (unsigned c = 0; c < 2; c++)
+    for (unsigned c = 0; c < 2; c++) {
         L->corr[c] = ff_mul(ff_reduce128(esum[c]), (ff_t)1 << 31);
+        L->corr_s[c] = ff_mul(ff_reduce128(esum[c]), ZK_SMALL_OFF);
+    }
     return 1;
+}
+
+static void limbs_free(fold_limbs *L)
+{
+    free(L->E);
+    free(L->S);
 }
 
 /* One coordinate's limb sums as a 128-bit (lo, hi), reduced to F_p: exactly ff_reduce128 of the
@@ -218,6 +299,43 @@ limbs_reduce(const uint64_t *x0, const uint64_t *x1, const uint64_t *x2, int ifm
     lo = _mm512_add_epi64(lo, t2);
     hi = _mm512_mask_add_epi64(hi, _mm512_cmplt_epu64_mask(lo, t2), hi, one);
     return ff8_reduce(lo, hi);
+}
+
+/* The small kernel's coordinate from its two limb sums: x0 + x1 2^43 (x0 < 2^62, x1 < 2^40). */
+__attribute__((target("avx512f,avx512dq"), always_inline)) static inline __m512i limbs_reduce_small(const uint64_t *x0,
+                                                                                                    const uint64_t *x1)
+{
+    __m512i a0 = _mm512_load_si512((const void *)x0), a1 = _mm512_load_si512((const void *)x1);
+    __m512i t = _mm512_slli_epi64(a1, ZK_SMALL_SPLIT), lo = _mm512_add_epi64(a0, t);
+    __m512i hi = _mm512_srli_epi64(a1, 64 - ZK_SMALL_SPLIT);
+    hi = _mm512_mask_add_epi64(hi, _mm512_cmplt_epu64_mask(lo, t), hi, _mm512_set1_epi64(1));
+    return ff8_reduce(lo, hi);
+}
+
+static unsigned __int128 limbs_total_small(uint64_t (*acc)[ZK_VSTRIP], unsigned c, size_t k)
+{
+    return (unsigned __int128)acc[2 * c][k] + ((unsigned __int128)acc[2 * c + 1][k] << ZK_SMALL_SPLIT);
+}
+
+__attribute__((target("avx512f,avx512dq"))) static void fold_finish_small(uint64_t (*acc)[ZK_VSTRIP], unsigned nl,
+                                                                          const ff_t corr[2], size_t w, ff2_t *out)
+{
+    const __m512i ca = _mm512_set1_epi64((long long)corr[0]), cb = _mm512_set1_epi64((long long)corr[1]);
+    const __m512i ilo = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), ihi = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+    for (size_t k = 0; k < w; k += 8) {
+        __m512i a = ff8_sub(limbs_reduce_small(acc[0] + k, acc[1] + k), ca);
+        __m512i b = nl == 4 ? ff8_sub(limbs_reduce_small(acc[2] + k, acc[3] + k), cb) : _mm512_setzero_si512();
+        _mm512_storeu_si512((void *)(out + k), _mm512_permutex2var_epi64(a, ilo, b));
+        _mm512_storeu_si512((void *)(out + k + 4), _mm512_permutex2var_epi64(a, ihi, b));
+    }
+}
+
+/* The small kernel over rows j0 .. j0 + n of L->S; 0 when some value is out of its range. */
+static int fold_strip_small(const int32_t *m, size_t ld, const fold_limbs *L, size_t j0, size_t n, size_t w,
+                            uint64_t (*acc)[ZK_VSTRIP])
+{
+    const uint64_t(*S)[4] = (const uint64_t(*)[4])(L->S + j0);
+    return L->nl == ZK_VL ? fold_strip_small4(m, ld, S, n, w, acc) : fold_strip_small2(m, ld, S, n, w, acc);
 }
 
 /* The scalar form: coordinate c's value of column k from its three limb sums. */
@@ -260,31 +378,52 @@ static void fold_strip_any(const int32_t *m, size_t ld, const fold_limbs *L, siz
         (L->nl == ZK_VL ? fold_strip6 : fold_strip3)(m, ld, E, n, w, acc);
 }
 
-/* The fold of columns [0, cols) with prepared limbs; the last cols % 8 take the scalar fold. */
+/* The fold of columns [0, cols) with prepared limbs; the last cols % 8 take the scalar fold.
+ * Strips try the small kernel first while it has held (L->S). */
 static void fold_cols_avx512(const int32_t *m, size_t rows, size_t cols, size_t ld, const fold_limbs *L,
                              const ff2_t *eq, ff2_t *out)
 {
     uint64_t acc[ZK_VL][ZK_VSTRIP] __attribute__((aligned(64)));
     unsigned __int128 tot[2][ZK_VSTRIP];
     size_t cv = cols & ~(size_t)7;
+    int small = L->S != NULL;
+    unsigned ns = L->nl == ZK_VL ? 4 : 2; /* the small kernel's limbs */
     for (size_t c0 = 0; c0 < cv; c0 += ZK_VSTRIP) {
         size_t w = cv - c0 < ZK_VSTRIP ? cv - c0 : ZK_VSTRIP;
         if (rows <= ZK_VROWS) {
+            if (small && fold_strip_small(m + c0, ld, L, 0, rows, w, acc)) {
+                fold_finish_small(acc, ns, L->corr_s, w, out + c0);
+                continue;
+            }
+            small = 0;
             fold_strip_any(m + c0, ld, L, 0, rows, w, acc);
             fold_finish_avx512(acc, L->nl, L->ifma, L->corr, w, out + c0);
             continue;
         }
+        int used_small = small;
         memset(tot, 0, sizeof tot);
-        for (size_t j0 = 0; j0 < rows; j0 += ZK_VROWS) {
+        for (size_t j0 = 0; small && j0 < rows; j0 += ZK_VROWS) {
+            size_t n = rows - j0 < ZK_VROWS ? rows - j0 : ZK_VROWS;
+            if (!fold_strip_small(m + j0 * ld + c0, ld, L, j0, n, w, acc)) {
+                small = used_small = 0; /* redo the strip with the general kernel */
+                memset(tot, 0, sizeof tot);
+                break;
+            }
+            for (unsigned c = 0; c < ns / 2; c++)
+                for (size_t k = 0; k < w; k++)
+                    tot[c][k] += limbs_total_small(acc, c, k);
+        }
+        for (size_t j0 = 0; !used_small && j0 < rows; j0 += ZK_VROWS) {
             size_t n = rows - j0 < ZK_VROWS ? rows - j0 : ZK_VROWS;
             fold_strip_any(m + j0 * ld + c0, ld, L, j0, n, w, acc);
             for (unsigned c = 0; c < L->nl / 3; c++)
                 for (size_t k = 0; k < w; k++)
                     tot[c][k] += limbs_total(acc, c, k, L->ifma);
         }
+        const ff_t *corr = used_small ? L->corr_s : L->corr;
         for (size_t k = 0; k < w; k++)
             out[c0 + k] =
-                (ff2_t){ff_sub(ff_reduce128(tot[0][k]), L->corr[0]), ff_sub(ff_reduce128(tot[1][k]), L->corr[1])};
+                (ff2_t){ff_sub(ff_reduce128(tot[0][k]), corr[0]), ff_sub(ff_reduce128(tot[1][k]), corr[1])};
     }
     if (cv < cols)
         fold_rows_scalar(m + cv, rows, cols - cv, ld, eq, out + cv);
@@ -298,7 +437,7 @@ static void fold_rows_avx512(const int32_t *m, size_t rows, size_t cols, size_t 
         return;
     }
     fold_cols_avx512(m, rows, cols, ld, &L, eq, out);
-    free(L.E);
+    limbs_free(&L);
 }
 
 void zk__fold_rows_i32(const int32_t *m, size_t rows, size_t cols, size_t ld, const ff2_t *eq,
@@ -354,7 +493,7 @@ void zk__fold_rows_i32_mt(const int32_t *m, size_t rows, size_t cols, size_t ld,
             x.limbs = &L;
         zk__par_for(threads, blocks, min_blocks, fold_chunk_cols, &x);
         if (x.limbs)
-            free(L.E);
+            limbs_free(&L);
         for (size_t k = cols; k < pad; k++)
             out[k] = ff2_zero();
         return;

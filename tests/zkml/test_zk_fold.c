@@ -109,9 +109,79 @@ static void test_fold_tiers(void)
     CHECK(ff_vec_tier_set(saved) == EM_OK);
 }
 
+/* The small-value kernel (values in [-256, 256), two IFMA limbs per coordinate): the range's
+ * ends, and one value outside it (256, -257, ..., INT32_MIN) in the first, a middle or the last strip and
+ * row group, which must send that strip and the rest of the fold to the general kernel with the
+ * same result. Shapes: one strip, several strips, more than 1024 rows. */
+static int fold_matches(const int32_t *m, size_t rows, size_t cols, const ff2_t *eq, unsigned threads)
+{
+    ff2_t *out = malloc(cols * sizeof *out);
+    if (!out)
+        return 0;
+    if (threads == 1)
+        zk__fold_rows_i32(m, rows, cols, cols, eq, out, cols);
+    else
+        zk__fold_rows_i32_mt(m, rows, cols, cols, eq, out, cols, threads);
+    int ok = 1;
+    for (size_t k = 0; k < cols && ok; k++) {
+        ff2_t s = ff2_zero();
+        for (size_t j = 0; j < rows; j++)
+            s = ff2_add(s, ff2_mul_base(eq[j], ff_from_i64(m[j * cols + k])));
+        ok = ff2_eq(s, out[k]);
+    }
+    free(out);
+    return ok;
+}
+
+static void test_fold_small(void)
+{
+    static const size_t shapes[][2] = {{8, 64}, {64, 1024}, {1100, 520}, {3, 1600}};
+    ff_vec_tier saved = ff_vec_tier_get();
+    if (!ff_vec_tier_supported(FF_VEC_AVX512) || ff_vec_tier_set(FF_VEC_AVX512) != EM_OK)
+        return;
+    for (size_t sh = 0; sh < sizeof shapes / sizeof *shapes; sh++) {
+        size_t rows = shapes[sh][0], cols = shapes[sh][1];
+        int32_t *m = malloc(rows * cols * sizeof *m);
+        ff2_t *eq = malloc(rows * sizeof *eq);
+        CHECK(m && eq);
+        if (!m || !eq) {
+            free(m);
+            free(eq);
+            continue;
+        }
+        for (size_t j = 0; j < rows; j++)
+            eq[j] = (ff2_t){pick_eq((unsigned)j), j % 2 ? pick_eq((unsigned)j + 1) : 0};
+        for (int poison = -1; poison < 9; poison++) {
+            for (size_t i = 0; i < rows * cols; i++) {
+                uint64_t r = rnd();
+                m[i] = r % 5 == 0 ? (r & 8 ? 255 : -256) : (int32_t)(r % 512) - 256;
+            }
+            if (poison >= 0) { /* first, middle or last entry */
+                size_t at = poison % 3 == 0 ? 0 : poison % 3 == 1 ? rows * cols / 2 + 3 : rows * cols - 1;
+                static const int32_t bad[] = {256, -257, 511, 600, 70000, INT32_MIN};
+                m[at] = bad[rnd() % (sizeof bad / sizeof *bad)];
+            }
+            for (unsigned threads = 1; threads <= 3; threads += 2)
+                for (int ifma = 1; ifma >= 0; ifma--) {
+                    zk__fold_ifma_set(ifma);
+                    if (!fold_matches(m, rows, cols, eq, threads)) {
+                        fprintf(stderr, "    mismatch: %zu x %zu, poison %d, %u thread(s), ifma %d\n", rows, cols,
+                                poison, threads, ifma);
+                        CHECK(0);
+                    }
+                }
+        }
+        zk__fold_ifma_set(1);
+        free(m);
+        free(eq);
+    }
+    CHECK(ff_vec_tier_set(saved) == EM_OK);
+}
+
 int main(void)
 {
     th_init("test_zk_fold");
     TH_RUN(test_fold_tiers);
+    TH_RUN(test_fold_small);
     return th_finish();
 }
