@@ -114,8 +114,9 @@ em_status em_hex_decode(const char *in, uint8_t *out, size_t n) EM_WARN_UNUSED;
 /* Constant-time equality for MACs/hashes. */
 int em_ct_eq(const void *a, const void *b, size_t n);
 
-/* 1 if every v[i] lies in [lo, hi] (lo <= hi): one branch-free pass that GCC vectorizes at -O2
- * (fixed-length blocks); callers that must name a bad value search for it only when this is 0. */
+/* 1 if every v[i] lies in [lo, hi] (lo <= hi, asserted): one branch-free pass, 32 values a step
+ * in AVX2 where the CPU has it (runtime dispatch), else a scalar loop in fixed-length blocks;
+ * callers that must name a bad value search for it only when this is 0. */
 int em_i32_in_range(const int32_t *v, size_t n, int32_t lo, int32_t hi);
 
 /* Monotonic clock in milliseconds / nanoseconds. */

@@ -1,5 +1,6 @@
 #include "enclaveml/core.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -78,6 +79,7 @@ __attribute__((target("avx2"))) static int in_range_avx2(const int32_t *v, size_
 
 int em_i32_in_range(const int32_t *v, size_t n, int32_t lo, int32_t hi)
 {
+    assert(lo <= hi); /* the unsigned span of the scalar path would wrap */
 #if defined(__x86_64__) && defined(__GNUC__)
     static int has = -1; /* filled by whichever thread asks first (all write the same value) */
     int h = __atomic_load_n(&has, __ATOMIC_RELAXED);

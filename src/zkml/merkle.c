@@ -73,13 +73,19 @@ static void hash_pending(mt_tree *t, const size_t *pend, unsigned n)
 /* Nodes k = hi-1 down to lo of t: a node whose children equal those of node k + 1 (the
  * all-zero padding leaves of a systematic commitment, a third of the witness tree, and every
  * subtree above them) copies its hash instead of computing it again. The others are hashed
- * sixteen at a time where sha256x16 runs; a copy waits for its source's batch. */
+ * sixteen at a time where sha256x16 runs; a copy waits for its source's batch, and a node whose
+ * children (or node k + 1's, which the comparison reads) may still be pending waits for theirs:
+ * [lo, hi) may span several levels (the top of the tree above the threads' blocks). */
 static void hash_nodes(mt_tree *t, size_t lo, size_t hi)
 {
     if (hi - lo >= SHA256X16_LANES && sha256x16_ok()) {
         size_t pend[SHA256X16_LANES];
         unsigned np = 0;
         for (size_t k = hi; k-- > lo;) {
+            if (np && pend[0] >= 2 * k) { /* pend is descending: its largest may be a child */
+                hash_pending(t, pend, np);
+                np = 0;
+            }
             if (!(k + 1 < hi && memcmp(t->nodes[2 * k], t->nodes[2 * k + 2], 2 * MT_HASH_LEN) == 0)) {
                 pend[np++] = k;
                 if (np == SHA256X16_LANES) {
@@ -389,7 +395,10 @@ static void *mt_job_run(void *arg)
 }
 
 #define MT_MAX_THREADS 16
+#ifndef MT_NODE_BLOCKS /* a test builds this file with more, so that hash_nodes spans levels in batches */
 #define MT_NODE_BLOCKS 16
+#endif
+_Static_assert((MT_NODE_BLOCKS & (MT_NODE_BLOCKS - 1)) == 0, "MT_NODE_BLOCKS is a power of two");
 #define MT_MIN_PAR_BYTES ((size_t)1 << 20) /* below this, thread start-up costs more than it saves */
 
 /* Threads for a tree of n_leaves over data_bytes of leaf data: a power of two <= the CPUs. */

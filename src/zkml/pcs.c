@@ -702,28 +702,30 @@ static void combine_rows(const pcs_prover *p, size_t C, size_t R, const ff2_t *w
     size_t split = 0;
     for (unsigned k = 0; l->systematic && k < l->n_runs && l->run_sym[k] <= PCS_SYM_I8; k++)
         split = l->run_end[k];
-    ff2_t *wb = NULL, *ob = NULL;
-    if (p->ints && split > 0 && split < R && (wb = calloc(R, sizeof *wb)) && (ob = malloc(C * sizeof *ob))) {
-        memcpy(wb + split, weight + split, (R - split) * sizeof *wb);
-        ff2_t *wa = calloc(R, sizeof *wa);
-        if (wa) {
+    ff2_t *wa = NULL, *wb = NULL, *ob = NULL;
+    if (p->ints && split > 0 && split < R) {
+        wa = calloc(R, sizeof *wa);
+        wb = calloc(R, sizeof *wb);
+        ob = malloc(C * sizeof *ob);
+        if (wa && wb && ob) {
             memcpy(wa, weight, split * sizeof *wa);
+            memcpy(wb + split, weight + split, (R - split) * sizeof *wb);
             zk__combine_rows_i32(p->ints, p->ints_len, C, R, wa, p->threads, out);
             zk__combine_rows_i32(p->ints, p->ints_len, C, R, wb, p->threads, ob);
             for (size_t c = 0; c < C; c++)
                 out[c] = ff2_add(out[c], ob[c]);
-            free(wa);
-            free(wb);
-            free(ob);
-            return;
+            goto out;
         }
     }
-    free(wb);
-    free(ob);
+    /* one pass over every row (also when the split's buffers could not be had: same values) */
     if (p->ints)
         zk__combine_rows_i32(p->ints, p->ints_len, C, R, weight, p->threads, out);
     else
         zk__combine_rows(p->m, R * C, C, R, weight, p->zero, p->threads, out);
+out:
+    free(wa);
+    free(wb);
+    free(ob);
 }
 
 static em_status put_ff2s(em_buf *out, const ff2_t *v, size_t n, em_err *err)
@@ -938,8 +940,12 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
 }
 
 em_status pcs_open_rows(const pcs_prover *p, const pcs_claim *claims, size_t n_claims, const ff2_t *rows,
-                        tr_t *tr, em_buf *out, em_err *err)
+                        size_t rows_len, tr_t *tr, em_buf *out, em_err *err)
 {
+    size_t C = (size_t)1 << p->layout.log_cols;
+    if (!rows || rows_len / C < n_claims)
+        return em_errf(err, EM_ERR_ARG, "pcs: %zu row-combination values for %zu claims of %zu columns", rows_len,
+                       n_claims, C);
     return open_impl(p, claims, n_claims, rows, OPEN_CLAIMS, tr, out, err);
 }
 

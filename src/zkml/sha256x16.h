@@ -32,7 +32,8 @@ void sha256x16_init(sha256x16 *s);
 void sha256x16_update(sha256x16 *s, const uint8_t *const src[SHA256X16_LANES], size_t len);
 /* As update, lane k reading base + k * stride (stride 0: the same bytes in every lane). */
 void sha256x16_update_strided(sha256x16 *s, const uint8_t *base, size_t stride, size_t len);
-/* Pads and writes lane k's digest (32 bytes) to out[k]. */
+/* Pads and writes lane k's digest (32 bytes) to out[k]. The state is spent: sha256x16_init it
+ * before hashing anything more with it. */
 void sha256x16_final(sha256x16 *s, uint8_t *const out[SHA256X16_LANES]);
 
 #endif

@@ -302,7 +302,7 @@ em_status zk__pcs_open(const zk_pcs *p, tr_t *tr, const zk_pack *pack, const zk_
     if ((st = zk__colfold_prove(l, p->ints ? NULL : p->poly, p->ints, len, pc, c->n, p->threads, forge, tr, out,
                                 fpts, fc, &rows, err)) != EM_OK)
         goto out;
-    st = pcs_open_rows(p->pp, fc, c->n, rows, tr, out, err);
+    st = pcs_open_rows(p->pp, fc, c->n, rows, c->n << l->log_cols, tr, out, err);
 out:
     zk__big_free(rows);
     free(pts);

@@ -106,8 +106,9 @@ static void test_core_helpers(void)
     CHECK(!strcmp(e.msg, "ctx: bad"));
 }
 
-/* em_i32_in_range: a value one past either bound is found at every position, in the vector
- * part and in the scalar tail, and the bounds themselves pass (INT32 extremes included). */
+/* em_i32_in_range: a value one past either bound, and INT32_MIN / INT32_MAX, are found at every
+ * position, in the vector part and in the scalar tail, and the bounds themselves pass (INT32
+ * extremes included). */
 static void test_in_range(void)
 {
     int32_t v[100];
@@ -126,6 +127,15 @@ static void test_in_range(void)
                 }
                 if (hi < INT32_MAX) {
                     v[at] = hi + 1;
+                    CHECK(!em_i32_in_range(v, n, lo, hi));
+                }
+                /* the far ends too: the signed compares must not wrap */
+                if (lo > INT32_MIN) {
+                    v[at] = INT32_MIN;
+                    CHECK(!em_i32_in_range(v, n, lo, hi));
+                }
+                if (hi < INT32_MAX) {
+                    v[at] = INT32_MAX;
                     CHECK(!em_i32_in_range(v, n, lo, hi));
                 }
                 v[at] = keep;

@@ -151,15 +151,21 @@ static void test_fold_small(void)
         }
         for (size_t j = 0; j < rows; j++)
             eq[j] = (ff2_t){pick_eq((unsigned)j), j % 2 ? pick_eq((unsigned)j + 1) : 0};
-        for (int poison = -1; poison < 9; poison++) {
+        /* every out-of-range value at the first, a middle and the last entry, and inside the
+         * second group of ZK_VROWS rows where there is one */
+        static const int32_t bad[] = {256, -257, 511, 70000, INT32_MAX, INT32_MIN};
+        const size_t nbad = sizeof bad / sizeof *bad, npos = 4;
+        for (int poison = -1; poison < (int)(nbad * npos); poison++) {
             for (size_t i = 0; i < rows * cols; i++) {
                 uint64_t r = rnd();
                 m[i] = r % 5 == 0 ? (r & 8 ? 255 : -256) : (int32_t)(r % 512) - 256;
             }
-            if (poison >= 0) { /* first, middle or last entry */
-                size_t at = poison % 3 == 0 ? 0 : poison % 3 == 1 ? rows * cols / 2 + 3 : rows * cols - 1;
-                static const int32_t bad[] = {256, -257, 511, 600, 70000, INT32_MIN};
-                m[at] = bad[rnd() % (sizeof bad / sizeof *bad)];
+            if (poison >= 0) {
+                size_t pos = (size_t)poison % npos, at = pos == 0   ? 0
+                                                         : pos == 1 ? rows * cols / 2 + 3
+                                                         : pos == 2 ? rows * cols - 1
+                                                                    : (rows > 1024 ? 1030 * cols + 5 : 1);
+                m[at] = bad[(size_t)poison / npos];
             }
             for (unsigned threads = 1; threads <= 3; threads += 2)
                 for (int ifma = 1; ifma >= 0; ifma--) {

@@ -218,12 +218,13 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
                    em_buf *out, em_err *err) EM_WARN_UNUSED;
 /* pcs_open, for claims that share their column point (one evaluation row) on a non-hiding
  * layout, given each claim's row combination: rows + k * 2^log_cols holds eq(z_k^row, .)^T M,
- * the committed matrix's rows weighted by claim k's row point (borrowed; a caller such as the
- * column fold has them already). The evaluation row is then their rho-combination instead of
- * a pass over the matrix: the same proof bytes, provided the rows are right (the prover's own
- * values: they are not checked). Other layouts or claim sets ignore rows. */
+ * the committed matrix's rows weighted by claim k's row point (rows_len elements, borrowed; a
+ * caller such as the column fold has them already). The evaluation row is then their
+ * rho-combination instead of a pass over the matrix: the same proof bytes, provided the rows
+ * are right (the prover's own values: they are not checked). Other layouts or claim sets ignore
+ * rows. EM_ERR_ARG when rows_len < n_claims * 2^log_cols. */
 em_status pcs_open_rows(const pcs_prover *p, const pcs_claim *claims, size_t n_claims, const ff2_t *rows,
-                        tr_t *tr, em_buf *out, em_err *err) EM_WARN_UNUSED;
+                        size_t rows_len, tr_t *tr, em_buf *out, em_err *err) EM_WARN_UNUSED;
 /* Reads exactly one opening from r (advancing it) and verifies it. EM_ERR_VERIFY when a check
  * fails; EM_ERR_PARSE/EM_ERR_RANGE/EM_ERR_FORMAT for malformed bytes. */
 em_status pcs_verify(const pcs_layout *l, const uint8_t root[PCS_ROOT_LEN], const pcs_claim *claims,
