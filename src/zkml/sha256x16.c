@@ -158,6 +158,8 @@ static int x16_simd(void)
 #endif
 }
 
+static int force_portable;
+
 int sha256x16_ok(void)
 {
     static int env = -1;
@@ -167,10 +169,8 @@ int sha256x16_ok(void)
         e = !(v && strcmp(v, "0") == 0);
         __atomic_store_n(&env, e, __ATOMIC_RELAXED);
     }
-    return e && x16_simd();
+    return e && (x16_simd() || __atomic_load_n(&force_portable, __ATOMIC_RELAXED));
 }
-
-static int force_portable;
 
 void sha256x16_portable(int on) { __atomic_store_n(&force_portable, on != 0, __ATOMIC_RELAXED); }
 

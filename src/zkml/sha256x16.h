@@ -24,7 +24,8 @@ typedef struct sha256x16 {
 
 /* 1 when the 16-lane kernel may be used on this CPU (and EM_SHA_X16 is not "0"). */
 int sha256x16_ok(void);
-/* Tests: nonzero makes every call take the portable per-lane compression. */
+/* Tests: nonzero makes every call take the portable per-lane compression, and sha256x16_ok()
+ * 1 on any CPU (unless EM_SHA_X16 is "0"), so that the callers' batching is tested there too. */
 void sha256x16_portable(int on);
 
 void sha256x16_init(sha256x16 *s);

@@ -156,7 +156,8 @@ __attribute__((target("avx512f,avx512ifma"))) static void fold_strip_ifma6(const
 #define ZK_SMALL_SPLIT 43
 /* the exactness above: u e0 within vpmadd52luq's 52-bit low half, a strip's row sums in 64 bits */
 _Static_assert(2 * ZK_SMALL_OFF == 1 << 9 && 9 + ZK_SMALL_SPLIT <= 52, "u e0 < 2^52");
-_Static_assert(ZK_VROWS <= 1024 && 9 + ZK_SMALL_SPLIT + 10 <= 64, "1024 rows of u e0 sum below 2^64");
+_Static_assert(9 + (64 - ZK_SMALL_SPLIT) <= 52, "u e1 < 2^52 (e1 = a >> ZK_SMALL_SPLIT)");
+_Static_assert(ZK_VROWS <= (1ull << (64 - 9 - ZK_SMALL_SPLIT)), "a strip's row sums of u e0 stay below 2^64");
 __attribute__((target("avx512f,avx512ifma"), always_inline)) static inline int
 fold_strip_small_n(const int32_t *m, size_t ld, const uint64_t (*S)[4], size_t n, size_t w, uint64_t (*acc)[ZK_VSTRIP],
                    const unsigned nl)

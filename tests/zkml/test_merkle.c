@@ -3,6 +3,7 @@
 #include <jansson.h>
 
 #include "enclaveml/zkml/merkle.h"
+#include "sha256x16.h"
 #include "harness.h"
 
 static ff_t seq(size_t i, uint64_t seed) { return ff_from_u64((uint64_t)(i + seed) * 0x9E3779B97F4A7C15ULL); }
@@ -354,7 +355,7 @@ static void naive_root(const uint8_t (*leaves)[32], size_t n, uint8_t out[32])
  * and mt_tree_build_hashes, for large (threaded) and small matrices, every thread cap, with
  * widths changing inside a 256-byte tile, with and without the kept message columns (which must
  * be the bytes hashed); bad widths are refused. */
-static void test_sys_tree(void)
+static void sys_tree_shapes(void)
 {
     em_err err;
     /* the sixth: a rate-4/5 shape, 3/8 of its leaves padding (threaded); the last: 1/16 padding,
@@ -421,6 +422,16 @@ static void test_sys_tree(void)
         mt_tree_free(ref);
         free(msg), free(par), free(rb), free(leaves), free(col), free(cols), free(kept);
     }
+}
+
+/* Both with the CPU's sixteen-lane SHA-256 where it has one and with the portable lanes, so
+ * that the batched node hashing (merkle.c hash_nodes) is tested on every CPU. */
+static void test_sys_tree(void)
+{
+    sys_tree_shapes();
+    sha256x16_portable(1);
+    sys_tree_shapes();
+    sha256x16_portable(0);
 }
 
 int main(void)
