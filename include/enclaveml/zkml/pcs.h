@@ -222,7 +222,8 @@ em_status pcs_open(const pcs_prover *p, const pcs_claim *claims, size_t n_claims
  * caller such as the column fold has them already). The evaluation row is then their
  * rho-combination instead of a pass over the matrix: the same proof bytes, provided the rows
  * are right (the prover's own values: they are not checked). Other layouts or claim sets ignore
- * rows (which must still be given). EM_ERR_ARG when rows is NULL or rows_len < n_claims * 2^log_cols. */
+ * rows (which must still be given). EM_ERR_ARG when rows is NULL or
+ * rows_len < n_claims * 2^log_cols. */
 em_status pcs_open_rows(const pcs_prover *p, const pcs_claim *claims, size_t n_claims, const ff2_t *rows,
                         size_t rows_len, tr_t *tr, em_buf *out, em_err *err) EM_WARN_UNUSED;
 /* Reads exactly one opening from r (advancing it) and verifies it. EM_ERR_VERIFY when a check
